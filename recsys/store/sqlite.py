@@ -1,0 +1,279 @@
+"""SQLite-backed event and catalog store.
+
+WAL mode lets several processes read (training jobs, API workers) while one writes; ``synchronous=FULL``
+makes a write durable once the call returns. Events are deduplicated on their natural key
+``(user_id, item_id, type, ts, session_id)`` so re-importing a file never duplicates them.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id    TEXT NOT NULL,
+    item_id    TEXT NOT NULL,
+    type       TEXT NOT NULL CHECK (type IN ('view', 'click', 'add_to_cart', 'purchase')),
+    ts         REAL NOT NULL,
+    session_id TEXT NOT NULL DEFAULT ''
+);
+CREATE UNIQUE INDEX IF NOT EXISTS events_natural_key
+    ON events (user_id, item_id, type, ts, session_id);
+CREATE INDEX IF NOT EXISTS events_user_ts ON events (user_id, ts);
+CREATE TABLE IF NOT EXISTS items (
+    item_id     TEXT PRIMARY KEY,
+    title       TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    category    TEXT NOT NULL DEFAULT '',
+    price       REAL,
+    currency    TEXT NOT NULL DEFAULT '',
+    in_stock    INTEGER NOT NULL DEFAULT 1,
+    attributes  TEXT NOT NULL DEFAULT '{}',
+    updated_at  REAL NOT NULL
+);
+"""
+
+EVENT_COLUMNS = ("user_id", "item_id", "type", "ts", "session_id")
+ITEM_COLUMNS = (
+    "item_id",
+    "title",
+    "description",
+    "category",
+    "price",
+    "currency",
+    "in_stock",
+    "attributes",
+    "updated_at",
+)
+EVENT_SCHEMA = {
+    "user_id": pl.String,
+    "item_id": pl.String,
+    "type": pl.String,
+    "ts": pl.Float64,
+    "session_id": pl.String,
+}
+ITEM_SCHEMA = {
+    "item_id": pl.String,
+    "title": pl.String,
+    "description": pl.String,
+    "category": pl.String,
+    "price": pl.Float64,
+    "currency": pl.String,
+    "in_stock": pl.Boolean,
+    "attributes": pl.String,
+    "updated_at": pl.Float64,
+}
+
+
+@dataclass(frozen=True)
+class UserEvent:
+    """One event of a user's history, newest first when returned by the store."""
+
+    item_id: str
+    type: str
+    ts: float
+
+
+class Store:
+    """Events and catalog in one SQLite database file.
+
+    The connection is shared by threads behind a lock; open one ``Store`` per process.
+
+    Example:
+        >>> store = Store(Path("var/recsys.sqlite3"))
+        >>> store.add_events(frame)  # polars frame with EVENT_COLUMNS
+        >>> store.close()
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(
+            self.path, timeout=30.0, check_same_thread=False, isolation_level=None
+        )
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn.execute("PRAGMA foreign_keys=ON")
+        self._conn.executescript(SCHEMA)
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    # ----------------------------------------------------------------- events
+    def add_events(self, events: pl.DataFrame) -> int:
+        """Insert validated events; already stored ones (same natural key) are skipped.
+
+        Args:
+            events: frame with columns ``user_id, item_id, type, ts`` and optionally ``session_id``
+                (null or missing means no session). Values must already be valid
+                (see :mod:`recsys.store.importing`).
+
+        Returns:
+            The number of events newly stored.
+        """
+        if events.height == 0:
+            return 0
+        if "session_id" not in events.columns:
+            events = events.with_columns(pl.lit("").alias("session_id"))
+        rows = events.select(
+            pl.col("user_id"),
+            pl.col("item_id"),
+            pl.col("type"),
+            pl.col("ts").cast(pl.Float64),
+            pl.col("session_id").fill_null(""),
+        ).iter_rows()
+        with self._transaction() as conn:
+            before = conn.total_changes
+            conn.executemany(
+                "INSERT OR IGNORE INTO events (user_id, item_id, type, ts, session_id) "
+                "VALUES (?, ?, ?, ?, ?)",
+                rows,
+            )
+            return conn.total_changes - before
+
+    def events_frame(self, since_ts: float | None = None) -> pl.DataFrame:
+        """Return all events (optionally only those with ``ts >= since_ts``) in insertion order.
+
+        Returns:
+            Frame with columns ``user_id, item_id, type, ts, session_id`` (session "" = none).
+        """
+        sql = "SELECT user_id, item_id, type, ts, session_id FROM events"
+        params: tuple[Any, ...] = ()
+        if since_ts is not None:
+            sql += " WHERE ts >= ?"
+            params = (since_ts,)
+        sql += " ORDER BY seq"
+        with self._lock:
+            cursor = self._conn.execute(sql, params)
+            chunks = []
+            while batch := cursor.fetchmany(200_000):
+                chunks.append(pl.DataFrame(batch, schema=EVENT_SCHEMA, orient="row"))
+        if not chunks:
+            return pl.DataFrame(schema=EVENT_SCHEMA)
+        return pl.concat(chunks, rechunk=True)
+
+    def user_events(self, user_id: str, limit: int = 200) -> list[UserEvent]:
+        """Return the user's most recent events, newest first (empty for an unknown user)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT item_id, type, ts FROM events WHERE user_id = ? "
+                "ORDER BY ts DESC, seq DESC LIMIT ?",
+                (user_id, int(limit)),
+            ).fetchall()
+        return [UserEvent(item_id=r[0], type=r[1], ts=float(r[2])) for r in rows]
+
+    def delete_user(self, user_id: str) -> int:
+        """Erase every event of ``user_id``; return how many were deleted."""
+        with self._transaction() as conn:
+            cursor = conn.execute("DELETE FROM events WHERE user_id = ?", (user_id,))
+            return cursor.rowcount
+
+    def count_events(self) -> int:
+        """Return the number of stored events."""
+        with self._lock:
+            return int(self._conn.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+
+    # ---------------------------------------------------------------- catalog
+    def upsert_items(self, items: pl.DataFrame) -> int:
+        """Insert or replace catalog items (validated frame with ITEM_COLUMNS).
+
+        Returns:
+            The number of rows written.
+        """
+        if items.height == 0:
+            return 0
+        now = time.time()
+        frame = _complete_items(items, now)
+        rows: Iterable[Sequence[Any]] = frame.select(ITEM_COLUMNS).iter_rows()
+        with self._transaction() as conn:
+            conn.executemany(
+                "INSERT INTO items (item_id, title, description, category, price, currency, "
+                "in_stock, attributes, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT(item_id) DO UPDATE SET title=excluded.title, "
+                "description=excluded.description, category=excluded.category, "
+                "price=excluded.price, currency=excluded.currency, in_stock=excluded.in_stock, "
+                "attributes=excluded.attributes, updated_at=excluded.updated_at",
+                rows,
+            )
+        return frame.height
+
+    def catalog_frame(self) -> pl.DataFrame:
+        """Return the whole catalog ordered by item id (``attributes`` as a JSON string)."""
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {', '.join(ITEM_COLUMNS)} FROM items ORDER BY item_id"
+            ).fetchall()
+        return pl.DataFrame(rows, schema=ITEM_SCHEMA, orient="row")
+
+    def get_item(self, item_id: str) -> dict[str, Any] | None:
+        """Return one catalog item as a dict (attributes parsed), or None if unknown."""
+        with self._lock:
+            row = self._conn.execute(
+                f"SELECT {', '.join(ITEM_COLUMNS)} FROM items WHERE item_id = ?", (item_id,)
+            ).fetchone()
+        if row is None:
+            return None
+        item = dict(zip(ITEM_COLUMNS, row, strict=True))
+        item["in_stock"] = bool(item["in_stock"])
+        item["attributes"] = json.loads(item["attributes"])
+        return item
+
+    def count_items(self) -> int:
+        """Return the number of catalog items."""
+        with self._lock:
+            return int(self._conn.execute("SELECT COUNT(*) FROM items").fetchone()[0])
+
+
+def _complete_items(items: pl.DataFrame, now: float) -> pl.DataFrame:
+    """Fill optional catalog columns with their defaults."""
+    defaults: dict[str, pl.Expr] = {
+        "description": pl.lit(""),
+        "category": pl.lit(""),
+        "price": pl.lit(None, dtype=pl.Float64),
+        "currency": pl.lit(""),
+        "in_stock": pl.lit(True),
+        "attributes": pl.lit("{}"),
+        "updated_at": pl.lit(now),
+    }
+    missing = [expr.alias(name) for name, expr in defaults.items() if name not in items.columns]
+    frame = items.with_columns(missing) if missing else items
+    return frame.with_columns(
+        pl.col("description").fill_null(""),
+        pl.col("category").fill_null(""),
+        pl.col("currency").fill_null(""),
+        pl.col("in_stock").fill_null(True).cast(pl.Int64),
+        pl.col("attributes").fill_null("{}"),
+        pl.col("updated_at").fill_null(now).cast(pl.Float64),
+        pl.col("price").cast(pl.Float64),
+    )
