@@ -1,0 +1,100 @@
+"""Shared fixtures: temporary data homes, tiny catalogs with known answers, the real text model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from recsys.config import TextConfig
+from recsys.home import Home
+from recsys.store import Store
+from recsys.text import TextEncoder
+
+
+@pytest.fixture(scope="session")
+def encoder() -> TextEncoder:
+    """The real packaged all-MiniLM-L6-v2 encoder, loaded once per test session."""
+    enc = TextEncoder(TextConfig())
+    enc.encode(["warm up"])
+    return enc
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Home:
+    """A fresh, empty data home."""
+    return Home(tmp_path / "home").ensure()
+
+
+@pytest.fixture
+def store(home: Home) -> Iterator[Store]:
+    """A real SQLite store in the temporary home."""
+    s = Store(home.db_path)
+    yield s
+    s.close()
+
+
+def _item(item_id: str, title: str, category: str, in_stock: bool = True) -> dict[str, object]:
+    return {
+        "item_id": item_id,
+        "title": title,
+        "description": f"{title}. A {category.lower()} product.",
+        "category": category,
+        "price": 10.0,
+        "currency": "EUR",
+        "in_stock": in_stock,
+        "attributes": "{}",
+        "updated_at": 0.0,
+    }
+
+
+@pytest.fixture
+def shop() -> tuple[pl.DataFrame, pl.DataFrame]:
+    """A tiny shop with two clear taste groups and a known right answer.
+
+    Catalog: running gear r1..r4 (category Running) and kitchen items k1..k4 (Kitchen), plus
+    ``r5`` "Trail running shoes" with NO events (new item, reachable only by text) and ``k5``
+    out of stock. Users ``run1..run4`` each bought three of r1..r4 (each misses a different one);
+    ``cook1..cook4`` likewise for k1..k4. So run1 should get r1 (the one running item it lacks).
+    """
+    items = [
+        _item("r1", "Running shoes", "Running"),
+        _item("r2", "Running socks", "Running"),
+        _item("r3", "Running shorts", "Running"),
+        _item("r4", "Running jacket", "Running"),
+        _item("r5", "Trail running shoes", "Running"),
+        _item("k1", "Chef knife", "Kitchen"),
+        _item("k2", "Cutting board", "Kitchen"),
+        _item("k3", "Frying pan", "Kitchen"),
+        _item("k4", "Sauce pot", "Kitchen"),
+        _item("k5", "Kitchen scale", "Kitchen", in_stock=False),
+    ]
+    rows = []
+    ts = 1_700_000_000.0
+    for group, prefix in (("run", "r"), ("cook", "k")):
+        for u in range(1, 5):
+            for i in range(1, 5):
+                if i == u:
+                    continue
+                ts += 60.0
+                rows.append((f"{group}{u}", f"{prefix}{i}", "purchase", ts, ""))
+    # k5 (out of stock) is viewed by every cook, so it is popular: it must still never be served
+    for u in range(1, 5):
+        ts += 60.0
+        rows.append((f"cook{u}", "k5", "view", ts, ""))
+    events = pl.DataFrame(
+        rows,
+        schema={"user_id": pl.String, "item_id": pl.String, "type": pl.String, "ts": pl.Float64,
+                "session_id": pl.String},
+        orient="row",
+    )
+    return events, pl.DataFrame(items, schema_overrides={"price": pl.Float64})
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    """A seeded random generator."""
+    return np.random.default_rng(1234)
