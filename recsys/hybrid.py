@@ -34,7 +34,7 @@ Strategy = Literal["hybrid", "content", "popular"]
 SimilarMode = Literal["hybrid", "behavior", "content"]
 SIMILAR_MODES: tuple[str, ...] = ("hybrid", "behavior", "content")
 MAX_N = 1000
-VERBS = {"purchase": "bought", "add_to_cart": "added", "click": "clicked", "view": "viewed"}
+VERBS = {"purchase": "bought", "add_to_cart": "added to your cart", "click": "clicked", "view": "viewed"}
 
 
 @dataclass(frozen=True)
@@ -370,7 +370,10 @@ class HybridRecommender:
 
         cand = np.unique(np.concatenate(list(sources.values())))
         cand = cand[allowed[cand]]
-        if cand.size < n:  # filters left too few: fill with the most popular allowed items
+        n_allowed = int(allowed.sum())
+        if n_allowed <= 2 * k:  # a narrow filter: score every allowed item exactly
+            cand = np.flatnonzero(allowed).astype(np.int64)
+        elif cand.size < n:  # filters left too few: fill with the most popular allowed items
             cand = np.unique(np.concatenate([cand, pop_allowed[: n * 2]]))
         if cand.size == 0:
             return Recommendations(strategy, [], b.version)

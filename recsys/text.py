@@ -223,8 +223,8 @@ class EmbeddingResult:
     """Vectors for a list of texts and how many had to be computed."""
 
     vectors: npt.NDArray[np.float32]  # shape (n_texts, dim), unit norm
-    n_embedded: int  # texts sent to the model (cache misses)
-    n_cached: int  # texts served from the cache
+    n_embedded: int  # distinct texts sent to the model (cache misses)
+    n_cached: int  # texts whose vector was already in the cache
 
 
 def embed_with_cache(
@@ -252,4 +252,6 @@ def embed_with_cache(
     if not keys:
         return EmbeddingResult(np.zeros((0, 0), dtype=np.float32), 0, 0)
     vectors = np.stack([cached[k] for k in keys]).astype(np.float32)
-    return EmbeddingResult(vectors, n_embedded=len(missing), n_cached=len(keys) - len(missing))
+    fresh_keys = set(missing)
+    n_cached = sum(1 for k in keys if k not in fresh_keys)
+    return EmbeddingResult(vectors, n_embedded=len(missing), n_cached=n_cached)
