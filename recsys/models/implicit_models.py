@@ -163,7 +163,10 @@ class ItemKNNModel(BehaviorModel):
     _sim: sp.csr_matrix
 
     def _fit(self, user_items: sp.csr_matrix, show_progress: bool) -> None:
-        with threadpool_limits(1, "blas"):
+        with threadpool_limits(1, "blas"), warnings.catch_warnings():
+            # implicit transposes the normalized matrix itself and then warns about its own
+            # conversion back to CSR; there is nothing a caller could change
+            warnings.simplefilter("ignore", category=ParameterWarning)
             engine = CosineRecommender(K=self.config.neighbors, num_threads=0)
             engine.fit(user_items, show_progress=show_progress)
         self._sim = sp.csr_matrix(engine.similarity, dtype=np.float32)
@@ -172,6 +175,7 @@ class ItemKNNModel(BehaviorModel):
         return np.asarray((history @ self._sim).todense(), dtype=np.float32).ravel()
 
     def item_similarities(self, item_idx: IntArray) -> FloatArray:
+        """Rows of the kept-neighbour cosine matrix, shape ``(len(item_idx), n_items)``."""
         self._require_fitted()
         rows = self._sim[np.asarray(item_idx, dtype=np.int64)]
         return np.asarray(rows.todense(), dtype=np.float32)
@@ -205,6 +209,7 @@ class PopularityModel(BehaviorModel):
         return self._pop
 
     def item_similarities(self, item_idx: IntArray) -> FloatArray:
+        """Popularity repeated per row (not a similarity), shape ``(len(item_idx), n_items)``."""
         self._require_fitted()
         return np.tile(self._pop, (len(item_idx), 1))
 

@@ -1,14 +1,17 @@
 """Read and validate event and catalog files (CSV, Parquet, JSONL) with polars.
 
 Every row is either imported or reported with its line number and the reason it was rejected;
-nothing valid is dropped silently. The same validators serve the HTTP API (records from JSON bodies).
+nothing valid is dropped silently. The same validators serve the HTTP API (records from JSON
+bodies).
 
-Line numbers: CSV counts the header as line 1 (the first data row is line 2); JSONL counts every line
-of the file; Parquet has no lines, so its "line" is the 1-based row number.
+Line numbers: CSV counts the header as line 1 (the first data row is line 2; a quoted field that
+spans lines counts all of them); JSONL counts every line of the file; Parquet has no lines, so its
+"line" is the 1-based row number.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import time
@@ -90,7 +93,11 @@ def read_records_file(path: str | Path) -> tuple[pl.DataFrame, list[RowError]]:
         if suffixes and suffixes[-1] in (".csv", ".tsv"):
             sep = "\t" if suffixes[-1] == ".tsv" else ","
             frame = pl.read_csv(p, infer_schema=False, separator=sep, encoding="utf8-lossy")
-            frame = frame.with_row_index(LINE, offset=2)
+            lines = _csv_record_lines(p, sep, frame.height)
+            if lines is None:
+                frame = frame.with_row_index(LINE, offset=2)
+            else:
+                frame = frame.with_columns(pl.Series(LINE, lines, dtype=pl.Int64))
             return _stringify(frame), []
         if suffixes and suffixes[-1] == ".parquet":
             frame = pl.read_parquet(p).with_row_index(LINE, offset=1)
@@ -102,6 +109,33 @@ def read_records_file(path: str | Path) -> tuple[pl.DataFrame, list[RowError]]:
     raise ImportRejectedError(
         f"unsupported file type {p.suffix!r} for {str(p)!r}: use .csv, .tsv, .parquet or .jsonl"
     )
+
+
+def _csv_record_lines(path: Path, sep: str, height: int) -> list[int] | None:
+    """Return the line on which each data record starts, or None when it is row number + 1.
+
+    Quoted fields may span lines (a description with a newline), so records and lines differ;
+    only then is the file scanned again with :mod:`csv` to find where each record starts.
+    """
+    newlines, last = 0, b"\n"
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            newlines += chunk.count(b"\n")
+            last = chunk[-1:]
+    n_lines = newlines + (0 if last == b"\n" else 1)
+    if n_lines == height + 1:
+        return None
+    starts: list[int] = []
+    with path.open("r", encoding="utf-8", errors="replace", newline="") as fh:
+        reader = csv.reader(fh, delimiter=sep)
+        end = 0
+        try:
+            for _ in reader:
+                starts.append(end + 1)
+                end = reader.line_num
+        except csv.Error:  # e.g. a field over csv's size limit: keep the row numbers
+            return None
+    return starts[1:] if len(starts) == height + 1 else None
 
 
 def _stringify(frame: pl.DataFrame) -> pl.DataFrame:
@@ -165,7 +199,9 @@ def records_to_frame(records: Sequence[Mapping[str, Any]]) -> pl.DataFrame:
                 cell = str(value)
             columns[str(key)][i] = cell
     lines = [int(r.get(LINE, i + 1)) for i, r in enumerate(records)]
-    data: dict[str, Any] = {k: pl.Series(k, v, dtype=pl.String) for k, v in columns.items() if k != LINE}
+    data: dict[str, Any] = {
+        k: pl.Series(k, v, dtype=pl.String) for k, v in columns.items() if k != LINE
+    }
     data[LINE] = pl.Series(LINE, lines, dtype=pl.Int64)
     return pl.DataFrame(data)
 
@@ -247,7 +283,8 @@ def validate_events(
         now: reference time for the "in the future" check (default: wall clock).
 
     Returns:
-        ``(valid, errors)``: ``valid`` has ``user_id, item_id, type, ts (float epoch s), session_id``.
+        ``(valid, errors)``: ``valid`` has ``user_id, item_id, type, ts (float epoch s),
+        session_id``.
 
     Raises:
         ImportRejectedError: if a required column is missing.

@@ -1,8 +1,9 @@
 """SQLite-backed event and catalog store.
 
-WAL mode lets several processes read (training jobs, API workers) while one writes; ``synchronous=FULL``
-makes a write durable once the call returns. Events are deduplicated on their natural key
-``(user_id, item_id, type, ts, session_id)`` so re-importing a file never duplicates them.
+WAL mode lets several processes read (training jobs, API workers) while one writes;
+``synchronous=FULL`` makes a write durable once the call returns. Events are deduplicated on their
+natural key ``(user_id, item_id, type, ts, session_id)`` so re-importing a file never duplicates
+them.
 """
 
 from __future__ import annotations

@@ -1,0 +1,370 @@
+"""Behavior models: one contract suite that every model inherits, on data with a known answer.
+
+Checkerboard: 8 users x 9 items. Users 0-3 interacted with items 0-3 except item ``u % 4``; users
+4-7 with items 4-7 except ``4 + u % 4``; item 8 has no interactions. So the right recommendation
+for user ``u`` is exactly the one item of its group it lacks, and item 8 can never be ranked.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import ClassVar
+
+import implicit.utils
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from implicit.cpu.als import AlternatingLeastSquares
+from threadpoolctl import threadpool_info, threadpool_limits
+
+from recsys.config import BehaviorConfig
+from recsys.errors import BundleError, ConfigError, InvalidInputError, NotFittedError
+from recsys.models import (
+    MODELS,
+    ALSModel,
+    BehaviorModel,
+    BPRModel,
+    ItemKNNModel,
+    PopularityModel,
+    make_model,
+    top_n,
+)
+
+N_USERS, N_ITEMS, COLD_ITEM = 8, 9, 8
+
+
+def missing_item(user_idx: int) -> int:
+    """The one item of the user's group the user has not interacted with."""
+    return (0 if user_idx < 4 else 4) + user_idx % 4
+
+
+def group(item_idx: int) -> set[int]:
+    """The other items of the item's group."""
+    base = 0 if item_idx < 4 else 4
+    return set(range(base, base + 4)) - {item_idx}
+
+
+@pytest.fixture(scope="module")
+def checkerboard() -> sp.csr_matrix:
+    rows, cols = [], []
+    for u in range(N_USERS):
+        base = 0 if u < 4 else 4
+        for i in range(base, base + 4):
+            if i != missing_item(u):
+                rows.append(u)
+                cols.append(i)
+    return sp.csr_matrix(
+        (np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(N_USERS, N_ITEMS)
+    )
+
+
+@pytest.fixture
+def multithreaded_blas(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """BLAS configured with 2 threads and implicit's once-per-process BLAS check re-armed."""
+    monkeypatch.setattr(implicit.utils, "_checked_blas_config", False)
+    with threadpool_limits(limits=2, user_api="blas"):
+        blas = [api for api in threadpool_info() if api["user_api"] == "blas"]
+        if not any(api["num_threads"] > 1 for api in blas):
+            pytest.skip("BLAS cannot use more than one thread on this machine")
+        yield
+
+
+class ModelContract:
+    """Tests every behavior model must pass; subclasses set ``model_class`` and ``config``."""
+
+    model_class: ClassVar[type[BehaviorModel]]
+    config: ClassVar[BehaviorConfig]
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def model(cls, checkerboard: sp.csr_matrix) -> BehaviorModel:
+        """The model fitted once per implementation (tests must not modify it)."""
+        return cls.model_class(cls.config).fit(checkerboard)
+
+    # ------------------------------------------------------------------------- fitting
+    def test_fit_returns_self(self, checkerboard: sp.csr_matrix) -> None:
+        model = self.model_class(dataclasses.replace(self.config, iterations=1))
+        assert not model.is_fitted
+        assert model.fit(checkerboard) is model
+        assert model.is_fitted
+        assert model.n_items == N_ITEMS
+
+    def test_make_model_builds_this_class(self) -> None:
+        model = make_model(self.config)
+        assert type(model) is self.model_class
+        assert model.config == self.config
+        assert not model.is_fitted
+
+    def test_known_items_false_only_for_the_cold_item(self, model: BehaviorModel) -> None:
+        expected = np.ones(N_ITEMS, dtype=bool)
+        expected[COLD_ITEM] = False
+        np.testing.assert_array_equal(model.known_items, expected)
+
+    # ------------------------------------------------------------------------- scoring
+    def test_score_items_cold_item_is_minus_inf(
+        self, model: BehaviorModel, checkerboard: sp.csr_matrix
+    ) -> None:
+        for u in range(N_USERS):
+            scores = model.score_items(u, checkerboard[u])
+            assert scores.dtype == np.float32
+            assert scores.shape == (N_ITEMS,)
+            assert scores[COLD_ITEM] == -np.inf
+            assert np.isfinite(scores[:COLD_ITEM]).all()
+
+    def test_score_items_subset_matches_full_scores(
+        self, model: BehaviorModel, checkerboard: sp.csr_matrix
+    ) -> None:
+        full = model.score_items(2, checkerboard[2])
+        subset = model.score_items(2, checkerboard[2], item_idx=np.array([5, 0, 8]))
+        np.testing.assert_array_equal(subset, full[[5, 0, 8]])
+
+    def test_recommends_exactly_the_missing_item(
+        self, model: BehaviorModel, checkerboard: sp.csr_matrix
+    ) -> None:
+        for u in range(N_USERS):
+            row = checkerboard[u]
+            idx, scores = model.recommend(u, row, 1, exclude=row.indices)
+            assert idx.tolist() == [missing_item(u)], f"user {u}"
+            assert scores.shape == (1,)
+
+    def test_recommend_ranks_only_finite_unexcluded_items_best_first(
+        self, model: BehaviorModel, checkerboard: sp.csr_matrix
+    ) -> None:
+        for u in range(N_USERS):
+            row = checkerboard[u]
+            idx, scores = model.recommend(u, row, 20, exclude=row.indices)
+            other_group = set(range(4, 8)) if u < 4 else set(range(4))
+            # everything but the 3 history items and the cold item, the missing one first
+            assert set(idx.tolist()) == {missing_item(u)} | other_group
+            assert idx[0] == missing_item(u)
+            assert np.all(np.diff(scores) <= 0)
+            assert np.isfinite(scores).all()
+
+    def test_recommend_without_exclude_may_return_history(
+        self, model: BehaviorModel, checkerboard: sp.csr_matrix
+    ) -> None:
+        idx, _ = model.recommend(0, checkerboard[0], N_ITEMS)
+        assert len(idx) == N_ITEMS - 1  # every known item, never the cold one
+        assert COLD_ITEM not in idx.tolist()
+
+    def test_fold_in_recommends_the_missing_item(
+        self, model: BehaviorModel, checkerboard: sp.csr_matrix
+    ) -> None:
+        for u in range(N_USERS):
+            row = checkerboard[u]
+            idx, _ = model.recommend(-1, row, 1, exclude=row.indices)
+            assert idx.tolist() == [missing_item(u)], f"user {u}"
+
+    def test_fold_in_with_empty_history_gives_finite_scores(self, model: BehaviorModel) -> None:
+        scores = model.score_items(-1, sp.csr_matrix((1, N_ITEMS), dtype=np.float32))
+        assert np.isfinite(scores[:COLD_ITEM]).all()
+        assert scores[COLD_ITEM] == -np.inf
+
+    @pytest.mark.parametrize(
+        "history",
+        [
+            sp.csr_matrix((1, N_ITEMS - 1), dtype=np.float32),
+            sp.csr_matrix((2, N_ITEMS), dtype=np.float32),
+            np.zeros((1, N_ITEMS), dtype=np.float32),
+            None,
+        ],
+        ids=["too-few-columns", "two-rows", "dense", "none"],
+    )
+    def test_bad_history_is_rejected(self, model: BehaviorModel, history: object) -> None:
+        with pytest.raises(InvalidInputError, match=f"1 x {N_ITEMS}"):
+            model.score_items(0, history)  # type: ignore[arg-type]
+        with pytest.raises(InvalidInputError):
+            model.recommend(-1, history, 3)  # type: ignore[arg-type]
+
+    # ------------------------------------------------------------------------- similar
+    def test_similar_items_stay_in_the_group(self, model: BehaviorModel) -> None:
+        for item in range(COLD_ITEM):
+            idx, sims = model.similar_items(item, 3)
+            assert set(idx.tolist()) == group(item), f"item {item}"
+            assert sims.dtype == np.float32
+            assert np.all(np.diff(sims) <= 0)
+
+    def test_similar_items_of_the_cold_item_is_empty(self, model: BehaviorModel) -> None:
+        idx, sims = model.similar_items(COLD_ITEM, 3)
+        assert idx.size == 0
+        assert sims.size == 0
+
+    @pytest.mark.parametrize("item", [-1, N_ITEMS])
+    def test_similar_items_out_of_range_is_rejected(self, model: BehaviorModel, item: int) -> None:
+        with pytest.raises(InvalidInputError, match="out of range"):
+            model.similar_items(item, 3)
+
+    # ------------------------------------------------------------------------ persisting
+    def test_save_load_round_trip_gives_identical_scores(
+        self, model: BehaviorModel, checkerboard: sp.csr_matrix, tmp_path: Path
+    ) -> None:
+        model.save(tmp_path / "model")
+        loaded = BehaviorModel.load(tmp_path / "model")
+        assert type(loaded) is self.model_class
+        assert loaded.config == model.config
+        np.testing.assert_array_equal(loaded.known_items, model.known_items)
+        for u in range(N_USERS):
+            row = checkerboard[u]
+            np.testing.assert_array_equal(loaded.score_items(u, row), model.score_items(u, row))
+            np.testing.assert_allclose(
+                loaded.score_items(-1, row), model.score_items(-1, row), rtol=1e-5, atol=1e-6
+            )
+        for item in range(N_ITEMS):
+            got, want = loaded.similar_items(item, 4), model.similar_items(item, 4)
+            np.testing.assert_array_equal(got[0], want[0])
+            np.testing.assert_array_equal(got[1], want[1])
+
+    def test_load_of_a_broken_folder_is_a_bundle_error(
+        self, model: BehaviorModel, tmp_path: Path
+    ) -> None:
+        with pytest.raises(BundleError):
+            BehaviorModel.load(tmp_path / "nothing-here")
+        model.save(tmp_path / "model")
+        (tmp_path / "model" / "model.npz").write_bytes(b"not an npz file")
+        with pytest.raises(BundleError):
+            BehaviorModel.load(tmp_path / "model")
+
+    # -------------------------------------------------------------------------- misuse
+    def test_use_before_fit_raises_not_fitted(self, tmp_path: Path) -> None:
+        model = self.model_class(self.config)
+        row = sp.csr_matrix((1, N_ITEMS), dtype=np.float32)
+        calls = [
+            lambda: model.score_items(0, row),
+            lambda: model.recommend(0, row, 1),
+            lambda: model.similar_items(0, 1),
+            lambda: model.known_items,
+            lambda: model.n_items,
+            lambda: model.save(tmp_path / "m"),
+        ]
+        for call in calls:
+            with pytest.raises(NotFittedError, match="not fitted yet"):
+                call()
+
+    def test_fit_rejects_a_dense_or_empty_matrix(self) -> None:
+        model = self.model_class(self.config)
+        with pytest.raises(InvalidInputError, match="sparse"):
+            model.fit(np.ones((2, 2), dtype=np.float32))  # type: ignore[arg-type]
+        with pytest.raises(InvalidInputError, match="no item columns"):
+            model.fit(sp.csr_matrix((2, 0), dtype=np.float32))
+        assert not model.is_fitted
+
+    def test_fit_and_fold_in_warn_nothing_with_multithreaded_blas(
+        self, multithreaded_blas: None, checkerboard: sp.csr_matrix, tmp_path: Path
+    ) -> None:
+        model = self.model_class(dataclasses.replace(self.config, iterations=2))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # stricter than pyproject: no ignores at all
+            model.fit(checkerboard)
+            model.save(tmp_path / "m")
+            loaded = BehaviorModel.load(tmp_path / "m")  # fold-in builds a fresh engine
+            loaded.recommend(-1, checkerboard[0], 2)
+
+
+class TestALS(ModelContract):
+    model_class = ALSModel
+    config = BehaviorConfig(algorithm="als", factors=4, iterations=15)
+
+
+class TestBPR(ModelContract):
+    model_class = BPRModel
+    config = BehaviorConfig(algorithm="bpr", factors=4, iterations=300, learning_rate=0.05)
+
+
+class TestItemKNN(ModelContract):
+    model_class = ItemKNNModel
+    config = BehaviorConfig(algorithm="itemknn", factors=4, iterations=1)
+
+
+def test_every_registered_algorithm_has_a_contract_suite() -> None:
+    tested = {cls.model_class for cls in ModelContract.__subclasses__()}
+    assert set(MODELS.values()) == tested
+
+
+def test_the_blas_check_would_fire_without_the_adapters_guard(multithreaded_blas: None) -> None:
+    # control for the test above: the environment really does make implicit warn
+    with pytest.warns(RuntimeWarning, match="threads"):
+        AlternatingLeastSquares(factors=2)
+
+
+def test_item_knn_scores_are_history_times_cosine(checkerboard: sp.csr_matrix) -> None:
+    model = ItemKNNModel(BehaviorConfig(algorithm="itemknn")).fit(checkerboard)
+    # items 0 and 1 share 2 of their 3 users: cosine 2/3; user 0 holds items 1, 2, 3
+    sims = model.item_similarities(np.array([0]))[0]
+    np.testing.assert_allclose(sims, [1, 2 / 3, 2 / 3, 2 / 3, 0, 0, 0, 0, 0], rtol=1e-6)
+    assert model.score_items(0, checkerboard[0])[0] == pytest.approx(2.0)
+
+
+# --------------------------------------------------------------------------- popularity baseline
+def test_popularity_model_needs_no_config_and_round_trips(
+    checkerboard: sp.csr_matrix, tmp_path: Path
+) -> None:
+    model = PopularityModel().fit(checkerboard)
+    expected = np.log1p([3, 3, 3, 3, 3, 3, 3, 3, 0]).astype(np.float32)
+    expected[COLD_ITEM] = -np.inf
+    np.testing.assert_array_equal(model.score_items(-1, checkerboard[0]), expected)
+    model.save(tmp_path / "pop")
+    loaded = BehaviorModel.load(tmp_path / "pop")
+    assert type(loaded) is PopularityModel
+    np.testing.assert_array_equal(loaded.score_items(-1, checkerboard[0]), expected)
+
+
+def test_make_model_rejects_an_unknown_algorithm() -> None:
+    config = BehaviorConfig()
+    object.__setattr__(config, "algorithm", "svd")  # bypass the config's own check
+    with pytest.raises(ConfigError, match="svd"):
+        make_model(config)
+
+
+# ---------------------------------------------------------------------------------------- top_n
+def reference_top_n(scores: np.ndarray, n: int) -> list[int]:
+    finite = [i for i in range(len(scores)) if np.isfinite(scores[i])]
+    return sorted(finite, key=lambda i: (-scores[i], i))[:n]
+
+
+score_arrays = hnp.arrays(
+    np.float64,
+    st.integers(0, 40),
+    elements=st.one_of(
+        st.sampled_from([0.0, 1.0, -1.0, 0.5, np.inf, -np.inf, np.nan]),  # many ties
+        st.floats(-1e6, 1e6),
+    ),
+)
+
+
+@given(score_arrays, st.integers(0, 50))
+def test_top_n_equals_the_reference(scores: np.ndarray, n: int) -> None:
+    got = top_n(scores, n)
+    assert got.dtype == np.int64
+    assert got.tolist() == reference_top_n(scores, n)
+
+
+@given(score_arrays, st.integers(0, 50))
+def test_top_n_is_sorted_finite_and_sized(scores: np.ndarray, n: int) -> None:
+    got = top_n(scores, n)
+    n_finite = int(np.isfinite(scores).sum())
+    assert len(got) == min(n, n_finite)
+    assert np.isfinite(scores[got]).all()
+    assert len(set(got.tolist())) == len(got)
+    for a, b in itertools.pairwise(got.tolist()):
+        assert scores[a] > scores[b] or (scores[a] == scores[b] and a < b)
+
+
+@given(hnp.arrays(np.float32, st.integers(1, 30), elements=st.floats(-10, 10, width=32)))
+def test_top_n_of_float32_scores(scores: np.ndarray) -> None:
+    assert top_n(scores, 5).tolist() == reference_top_n(scores, 5)
+
+
+def test_top_n_docstring_example_and_edges() -> None:
+    assert top_n(np.array([0.1, 0.9, -np.inf, 0.9]), 3).tolist() == [1, 3, 0]
+    assert top_n(np.array([np.nan, -np.inf]), 3).tolist() == []
+    assert top_n(np.array([], dtype=np.float32), 3).tolist() == []
+    assert top_n(np.array([1.0, 2.0]), 0).tolist() == []
+    with pytest.raises(InvalidInputError, match="n=-1"):
+        top_n(np.array([1.0]), -1)
