@@ -25,6 +25,7 @@ import logging
 import os
 import shutil
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -126,13 +127,19 @@ class Bundle:
 
 
 def new_version(config_hash: str, artifacts: Path) -> str:
-    """Return an unused version name: UTC time plus the config hash prefix."""
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    """Return an unused version name: UTC time (microseconds) plus the config hash prefix.
+
+    Names sort in creation order (``list_versions`` and ``prune`` rely on it): the stamp has
+    microseconds, so bundles written within one second with different configs still sort by
+    time, and the rare same-stamp collision gets a zero-padded counter (``-002`` sorts after
+    the first name and ``-010`` after ``-009``).
+    """
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
     base = f"v{stamp}-{config_hash[:8]}"
     version, k = base, 1
     while (artifacts / version).exists() or (artifacts / f"{TMP_PREFIX}{version}").exists():
         k += 1
-        version = f"{base}-{k}"
+        version = f"{base}-{k:03d}"
     return version
 
 
@@ -213,12 +220,19 @@ def publish(artifacts: Path, version: str) -> None:
     """
     if not (artifacts / version / "manifest.json").is_file():
         raise BundleError(f"cannot publish {version!r}: no complete bundle at {artifacts / version}")
-    tmp = artifacts / f"{CURRENT}.tmp-{os.getpid()}"
-    with tmp.open("w", encoding="utf-8") as fh:
-        fh.write(version + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, artifacts / CURRENT)
+    # a temp file of its own per call: publishers in other threads never share (or truncate) it
+    # (not mkstemp: its 0600 mode would hide CURRENT from an API running as another user)
+    tmp = artifacts / f"{CURRENT}.tmp-{os.getpid()}-{uuid.uuid4().hex}"
+    try:
+        with tmp.open("x", encoding="utf-8") as fh:
+            fh.write(version + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, artifacts / CURRENT)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
     _fsync_dir(artifacts)
     log.info("published bundle %s", version)
 

@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from recsys.errors import (
+    BundleError,
     ConfigError,
     DatasetUnavailableError,
     ImportRejectedError,
@@ -262,7 +263,14 @@ def info(obj: Context, as_json: bool) -> None:
     version = current_version(artifacts)
     manifest = None
     if version is not None:
-        manifest = json.loads((artifacts / version / "manifest.json").read_text(encoding="utf-8"))
+        try:
+            manifest = json.loads(
+                (artifacts / version / "manifest.json").read_text(encoding="utf-8")
+            )
+        except (OSError, json.JSONDecodeError) as exc:
+            raise BundleError(
+                f"CURRENT names bundle {version!r} but its manifest is unreadable: {exc}"
+            ) from exc
     with Store(obj.home.ensure().db_path) as store:
         counts = {"events": store.count_events(), "items": store.count_items()}
     data = {
