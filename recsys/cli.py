@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from recsys.commands import all_commands
 from recsys.errors import (
     BundleError,
     ConfigError,
@@ -297,6 +298,10 @@ def info(obj: Context, as_json: bool) -> None:
     )
     if manifest.get("metrics"):
         click.echo(f"metrics: {json.dumps(manifest['metrics'])}")
+
+
+for _command in all_commands():
+    cli.add_command(_command)
 
 
 def main(argv: list[str] | None = None) -> None:
