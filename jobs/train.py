@@ -1,4 +1,4 @@
-"""Train and publish a bundle: ``python -m jobs.train [--config FILE]`` (same as ``recsys train``)."""
+"""Train and publish a bundle: ``python -m jobs.train [--config FILE]`` (``recsys train``)."""
 
 from __future__ import annotations
 

@@ -161,9 +161,7 @@ def train(obj: Context, config_path: Path | None, no_publish: bool) -> None:
     from recsys.pipeline import train as run_train
 
     config = load_config(config_path)
-    report = run_train(
-        obj.home, config, show_progress=obj.progress, publish_bundle=not no_publish
-    )
+    report = run_train(obj.home, config, show_progress=obj.progress, publish_bundle=not no_publish)
     steps = ", ".join(f"{k} {v:.1f}s" for k, v in report.timings.items())
     click.echo(
         f"bundle {report.version}{' published' if report.published else ' written'}: "
@@ -231,7 +229,10 @@ def recommend(
 @click.argument("item_id")
 @click.option("-n", type=click.IntRange(1, 1000), default=10, show_default=True)
 @click.option(
-    "--mode", type=click.Choice(["hybrid", "behavior", "content"]), default="hybrid", show_default=True
+    "--mode",
+    type=click.Choice(["hybrid", "behavior", "content"]),
+    default="hybrid",
+    show_default=True,
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj

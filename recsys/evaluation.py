@@ -22,9 +22,7 @@ from recsys.store.sqlite import UserEvent
 DEFAULT_KS: tuple[int, ...] = (10, 20, 50)
 
 
-def temporal_split(
-    events: pl.DataFrame, frac: float = 0.2
-) -> tuple[pl.DataFrame, pl.DataFrame]:
+def temporal_split(events: pl.DataFrame, frac: float = 0.2) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Per user, move the last ``frac`` of events by time (at least one) to the second frame.
 
     Ties in ``ts`` are broken by the frame's row order, so the split is deterministic.
@@ -54,9 +52,7 @@ def temporal_split(
     return train, test
 
 
-def global_time_split(
-    events: pl.DataFrame, frac: float = 0.1
-) -> tuple[pl.DataFrame, pl.DataFrame]:
+def global_time_split(events: pl.DataFrame, frac: float = 0.1) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Split at one moment: the most recent ``frac`` of all events (by ``ts``) form the holdout.
 
     This is the protocol for a retraining gate: train on the past, test on the latest slice.
@@ -66,7 +62,7 @@ def global_time_split(
     if events.height == 0:
         return events, events
     ordered = events.with_row_index("_row").sort(["ts", "_row"])
-    n_test = max(1, int(round(events.height * frac)))
+    n_test = max(1, round(events.height * frac))
     cut = ordered.height - n_test
     return ordered.head(cut).drop("_row"), ordered.tail(n_test).drop("_row")
 
@@ -103,7 +99,9 @@ def history_of(events: pl.DataFrame) -> dict[str, list[UserEvent]]:
     """User → their events, newest first (the order the recommender expects)."""
     out: dict[str, list[UserEvent]] = {}
     cols = ["user_id", "item_id", "type", "ts"]
-    for u, i, t, ts in events.sort("ts", descending=True, maintain_order=True).select(cols).iter_rows():
+    for u, i, t, ts in (
+        events.sort("ts", descending=True, maintain_order=True).select(cols).iter_rows()
+    ):
         out.setdefault(u, []).append(UserEvent(i, t, ts))
     return out
 

@@ -190,9 +190,9 @@ class TextEncoder:
     def dim(self) -> int:
         """Embedding dimension (384 for all-MiniLM-L6-v2)."""
         model = self._load()
-        getter = getattr(model, "get_embedding_dimension", None) or getattr(
-            model, "get_sentence_embedding_dimension"
-        )
+        getter = getattr(model, "get_embedding_dimension", None)  # sentence-transformers >= 5
+        if getter is None:
+            getter = model.get_sentence_embedding_dimension
         return int(getter())
 
     def encode(self, texts: Sequence[str], show_progress: bool = False) -> npt.NDArray[np.float32]:
@@ -248,10 +248,15 @@ def embed_with_cache(
         if cache is not None:
             cache.put_many(fresh)
         cached = {**cached, **fresh}
-    log.info("text embeddings: %d computed, %d from cache", len(missing), len(keys) - len(missing))
     if not keys:
-        return EmbeddingResult(np.zeros((0, 0), dtype=np.float32), 0, 0)
+        return EmbeddingResult(np.zeros((0, encoder.dim), dtype=np.float32), 0, 0)
     vectors = np.stack([cached[k] for k in keys]).astype(np.float32)
     fresh_keys = set(missing)
     n_cached = sum(1 for k in keys if k not in fresh_keys)
+    log.info(
+        "text embeddings: %d computed, %d from cache, %d duplicate texts",
+        len(missing),
+        n_cached,
+        len(keys) - len(missing) - n_cached,
+    )
     return EmbeddingResult(vectors, n_embedded=len(missing), n_cached=n_cached)

