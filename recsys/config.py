@@ -135,6 +135,9 @@ class HybridConfig:
     content_behavior_weight: float = 1.0  # content path: item-to-item behavior similarity weight
     content_text_weight: float = 0.5  # content path: text similarity weight
     content_popularity_weight: float = 0.2  # content path: popularity weight
+    repeat_weight: float = 1.0  # repeat purchases (frequency x recency); only acts when re-buying
+    # is allowed (exclude_seen = exclude_purchased = false: grocery / consumables shops)
+    repeat_half_life_days: float | None = 30.0  # repeat score: a purchase this old counts half
     candidates: int = 300  # candidates drawn from each source before blending
     min_user_events: int = 3  # users with fewer training events get the content strategy
     recent_items: int = 20  # most recent history items used for the text profile and reasons
@@ -151,9 +154,17 @@ class HybridConfig:
             "content_behavior_weight",
             "content_text_weight",
             "content_popularity_weight",
+            "repeat_weight",
         ):
             value = getattr(self, name)
             _check(value >= 0, f"hybrid.{name}", value, ">= 0")
+        if self.repeat_half_life_days is not None:
+            _check(
+                self.repeat_half_life_days > 0,
+                "hybrid.repeat_half_life_days",
+                self.repeat_half_life_days,
+                "> 0 or None",
+            )
         _check(self.candidates >= 1, "hybrid.candidates", self.candidates, ">= 1")
         _check(self.min_user_events >= 1, "hybrid.min_user_events", self.min_user_events, ">= 1")
         _check(self.recent_items >= 1, "hybrid.recent_items", self.recent_items, ">= 1")

@@ -1,16 +1,23 @@
-"""Hybrid retrieval: behavior + text + popularity candidates, blended, filtered, explained.
+"""Hybrid retrieval: behavior, text, popularity and repeat candidates, blended, filtered, explained.
 
 Fallback chain (reported in every answer as ``strategy``):
 
-* ``hybrid``  — the user was in training with at least ``min_user_events`` interactions and still has
-  history: the trained behavior vector, text similarity to recent items, and popularity.
+* ``hybrid``  — the user was in training with at least ``min_user_events`` interactions and still
+  has history: the trained behavior vector, text similarity to recent items, and popularity.
 * ``content`` — a user with a few events, a user unknown to the model, or an anonymous session:
   behavior folded in from the current history, text similarity to the recent items, popularity.
 * ``popular`` — nothing known about the caller: most popular items that pass the filters.
 
-Scores from each source are z-normalized over the union of candidates, then blended with the
-configured weights; a candidate a source cannot score (e.g. a new item for the behavior model) gets
-that source's lowest candidate score. Ties are broken by item id, so answers are stable.
+A fourth source, ``repeat``, scores the items the user already bought by how often and how
+recently (purchase frequency with a half-life). It only matters when re-buying is allowed
+(``exclude_seen = exclude_purchased = False``, the setting for grocery and consumables shops);
+otherwise those items are filtered out anyway.
+
+Scores from each source are standardized over the union of candidates (``(v - mean) / spread``,
+where the spread is floored at half the source's typical spread, so a near-constant source is not
+stretched into noise), then blended with the configured weights; a candidate a source cannot score
+(e.g. a new item for the behavior model) gets that source's lowest candidate score. Ties are broken
+by item id, so answers are stable.
 """
 
 from __future__ import annotations
@@ -34,7 +41,14 @@ Strategy = Literal["hybrid", "content", "popular"]
 SimilarMode = Literal["hybrid", "behavior", "content"]
 SIMILAR_MODES: tuple[str, ...] = ("hybrid", "behavior", "content")
 MAX_N = 1000
-VERBS = {"purchase": "bought", "add_to_cart": "added to your cart", "click": "clicked", "view": "viewed"}
+REASON_HISTORY = 200  # history items considered when explaining a recommendation
+SPREAD_FLOOR = 0.5  # a source's spread is floored at this share of its typical spread
+VERBS = {
+    "purchase": "bought",
+    "add_to_cart": "added to your cart",
+    "click": "clicked",
+    "view": "viewed",
+}
 
 
 @dataclass(frozen=True)
@@ -44,13 +58,14 @@ class Reason:
     Attributes:
         kind: ``history`` (driven by the user's own items), ``similar`` (similar to a given item),
             or ``popular``.
-        source: the signal that contributed most: ``behavior``, ``text`` or ``popularity``.
+        source: the signal that contributed most: ``behavior``, ``text``, ``popularity`` or
+            ``repeat`` (the user buys this item again and again).
         item_ids: the user's items that contributed most (empty for ``popular``).
         text: a short human-readable sentence.
     """
 
     kind: Literal["history", "similar", "popular"]
-    source: Literal["behavior", "text", "popularity"]
+    source: Literal["behavior", "text", "popularity", "repeat"]
     item_ids: tuple[str, ...]
     text: str
 
@@ -94,15 +109,21 @@ def _check_n(n: int) -> int:
     return int(n)
 
 
-def _zscore(values: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-    """Z-normalize finite values; non-finite ones get the lowest z (0 when all are equal)."""
+def _zscore(values: npt.NDArray[np.float32], floor: float = 0.0) -> npt.NDArray[np.float32]:
+    """Standardize finite values with a spread that cannot fall below ``floor``.
+
+    ``(v - mean) / max(std, floor)``: a source whose scores barely vary over the candidates (e.g. a
+    behavior fold-in from a one-item session) is not stretched to unit variance, so its noise
+    cannot swamp a source with a clear signal. Non-finite values get the lowest standardized value
+    (0 when every value is equal).
+    """
     finite = np.isfinite(values)
     out = np.zeros(values.shape, dtype=np.float32)
     if not finite.any():
         return out
     v = values[finite].astype(np.float64)
-    std = v.std()
-    z = (v - v.mean()) / std if std > 1e-12 else np.zeros_like(v)
+    spread = max(float(v.std()), floor)
+    z = (v - v.mean()) / spread if spread > 1e-12 else np.zeros_like(v)
     out[finite] = z
     out[~finite] = z.min()
     return out
@@ -126,6 +147,7 @@ class HybridRecommender:
         self.matrix_config: MatrixConfig = bundle.config.matrix
         self._pop_order = top_n(bundle.popularity.astype(np.float64), len(bundle.popularity))
         self._unit_items: npt.NDArray[np.float32] | None = None
+        self._floors: dict[str, float] = {}
 
     # ------------------------------------------------------------------------------ public
     def recommend_user(
@@ -149,7 +171,11 @@ class HybridRecommender:
         n = _check_n(n)
         b = self.bundle
         user_idx = b.users.index(user_id)
-        trained_events = int(b.user_items.indptr[user_idx + 1] - b.user_items.indptr[user_idx]) if user_idx >= 0 else 0
+        trained_events = (
+            int(b.user_items.indptr[user_idx + 1] - b.user_items.indptr[user_idx])
+            if user_idx >= 0
+            else 0
+        )
         known_history = [e for e in history if b.items.index(e.item_id) >= 0]
         if user_idx >= 0 and trained_events >= self.config.min_user_events and known_history:
             strategy: Strategy = "hybrid"
@@ -164,7 +190,9 @@ class HybridRecommender:
     ) -> Recommendations:
         """Recommend for an anonymous session from the items it viewed (most recent first)."""
         n = _check_n(n)
-        history = [UserEvent(item_id=i, type="view", ts=float(-k)) for k, i in enumerate(recent_item_ids)]
+        history = [
+            UserEvent(item_id=i, type="view", ts=float(-k)) for k, i in enumerate(recent_item_ids)
+        ]
         known = [e for e in history if self.bundle.items.index(e.item_id) >= 0]
         strategy: Strategy = "content" if known else "popular"
         return self._rank(strategy, -1, history, n, filters or Filters())
@@ -195,7 +223,9 @@ class HybridRecommender:
         sources: dict[str, npt.NDArray[np.int64]] = {}
         weights: dict[str, float] = {}
         use_behavior = mode in ("hybrid", "behavior") and bool(b.behavior.known_items[idx])
-        use_text = mode in ("hybrid", "content") and b.text_index is not None and bool(b.text_mask[idx])
+        use_text = (
+            mode in ("hybrid", "content") and b.text_index is not None and bool(b.text_mask[idx])
+        )
         if use_behavior:
             sources["behavior"] = b.behavior.similar_items(idx, k)[0]
             weights["behavior"] = c.content_behavior_weight if mode == "hybrid" else 1.0
@@ -211,7 +241,9 @@ class HybridRecommender:
         scores: dict[str, npt.NDArray[np.float32]] = {}
         if "behavior" in sources:
             sims = b.behavior.item_similarities(np.asarray([idx]))[0][cand]
-            scores["behavior"] = np.where(b.behavior.known_items[cand], sims, -np.inf).astype(np.float32)
+            scores["behavior"] = np.where(b.behavior.known_items[cand], sims, -np.inf).astype(
+                np.float32
+            )
         if "text" in sources:
             assert b.text_vectors is not None
             tv = (b.text_vectors[cand] @ b.text_vectors[idx]).astype(np.float32)
@@ -250,6 +282,30 @@ class HybridRecommender:
             (vals[order], cols[order], np.asarray([0, len(cols)])), shape=(1, len(b.items))
         )
 
+    def repeat_scores(self, history: Sequence[UserEvent]) -> npt.NDArray[np.float32]:
+        """Purchase frequency with recency per item: ``Σ 0.5 ** (age / repeat_half_life_days)``.
+
+        Args:
+            history: the user's events (any order); only purchases of known items count, and age
+                is measured from the newest event in ``history``.
+
+        Returns:
+            float32 scores, shape ``(n_items,)``; 0 for items the user never bought.
+        """
+        b = self.bundle
+        out = np.zeros(len(b.items), dtype=np.float32)
+        bought = [e for e in history if e.type == "purchase"]
+        if not bought:
+            return out
+        idx = b.items.indices([e.item_id for e in bought])
+        ts = np.asarray([e.ts for e in bought], dtype=np.float64)
+        newest = max(e.ts for e in history)
+        hl = self.config.repeat_half_life_days
+        w = np.ones(ts.size) if hl is None else 0.5 ** ((newest - ts).clip(0) / (hl * 86_400.0))
+        keep = idx >= 0
+        np.add.at(out, idx[keep], w[keep].astype(np.float32))
+        return out
+
     def _allowed_mask(
         self, filters: Filters, exclude_idx: npt.NDArray[np.int64]
     ) -> npt.NDArray[np.bool_]:
@@ -260,7 +316,11 @@ class HybridRecommender:
         )
         allowed = table.in_stock.copy() if in_stock_only else np.ones(len(b.items), dtype=bool)
         if filters.category is not None:
-            allowed &= table.category_codes == table.category_code(filters.category)
+            code = table.category_code(filters.category)
+            if code < 0:  # no item has this category: nothing is allowed (-1 means "none")
+                allowed[:] = False
+            else:
+                allowed &= table.category_codes == code
         if filters.exclude:
             ex = b.items.indices(sorted(filters.exclude))
             allowed[ex[ex >= 0]] = False
@@ -271,12 +331,43 @@ class HybridRecommender:
     def _blend(
         self, scores: dict[str, npt.NDArray[np.float32]], weights: dict[str, float]
     ) -> tuple[npt.NDArray[np.float64], dict[str, npt.NDArray[np.float64]]]:
-        contrib = {s: weights[s] * _zscore(v).astype(np.float64) for s, v in scores.items() if weights.get(s, 0) > 0}
+        contrib = {
+            s: weights[s] * _zscore(v, self._spread_floor(s)).astype(np.float64)
+            for s, v in scores.items()
+            if weights.get(s, 0) > 0
+        }
         size = next(iter(scores.values())).shape[0] if scores else 0
         blended = np.zeros(size, dtype=np.float64)
         for v in contrib.values():
             blended += v
         return blended, contrib
+
+    def _spread_floor(self, source: str) -> float:
+        """Smallest spread used to standardize ``source``: a share of its typical spread.
+
+        The typical spread is measured once per bundle: for ``behavior`` the median over (up to
+        64, seeded) trained users of the standard deviation of their scores over known items; for
+        ``text`` the same over item-to-item text similarities; other sources have no floor.
+        """
+        if source in self._floors:
+            return self._floors[source]
+        b = self.bundle
+        rng = np.random.default_rng(0)
+        spreads: list[float] = []
+        if source == "behavior" and len(b.users):
+            known = b.behavior.known_items
+            users = rng.choice(len(b.users), size=min(64, len(b.users)), replace=False)
+            for u in users.tolist():
+                s = b.behavior.score_items(int(u), b.user_items[int(u)])[known]
+                spreads.append(float(np.std(s[np.isfinite(s)])) if s.size else 0.0)
+        elif source == "text" and b.text_vectors is not None and b.text_mask.any():
+            present = np.flatnonzero(b.text_mask)
+            pick = rng.choice(present, size=min(64, present.size), replace=False)
+            sims = b.text_vectors[pick] @ b.text_vectors[present].T
+            spreads = [float(x) for x in sims.std(axis=1)]
+        floor = SPREAD_FLOOR * float(np.median(spreads)) if spreads else 0.0
+        self._floors[source] = floor
+        return floor
 
     def _select(
         self,
@@ -338,8 +429,10 @@ class HybridRecommender:
         seen_idx = hist_row.indices.astype(np.int64)
         purchased = b.items.indices([e.item_id for e in history if e.type == "purchase"])
         exclude = np.concatenate(
-            [seen_idx if c.exclude_seen else np.empty(0, np.int64),
-             purchased[purchased >= 0] if c.exclude_purchased else np.empty(0, np.int64)]
+            [
+                seen_idx if c.exclude_seen else np.empty(0, np.int64),
+                purchased[purchased >= 0] if c.exclude_purchased else np.empty(0, np.int64),
+            ]
         )
         allowed = self._allowed_mask(filters, exclude_idx=exclude)
 
@@ -363,6 +456,11 @@ class HybridRecommender:
                 sources["text"] = b.text_index.search(profile, k + len(exclude))[0]
                 weights["text"] = c.text_weight if hybrid else c.content_text_weight
             weights["popularity"] = c.popularity_weight if hybrid else c.content_popularity_weight
+            repeat = self.repeat_scores(history)
+            bought = np.flatnonzero(repeat > 0)
+            if c.repeat_weight > 0 and bought.size and allowed[bought].any():
+                sources["repeat"] = bought[np.argsort(-repeat[bought], kind="stable")][:k]
+                weights["repeat"] = c.repeat_weight
         else:
             weights["popularity"] = 1.0
         pop_allowed = self._pop_order[allowed[self._pop_order]]
@@ -385,11 +483,17 @@ class HybridRecommender:
             assert b.text_vectors is not None
             tv = (b.text_vectors[cand] @ profile).astype(np.float32)
             scores["text"] = np.where(b.text_mask[cand], tv, -np.inf).astype(np.float32)
+        if "repeat" in sources:
+            scores["repeat"] = repeat[cand]
         blended, contrib = self._blend(scores, weights)
         if not contrib:  # every weight is zero: rank by popularity
-            blended, contrib = self._blend({"popularity": scores["popularity"]}, {"popularity": 1.0})
+            blended, contrib = self._blend(
+                {"popularity": scores["popularity"]}, {"popularity": 1.0}
+            )
         chosen = self._select(cand, blended, n, category_cap=True)
-        reasons = self._reasons(cand[chosen], [{s: v[p] for s, v in contrib.items()} for p in chosen], history)
+        reasons = self._reasons(
+            cand[chosen], [{s: v[p] for s, v in contrib.items()} for p in chosen], history
+        )
         items = [
             RecommendedItem(b.items.id(int(cand[p])), float(blended[p]), reasons[i])
             for i, p in enumerate(chosen)
@@ -403,31 +507,64 @@ class HybridRecommender:
         contributions: list[dict[str, float]],
         history: Sequence[UserEvent],
     ) -> list[Reason]:
+        """Explain each chosen item by the history items that contributed most to its score.
+
+        A history item's contribution is its similarity to the recommended item (by the source that
+        contributed most to the blend) times its weight in the user's profile: the confidence in the
+        history row for behavior (for item-kNN exactly its term of the score), the recency-decayed
+        event weight for text. Up to ``REASON_HISTORY`` distinct history items are considered.
+        """
         b = self.bundle
+        mc = self.matrix_config
         recent: list[tuple[int, str]] = []
+        position: dict[int, int] = {}
         for e in history:
             idx = b.items.index(e.item_id)
-            if idx >= 0 and idx not in {r[0] for r in recent}:
+            if idx >= 0 and idx not in position:
+                position[idx] = len(recent)
                 recent.append((idx, e.type))
-            if len(recent) >= self.config.recent_items:
-                break
+                if len(recent) >= max(REASON_HISTORY, self.config.recent_items):
+                    break
         hist_idx = np.asarray([r[0] for r in recent], dtype=np.int64)
         beh_sim = text_sim = None
         if hist_idx.size and chosen.size:
+            row = self.history_row(history)
+            conf = np.zeros(hist_idx.size, dtype=np.float64)
+            pos = np.searchsorted(row.indices, hist_idx)
+            hit = (pos < row.indices.size) & (
+                row.indices[np.minimum(pos, row.indices.size - 1)] == hist_idx
+            )
+            conf[hit] = row.data[pos[hit]]
             if b.behavior.item_vectors is not None or b.behavior.name != "popularity":
-                beh_sim = b.behavior.item_similarities(hist_idx)[:, chosen]
+                beh_sim = b.behavior.item_similarities(hist_idx)[:, chosen] * conf[:, None]
                 beh_sim[~b.behavior.known_items[hist_idx]] = -np.inf
             if b.text_vectors is not None:
-                text_sim = b.text_vectors[hist_idx] @ b.text_vectors[chosen].T
+                recency = np.asarray(
+                    [(mc.weight(t) + 1e-3) / (1.0 + 0.1 * r) for r, (_, t) in enumerate(recent)]
+                )
+                text_sim = (b.text_vectors[hist_idx] @ b.text_vectors[chosen].T) * recency[:, None]
                 text_sim[~b.text_mask[hist_idx]] = -np.inf
+        bought = (
+            self.repeat_scores(history) if any(c.get("repeat") for c in contributions) else None
+        )
         out = []
         for j, (item_idx, contrib) in enumerate(zip(chosen, contributions, strict=True)):
             personal = {s: v for s, v in contrib.items() if s != "popularity"}
             best = max(personal, key=lambda s: personal[s]) if personal else None
-            if best is None or hist_idx.size == 0 or contrib.get("popularity", -np.inf) > personal[best]:
+            if (
+                best is None
+                or hist_idx.size == 0
+                or contrib.get("popularity", -np.inf) > personal[best]
+            ):
                 cat = b.item_table.row(int(item_idx))["category"]
                 text = f"Popular in {cat}" if cat else "Popular right now"
                 out.append(Reason("popular", "popularity", (), text))
+                continue
+            if best == "repeat" and bought is not None and bought[item_idx] > 0:
+                item_id = b.items.id(int(item_idx))
+                times = sum(1 for e in history if e.type == "purchase" and e.item_id == item_id)
+                text = f"You bought {b.item_table.title(int(item_idx))} {times}x before"
+                out.append(Reason("history", "repeat", (item_id,), text))
                 continue
             sim = beh_sim if best == "behavior" else text_sim
             if sim is None:
@@ -438,13 +575,15 @@ class HybridRecommender:
             lead_idx, lead_type = recent[top[0]]
             verb = VERBS.get(lead_type, "viewed")
             text = f"Because you {verb} {b.item_table.title(lead_idx)}"
-            out.append(Reason("history", best, ids, text))  # type: ignore[arg-type]
+            source = best if best in ("behavior", "text") else "behavior"
+            out.append(Reason("history", source, ids, text))  # type: ignore[arg-type]
         return out
 
     def with_config(self, config: HybridConfig) -> HybridRecommender:
         """Return a recommender over the same bundle with other blend/filter settings."""
         rec = HybridRecommender(self.bundle, config)
         rec._pop_order = self._pop_order
+        rec._floors = self._floors
         return rec
 
 

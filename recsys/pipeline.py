@@ -57,8 +57,21 @@ def _timed(timings: dict[str, float], step: str) -> Iterator[None]:
 def _item_frame(catalog: pl.DataFrame, item_ids: list[str]) -> pl.DataFrame:
     """Catalog rows in vocabulary order; items seen only in events get their id as title."""
     order = pl.DataFrame({"item_id": item_ids, "_idx": np.arange(len(item_ids))})
-    cols = ["item_id", "title", "description", "category", "price", "currency", "in_stock", "attributes"]
-    cat = catalog.select(cols) if catalog.height else pl.DataFrame(schema={c: ITEM_SCHEMA[c] for c in cols})
+    cols = [
+        "item_id",
+        "title",
+        "description",
+        "category",
+        "price",
+        "currency",
+        "in_stock",
+        "attributes",
+    ]
+    cat = (
+        catalog.select(cols)
+        if catalog.height
+        else pl.DataFrame(schema={c: ITEM_SCHEMA[c] for c in cols})
+    )
     frame = order.join(cat, on="item_id", how="left").sort("_idx")
     return frame.with_columns(
         pl.col("title").is_not_null().alias("in_catalog"),
@@ -123,8 +136,13 @@ def build_bundle(
             encoder = encoder or TextEncoder(config.text)
             rows = frame.filter(pl.col("in_catalog")).iter_rows(named=True)
             texts = [
-                item_text(r["title"], r["category"], r["description"], r["attributes"],
-                          config.text.max_description_chars)
+                item_text(
+                    r["title"],
+                    r["category"],
+                    r["description"],
+                    r["attributes"],
+                    config.text.max_description_chars,
+                )
                 for r in rows
             ]
             result = embed_with_cache(texts, encoder, cache, show_progress=show_progress)
@@ -191,8 +209,13 @@ def train(
             events = store.events_frame()
             catalog = store.catalog_frame()
         bundle, counts = build_bundle(
-            events, catalog, config, encoder=encoder, cache=cache,
-            show_progress=show_progress, timings=timings,
+            events,
+            catalog,
+            config,
+            encoder=encoder,
+            cache=cache,
+            show_progress=show_progress,
+            timings=timings,
         )
         if metrics:
             bundle.manifest["metrics"] = metrics
@@ -209,7 +232,11 @@ def train(
             store.close()
     log.info(
         "trained %s: %d users x %d items, %d texts embedded, %d cached",
-        version, len(bundle.users), len(bundle.items), counts["embedded"], counts["cached"],
+        version,
+        len(bundle.users),
+        len(bundle.items),
+        counts["embedded"],
+        counts["cached"],
     )
     return TrainReport(
         version=version,
