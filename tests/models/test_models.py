@@ -274,7 +274,9 @@ class TestALS(ModelContract):
 
 class TestBPR(ModelContract):
     model_class = BPRModel
-    config = BehaviorConfig(algorithm="bpr", factors=4, iterations=300, learning_rate=0.05)
+    config = BehaviorConfig(
+        algorithm="bpr", factors=4, iterations=300, learning_rate=0.05, regularization=0.05
+    )
 
 
 class TestItemKNN(ModelContract):
