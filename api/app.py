@@ -1,23 +1,162 @@
-"""Flask application factory (stub: health and current model only; the full API comes next)."""
+"""Flask application factory: config, the recommendation service, blueprints, errors, metrics.
+
+Example:
+    >>> app = create_app({"home": "var/demo", "write_keys": ["secret"]})
+    >>> app.test_client().get("/healthz").get_json()
+    {'status': 'ok'}
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import atexit
+import hmac
+import importlib
+import logging
+import re
+import threading
+import uuid
+from collections.abc import Mapping
+from typing import Any, Literal
 
-from flask import Flask, jsonify
+from flask import Flask, Response, current_app, g, request
 
-from recsys.bundle import current_version
+from api.config import ApiConfig, load_api_config
+from api.errors import ApiError, register_error_handlers
+from api.metrics import Metrics, init_metrics
 from recsys.home import Home
+from recsys.service import RecommendationService
+
+log = logging.getLogger(__name__)
+
+EXTENSION = "recsys"
+REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+KeyKind = Literal["read", "write", "admin"]
 
 
-def create_app(config: dict[str, Any] | None = None) -> Flask:
-    """Create the app; ``config`` may set ``RECSYS_HOME``."""
+class ApiState:
+    """Everything the routes share, stored as ``app.extensions["recsys"]``."""
+
+    def __init__(
+        self, config: ApiConfig, service: RecommendationService, pitch_provider: Any | None
+    ) -> None:
+        self.config = config
+        self.service = service
+        self.metrics = Metrics()
+        self._pitch_provider = pitch_provider
+        self._pitch_lock = threading.Lock()
+        self._pitch_checked = pitch_provider is not None
+
+    def pitch_provider(self) -> Any | None:
+        """The pitch provider: the injected one, else ``recsys.pitch.serving.PitchProvider``.
+
+        Built on first use (it may load a language model); None when the module is missing.
+        """
+        with self._pitch_lock:
+            if not self._pitch_checked:
+                self._pitch_checked = True
+                try:
+                    module = importlib.import_module("recsys.pitch.serving")
+                except ImportError:
+                    log.warning("recsys.pitch.serving is not available: ?pitch=true disabled")
+                else:
+                    self._pitch_provider = module.PitchProvider(self.service.home, None)
+            return self._pitch_provider
+
+    def close(self) -> None:
+        """Stop the watcher, close the pitch provider and the store."""
+        provider = self._pitch_provider
+        if provider is not None and hasattr(provider, "close"):
+            provider.close()
+        self.service.close()
+
+
+def state() -> ApiState:
+    """The current app's :class:`ApiState`."""
+    return current_app.extensions[EXTENSION]  # type: ignore[no-any-return]
+
+
+def require_key(kind: KeyKind) -> None:
+    """Check ``Authorization: Bearer <key>`` for a route of this kind (401/403 otherwise)."""
+    cfg = state().config
+    if kind == "read" and not cfg.read_requires_key:
+        return
+    accepted = {"read": cfg.all_keys, "write": cfg.all_keys, "admin": cfg.admin_keys}[kind]
+    header = request.headers.get("Authorization", "")
+    scheme, _, key = header.partition(" ")
+    key = key.strip()
+    if scheme.lower() != "bearer" or not key:
+        raise ApiError(401, "unauthorized", "send Authorization: Bearer <api key>")
+    if not any(hmac.compare_digest(key.encode(), k.encode()) for k in accepted):
+        if kind == "admin" and any(
+            hmac.compare_digest(key.encode(), k.encode()) for k in cfg.all_keys
+        ):
+            raise ApiError(403, "forbidden", "this route needs an admin key")
+        if not cfg.all_keys:
+            raise ApiError(401, "unauthorized", "no API keys are configured on this server")
+        raise ApiError(401, "unauthorized", "the API key is not valid")
+
+
+def create_app(
+    config: ApiConfig | Mapping[str, Any] | None = None,
+    *,
+    pitch_provider: Any | None = None,
+    service: RecommendationService | None = None,
+) -> Flask:
+    """Create the app.
+
+    Args:
+        config: an :class:`ApiConfig`, or a mapping of its fields that overrides the config file
+            and environment (upper-case keys such as ``TESTING`` go to Flask's own config).
+        pitch_provider: object with ``pitches_for(user_id, history, items, wait_ms)`` (tests
+            inject a fake; default: ``recsys.pitch.serving.PitchProvider`` on first use).
+        service: a ready service (default: one over ``config.home``).
+
+    Returns:
+        The Flask app; ``app.extensions["recsys"].close()`` stops its background thread.
+    """
+    flask_config: dict[str, Any] = {}
+    if isinstance(config, ApiConfig):
+        cfg = config
+    else:
+        mapping = dict(config or {})
+        flask_config = {k: v for k, v in mapping.items() if k.isupper()}
+        cfg = load_api_config({k: v for k, v in mapping.items() if not k.isupper()})
     app = Flask(__name__)
-    app.config.update(config or {})
-    home = Home.resolve(app.config.get("RECSYS_HOME"))
+    app.config.update(flask_config)
+    app.config["MAX_CONTENT_LENGTH"] = cfg.max_body_bytes
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json.compact = True  # type: ignore[attr-defined]
 
-    @app.get("/healthz")
-    def healthz() -> Any:
-        return jsonify({"status": "ok", "model_version": current_version(home.artifacts)})
+    service = service or RecommendationService(Home.resolve(cfg.home))
+    api_state = ApiState(cfg, service, pitch_provider)
+    app.extensions[EXTENSION] = api_state
+    try:
+        _ = service.snapshot  # load now when published; otherwise the watcher picks it up later
+    except Exception as exc:
+        log.warning("no model loaded at startup: %s", exc)
+    if cfg.watch:
+        service.start_watcher(cfg.swap_poll_s)
+        atexit.register(service.stop_watcher)
 
+    @app.before_request
+    def _request_id() -> None:
+        given = request.headers.get("X-Request-ID", "")
+        g.request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+
+    @app.after_request
+    def _echo_request_id(response: Response) -> Response:
+        response.headers["X-Request-ID"] = getattr(g, "request_id", "")
+        return response
+
+    def _version() -> tuple[str | None, float]:
+        snap = service._snapshot
+        return (snap.version, snap.loaded_at) if snap is not None else (None, 0.0)
+
+    init_metrics(app, api_state.metrics, _version)
+    register_error_handlers(app)
+
+    from api.routes import events, items, recommendations, system, users
+
+    for module in (system, users, items, recommendations, events):
+        app.register_blueprint(module.bp)
     return app

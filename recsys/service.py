@@ -1,20 +1,74 @@
 """One facade over store + current bundle that the CLI and the HTTP API both call.
 
-It turns recommender answers into plain JSON-able dicts with the catalog facts a storefront shows.
+It turns recommender answers into plain JSON-able dicts with the catalog facts a storefront shows,
+and owns the serving-time state:
+
+* **Hot swap.** :meth:`RecommendationService.refresh` (called by a background watcher every few
+  seconds, see :meth:`~RecommendationService.start_watcher`) notices a new ``CURRENT``, loads the
+  new bundle *completely* off the request path, and then replaces one reference to an immutable
+  :class:`Snapshot`. A request reads that reference once and uses the same snapshot to the end,
+  so it never sees a half-loaded model or a mix of two versions.
+* **Live catalog.** Catalog upserts after training are overlaid on the bundle
+  (:mod:`recsys.live`), in this process at once and in other processes on their next poll.
+* **Live history.** Each user request reads the user's recent events from the store, so a purchase
+  is excluded and new interactions shift the user's profile without retraining.
+* **Erasure.** :meth:`RecommendationService.erase_user` deletes the user's events and leaves a
+  tombstone in the store; while the served bundle was trained before the erasure, that user is
+  served as unknown (their trained vector is never used again), in every process at once.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from recsys.bundle import Bundle, load_bundle
+import polars as pl
+
+from recsys.bundle import Bundle, current_version, load_bundle
 from recsys.home import Home
 from recsys.hybrid import Filters, HybridRecommender, Recommendations, SimilarMode
-from recsys.store.sqlite import Store
+from recsys.live import LiveCatalog, training_started
+from recsys.store.sqlite import Store, UserEvent
+from recsys.text import TextEncoder
+
+log = logging.getLogger(__name__)
 
 HISTORY_LIMIT = 500  # most recent events read per user request
+# an id the store can never hold (ids with NUL are rejected on import): makes an erased user
+# "unknown to the model" for HybridRecommender while keeping their post-erasure history
+ERASED_SENTINEL = "\x00erased"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What one request serves from: never mutated, replaced as a whole.
+
+    Attributes:
+        recommender: recommender over the served bundle (base bundle plus catalog overlay).
+        base: the bundle as loaded from disk.
+        trained_from: conservative start time of the base bundle's training (epoch seconds);
+            erasures after it are honoured by serving the user as unknown.
+        loaded_at: when this snapshot was built (epoch seconds).
+    """
+
+    recommender: HybridRecommender
+    base: Bundle
+    trained_from: float
+    loaded_at: float
+
+    @property
+    def bundle(self) -> Bundle:
+        """The served bundle (with the live catalog overlay)."""
+        return self.recommender.bundle
+
+    @property
+    def version(self) -> str:
+        """The served model version."""
+        return self.base.version
 
 
 class RecommendationService:
@@ -26,12 +80,26 @@ class RecommendationService:
         'hybrid'
     """
 
-    def __init__(self, home: Home, store: Store | None = None) -> None:
+    def __init__(
+        self,
+        home: Home,
+        store: Store | None = None,
+        live_catalog: bool = True,
+        encoder: TextEncoder | None = None,
+    ) -> None:
         self.home = home
+        self._encoder = encoder
         self._store = store
-        self._recommender: HybridRecommender | None = None
-        self._lock = threading.Lock()
+        self._own_store = store is None
+        self._live_enabled = live_catalog
+        self._live: LiveCatalog | None = None
+        self._snapshot: Snapshot | None = None
+        self._lock = threading.RLock()  # guards opening the store and building snapshots
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+        self.last_refresh_error: str | None = None
 
+    # ------------------------------------------------------------------------------- state
     @property
     def store(self) -> Store:
         """The event/catalog store (opened on first use)."""
@@ -41,27 +109,122 @@ class RecommendationService:
             return self._store
 
     @property
+    def live(self) -> LiveCatalog | None:
+        """The live catalog overlay (None when disabled)."""
+        with self._lock:
+            if self._live is None and self._live_enabled:
+                self._live = LiveCatalog(self.store, self.home.embedding_cache_path, self._encoder)
+            return self._live
+
+    @property
+    def snapshot(self) -> Snapshot:
+        """The snapshot being served (the current bundle is loaded on first use).
+
+        Raises:
+            NoBundleError: if nothing is published yet.
+        """
+        snap = self._snapshot
+        if snap is None:
+            with self._lock:
+                if self._snapshot is None:
+                    self._snapshot = self._build(load_bundle(self.home.artifacts))
+                snap = self._snapshot
+        return snap
+
+    @property
+    def loaded(self) -> bool:
+        """Whether a bundle is loaded (the service is ready to answer)."""
+        return self._snapshot is not None
+
+    @property
     def recommender(self) -> HybridRecommender:
         """The recommender over the current bundle (loaded on first use)."""
-        with self._lock:
-            if self._recommender is None:
-                self._recommender = HybridRecommender(load_bundle(self.home.artifacts))
-            return self._recommender
-
-    def use_bundle(self, bundle: Bundle) -> None:
-        """Serve from ``bundle`` from now on (atomic reference swap)."""
-        self._recommender = HybridRecommender(bundle)
+        return self.snapshot.recommender
 
     @property
     def bundle(self) -> Bundle:
-        """The bundle being served."""
-        return self.recommender.bundle
+        """The bundle being served (with the live catalog overlay)."""
+        return self.snapshot.bundle
 
-    def _items(self, answer: Recommendations) -> list[dict[str, Any]]:
-        b = self.recommender.bundle
+    def _build(self, base: Bundle, served: Bundle | None = None) -> Snapshot:
+        if served is None:
+            live = self.live
+            served = live.start(base) if live is not None else base
+        return Snapshot(
+            recommender=HybridRecommender(served),
+            base=base,
+            trained_from=training_started(base),
+            loaded_at=time.time(),
+        )
+
+    def use_bundle(self, bundle: Bundle) -> None:
+        """Serve from ``bundle`` from now on (built fully, then one atomic reference swap)."""
+        snap = self._build(bundle)
+        with self._lock:
+            self._snapshot = snap
+
+    def refresh(self) -> bool:
+        """Swap to a newly published bundle, or apply new catalog changes; return if swapped.
+
+        The new snapshot is built completely before the reference is replaced, so requests in
+        flight finish on the old one and later requests see only the new one.
+
+        Raises:
+            recsys.errors.BundleError: if the newly published bundle cannot be loaded (the old
+                one stays).
+        """
+        version = current_version(self.home.artifacts)
+        snap = self._snapshot
+        if version is not None and (snap is None or version != snap.version):
+            base = load_bundle(self.home.artifacts, version)
+            new = self._build(base)
+            with self._lock:
+                self._snapshot = new
+            log.info("serving bundle %s (was %s)", version, snap.version if snap else None)
+            return True
+        live = self.live
+        if snap is not None and live is not None:
+            served = live.refresh()
+            if served is not None:
+                new = self._build(snap.base, served)
+                with self._lock:
+                    if self._snapshot is snap:  # a concurrent swap wins over a stale overlay
+                        self._snapshot = new
+                return True
+        return False
+
+    def start_watcher(self, poll_s: float) -> None:
+        """Poll ``CURRENT`` and the catalog log every ``poll_s`` seconds in a daemon thread."""
+        if self._watcher is not None:
+            return
+        self._stop.clear()
+
+        def loop() -> None:
+            while not self._stop.wait(poll_s):
+                try:
+                    self.refresh()
+                    self.last_refresh_error = None
+                except Exception as exc:  # keep serving the old bundle; retry on the next poll
+                    self.last_refresh_error = f"{type(exc).__name__}: {exc}"
+                    log.exception("bundle refresh failed; still serving the previous bundle")
+
+        self._watcher = threading.Thread(target=loop, name="recsys-bundle-watcher", daemon=True)
+        self._watcher.start()
+
+    def stop_watcher(self) -> None:
+        """Stop the watcher thread (waits for it)."""
+        self._stop.set()
+        if self._watcher is not None:
+            self._watcher.join(timeout=30)
+            self._watcher = None
+
+    # ------------------------------------------------------------------------------ answers
+    @staticmethod
+    def _items(bundle: Bundle, answer: Recommendations) -> list[dict[str, Any]]:
         out = []
+        table = bundle.item_table
         for item in answer.items:
-            row = b.item_table.row(b.items.index(item.item_id))
+            row = table.row(bundle.items.index(item.item_id))
             out.append(
                 {
                     "item_id": item.item_id,
@@ -81,29 +244,51 @@ class RecommendationService:
             )
         return out
 
+    def is_erased(self, user_id: str, snap: Snapshot | None = None) -> bool:
+        """Whether ``user_id`` was erased after the served bundle's training began."""
+        snap = snap or self.snapshot
+        erased = self.store.erased_at(user_id)
+        return erased is not None and erased >= snap.trained_from
+
     def recommend_user(
-        self, user_id: str, n: int = 10, filters: Filters | None = None
+        self,
+        user_id: str,
+        n: int = 10,
+        filters: Filters | None = None,
+        history: Sequence[UserEvent] | None = None,
     ) -> dict[str, Any]:
-        """Recommendations for a user, with their live history from the store."""
-        rec = self.recommender
-        history = self.store.user_events(user_id, limit=HISTORY_LIMIT)
-        answer = rec.recommend_user(user_id, history, n=n, filters=filters)
+        """Recommendations for a user, with their live history from the store.
+
+        Args:
+            user_id: external user id (unknown users get the fallback chain).
+            n: list length.
+            filters: per-request filters.
+            history: the user's events, newest first (default: read from the store).
+        """
+        snap = self.snapshot
+        if history is None:
+            history = self.store.user_events(user_id, limit=HISTORY_LIMIT)
+        model_id = user_id
+        if snap.bundle.users.index(user_id) >= 0 and self.is_erased(user_id, snap):
+            model_id = ERASED_SENTINEL
+        answer = snap.recommender.recommend_user(model_id, history, n=n, filters=filters)
         return {
             "user_id": user_id,
             "model_version": answer.model_version,
             "strategy": answer.strategy,
-            "items": self._items(answer),
+            "items": self._items(snap.bundle, answer),
         }
 
     def recommend_session(
         self, recent_item_ids: Sequence[str], n: int = 10, filters: Filters | None = None
     ) -> dict[str, Any]:
         """Recommendations for an anonymous session's recent items (most recent first)."""
-        answer = self.recommender.recommend_session(recent_item_ids, n=n, filters=filters)
+        snap = self.snapshot
+        answer = snap.recommender.recommend_session(recent_item_ids, n=n, filters=filters)
         return {
             "model_version": answer.model_version,
             "strategy": answer.strategy,
-            "items": self._items(answer),
+            "items": self._items(snap.bundle, answer),
         }
 
     def similar(
@@ -113,17 +298,64 @@ class RecommendationService:
         mode: SimilarMode = "hybrid",
         filters: Filters | None = None,
     ) -> dict[str, Any]:
-        """Items similar to ``item_id``."""
-        answer = self.recommender.similar(item_id, n=n, mode=mode, filters=filters)
+        """Items similar to ``item_id``.
+
+        Raises:
+            UnknownItemError: if the item is neither in the bundle nor added since.
+        """
+        snap = self.snapshot
+        answer = snap.recommender.similar(item_id, n=n, mode=mode, filters=filters)
         return {
             "item_id": item_id,
             "mode": mode,
             "model_version": answer.model_version,
             "strategy": answer.strategy,
-            "items": self._items(answer),
+            "items": self._items(snap.bundle, answer),
+        }
+
+    # ------------------------------------------------------------------------------ writes
+    def add_events(self, events: pl.DataFrame) -> int:
+        """Store validated events durably; return how many were new (see ``Store.add_events``)."""
+        return self.store.add_events(events)
+
+    def upsert_items(self, items: pl.DataFrame) -> dict[str, int]:
+        """Upsert validated catalog rows, embed their text, and serve them at once here.
+
+        Other processes pick the change up on their next :meth:`refresh`.
+
+        Returns:
+            ``{"upserted", "new", "embedded"}``: rows written, ids the served bundle did not know,
+            texts embedded now (cache misses).
+        """
+        snap = self._snapshot
+        new = 0
+        if snap is not None:
+            new = int((snap.bundle.items.indices(items["item_id"].to_list()) < 0).sum())
+        written = self.store.upsert_items(items)
+        embedded = 0
+        live = self.live
+        if snap is not None and live is not None:
+            embedded = live.embed(self.store.get_items(items["item_id"].to_list()))
+            self.refresh()
+        return {"upserted": written, "new": new, "embedded": embedded}
+
+    def erase_user(self, user_id: str) -> int:
+        """Erase the user's events, stop personalizing for them at once; return events deleted."""
+        return self.store.delete_user(user_id)
+
+    def manifest(self) -> dict[str, Any]:
+        """The served bundle's manifest (with ``live`` overlay counts when items were added)."""
+        snap = self.snapshot
+        return {
+            **snap.base.manifest,
+            **({"live": snap.bundle.manifest["live"]} if "live" in snap.bundle.manifest else {}),
         }
 
     def close(self) -> None:
-        """Close the store if this service opened it."""
-        if self._store is not None:
-            self._store.close()
+        """Stop the watcher and close what this service opened."""
+        self.stop_watcher()
+        with self._lock:
+            if self._live is not None:
+                self._live.close()
+            if self._store is not None and self._own_store:
+                self._store.close()

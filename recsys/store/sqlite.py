@@ -3,7 +3,13 @@
 WAL mode lets several processes read (training jobs, API workers) while one writes;
 ``synchronous=FULL`` makes a write durable once the call returns. Events are deduplicated on their
 natural key ``(user_id, item_id, type, ts, session_id)`` so re-importing a file never duplicates
-them.
+them; events sent with a client ``event_id`` are additionally deduplicated on ``(user_id,
+event_id)``, so a retried API call whose timestamp was filled in by the server is not stored twice.
+
+Erasing a user deletes their events and leaves a *tombstone* (``erased_users``) with the erasure
+time, so a server still holding a model trained before the erasure stops personalizing at once.
+Every catalog upsert is appended to ``item_log``, which lets API workers pick up catalog changes
+made after a model was trained (see :mod:`recsys.live`).
 """
 
 from __future__ import annotations
@@ -42,6 +48,20 @@ CREATE TABLE IF NOT EXISTS items (
     in_stock    INTEGER NOT NULL DEFAULT 1,
     attributes  TEXT NOT NULL DEFAULT '{}',
     updated_at  REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS event_ids (
+    user_id  TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    PRIMARY KEY (user_id, event_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS erased_users (
+    user_id   TEXT PRIMARY KEY,
+    erased_at REAL NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS item_log (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    item_id    TEXT NOT NULL,
+    changed_at REAL NOT NULL
 );
 """
 
@@ -137,31 +157,49 @@ class Store:
 
         Args:
             events: frame with columns ``user_id, item_id, type, ts`` and optionally ``session_id``
-                (null or missing means no session). Values must already be valid
+                (null or missing means no session) and ``event_id`` (a client's idempotency key;
+                null or missing means none). Values must already be valid
                 (see :mod:`recsys.store.importing`).
 
         Returns:
-            The number of events newly stored.
+            The number of events newly stored (an event whose ``(user_id, event_id)`` was seen
+            before, or whose natural key is already stored, is skipped). The whole frame is
+            written in one transaction: durable when this returns (WAL, ``synchronous=FULL``).
         """
         if events.height == 0:
             return 0
         if "session_id" not in events.columns:
             events = events.with_columns(pl.lit("").alias("session_id"))
+        if "event_id" not in events.columns:
+            events = events.with_columns(pl.lit(None, dtype=pl.String).alias("event_id"))
         rows = events.select(
             pl.col("user_id"),
             pl.col("item_id"),
             pl.col("type"),
             pl.col("ts").cast(pl.Float64),
             pl.col("session_id").fill_null(""),
-        ).iter_rows()
+            pl.col("event_id").cast(pl.String),
+        ).rows()
+        plain = [r[:5] for r in rows if r[5] is None]
+        keyed = [r for r in rows if r[5] is not None]
+        insert = (
+            "INSERT OR IGNORE INTO events (user_id, item_id, type, ts, session_id) "
+            "VALUES (?, ?, ?, ?, ?)"
+        )
         with self._transaction() as conn:
-            before = conn.total_changes
-            conn.executemany(
-                "INSERT OR IGNORE INTO events (user_id, item_id, type, ts, session_id) "
-                "VALUES (?, ?, ?, ?, ?)",
-                rows,
-            )
-            return conn.total_changes - before
+            stored = 0
+            if plain:
+                before = conn.total_changes
+                conn.executemany(insert, plain)
+                stored += conn.total_changes - before
+            for row in keyed:
+                seen = conn.execute(
+                    "INSERT OR IGNORE INTO event_ids (user_id, event_id) VALUES (?, ?)",
+                    (row[0], row[5]),
+                ).rowcount
+                if seen:
+                    stored += conn.execute(insert, row[:5]).rowcount
+            return stored
 
     def events_frame(self, since_ts: float | None = None) -> pl.DataFrame:
         """Return all events (optionally only those with ``ts >= since_ts``) in insertion order.
@@ -194,11 +232,31 @@ class Store:
             ).fetchall()
         return [UserEvent(item_id=r[0], type=r[1], ts=float(r[2])) for r in rows]
 
-    def delete_user(self, user_id: str) -> int:
-        """Erase every event of ``user_id``; return how many were deleted."""
+    def delete_user(self, user_id: str, now: float | None = None) -> int:
+        """Erase every event of ``user_id`` and record a tombstone; return how many were deleted.
+
+        The tombstone (see :meth:`erased_at`) tells servers holding a model trained before this
+        moment to stop using the user's trained vector. Erasing twice moves the tombstone.
+        """
+        now = time.time() if now is None else now
         with self._transaction() as conn:
             cursor = conn.execute("DELETE FROM events WHERE user_id = ?", (user_id,))
-            return cursor.rowcount
+            deleted = cursor.rowcount
+            conn.execute("DELETE FROM event_ids WHERE user_id = ?", (user_id,))
+            conn.execute(
+                "INSERT INTO erased_users (user_id, erased_at) VALUES (?, ?) "
+                "ON CONFLICT(user_id) DO UPDATE SET erased_at = excluded.erased_at",
+                (user_id, now),
+            )
+            return deleted
+
+    def erased_at(self, user_id: str) -> float | None:
+        """Return when ``user_id`` was last erased (epoch seconds), or None if never."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT erased_at FROM erased_users WHERE user_id = ?", (user_id,)
+            ).fetchone()
+        return None if row is None else float(row[0])
 
     def count_events(self) -> int:
         """Return the number of stored events."""
@@ -217,7 +275,9 @@ class Store:
         now = time.time()
         frame = _complete_items(items, now)
         rows: Iterable[Sequence[Any]] = frame.select(ITEM_COLUMNS).iter_rows()
+        log_rows = [(item_id, now) for item_id in frame["item_id"].to_list()]
         with self._transaction() as conn:
+            conn.executemany("INSERT INTO item_log (item_id, changed_at) VALUES (?, ?)", log_rows)
             conn.executemany(
                 "INSERT INTO items (item_id, title, description, category, price, currency, "
                 "in_stock, attributes, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -249,6 +309,47 @@ class Store:
         item["in_stock"] = bool(item["in_stock"])
         item["attributes"] = json.loads(item["attributes"])
         return item
+
+    def get_items(self, item_ids: Sequence[str]) -> pl.DataFrame:
+        """Return the catalog rows of ``item_ids`` (unknown ids are absent), ordered by item id."""
+        unique = sorted(set(item_ids))
+        rows: list[tuple[Any, ...]] = []
+        with self._lock:
+            for start in range(0, len(unique), 500):
+                chunk = unique[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows += self._conn.execute(
+                    f"SELECT {', '.join(ITEM_COLUMNS)} FROM items WHERE item_id IN ({marks}) "
+                    "ORDER BY item_id",
+                    chunk,
+                ).fetchall()
+        frame = pl.DataFrame(rows, schema=ITEM_SCHEMA, orient="row")
+        return frame.sort("item_id")
+
+    def item_log_position(self, since: float | None = None) -> int:
+        """Return the last ``item_log`` sequence number written before ``since`` (epoch s).
+
+        With ``since=None``, the newest sequence number (0 for an empty log). Use it as the
+        starting point for :meth:`item_changes`.
+        """
+        with self._lock:
+            if since is None:
+                row = self._conn.execute("SELECT MAX(seq) FROM item_log").fetchone()
+            else:
+                row = self._conn.execute(
+                    "SELECT MAX(seq) FROM item_log WHERE changed_at < ?", (since,)
+                ).fetchone()
+        return int(row[0] or 0)
+
+    def item_changes(self, after_seq: int) -> tuple[int, list[str]]:
+        """Return ``(newest_seq, item_ids)`` upserted after ``after_seq`` (ids unique, sorted)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT seq, item_id FROM item_log WHERE seq > ? ORDER BY seq", (int(after_seq),)
+            ).fetchall()
+        if not rows:
+            return int(after_seq), []
+        return int(rows[-1][0]), sorted({r[1] for r in rows})
 
     def count_items(self) -> int:
         """Return the number of catalog items."""

@@ -1,0 +1,105 @@
+"""JSON errors: every 4xx and 5xx is ``{"error": {"code", "message"[, "details"]}}``.
+
+Flask's own errors (404 unknown route, 405 wrong method, 413 body too large, 415) are turned into
+the same shape; expected library errors map to 4xx; anything else is a 500 whose body never
+contains internals (the traceback goes to the log with the request id).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, g, jsonify
+from werkzeug.exceptions import HTTPException
+
+from recsys.errors import (
+    ConfigError,
+    InvalidInputError,
+    NoBundleError,
+    RecsysError,
+    UnknownItemError,
+)
+
+log = logging.getLogger(__name__)
+
+CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "too_many_requests",
+    500: "internal_error",
+    503: "unavailable",
+}
+
+
+class ApiError(Exception):
+    """An error answer: HTTP status, stable machine code, human message, optional details."""
+
+    def __init__(
+        self, status: int, code: str, message: str, details: list[dict[str, Any]] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+
+
+def error_response(
+    status: int, code: str, message: str, details: list[dict[str, Any]] | None = None
+) -> Response:
+    """Build the JSON error response."""
+    body: dict[str, Any] = {"code": code, "message": message}
+    if details:
+        body["details"] = details
+    response = jsonify({"error": body})
+    response.status_code = status
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="recsys"'
+    return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Install the JSON error handlers on ``app``."""
+
+    @app.errorhandler(ApiError)
+    def _api_error(exc: ApiError) -> Response:
+        return error_response(exc.status, exc.code, exc.message, exc.details)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Response:
+        status = exc.code or 500
+        message = exc.description or exc.name
+        response = error_response(status, CODES.get(status, "http_error"), str(message))
+        if status == 405 and exc.response is None:
+            allowed = getattr(exc, "valid_methods", None)
+            if allowed:
+                response.headers["Allow"] = ", ".join(sorted(allowed))
+        return response
+
+    @app.errorhandler(UnknownItemError)
+    def _unknown_item(exc: UnknownItemError) -> Response:
+        return error_response(404, "unknown_item", str(exc))
+
+    @app.errorhandler(NoBundleError)
+    def _no_bundle(exc: NoBundleError) -> Response:
+        return error_response(503, "no_model", str(exc))
+
+    @app.errorhandler(InvalidInputError)
+    @app.errorhandler(ConfigError)
+    def _invalid(exc: RecsysError) -> Response:
+        return error_response(422, "validation_error", str(exc))
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        request_id = getattr(g, "request_id", "-")
+        log.exception("unhandled error in request %s", request_id)
+        return error_response(
+            500, "internal_error", f"internal error; quote request id {request_id} to the operator"
+        )

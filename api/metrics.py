@@ -1,0 +1,111 @@
+"""Prometheus metrics: per-route request counts and latency histograms, and the model version.
+
+Gunicorn runs several worker processes and a scrape reaches only one of them. When
+``PROMETHEUS_MULTIPROC_DIR`` is set (``recsys serve`` sets it to a fresh folder and removes dead
+workers' files from the gunicorn ``child_exit`` hook), every worker writes its samples to memory-
+mapped files there and ``/metrics`` aggregates all workers with ``MultiProcessCollector``:
+counters and histograms are summed; the model-version gauge keeps one series per live worker
+(``liveall``), so a half-swapped fleet is visible. Without the variable (tests, a single process),
+a per-app registry is used.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from flask import Flask, Response, g, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+BUCKETS = (0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class Metrics:
+    """The app's metric objects."""
+
+    def __init__(self) -> None:
+        self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "recsys_http_requests",
+            "HTTP requests by route template, method and status.",
+            ["route", "method", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "recsys_http_request_duration_seconds",
+            "HTTP request latency by route template and method.",
+            ["route", "method"],
+            buckets=BUCKETS,
+            registry=self.registry,
+        )
+        self.model = Gauge(
+            "recsys_model_info",
+            "1 for the model version this worker serves (0 for versions it served before).",
+            ["version"],
+            registry=self.registry,
+            multiprocess_mode="liveall",
+        )
+        self.model_loaded = Gauge(
+            "recsys_model_loaded_timestamp_seconds",
+            "When this worker loaded its current model (epoch seconds).",
+            registry=self.registry,
+            multiprocess_mode="liveall",
+        )
+        self._version: str | None = None
+
+    def set_version(self, version: str | None, loaded_at: float) -> None:
+        """Record the served version (cheap when unchanged)."""
+        if version == self._version:
+            return
+        if self._version is not None:
+            self.model.labels(version=self._version).set(0)
+        if version is not None:
+            self.model.labels(version=version).set(1)
+            self.model_loaded.set(loaded_at)
+        self._version = version
+
+    def exposition(self) -> Response:
+        """The ``/metrics`` response (all workers when in multiprocess mode)."""
+        if self.multiprocess:
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        else:
+            registry = self.registry
+        return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST.split(";")[0])
+
+
+def init_metrics(app: Flask, metrics: Metrics, version_source: Any) -> None:
+    """Time every request and count it by route template.
+
+    Args:
+        app: the Flask app.
+        metrics: where to record.
+        version_source: callable returning ``(version, loaded_at)`` of the served model, or
+            ``(None, 0.0)`` when nothing is loaded.
+    """
+
+    @app.before_request
+    def _start() -> None:
+        g.t0 = time.perf_counter()
+
+    @app.after_request
+    def _record(response: Response) -> Response:
+        t0 = getattr(g, "t0", None)
+        rule = request.url_rule.rule if request.url_rule is not None else "<unmatched>"
+        method = request.method
+        if t0 is not None:
+            metrics.latency.labels(route=rule, method=method).observe(time.perf_counter() - t0)
+        metrics.requests.labels(route=rule, method=method, status=str(response.status_code)).inc()
+        version, loaded_at = version_source()
+        metrics.set_version(version, loaded_at)
+        return response

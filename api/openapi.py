@@ -1,0 +1,539 @@
+"""The OpenAPI 3.0 document served at ``/openapi.json`` and request validators built from it.
+
+Request bodies are validated against the *same* schemas the document publishes (with
+``openapi-schema-validator``'s OAS 3.0 validator), so the document cannot drift from what the
+routes accept. Schemas are strict (``additionalProperties: false``, bounded strings and arrays)
+so that property-based API fuzzers can generate meaningful requests from them.
+"""
+
+from __future__ import annotations
+
+import copy
+from functools import cache
+from typing import Any
+
+from openapi_schema_validator import OAS30Validator
+
+from recsys.store.importing import MAX_ID_LENGTH
+
+MAX_N = 100
+MAX_RECENT_ITEMS = 100
+MAX_EVENT_ID_LENGTH = 128
+EVENT_TYPES = ["view", "click", "add_to_cart", "purchase"]
+
+_ID = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": MAX_ID_LENGTH,
+    "pattern": "^[^\\x00]*\\S[^\\x00]*$",
+}
+_REF = "#/components/schemas/"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": _REF + name}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return _json(_ref("Error"), description)
+
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["code", "message"],
+                "properties": {
+                    "code": {"type": "string"},
+                    "message": {"type": "string"},
+                    "details": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "required": ["index", "reason"],
+                            "properties": {
+                                "index": {"type": "integer", "minimum": 0},
+                                "reason": {"type": "string"},
+                            },
+                        },
+                    },
+                },
+            }
+        },
+    },
+    "Reason": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["kind", "source", "item_ids", "text"],
+        "properties": {
+            "kind": {"type": "string", "enum": ["history", "similar", "popular"]},
+            "source": {"type": "string", "enum": ["behavior", "text", "popularity"]},
+            "item_ids": {"type": "array", "items": {"type": "string"}},
+            "text": {"type": "string"},
+        },
+    },
+    "Pitch": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["text", "source"],
+        "properties": {
+            "text": {"type": "string"},
+            "source": {"type": "string", "enum": ["llm", "template", "cache"]},
+        },
+    },
+    "RecommendedItem": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["item_id", "score", "title", "category", "price", "currency", "in_stock"],
+        "properties": {
+            "item_id": {"type": "string"},
+            "score": {"type": "number"},
+            "title": {"type": "string"},
+            "category": {"type": "string", "nullable": True},
+            "price": {"type": "number", "nullable": True},
+            "currency": {"type": "string", "nullable": True},
+            "in_stock": {"type": "boolean"},
+            "reason": _ref("Reason"),
+            "pitch": _ref("Pitch"),
+        },
+    },
+    "Strategy": {"type": "string", "enum": ["hybrid", "content", "popular"]},
+    "UserRecommendations": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["user_id", "model_version", "strategy", "items", "request_id"],
+        "properties": {
+            "user_id": {"type": "string"},
+            "model_version": {"type": "string"},
+            "strategy": _ref("Strategy"),
+            "items": {"type": "array", "items": _ref("RecommendedItem"), "maxItems": MAX_N},
+            "request_id": {"type": "string"},
+        },
+    },
+    "SessionRecommendations": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["model_version", "strategy", "items", "request_id"],
+        "properties": {
+            "model_version": {"type": "string"},
+            "strategy": _ref("Strategy"),
+            "items": {"type": "array", "items": _ref("RecommendedItem"), "maxItems": MAX_N},
+            "request_id": {"type": "string"},
+        },
+    },
+    "SimilarItems": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["item_id", "mode", "model_version", "strategy", "items", "request_id"],
+        "properties": {
+            "item_id": {"type": "string"},
+            "mode": {"type": "string", "enum": ["hybrid", "behavior", "content"]},
+            "model_version": {"type": "string"},
+            "strategy": _ref("Strategy"),
+            "items": {"type": "array", "items": _ref("RecommendedItem"), "maxItems": MAX_N},
+            "request_id": {"type": "string"},
+        },
+    },
+    "SessionRequest": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["recent_item_ids"],
+        "properties": {
+            "recent_item_ids": {
+                "type": "array",
+                "items": _ID,
+                "maxItems": MAX_RECENT_ITEMS,
+                "description": "Items the session looked at, most recent first.",
+            },
+            "n": {"type": "integer", "minimum": 1, "maximum": MAX_N, "default": 10},
+            "category": {"type": "string", "minLength": 1, "maxLength": 256},
+            "exclude": {"type": "array", "items": _ID, "maxItems": 1000},
+            "in_stock": {"type": "boolean", "default": True},
+            "explain": {"type": "boolean", "default": False},
+        },
+    },
+    "Event": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["user_id", "item_id", "type"],
+        "properties": {
+            "user_id": _ID,
+            "item_id": _ID,
+            "type": {"type": "string", "enum": EVENT_TYPES},
+            "ts": {
+                "description": "Epoch seconds, epoch milliseconds, or ISO 8601; default: now.",
+                "oneOf": [
+                    {"type": "number", "minimum": 0, "maximum": 1e14},
+                    {"type": "string", "minLength": 1, "maxLength": 64},
+                ],
+            },
+            "session_id": {"type": "string", "maxLength": MAX_ID_LENGTH},
+            "event_id": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": MAX_EVENT_ID_LENGTH,
+                "pattern": "^[^\\x00]+$",
+                "description": "Idempotency key, unique per user: a retried event with the same "
+                "(user_id, event_id) is stored once.",
+            },
+        },
+    },
+    "EventBatch": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["events"],
+        "properties": {
+            "events": {"type": "array", "items": _ref("Event"), "minItems": 1, "maxItems": 1000}
+        },
+    },
+    "EventsAccepted": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["accepted", "stored"],
+        "properties": {
+            "accepted": {"type": "integer", "minimum": 0},
+            "stored": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "Newly stored; accepted minus stored were already stored.",
+            },
+        },
+    },
+    "CatalogItem": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["item_id", "title"],
+        "properties": {
+            "item_id": _ID,
+            "title": {"type": "string", "minLength": 1, "maxLength": 1000, "pattern": "\\S"},
+            "description": {"type": "string", "maxLength": 20000},
+            "category": {"type": "string", "maxLength": 256},
+            "price": {"type": "number", "minimum": 0, "maximum": 1e12, "nullable": True},
+            "currency": {"type": "string", "pattern": "^([A-Za-z]{3})?$"},
+            "in_stock": {"type": "boolean"},
+            "attributes": {"type": "object", "maxProperties": 100},
+        },
+    },
+    "CatalogBatch": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["items"],
+        "properties": {
+            "items": {
+                "type": "array",
+                "items": _ref("CatalogItem"),
+                "minItems": 1,
+                "maxItems": 1000,
+            }
+        },
+    },
+    "CatalogUpserted": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["upserted", "new", "embedded"],
+        "properties": {
+            "upserted": {"type": "integer", "minimum": 0},
+            "new": {"type": "integer", "minimum": 0},
+            "embedded": {"type": "integer", "minimum": 0},
+        },
+    },
+    "UserErased": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["user_id", "deleted_events"],
+        "properties": {
+            "user_id": {"type": "string"},
+            "deleted_events": {"type": "integer", "minimum": 0},
+        },
+    },
+    "Model": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["model_version", "loaded_at", "manifest"],
+        "properties": {
+            "model_version": {"type": "string"},
+            "loaded_at": {"type": "string"},
+            "manifest": {"type": "object", "additionalProperties": True},
+        },
+    },
+    "Health": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["status"],
+        "properties": {"status": {"type": "string", "enum": ["ok"]}},
+    },
+    "Ready": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["status", "model_version"],
+        "properties": {
+            "status": {"type": "string", "enum": ["ready"]},
+            "model_version": {"type": "string"},
+        },
+    },
+}
+
+
+def _n_param() -> dict[str, Any]:
+    return {
+        "name": "n",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_N, "default": 10},
+    }
+
+
+def _param(name: str, schema: dict[str, Any], where: str = "query", **extra: Any) -> dict[str, Any]:
+    return {"name": name, "in": where, "required": where == "path", "schema": schema, **extra}
+
+
+_FILTER_PARAMS = [
+    _param("category", {"type": "string", "minLength": 1, "maxLength": 256}),
+    _param(
+        "exclude",
+        {"type": "string", "maxLength": 20000},
+        description="Comma-separated item ids never to return.",
+    ),
+    _param(
+        "in_stock",
+        {"type": "boolean", "default": True},
+        description="true (default): only in-stock items; false: include out-of-stock items.",
+    ),
+    _param("explain", {"type": "boolean", "default": False}, description="Add a reason per item."),
+]
+_READ_ERRORS = {
+    "401": _error("A key is required for reads and was missing or wrong."),
+    "422": _error("A parameter is out of range or malformed."),
+    "503": _error("No model bundle is published yet."),
+}
+_WRITE_ERRORS = {
+    "400": _error("The body is not valid JSON."),
+    "401": _error("Missing or wrong API key."),
+    "403": _error("The key may not call this route."),
+    "413": _error("The body is larger than the configured limit."),
+    "415": _error("The body is not application/json."),
+    "422": _error("The body does not match the schema or holds invalid values."),
+}
+SECURITY_WRITE = [{"bearer": []}]
+
+
+def _schemas(max_batch: int) -> dict[str, Any]:
+    schemas = copy.deepcopy(SCHEMAS)
+    schemas["EventBatch"]["properties"]["events"]["maxItems"] = max_batch
+    schemas["CatalogBatch"]["properties"]["items"]["maxItems"] = max_batch
+    return schemas
+
+
+def build_spec(max_batch: int = 1000) -> dict[str, Any]:
+    """Return the OpenAPI 3.0.3 document (a fresh dict) for a server with this batch limit."""
+    paths: dict[str, Any] = {
+        "/v1/users/{user_id}/recommendations": {
+            "get": {
+                "operationId": "recommendUser",
+                "summary": "Personalized recommendations for a user (unknown users: fallback).",
+                "parameters": [
+                    _param("user_id", _ID, "path"),
+                    _n_param(),
+                    *_FILTER_PARAMS,
+                    _param(
+                        "pitch",
+                        {"type": "boolean", "default": False},
+                        description="Add a 1-2 sentence pitch per item.",
+                    ),
+                    _param("pitch_wait_ms", {"type": "integer", "minimum": 0, "maximum": 5000}),
+                ],
+                "responses": {
+                    "200": _json(_ref("UserRecommendations"), "Recommendations."),
+                    **_READ_ERRORS,
+                },
+            }
+        },
+        "/v1/users/{user_id}": {
+            "delete": {
+                "operationId": "eraseUser",
+                "summary": "Erase the user's events and stop personalizing for them at once.",
+                "security": [{"bearer": []}],
+                "parameters": [_param("user_id", _ID, "path")],
+                "responses": {
+                    "200": _json(_ref("UserErased"), "Erased."),
+                    "401": _error("Missing or wrong API key."),
+                    "403": _error("The key is not an admin key."),
+                    "422": _error("Malformed user id."),
+                },
+            }
+        },
+        "/v1/items/{item_id}/similar": {
+            "get": {
+                "operationId": "similarItems",
+                "summary": "Items similar to an item.",
+                "parameters": [
+                    _param("item_id", _ID, "path"),
+                    _n_param(),
+                    _param(
+                        "mode",
+                        {
+                            "type": "string",
+                            "enum": ["hybrid", "behavior", "content"],
+                            "default": "hybrid",
+                        },
+                    ),
+                    *_FILTER_PARAMS,
+                ],
+                "responses": {
+                    "200": _json(_ref("SimilarItems"), "Similar items."),
+                    "404": _error("Unknown item."),
+                    **_READ_ERRORS,
+                },
+            }
+        },
+        "/v1/items": {
+            "put": {
+                "operationId": "upsertItems",
+                "summary": "Insert or update catalog items; new items are embedded synchronously.",
+                "security": SECURITY_WRITE,
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("CatalogBatch")}},
+                },
+                "responses": {
+                    "200": _json(_ref("CatalogUpserted"), "Upserted."),
+                    **_WRITE_ERRORS,
+                },
+            }
+        },
+        "/v1/recommendations": {
+            "post": {
+                "operationId": "recommendSession",
+                "summary": "Recommendations for an anonymous session from its recent items.",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("SessionRequest")}},
+                },
+                "responses": {
+                    "200": _json(_ref("SessionRecommendations"), "Recommendations."),
+                    **{k: v for k, v in _WRITE_ERRORS.items() if k != "403"},
+                    "503": _error("No model bundle is published yet."),
+                },
+            }
+        },
+        "/v1/events": {
+            "post": {
+                "operationId": "addEvents",
+                "summary": "Record one event or a batch; durable before 202.",
+                "security": SECURITY_WRITE,
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {"oneOf": [_ref("Event"), _ref("EventBatch")]}
+                        }
+                    },
+                },
+                "responses": {
+                    "202": _json(_ref("EventsAccepted"), "Stored durably."),
+                    **_WRITE_ERRORS,
+                },
+            }
+        },
+        "/v1/model": {
+            "get": {
+                "operationId": "getModel",
+                "summary": "Manifest of the live bundle.",
+                "responses": {
+                    "200": _json(_ref("Model"), "The live model."),
+                    "401": _READ_ERRORS["401"],
+                    "503": _READ_ERRORS["503"],
+                },
+            }
+        },
+        "/healthz": {
+            "get": {
+                "operationId": "health",
+                "summary": "The process is alive.",
+                "security": [],
+                "responses": {"200": _json(_ref("Health"), "Alive.")},
+            }
+        },
+        "/readyz": {
+            "get": {
+                "operationId": "ready",
+                "summary": "A model is loaded and requests can be served.",
+                "security": [],
+                "responses": {
+                    "200": _json(_ref("Ready"), "Ready."),
+                    "503": _error("Not ready: no model loaded yet."),
+                },
+            }
+        },
+        "/metrics": {
+            "get": {
+                "operationId": "metrics",
+                "summary": "Prometheus metrics (text exposition format).",
+                "security": [],
+                "responses": {
+                    "200": {
+                        "description": "Metrics.",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    }
+                },
+            }
+        },
+        "/openapi.json": {
+            "get": {
+                "operationId": "openapi",
+                "summary": "This document.",
+                "security": [],
+                "responses": {
+                    "200": _json({"type": "object", "additionalProperties": True}, "OpenAPI 3.")
+                },
+            }
+        },
+    }
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "recsys storefront API",
+            "version": "1.0.0",
+            "description": "Personalized hybrid recommendations (behavior + product text). "
+            'Every error is {"error": {"code", "message"}}.',
+        },
+        "servers": [{"url": "/"}],
+        "paths": paths,
+        "components": {
+            "schemas": _schemas(max_batch),
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }
+
+
+def inline_refs(node: Any, schemas: dict[str, Any] | None = None) -> Any:
+    """Return ``node`` with every ``#/components/schemas/...`` reference replaced by its schema."""
+    schemas = SCHEMAS if schemas is None else schemas
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith(_REF):
+            return inline_refs(schemas[ref[len(_REF) :]], schemas)
+        return {k: inline_refs(v, schemas) for k, v in node.items()}
+    if isinstance(node, list):
+        return [inline_refs(v, schemas) for v in node]
+    return node
+
+
+@cache
+def validator(schema_name: str, max_batch: int = 1000) -> OAS30Validator:
+    """A compiled OAS 3.0 validator for a component schema (or ``EventBody`` for events)."""
+    if schema_name == "EventBody":
+        schema: dict[str, Any] = {"oneOf": [_ref("Event"), _ref("EventBatch")]}
+    else:
+        schema = _ref(schema_name)
+    return OAS30Validator(inline_refs(schema, _schemas(max_batch)))

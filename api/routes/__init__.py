@@ -1,0 +1,1 @@
+"""One blueprint per resource: users, items, session recommendations, events, system routes."""

@@ -1,0 +1,49 @@
+"""``POST /v1/events``: one event or ``{"events": [...]}``, stored durably before 202.
+
+A batch is all-or-nothing: if any event is invalid, the answer is 422 with each bad event's index
+and reason, and nothing is stored. ``ts`` defaults to the server's clock. Idempotency: an event
+with ``event_id`` is stored once per ``(user_id, event_id)``, so a client may retry a timed-out
+call; events without ``event_id`` are deduplicated on their natural key
+``(user_id, item_id, type, ts, session_id)``, which only protects retries that send ``ts``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from flask import Blueprint, jsonify
+
+from api.app import require_key, state
+from api.errors import ApiError
+from api.validation import json_body
+from recsys.store.importing import records_to_frame, validate_events
+
+bp = Blueprint("events", __name__, url_prefix="/v1/events")
+
+
+@bp.post("")
+def add_events() -> Any:
+    """Validate and store events; 202 once they are durable."""
+    require_key("write")
+    api = state()
+    body = json_body("EventBody", api.config.max_batch)
+    records = body.get("events", [body])
+    now = time.time()
+    rows = [{**r, "ts": r.get("ts", now)} for r in records]
+    frame = records_to_frame(rows)
+    valid, errors = validate_events(frame, now=now)
+    if errors:
+        raise ApiError(
+            422,
+            "validation_error",
+            f"{len(errors)} of {len(records)} events are invalid; nothing was stored",
+            [{"index": e.line - 1, "reason": e.reason} for e in errors[:100]],
+        )
+    if "event_id" in frame.columns:
+        # validate_events keeps only the store columns; rows keep their order, so re-attach ids
+        valid = valid.with_columns(frame["event_id"].alias("event_id"))
+    stored = api.service.add_events(valid)
+    response = jsonify({"accepted": valid.height, "stored": stored})
+    response.status_code = 202
+    return response

@@ -1,0 +1,56 @@
+"""``/v1/users``: personalized recommendations and erasure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, g, jsonify
+
+from api.app import require_key, state
+from api.errors import ApiError
+from api.validation import bool_param, check_id, int_param, n_param, query_filters
+from recsys.service import HISTORY_LIMIT
+
+bp = Blueprint("users", __name__, url_prefix="/v1/users")
+
+
+def strip_reasons(items: list[dict[str, Any]], explain: bool) -> list[dict[str, Any]]:
+    """Drop each item's ``reason`` unless ``explain`` was asked for."""
+    if not explain:
+        for item in items:
+            item.pop("reason", None)
+    return items
+
+
+@bp.get("/<path:user_id>/recommendations")
+def recommend(user_id: str) -> Any:
+    """Recommendations for a user (unknown users get the fallback chain, not an error)."""
+    require_key("read")
+    check_id(user_id, "user_id")
+    n = n_param()
+    filters, explain = query_filters()
+    pitch = bool_param("pitch", False)
+    api = state()
+    wait_ms = int_param("pitch_wait_ms", api.config.pitch_wait_ms, 0, 5000)
+    service = api.service
+    history = service.store.user_events(user_id, limit=HISTORY_LIMIT)
+    answer = service.recommend_user(user_id, n=n, filters=filters, history=history)
+    if pitch and answer["items"]:
+        provider = api.pitch_provider()
+        if provider is None:
+            raise ApiError(503, "pitch_unavailable", "no pitch writer is installed on this server")
+        pitches = provider.pitches_for(user_id, history, answer["items"], int(wait_ms or 0))
+        for item, p in zip(answer["items"], pitches, strict=False):
+            item["pitch"] = {"text": p.text, "source": p.source}
+    answer["items"] = strip_reasons(answer["items"], explain)
+    answer["request_id"] = g.request_id
+    return jsonify(answer)
+
+
+@bp.delete("/<path:user_id>")
+def erase(user_id: str) -> Any:
+    """Erase the user's events; personalization stops at once in every worker."""
+    require_key("admin")
+    check_id(user_id, "user_id")
+    deleted = state().service.erase_user(user_id)
+    return jsonify({"user_id": user_id, "deleted_events": deleted})

@@ -1,0 +1,397 @@
+"""Keep a served bundle in step with catalog changes made after it was trained.
+
+A model bundle is a snapshot. Products added or edited through the API (``PUT /v1/items``) or a
+catalog import after training must still be served at once: a new product becomes reachable
+through text similarity as soon as it is embedded, and a product that went out of stock must stop
+being recommended.
+
+:class:`LiveCatalog` reads the store's ``item_log`` (every catalog upsert appends to it) and builds
+an *overlay* of the base bundle:
+
+* existing items get their new facts (title, price, stock, category) and, if their text changed,
+  their new text vector;
+* new items are appended after the trained ones (``item_idx >= n_trained``) with a text vector,
+  zero popularity and no behavior data: :class:`PaddedBehavior` makes the behavior model report
+  them as unknown (``-inf`` scores), and :class:`OverlayIndex` searches them next to the bundle's
+  FAISS text index.
+
+The base bundle is never modified; every refresh builds a new :class:`~recsys.bundle.Bundle`
+object from the base plus *all* changes since training, so the caller can swap references
+atomically. Vectors come from the shared embedding cache (content-hash keys), so when one API
+worker embedded a product, the other workers pick it up without loading the text model.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+import scipy.sparse as sp
+
+from recsys.bundle import Bundle, ItemTable
+from recsys.index import VectorIndex
+from recsys.models.base import BehaviorModel
+from recsys.store.sqlite import Store
+from recsys.text import EmbeddingCache, TextEncoder, embed_with_cache, item_text
+from recsys.vocab import IdVocabulary
+
+log = logging.getLogger(__name__)
+
+TABLE_COLUMNS = (
+    "item_id",
+    "title",
+    "description",
+    "category",
+    "price",
+    "currency",
+    "in_stock",
+    "attributes",
+)
+TRAINING_MARGIN_S = 60.0  # catalog changes this long before training started are re-applied
+
+
+def training_started(bundle: Bundle) -> float:
+    """Estimate when the bundle's training read the store (epoch seconds, conservative).
+
+    It is the manifest's ``created_at`` minus the recorded step timings and a margin; changes
+    after this moment may be missing from the bundle, so they are (re-)applied by the overlay and
+    erasures after it are honoured by the service.
+    """
+    try:
+        created = datetime.fromisoformat(str(bundle.manifest["created_at"])).timestamp()
+    except (KeyError, ValueError):
+        return 0.0
+    timings = bundle.manifest.get("timings_s") or {}
+    spent = sum(float(v) for v in timings.values() if isinstance(v, int | float))
+    return created - spent - TRAINING_MARGIN_S
+
+
+class PaddedBehavior:
+    """A behavior model seen through a longer item table (items appended after training).
+
+    Items ``>= model.n_items`` are unknown to the model: ``known_items`` is False for them, their
+    scores and similarities are ``-inf``, and histories are cut to the trained columns before
+    they reach the model. Everything else is delegated unchanged.
+    """
+
+    def __init__(self, model: BehaviorModel | PaddedBehavior, n_items: int) -> None:
+        self.model: BehaviorModel = model.model if isinstance(model, PaddedBehavior) else model
+        self._n_trained = self.model.n_items
+        self._n_items = int(n_items)
+        self._known = np.concatenate(
+            [self.model.known_items, np.zeros(self._n_items - self._n_trained, dtype=bool)]
+        )
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.model, name)
+
+    @property
+    def n_items(self) -> int:
+        """Items in the (longer) table."""
+        return self._n_items
+
+    @property
+    def known_items(self) -> npt.NDArray[np.bool_]:
+        """Trained mask padded with False for appended items."""
+        return self._known
+
+    @property
+    def item_vectors(self) -> npt.NDArray[np.float32] | None:
+        """The trained item factors (appended items have none)."""
+        return self.model.item_vectors
+
+    def _cut(self, history: sp.csr_matrix) -> sp.csr_matrix:
+        return sp.csr_matrix(history)[:, : self._n_trained]
+
+    def _pad(self, values: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        pad = np.full((*values.shape[:-1], self._n_items - self._n_trained), -np.inf, np.float32)
+        return np.concatenate([values.astype(np.float32, copy=False), pad], axis=-1)
+
+    def user_vector(self, user_idx: int, history: sp.csr_matrix) -> npt.NDArray[np.float32]:
+        """The trained or folded-in user factor (factor models only)."""
+        return self.model.user_vector(user_idx, self._cut(history))  # type: ignore[attr-defined,no-any-return]
+
+    def score_items(
+        self, user_idx: int, history: sp.csr_matrix, item_idx: npt.NDArray[np.int64] | None = None
+    ) -> npt.NDArray[np.float32]:
+        """Scores over the longer table (``-inf`` for appended items)."""
+        scores = self._pad(self.model.score_items(user_idx, self._cut(history)))
+        return scores if item_idx is None else scores[np.asarray(item_idx, dtype=np.int64)]
+
+    def item_similarities(self, item_idx: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
+        """Similarities over the longer table; rows of appended items are all ``-inf``."""
+        idx = np.asarray(item_idx, dtype=np.int64)
+        out = np.full((idx.size, self._n_items), -np.inf, dtype=np.float32)
+        trained = idx < self._n_trained
+        if trained.any():
+            out[trained] = self._pad(self.model.item_similarities(idx[trained]))
+        return out
+
+    def similar_items(
+        self, item_idx: int, n: int
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+        """Behavior neighbours of a trained item (none for an appended one)."""
+        if item_idx >= self._n_trained:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+        return self.model.similar_items(item_idx, n)
+
+
+class OverlayIndex:
+    """The bundle's text index plus a small exact index over changed and new items.
+
+    Hits of the base index for items whose vector changed are dropped (the extra index holds
+    their new vector). Has the ``search`` signature of :class:`~recsys.index.VectorIndex`.
+    """
+
+    def __init__(
+        self,
+        base: VectorIndex | None,
+        extra: VectorIndex | None,
+        replaced: npt.NDArray[np.int64],
+    ) -> None:
+        self.base = base
+        self.extra = extra
+        self.replaced = np.asarray(replaced, dtype=np.int64)
+
+    @property
+    def ntotal(self) -> int:
+        """Vectors searchable (base hits that were replaced still count once)."""
+        return (self.base.ntotal if self.base else 0) + (self.extra.ntotal if self.extra else 0)
+
+    def search(
+        self, query: npt.NDArray[np.float32], k: int
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+        """Return up to ``k`` ``(item_idx, score)`` pairs, best first, from both indexes."""
+        parts_i, parts_s = [], []
+        if self.base is not None:
+            ids, scores = self.base.search(query, k + self.replaced.size)
+            keep = ~np.isin(ids, self.replaced)
+            parts_i.append(ids[keep])
+            parts_s.append(scores[keep])
+        if self.extra is not None:
+            ids, scores = self.extra.search(query, k)
+            parts_i.append(ids)
+            parts_s.append(scores)
+        if not parts_i:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+        ids, scores = np.concatenate(parts_i), np.concatenate(parts_s)
+        order = np.lexsort((ids, -scores))[:k]
+        return ids[order], scores[order]
+
+
+def overlay_bundle(
+    base: Bundle, changed: pl.DataFrame, vectors: npt.NDArray[np.float32] | None
+) -> Bundle:
+    """Return a new bundle: ``base`` with the catalog rows ``changed`` applied.
+
+    Args:
+        base: the bundle as trained (not modified).
+        changed: store catalog rows (``ITEM_COLUMNS``), one per item id.
+        vectors: unit text vectors, shape ``(changed.height, d)`` float32, in ``changed`` order;
+            None when the bundle has no text model.
+
+    Returns:
+        A bundle sharing the base's arrays where nothing changed (``manifest["live"]`` counts
+        the updated and appended items).
+    """
+    if changed.height == 0:
+        return base
+    ids = changed["item_id"].to_list()
+    vector_rows = {item_id: k for k, item_id in enumerate(ids)}
+    idx = base.items.indices(ids)
+    new_ids = [i for i, j in zip(ids, idx, strict=True) if j < 0]
+    items = base.items
+    if new_ids:
+        items = IdVocabulary(base.items.ids()).extend(new_ids)
+    n_total = len(items)
+    positions = items.indices(ids)
+
+    rows = changed.select(
+        pl.col("item_id"),
+        pl.col("title"),
+        pl.col("description").fill_null(""),
+        pl.col("category").fill_null(""),
+        pl.col("price"),
+        pl.col("currency").fill_null(""),
+        pl.col("in_stock").cast(pl.Boolean).fill_null(True),
+        pl.col("attributes").fill_null("{}"),
+    ).with_columns(pl.Series("_idx", positions, dtype=pl.Int64))
+    frame = base.item_table.frame.select(TABLE_COLUMNS).with_row_index("_idx")
+    frame = frame.with_columns(pl.col("_idx").cast(pl.Int64))
+    updated = rows.filter(pl.col("_idx") < len(base.items))
+    if updated.height:  # keep only real changes (a re-import of the same facts changes nothing)
+        old = frame.filter(pl.col("_idx").is_in(updated["_idx"].implode()))
+        both = updated.join(old, on="_idx", how="left", suffix="_old")
+        differs = pl.any_horizontal(
+            [pl.col(c).ne_missing(pl.col(f"{c}_old")) for c in TABLE_COLUMNS if c != "item_id"]
+        )
+        updated = both.filter(differs).select(updated.columns)
+    if updated.height:
+        frame = frame.update(updated, on="_idx", include_nulls=True)
+    appended = rows.filter(pl.col("_idx") >= len(base.items)).sort("_idx")
+    if updated.height == 0 and appended.height == 0:
+        return base
+    frame = pl.concat([frame, appended.select(frame.columns)], how="vertical_relaxed")
+    table = ItemTable.from_frame(frame.drop("_idx"))
+    effective = [*updated["item_id"].to_list(), *appended["item_id"].to_list()]
+    positions = items.indices(effective)
+
+    popularity = base.popularity
+    if n_total > len(base.items):
+        popularity = np.concatenate(
+            [base.popularity, np.zeros(n_total - len(base.items), dtype=np.float32)]
+        )
+    behavior: Any = base.behavior
+    if n_total > base.behavior.n_items:
+        behavior = PaddedBehavior(base.behavior, n_total)
+
+    text_vectors, text_mask, text_index = base.text_vectors, base.text_mask, base.text_index
+    if base.text_vectors is not None and vectors is not None:
+        vectors = vectors[np.asarray([vector_rows[i] for i in effective], dtype=np.int64)]
+        text_vectors = np.zeros((n_total, base.text_vectors.shape[1]), dtype=np.float32)
+        text_vectors[: len(base.items)] = base.text_vectors
+        text_vectors[positions] = vectors
+        text_mask = np.zeros(n_total, dtype=bool)
+        text_mask[: len(base.items)] = base.text_mask
+        text_mask[positions] = True
+        extra = VectorIndex(base.config.index).build(vectors, positions)
+        base_index = base.text_index
+        if isinstance(base_index, OverlayIndex):  # never stack overlays
+            base_index = base_index.base
+        replaced = positions[positions < len(base.items)]
+        text_index = OverlayIndex(base_index, extra, replaced)  # type: ignore[assignment]
+    elif n_total > len(base.items):
+        text_mask = np.concatenate([base.text_mask, np.zeros(n_total - len(base.items), bool)])
+
+    manifest = {
+        **base.manifest,
+        "live": {"updated_items": int(updated.height), "appended_items": len(new_ids)},
+    }
+    return replace(
+        base,
+        manifest=manifest,
+        items=items,
+        popularity=popularity,
+        behavior=behavior,
+        text_vectors=text_vectors,
+        text_mask=text_mask,
+        text_index=text_index,
+        item_table=table,
+    )
+
+
+class LiveCatalog:
+    """Follows the store's catalog changes and overlays them on a base bundle.
+
+    Thread-safe: the API's request threads (after an upsert) and its background watcher may call
+    :meth:`refresh` concurrently.
+
+    Example:
+        >>> live = LiveCatalog(store, home.embedding_cache_path)
+        >>> served = live.start(load_bundle(home.artifacts))
+        >>> store.upsert_items(new_items); live.embed(new_items)
+        >>> served = live.refresh() or served
+    """
+
+    def __init__(
+        self, store: Store, cache_path: str | Path, encoder: TextEncoder | None = None
+    ) -> None:
+        self.store = store
+        self.cache_path = Path(cache_path)
+        self._encoder = encoder
+        self._cache: EmbeddingCache | None = None
+        self._lock = threading.RLock()
+        self._base: Bundle | None = None
+        self._seq = 0
+        self._changed: set[str] = set()
+
+    # ------------------------------------------------------------------------ embedding
+    def _embedder(self, base: Bundle) -> tuple[TextEncoder, EmbeddingCache]:
+        with self._lock:
+            if self._encoder is None or self._encoder.config != base.config.text:
+                self._encoder = TextEncoder(base.config.text)
+            if self._cache is None:
+                self._cache = EmbeddingCache(self.cache_path)
+            return self._encoder, self._cache
+
+    def vectors_for(self, base: Bundle, rows: pl.DataFrame) -> npt.NDArray[np.float32] | None:
+        """Unit text vectors of catalog rows (from the cache, embedding the misses).
+
+        Returns None when the bundle has no text model.
+        """
+        if base.text_vectors is None or not base.config.text.enabled:
+            return None
+        encoder, cache = self._embedder(base)
+        limit = base.config.text.max_description_chars
+        texts = [
+            item_text(r["title"], r["category"], r["description"], r["attributes"], limit)
+            for r in rows.iter_rows(named=True)
+        ]
+        return embed_with_cache(texts, encoder, cache).vectors
+
+    def embed(self, rows: pl.DataFrame) -> int:
+        """Embed catalog rows into the shared cache now (before the overlay needs them).
+
+        Returns:
+            How many texts were embedded (cache misses); 0 when nothing is served yet.
+        """
+        with self._lock:
+            base = self._base
+        if base is None or rows.height == 0:
+            return 0
+        before = len(self._embedder(base)[1])
+        self.vectors_for(base, rows)
+        return len(self._embedder(base)[1]) - before
+
+    # ------------------------------------------------------------------------- overlay
+    def start(self, base: Bundle) -> Bundle:
+        """Adopt a new base bundle and return it with every change since its training applied."""
+        with self._lock:
+            self._base = base
+            self._seq = self.store.item_log_position(since=training_started(base))
+            self._changed = set()
+            return self.refresh(force=True) or base
+
+    def refresh(self, force: bool = False) -> Bundle | None:
+        """Apply catalog changes that arrived since the last call.
+
+        Returns:
+            The new overlaid bundle, or None if nothing changed (and ``force`` is False) or no
+            base bundle was started.
+        """
+        with self._lock:
+            base = self._base
+            if base is None:
+                return None
+            seq, ids = self.store.item_changes(self._seq)
+            if not ids and not force:
+                return None
+            self._seq = seq
+            self._changed.update(ids)
+            if not self._changed:
+                return base
+            rows = self.store.get_items(sorted(self._changed))
+            vectors = self.vectors_for(base, rows)
+            bundle = overlay_bundle(base, rows, vectors)
+            log.info("catalog overlay on %s: %s", base.version, bundle.manifest.get("live", {}))
+            return bundle
+
+    def changed_ids(self) -> Sequence[str]:
+        """Item ids changed since the base bundle was trained."""
+        with self._lock:
+            return sorted(self._changed)
+
+    def close(self) -> None:
+        """Close the embedding cache."""
+        with self._lock:
+            if self._cache is not None:
+                self._cache.close()
+                self._cache = None

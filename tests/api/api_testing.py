@@ -1,0 +1,60 @@
+"""Helpers shared by the API tests (keys, app construction, training the tiny shop)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+from flask import Flask
+
+from api.app import create_app
+from recsys.bundle import publish, write_bundle
+from recsys.config import TrainConfig
+from recsys.home import Home
+from recsys.pipeline import build_bundle
+from recsys.service import RecommendationService
+from recsys.store import Store
+from recsys.text import EmbeddingCache, TextEncoder
+
+WRITE_KEY = "test-write-key"
+ADMIN_KEY = "test-admin-key"
+TRAIN_CONFIG = {"behavior": {"factors": 8, "iterations": 10}}
+
+
+def train_into(
+    home: Home, events: pl.DataFrame, catalog: pl.DataFrame, encoder: TextEncoder
+) -> str:
+    """Store the shop, train a bundle with text, publish it; return the version."""
+    with Store(home.db_path) as store:
+        store.upsert_items(catalog)
+        store.add_events(events)
+    cache = EmbeddingCache(home.embedding_cache_path)
+    try:
+        bundle, _ = build_bundle(
+            events, catalog, TrainConfig.from_dict(TRAIN_CONFIG), encoder=encoder, cache=cache
+        )
+    finally:
+        cache.close()
+    version = write_bundle(home.artifacts, bundle)
+    publish(home.artifacts, version)
+    return version
+
+
+def make_app(home: Home, encoder: TextEncoder, **overrides: Any) -> Flask:
+    """An app over ``home`` with test keys; the watcher is off unless asked for."""
+    config: dict[str, Any] = {
+        "home": str(home.root),
+        "write_keys": [WRITE_KEY],
+        "admin_keys": [ADMIN_KEY],
+        "watch": False,
+        "TESTING": True,
+    }
+    pitch = overrides.pop("pitch_provider", None)
+    config.update(overrides)
+    service = RecommendationService(home, encoder=encoder)
+    return create_app(config, pitch_provider=pitch, service=service)
+
+
+def auth(key: str = WRITE_KEY) -> dict[str, str]:
+    """Authorization header."""
+    return {"Authorization": f"Bearer {key}"}
