@@ -1,0 +1,237 @@
+"""The real server: ``recsys serve`` (gunicorn, 2 workers) on 127.0.0.1, called over HTTP.
+
+Includes the hot-swap test: a new bundle is published while a client thread keeps calling, and
+not one request may fail.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from api_testing import ADMIN_KEY, TRAIN_CONFIG, WRITE_KEY
+
+from recsys.bundle import publish, write_bundle
+from recsys.config import TrainConfig
+from recsys.home import Home
+from recsys.pipeline import build_bundle
+from recsys.store import Store
+from recsys.text import EmbeddingCache, TextEncoder
+
+RECSYS = Path(sys.executable).parent / "recsys"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """A running ``recsys serve`` and a tiny keep-alive HTTP client for it."""
+
+    def __init__(self, home: Home, port: int, log: Path) -> None:
+        env = {
+            **os.environ,
+            "RECSYS_API_WRITE_KEYS": WRITE_KEY,
+            "RECSYS_API_ADMIN_KEYS": ADMIN_KEY,
+            "RECSYS_API_SWAP_POLL_S": "0.2",
+        }
+        env.pop("RECSYS_API_CONFIG", None)
+        self.port = port
+        self.log = log
+        self._log_file = log.open("w")
+        self.proc = subprocess.Popen(
+            [
+                str(RECSYS),
+                "--home",
+                str(home.root),
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                "2",
+            ],
+            env=env,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        conn: http.client.HTTPConnection | None = None,
+    ) -> tuple[int, Any]:
+        own = conn is None
+        conn = conn or http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            data = None if body is None else json.dumps(body).encode()
+            hdrs = {"Content-Type": "application/json", **(headers or {})}
+            conn.request(method, path, body=data, headers=hdrs)
+            response = conn.getresponse()
+            raw = response.read()
+            ctype = response.getheader("Content-Type", "")
+            return response.status, json.loads(raw) if "json" in ctype else raw.decode()
+        finally:
+            if own:
+                conn.close()
+
+    def wait_ready(self, timeout: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log.read_text()[-3000:]}")
+            try:
+                if self.request("GET", "/readyz")[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"server not ready in {timeout}s: {self.log.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+        self._log_file.close()
+
+
+@pytest.fixture(scope="module")
+def server_home(trained_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Home:
+    root = tmp_path_factory.mktemp("server") / "home"
+    shutil.copytree(trained_template, root)
+    return Home(root)
+
+
+@pytest.fixture(scope="module")
+def server(server_home: Home) -> Iterator[Server]:
+    """One server for this module (the swap test, which publishes new bundles, runs last)."""
+    srv = Server(server_home, free_port(), server_home.root.parent / "server.log")
+    try:
+        srv.wait_ready()
+        yield srv
+    finally:
+        srv.stop()
+
+
+def retrain(home: Home, encoder: TextEncoder, factors: int) -> str:
+    """Write and publish a new bundle from the store (texts come from the embedding cache)."""
+    with Store(home.db_path) as store:
+        events, catalog = store.events_frame(), store.catalog_frame()
+    cache = EmbeddingCache(home.embedding_cache_path)
+    try:
+        config = TrainConfig.from_dict({**TRAIN_CONFIG, "behavior": {"factors": factors}})
+        bundle, _ = build_bundle(events, catalog, config, encoder=encoder, cache=cache)
+    finally:
+        cache.close()
+    version = write_bundle(home.artifacts, bundle)
+    publish(home.artifacts, version)
+    return version
+
+
+def test_real_server_over_http(server: Server) -> None:
+    status, body = server.request("GET", "/v1/users/run1/recommendations?n=2")
+    assert status == 200 and body["items"][0]["item_id"] == "r1"
+    status, body = server.request("GET", "/v1/items/nope/similar")
+    assert status == 404 and body["error"]["code"] == "unknown_item"
+    event = {"user_id": "run1", "item_id": "r1", "type": "purchase"}
+    headers = {"Authorization": f"Bearer {WRITE_KEY}"}
+    assert server.request("POST", "/v1/events", event, headers)[0] == 202
+    # whichever worker answers, the purchase is excluded (both read the same store)
+    for _ in range(6):
+        status, body = server.request("GET", "/v1/users/run1/recommendations?n=5")
+        assert status == 200 and "r1" not in [i["item_id"] for i in body["items"]]
+    status, body = server.request("POST", "/v1/events", event)
+    assert status == 401 and body["error"]["code"] == "unauthorized"
+    status, text = server.request("GET", "/metrics")
+    assert status == 200
+    line = 'recsys_http_requests_total{method="POST",route="/v1/events",status="202"} 1.0'
+    assert line in text  # summed over both workers (multiprocess mode)
+    assert "recsys_model_info" in text
+
+
+@pytest.mark.slow  # the first PUT loads the text model in a worker (~10 s on 2 cores)
+def test_new_item_reaches_every_worker(server: Server) -> None:
+    headers = {"Authorization": f"Bearer {WRITE_KEY}"}
+    # a new item added on one worker is served by every worker after its next poll
+    item = {"item_id": "r9", "title": "Trail running shoes, waterproof", "category": "Running"}
+    assert server.request("PUT", "/v1/items", {"items": [item]}, headers)[0] == 200
+    deadline = time.monotonic() + 20
+    streak = 0
+    while streak < 8 and time.monotonic() < deadline:
+        ok = server.request("GET", "/v1/items/r9/similar?mode=content")[0] == 200
+        streak = streak + 1 if ok else 0
+        time.sleep(0.05)
+    assert streak == 8, server.log.read_text()[-3000:]
+
+
+def test_hot_swap_under_load_has_zero_failures(
+    server: Server, server_home: Home, encoder: TextEncoder
+) -> None:
+    old = server.request("GET", "/readyz")[1]["model_version"]
+    failures: list[str] = []
+    versions: list[str] = []
+    stop = threading.Event()
+
+    def client() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        paths = ["/v1/users/run1/recommendations?n=3", "/v1/items/r2/similar?n=3"]
+        k = 0
+        while not stop.is_set():
+            path = paths[k % 2]
+            k += 1
+            try:
+                status, body = server.request("GET", path, conn=conn)
+            except (OSError, http.client.HTTPException) as exc:
+                failures.append(f"{path}: {exc!r}")
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+                continue
+            if status != 200 or not body["items"]:
+                failures.append(f"{path}: {status} {body}")
+            else:
+                versions.append(body["model_version"])
+        conn.close()
+
+    threads = [threading.Thread(target=client) for _ in range(3)]
+    for t in threads:
+        t.start()
+    try:
+        time.sleep(0.5)
+        new = retrain(server_home, encoder, factors=6)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and versions[-30:].count(new) < 30:
+            time.sleep(0.1)
+        newest = retrain(server_home, encoder, factors=4)
+        while time.monotonic() < deadline and versions[-30:].count(newest) < 30:
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+    assert failures == []
+    assert old in versions and new in versions and newest in versions
+    assert versions[-30:] == [newest] * 30  # every worker swapped
+    assert len(versions) > 100
