@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import polars as pl
 import pytest
 
 from recsys.bundle import Bundle
 from recsys.config import TrainConfig
 from recsys.errors import InvalidInputError, UnknownItemError
-from recsys.hybrid import Filters, HybridRecommender, Recommendations
+from recsys.hybrid import Filters, HybridRecommender, Recommendations, _zscore
 from recsys.pipeline import build_bundle
 from recsys.store.sqlite import UserEvent
 from recsys.text import TextEncoder
@@ -350,3 +351,71 @@ def test_unknown_category_never_matches_items_without_category(shop: Shop) -> No
         "stranger", [], n=3, filters=Filters(category="Toys")
     )
     assert _ids(answer) == []
+
+
+# ------------------------------------------------------------------------- repeat purchases
+REBUY = {"exclude_seen": False, "exclude_purchased": False}
+
+
+def _buys(*items_and_days: tuple[str, float]) -> list[UserEvent]:
+    """Purchases, newest first; day 0 is the newest."""
+    events = [UserEvent(i, "purchase", 1.8e9 - d * 86_400.0) for i, d in items_and_days]
+    return sorted(events, key=lambda e: -e.ts)
+
+
+def test_repeat_scores_count_purchases_with_a_half_life(rec: HybridRecommender) -> None:
+    history = _buys(("r2", 0), ("r2", 30), ("k1", 60), ("unknown", 0))
+    history.append(UserEvent("r3", "view", 1.8e9))
+    scores = rec.repeat_scores(history)
+    b = rec.bundle
+    assert scores[b.items.index("r2")] == pytest.approx(1.0 + 0.5)  # 30 days = one half-life
+    assert scores[b.items.index("k1")] == pytest.approx(0.25)
+    assert scores[b.items.index("r3")] == 0  # a view is not a purchase
+    assert np.count_nonzero(scores) == 2
+
+
+def test_regular_purchases_come_back_first_when_rebuying_is_allowed(
+    rec: HybridRecommender, bundle: Bundle
+) -> None:
+    grocery = rec.with_config(dataclasses.replace(bundle.config.hybrid, **REBUY, repeat_weight=3.0))
+    history = _buys(("k2", 0), ("k2", 7), ("k2", 14), ("k3", 0), ("r1", 90))
+    answer = grocery.recommend_user("cook1", history, n=3)
+    assert _ids(answer)[0] == "k2"
+    top = answer.items[0].reason
+    assert (top.kind, top.source, top.item_ids) == ("history", "repeat", ("k2",))
+    assert top.text == "You bought Cutting board 3x before"
+
+
+def test_repeat_source_never_brings_back_purchases_by_default(rec: HybridRecommender) -> None:
+    history = _buys(("k2", 0), ("k2", 7), ("k2", 14))
+    assert rec.config.repeat_weight > 0
+    assert "k2" not in _ids(rec.recommend_user("cook1", history, n=8))
+
+
+def test_repeat_weight_zero_turns_the_source_off(rec: HybridRecommender, bundle: Bundle) -> None:
+    off = rec.with_config(dataclasses.replace(bundle.config.hybrid, **REBUY, repeat_weight=0.0))
+    history = _buys(("k2", 0), ("k2", 7), ("k2", 14))
+    answer = off.recommend_user("cook1", history, n=8)
+    assert all(i.reason.source != "repeat" for i in answer.items)
+
+
+# --------------------------------------------------------------------------- blend scaling
+def test_spread_floor_keeps_near_constant_scores_small() -> None:
+    noise = np.array([0.01, -0.01, 0.02, 0.0], dtype=np.float32)
+    assert np.abs(_zscore(noise)).max() > 1  # plain z-scoring stretches noise
+    assert np.abs(_zscore(noise, floor=0.5)).max() < 0.05
+    signal = np.array([2.0, -2.0, 1.0, -1.0], dtype=np.float32)
+    np.testing.assert_allclose(_zscore(signal, floor=0.5), _zscore(signal))  # no effect above it
+    assert _zscore(np.array([1.0, -np.inf], dtype=np.float32), floor=0.5)[1] == 0.0
+
+
+def test_reasons_prefer_the_history_item_with_more_weight(rec: HybridRecommender) -> None:
+    # run1 never bought r1: a purchase of r2 outweighs a view of r3 in the explanation
+    history = [
+        UserEvent("r3", "view", 1.8e9),
+        UserEvent("r2", "purchase", 1.8e9 - 60),
+        UserEvent("r4", "view", 1.8e9 - 120),
+    ]
+    answer = rec.recommend_user("run1", history, n=1)
+    assert _ids(answer) == ["r1"]
+    assert answer.items[0].reason.item_ids[0] == "r2"

