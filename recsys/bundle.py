@@ -15,6 +15,10 @@ Layout of ``artifacts/<version>/``::
 A bundle folder is first written as ``artifacts/.tmp-<version>`` and renamed when complete, so a
 crash never leaves a half-written folder under a version name; ``CURRENT`` only ever names complete
 folders. Arrays load with ``allow_pickle=False``.
+
+While it is being written, a temp folder holds ``.writer.json`` (pid and host of the writer), so
+:func:`cleanup_stale` can remove the leftovers of a killed writer at once instead of waiting for
+them to age. :func:`rollback` points ``CURRENT`` back at an older complete version.
 """
 
 from __future__ import annotations
@@ -24,8 +28,10 @@ import json
 import logging
 import os
 import shutil
+import socket
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -49,6 +55,7 @@ log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 CURRENT = "CURRENT"
 TMP_PREFIX = ".tmp-"
+WRITER_FILE = ".writer.json"  # inside a temp folder while its writer runs: {"pid", "host"}
 LIBRARIES = ("recsys-shop", "implicit", "faiss-cpu", "sentence-transformers", "polars", "numpy")
 
 
@@ -160,10 +167,31 @@ def _fsync_tree(path: Path) -> None:
         _fsync_dir(p)
 
 
-def write_bundle(artifacts: Path, bundle: Bundle) -> str:
+def process_alive(pid: int) -> bool:
+    """Return whether a process with ``pid`` exists on this host (signal 0 probe)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by another user
+        return True
+    return True
+
+
+def write_bundle(
+    artifacts: Path, bundle: Bundle, on_complete: Callable[[Path], None] | None = None
+) -> str:
     """Write an in-memory bundle as a complete version folder (not yet published).
 
     The folder appears under its version name only once everything is written and synced.
+
+    Args:
+        artifacts: the artifacts folder.
+        bundle: the trained bundle.
+        on_complete: called with the temp folder once it is complete and synced, just before it
+            is renamed (the nightly job uses it to make this moment observable in crash tests).
 
     Returns:
         The new version name (``bundle.version`` and ``bundle.path`` are updated to it).
@@ -174,6 +202,8 @@ def write_bundle(artifacts: Path, bundle: Bundle) -> str:
     tmp = artifacts / f"{TMP_PREFIX}{version}"
     tmp.mkdir()
     try:
+        writer = {"pid": os.getpid(), "host": socket.gethostname()}
+        (tmp / WRITER_FILE).write_text(json.dumps(writer), encoding="utf-8")
         bundle.users.save(tmp / "users.json")
         bundle.items.save(tmp / "items.json")
         bundle.item_table.frame.write_parquet(tmp / "items.parquet")
@@ -203,6 +233,9 @@ def write_bundle(artifacts: Path, bundle: Bundle) -> str:
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
         _fsync_tree(tmp)
+        if on_complete is not None:
+            on_complete(tmp)
+        (tmp / WRITER_FILE).unlink()
         os.rename(tmp, artifacts / version)
         _fsync_dir(artifacts)
     except BaseException:
@@ -219,7 +252,9 @@ def publish(artifacts: Path, version: str) -> None:
         BundleError: if the version folder does not exist or has no manifest.
     """
     if not (artifacts / version / "manifest.json").is_file():
-        raise BundleError(f"cannot publish {version!r}: no complete bundle at {artifacts / version}")
+        raise BundleError(
+            f"cannot publish {version!r}: no complete bundle at {artifacts / version}"
+        )
     # a temp file of its own per call: publishers in other threads never share (or truncate) it
     # (not mkstemp: its 0600 mode would hide CURRENT from an API running as another user)
     tmp = artifacts / f"{CURRENT}.tmp-{os.getpid()}-{uuid.uuid4().hex}"
@@ -261,6 +296,9 @@ def list_versions(artifacts: Path) -> list[str]:
 def prune(artifacts: Path, keep: int, stale_after_s: float = 3600.0) -> list[str]:
     """Delete all but the newest ``keep`` versions (never the current one) and stale temp folders.
 
+    Temp folders count as stale when their writer (``.writer.json``) is a dead process on this
+    host, or, without a live writer on this host, when older than ``stale_after_s``.
+
     Returns:
         The names removed.
     """
@@ -271,13 +309,101 @@ def prune(artifacts: Path, keep: int, stale_after_s: float = 3600.0) -> list[str
         if version != current:
             shutil.rmtree(artifacts / version, ignore_errors=True)
             removed.append(version)
-    if artifacts.is_dir():
-        now = time.time()
-        for p in artifacts.iterdir():
-            if p.name.startswith(TMP_PREFIX) and now - p.stat().st_mtime > stale_after_s:
+    removed.extend(cleanup_stale(artifacts, stale_after_s, pointer_files=False))
+    return removed
+
+
+def _writer_state(folder: Path) -> str:
+    """``"dead"``, ``"alive"`` or ``"unknown"`` (no marker, unreadable, or another host)."""
+    try:
+        writer = json.loads((folder / WRITER_FILE).read_text(encoding="utf-8"))
+        pid, host = int(writer["pid"]), str(writer["host"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return "unknown"
+    if host != socket.gethostname():
+        return "unknown"
+    return "alive" if process_alive(pid) else "dead"
+
+
+def _pointer_tmp_pid(name: str) -> int | None:
+    """Pid in a ``CURRENT.tmp-<pid>-<hex>`` name, or None."""
+    rest = name[len(f"{CURRENT}.tmp-") :]
+    head = rest.split("-", 1)[0]
+    return int(head) if head.isdigit() else None
+
+
+def cleanup_stale(
+    artifacts: Path, stale_after_s: float = 3600.0, pointer_files: bool = True
+) -> list[str]:
+    """Remove leftovers of killed writers: temp bundle folders and ``CURRENT`` temp files.
+
+    A leftover goes at once when its writer is a dead process on this host; otherwise (no marker,
+    another host) only once older than ``stale_after_s``. Live writers' files are never touched.
+
+    Args:
+        artifacts: the artifacts folder.
+        stale_after_s: age from which a leftover of an unknown writer is removed.
+        pointer_files: also remove ``CURRENT.tmp-<pid>-...`` files of dead publishers.
+
+    Returns:
+        The names removed.
+    """
+    removed: list[str] = []
+    if not artifacts.is_dir():
+        return removed
+    now = time.time()
+    for p in sorted(artifacts.iterdir()):
+        try:
+            age = now - p.stat().st_mtime
+        except FileNotFoundError:  # its writer finished meanwhile
+            continue
+        if p.name.startswith(TMP_PREFIX) and p.is_dir():
+            state = _writer_state(p)
+            if state == "dead" or (state == "unknown" and age > stale_after_s):
                 shutil.rmtree(p, ignore_errors=True)
                 removed.append(p.name)
+        elif pointer_files and p.name.startswith(f"{CURRENT}.tmp-") and p.is_file():
+            pid = _pointer_tmp_pid(p.name)
+            dead = pid is not None and not process_alive(pid)
+            if dead or age > stale_after_s:
+                with contextlib.suppress(OSError):
+                    p.unlink()
+                removed.append(p.name)
+    if removed:
+        log.info("removed leftovers of interrupted writers: %s", ", ".join(removed))
     return removed
+
+
+def rollback(artifacts: Path, version: str | None = None) -> tuple[str | None, str]:
+    """Point ``CURRENT`` back at ``version`` (default: the newest version older than the current).
+
+    The target is loaded fully first, so ``CURRENT`` never moves to a broken bundle.
+
+    Returns:
+        ``(previous, target)``: the version ``CURRENT`` named before (None if none) and now.
+
+    Raises:
+        BundleError: if there is no older version, or ``version`` is missing or unreadable.
+    """
+    current = current_version(artifacts)
+    versions = list_versions(artifacts)
+    if version is None:
+        older = [v for v in versions if current is None or v < current]
+        if not older:
+            raise BundleError(
+                f"nothing to roll back to: no complete version older than {current!r} in "
+                f"{artifacts} (versions on disk: {versions or 'none'})"
+            )
+        version = older[-1]
+    elif version not in versions:
+        raise BundleError(
+            f"cannot roll back to {version!r}: not a complete version in {artifacts} "
+            f"(versions on disk: {versions or 'none'})"
+        )
+    load_bundle(artifacts, version)
+    publish(artifacts, version)
+    log.info("rolled back CURRENT from %s to %s", current, version)
+    return current, version
 
 
 def load_bundle(artifacts: Path, version: str | None = None) -> Bundle:

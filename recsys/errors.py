@@ -57,5 +57,9 @@ class EmptyDataError(RecsysError):
     """There is not enough data to train (no events, or no items)."""
 
 
+class LockedError(RecsysError):
+    """Another run holds the job lock (the message names its pid, host and start time)."""
+
+
 class RecsysWarning(UserWarning):
     """Base class of warnings emitted by recsys."""
