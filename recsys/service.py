@@ -71,6 +71,23 @@ class Snapshot:
         return self.base.version
 
 
+def _warm(recommender: HybridRecommender) -> None:
+    """Build per-bundle lazy state (score spreads, unit vectors) before serving.
+
+    Answers one user and one session request off the request path, so the first real request
+    after a swap is not the one that pays for it.
+    """
+    b = recommender.bundle
+    if len(b.users) == 0 or len(b.items) == 0:
+        return
+    row = b.user_items.getrow(0)
+    if row.nnz:
+        item = b.items.id(int(row.indices[0]))
+        history = [UserEvent(item_id=item, type="view", ts=0.0)]
+        recommender.recommend_user(b.users.id(0), history, n=10)
+        recommender.recommend_session([item], n=10)
+
+
 class RecommendationService:
     """Answers recommendation questions from the published bundle and the live event store.
 
@@ -150,8 +167,10 @@ class RecommendationService:
         if served is None:
             live = self.live
             served = live.start(base) if live is not None else base
+        recommender = HybridRecommender(served)
+        _warm(recommender)
         return Snapshot(
-            recommender=HybridRecommender(served),
+            recommender=recommender,
             base=base,
             trained_from=training_started(base),
             loaded_at=time.time(),

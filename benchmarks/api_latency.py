@@ -1,0 +1,523 @@
+"""HTTP API latency and throughput under concurrent load, beside a bare Flask endpoint.
+
+Starts the real server (``recsys serve``: gunicorn, gthread workers) on 127.0.0.1 and, with the
+same gunicorn settings, a bare Flask app whose one route returns a small JSON object (the
+framework's ceiling on this machine). A load generator in a separate process (asyncio, keep-alive
+HTTP/1.1 connections, ``--concurrency`` clients, closed loop) drives each scenario for a fixed
+time after a warm-up and records every request's latency:
+
+* ``bare``: ``GET /bare`` on the bare app;
+* ``user_recs``: ``GET /v1/users/<random trained user>/recommendations?n=20`` (no pitch);
+* ``similar``: ``GET /v1/items/<random item>/similar?n=20``;
+* ``events``: ``POST /v1/events`` with batches of 100 random events (durable before 202).
+
+Datasets: ``ml-100k`` (a home built with ``recsys load-demo`` + ``recsys train``) and
+``synthetic``: 100k items x 50k users written directly through the bundle writer from random
+vectors (64-d ALS factors, 384-d unit text vectors, 20 interactions per user, also stored as
+events so that user requests read a real history), with the default index config (HNSW above
+50k items). Building it takes a few minutes once; it is reused afterwards.
+
+Usage (timing runs hold the shared benchmark lock)::
+
+    RECSYS_HOME=var/api-bench .venv/bin/recsys load-demo --dataset ml-100k
+    RECSYS_HOME=var/api-bench .venv/bin/recsys train
+    .venv/bin/python benchmarks/api_latency.py --build-synthetic
+    flock /tmp/recsys-bench.lock .venv/bin/python benchmarks/api_latency.py --dataset both
+
+Writes ``benchmarks/results/api_latency.json`` and ``.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import signal
+import socket
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+ML_HOME = ROOT / "var" / "api-bench"
+SYNTH_HOME = ROOT / "var" / "api-bench-synth"
+KEY = "bench-write-key"
+SEED = 7
+
+
+# ------------------------------------------------------------------------- synthetic bundle
+def build_synthetic(home_root: Path, n_items: int, n_users: int, per_user: int) -> str:
+    """Write and publish a synthetic bundle (random vectors) and store its events."""
+    import polars as pl
+    import scipy.sparse as sp
+
+    from recsys.bundle import Bundle, ItemTable, publish, write_bundle
+    from recsys.config import TrainConfig
+    from recsys.home import Home
+    from recsys.index import VectorIndex
+    from recsys.models.base import BehaviorModel
+    from recsys.store import Store
+    from recsys.vocab import IdVocabulary
+
+    rng = np.random.default_rng(SEED)
+    home = Home(home_root).ensure()
+    config = TrainConfig.from_dict({"behavior": {"factors": 64}})
+    t0 = time.perf_counter()
+    # interactions: popularity-skewed items (Zipf-like), per_user distinct items per user
+    weights = 1.0 / np.arange(1, n_items + 1) ** 0.8
+    weights /= weights.sum()
+    rows, cols = [], []
+    for u in range(n_users):
+        items = np.unique(rng.choice(n_items, size=per_user, p=weights))
+        rows.append(np.full(items.size, u))
+        cols.append(items)
+    r, c = np.concatenate(rows), np.concatenate(cols)
+    conf = np.full(r.size, 1.0, dtype=np.float32)
+    user_items = sp.csr_matrix((conf, (r, c)), shape=(n_users, n_items), dtype=np.float32)
+    user_items.sum_duplicates()
+    known = np.asarray(user_items.getnnz(axis=0) > 0)
+    user_f = (rng.standard_normal((n_users, 64)) * 0.1).astype(np.float32)
+    item_f = (rng.standard_normal((n_items, 64)) * 0.1).astype(np.float32)
+    model_dir = home.cache / "synthetic-model"
+    model_dir.mkdir(parents=True, exist_ok=True)
+    np.savez(model_dir / "model.npz", known=known, user_factors=user_f, item_factors=item_f)
+    meta = {"name": "als", "config": config.behavior.__dict__}
+    (model_dir / "model.json").write_text(json.dumps(meta), encoding="utf-8")
+    behavior = BehaviorModel.load(model_dir)
+    print(f"matrix + factors {time.perf_counter() - t0:.1f}s", flush=True)
+
+    text = rng.standard_normal((n_items, 384)).astype(np.float32)
+    text /= np.linalg.norm(text, axis=1, keepdims=True)
+    t1 = time.perf_counter()
+    known_idx = np.flatnonzero(known)
+    behavior_index = VectorIndex(config.index).build(item_f[known_idx], known_idx)
+    print(f"behavior index ({behavior_index.kind}) {time.perf_counter() - t1:.1f}s", flush=True)
+    t1 = time.perf_counter()
+    text_index = VectorIndex(config.index).build(text)
+    print(f"text index ({text_index.kind}) {time.perf_counter() - t1:.1f}s", flush=True)
+
+    item_ids = [f"i{k}" for k in range(n_items)]
+    user_ids = [f"u{k}" for k in range(n_users)]
+    categories = [f"cat{k % 50}" for k in range(n_items)]
+    frame = pl.DataFrame(
+        {
+            "item_id": item_ids,
+            "title": [f"Product {k}" for k in range(n_items)],
+            "description": [""] * n_items,
+            "category": categories,
+            "price": rng.uniform(1, 200, n_items).round(2),
+            "currency": ["EUR"] * n_items,
+            "in_stock": rng.random(n_items) > 0.05,
+            "attributes": ["{}"] * n_items,
+        }
+    )
+    bundle = Bundle(
+        version="unsaved",
+        path=None,  # type: ignore[arg-type]
+        manifest={
+            "synthetic": {"items": n_items, "users": n_users, "per_user": per_user, "seed": SEED}
+        },
+        config=config,
+        users=IdVocabulary(user_ids),
+        items=IdVocabulary(item_ids),
+        user_items=user_items,
+        popularity=np.log1p(user_items.getnnz(axis=0)).astype(np.float32),
+        behavior=behavior,
+        behavior_index=behavior_index,
+        text_vectors=text,
+        text_mask=np.ones(n_items, dtype=bool),
+        text_index=text_index,
+        item_table=ItemTable.from_frame(frame),
+    )
+    version = write_bundle(home.artifacts, bundle)
+    publish(home.artifacts, version)
+    coo = user_items.tocoo()
+    ts = 1_700_000_000.0 + rng.uniform(0, 86_400 * 90, coo.nnz)
+    events = pl.DataFrame(
+        {
+            "user_id": [user_ids[u] for u in coo.row],
+            "item_id": [item_ids[i] for i in coo.col],
+            "type": rng.choice(
+                ["view", "click", "add_to_cart", "purchase"], coo.nnz, p=[0.6, 0.25, 0.1, 0.05]
+            ),
+            "ts": ts,
+            "session_id": [""] * coo.nnz,
+        }
+    )
+    with Store(home.db_path) as store:
+        store.add_events(events)
+    print(f"synthetic bundle {version}: {time.perf_counter() - t0:.1f}s total", flush=True)
+    return version
+
+
+# ------------------------------------------------------------------------------- servers
+def bare_app() -> Any:
+    """The bare Flask app: one JSON route, nothing else."""
+    from flask import Flask, jsonify
+
+    app = Flask("bare")
+
+    @app.get("/bare")
+    def bare() -> Any:
+        return jsonify({"status": "ok", "items": []})
+
+    return app
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(
+    kind: str, home: Path | None, port: int, workers: int, threads: int, log: Path
+) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "RECSYS_API_WRITE_KEYS": KEY, "RECSYS_API_SWAP_POLL_S": "2"}
+    if kind == "bare":
+        cmd = [
+            sys.executable,
+            __file__,
+            "--serve-bare",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+        ]
+    else:
+        cmd = [
+            str(Path(sys.executable).parent / "recsys"),
+            "--home",
+            str(home),
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+        ]
+    return subprocess.Popen(
+        cmd, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True
+    )
+
+
+def wait_ready(port: int, path: str, proc: subprocess.Popen[bytes], timeout: float = 180) -> None:
+    import http.client
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("server exited early")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", path)
+            if conn.getresponse().status == 200:
+                conn.close()
+                return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError("server not ready")
+
+
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+# -------------------------------------------------------------------------- load generator
+async def _client(
+    port: int,
+    requests: list[bytes],
+    offset: int,
+    deadline: float,
+    measure_from: float,
+    lat: list[float],
+    errors: list[str],
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    k = offset
+    while True:
+        now = time.perf_counter()
+        if now >= deadline:
+            break
+        req = requests[k % len(requests)]
+        k += 1
+        t0 = time.perf_counter()
+        try:
+            writer.write(req)
+            status_line = await reader.readline()
+            length, close = 0, False
+            while True:
+                line = await reader.readline()
+                if line in (b"\r\n", b""):
+                    break
+                name, _, value = line.decode("latin-1").partition(":")
+                if name.lower() == "content-length":
+                    length = int(value)
+                elif name.lower() == "connection" and "close" in value.lower():
+                    close = True
+            await reader.readexactly(length)
+            dt = time.perf_counter() - t0
+            status = int(status_line.split()[1])
+            if t0 >= measure_from:
+                lat.append(dt)
+                if status >= 300:
+                    errors.append(str(status))
+        except (OSError, asyncio.IncompleteReadError, IndexError, ValueError) as exc:
+            if t0 >= measure_from:
+                errors.append(type(exc).__name__)
+            close = True
+        if close:
+            writer.close()
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.close()
+
+
+def run_load(
+    port: int, requests: list[bytes], concurrency: int, warmup: float, duration: float
+) -> dict[str, Any]:
+    """Closed-loop load for warmup + duration seconds; latencies of the measured part."""
+    lat: list[float] = []
+    errors: list[str] = []
+
+    async def main() -> None:
+        start = time.perf_counter()
+        measure_from, deadline = start + warmup, start + warmup + duration
+        step = max(1, len(requests) // concurrency)
+        await asyncio.gather(
+            *(
+                _client(port, requests, i * step, deadline, measure_from, lat, errors)
+                for i in range(concurrency)
+            )
+        )
+
+    asyncio.run(main())
+    ms = np.asarray(lat) * 1000.0
+    return {
+        "requests": len(lat),
+        "errors": len(errors),
+        "error_kinds": sorted(set(errors))[:5],
+        "rps": round(len(lat) / duration, 1),
+        "p50_ms": round(float(np.percentile(ms, 50)), 2) if ms.size else None,
+        "p95_ms": round(float(np.percentile(ms, 95)), 2) if ms.size else None,
+        "p99_ms": round(float(np.percentile(ms, 99)), 2) if ms.size else None,
+        "max_ms": round(float(ms.max()), 2) if ms.size else None,
+    }
+
+
+def http_request(method: str, path: str, body: bytes = b"", auth: bool = False) -> bytes:
+    head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}\r\n"
+    if body:
+        head += "Content-Type: application/json\r\n"
+    if auth:
+        head += f"Authorization: Bearer {KEY}\r\n"
+    return (head + "\r\n").encode() + body
+
+
+def scenario_requests(name: str, users: list[str], items: list[str], n: int) -> list[bytes]:
+    rng = np.random.default_rng(SEED)
+    if name == "bare":
+        return [http_request("GET", "/bare")]
+    if name == "user_recs":
+        return [
+            http_request("GET", f"/v1/users/{u}/recommendations?n=20") for u in rng.choice(users, n)
+        ]
+    if name == "similar":
+        return [http_request("GET", f"/v1/items/{i}/similar?n=20") for i in rng.choice(items, n)]
+    if name == "events":
+        out = []
+        types = ["view", "click", "add_to_cart", "purchase"]
+        for b in range(max(1, n // 10)):
+            events = [
+                {"user_id": str(u), "item_id": str(i), "type": str(t), "event_id": f"b{b}-{k}"}
+                for k, (u, i, t) in enumerate(
+                    zip(
+                        rng.choice(users, 100),
+                        rng.choice(items, 100),
+                        rng.choice(types, 100),
+                        strict=True,
+                    )
+                )
+            ]
+            out.append(
+                http_request(
+                    "POST", "/v1/events", json.dumps({"events": events}).encode(), auth=True
+                )
+            )
+        return out
+    raise ValueError(name)
+
+
+def load_process(args: argparse.Namespace) -> None:
+    """Entry point of the load-generator process: prints one JSON line."""
+    spec = json.loads(Path(args.load).read_text())
+    requests = scenario_requests(spec["scenario"], spec["users"], spec["items"], spec["n"])
+    result = run_load(spec["port"], requests, spec["concurrency"], spec["warmup"], spec["duration"])
+    print(json.dumps(result), flush=True)
+
+
+def drive(
+    scenario: str,
+    port: int,
+    users: list[str],
+    items: list[str],
+    args: argparse.Namespace,
+    tmp: Path,
+) -> dict[str, Any]:
+    spec = {
+        "scenario": scenario,
+        "port": port,
+        "users": users,
+        "items": items,
+        "n": 20_000,
+        "concurrency": args.concurrency,
+        "warmup": args.warmup,
+        "duration": args.duration,
+    }
+    spec_path = tmp / f"load-{scenario}.json"
+    spec_path.write_text(json.dumps(spec))
+    out = subprocess.run(
+        [sys.executable, __file__, "--load", str(spec_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    if scenario == "events":
+        result["events_per_s"] = round(result["rps"] * 100, 1)
+    print(f"  {scenario:<10} {result}", flush=True)
+    return result
+
+
+def ids_of(home: Path) -> tuple[list[str], list[str]]:
+    from recsys.bundle import load_bundle
+    from recsys.home import Home
+
+    bundle = load_bundle(Home(home).artifacts)
+    return bundle.users.ids(), bundle.items.ids()
+
+
+def bench_dataset(name: str, home: Path, args: argparse.Namespace) -> dict[str, Any]:
+    tmp = ROOT / "var" / "api-bench-logs"
+    tmp.mkdir(parents=True, exist_ok=True)
+    users, items = ids_of(home)
+    print(f"{name}: {len(users)} users, {len(items)} items", flush=True)
+    out: dict[str, Any] = {"users": len(users), "items": len(items)}
+    port = free_port()
+    proc = start_server("bare", None, port, args.workers, args.threads, tmp / f"{name}-bare.log")
+    try:
+        wait_ready(port, "/bare", proc)
+        out["bare"] = drive("bare", port, users, items, args, tmp)
+    finally:
+        stop_server(proc)
+    port = free_port()
+    proc = start_server("api", home, port, args.workers, args.threads, tmp / f"{name}-api.log")
+    try:
+        wait_ready(port, "/readyz", proc)
+        for scenario in ("user_recs", "similar", "events"):
+            out[scenario] = drive(scenario, port, users, items, args, tmp)
+    finally:
+        stop_server(proc)
+    out["user_recs_vs_bare"] = round(out["user_recs"]["rps"] / out["bare"]["rps"], 3)
+    return out
+
+
+def markdown(result: dict[str, Any]) -> str:
+    lines = [
+        f"Run {result['started']} on {result['machine']}; {result['concurrency']} concurrent "
+        f"keep-alive clients, {result['duration_s']} s measured after {result['warmup_s']} s "
+        f"warm-up per scenario; gunicorn gthread, {result['workers']} workers x "
+        f"{result['threads']} threads; load generator in its own process on the same machine. "
+        f"Load average before: {result['loadavg_before']}, after: {result['loadavg_after']}.",
+        "",
+        "| dataset | scenario | req/s | p50 ms | p95 ms | p99 ms | max ms | errors | note |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for name, data in result["datasets"].items():
+        for scenario in ("bare", "user_recs", "similar", "events"):
+            r = data[scenario]
+            note = ""
+            if scenario == "user_recs":
+                note = f"{data['user_recs_vs_bare']:.0%} of bare throughput"
+            if scenario == "events":
+                note = f"{r['events_per_s']:.0f} events/s (batches of 100)"
+            lines.append(
+                f"| {name} | {scenario} | {r['rps']:.0f} | {r['p50_ms']} | {r['p95_ms']} | "
+                f"{r['p99_ms']} | {r['max_ms']} | {r['errors']} | {note} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--dataset", choices=["ml-100k", "synthetic", "both"], default="both")
+    parser.add_argument("--duration", type=float, default=20.0)
+    parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--build-synthetic", action="store_true")
+    parser.add_argument("--synthetic-items", type=int, default=100_000)
+    parser.add_argument("--synthetic-users", type=int, default=50_000)
+    parser.add_argument("--ml-home", type=Path, default=ML_HOME)
+    parser.add_argument("--synthetic-home", type=Path, default=SYNTH_HOME)
+    parser.add_argument("--out", type=Path, default=RESULTS / "api_latency.json")
+    parser.add_argument("--serve-bare", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--load", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_bare:
+        from recsys.commands.serve import run_gunicorn
+
+        run_gunicorn(bare_app, "127.0.0.1", args.port, args.workers, args.threads)
+        return
+    if args.load:
+        load_process(args)
+        return
+    if args.build_synthetic:
+        build_synthetic(args.synthetic_home, args.synthetic_items, args.synthetic_users, per_user=20)
+        return
+    homes = {"ml-100k": args.ml_home, "synthetic": args.synthetic_home}
+    chosen = list(homes) if args.dataset == "both" else [args.dataset]
+    result: dict[str, Any] = {
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python "
+        f"{platform.python_version()}",
+        "concurrency": args.concurrency,
+        "duration_s": args.duration,
+        "warmup_s": args.warmup,
+        "workers": args.workers,
+        "threads": args.threads,
+        "loadavg_before": Path("/proc/loadavg").read_text().strip(),
+        "datasets": {},
+    }
+    for name in chosen:
+        result["datasets"][name] = bench_dataset(name, homes[name], args)
+    result["loadavg_after"] = Path("/proc/loadavg").read_text().strip()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    args.out.with_suffix(".md").write_text(markdown(result))
+    print(markdown(result))
+
+
+if __name__ == "__main__":
+    main()
