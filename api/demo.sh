@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The end of `make demo`: start the real server (gunicorn via `recsys serve`), run curl examples
+# against it and print them with their answers.
+#
+# Interactive (stdin is a terminal): the server keeps running in the foreground until Ctrl-C.
+# Otherwise (CI, pipes): the server is stopped after the examples, so `make demo` terminates,
+# and the command to start it again is printed.
+set -euo pipefail
+
+BIN=${BIN:-.venv/bin}
+HOST=127.0.0.1
+PORT=${DEMO_PORT:-8000}
+URL="http://$HOST:$PORT"
+export RECSYS_API_WRITE_KEYS=${RECSYS_API_WRITE_KEYS:-demo-write-key}
+export RECSYS_API_ADMIN_KEYS=${RECSYS_API_ADMIN_KEYS:-demo-admin-key}
+KEY=${RECSYS_API_WRITE_KEYS%%,*}
+LOG=${RECSYS_HOME:-var/demo}/serve.log
+
+if curl -s -o /dev/null "$URL/healthz"; then
+    echo "error: something already listens on $URL; set DEMO_PORT to a free port" >&2
+    exit 1
+fi
+"$BIN/recsys" serve --host "$HOST" --port "$PORT" --workers 2 >"$LOG" 2>&1 &
+SERVER=$!
+stop() { kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null || true; }
+trap stop EXIT
+for _ in $(seq 1 120); do
+    if curl -sf -o /dev/null "$URL/readyz"; then break; fi
+    if ! kill -0 "$SERVER" 2>/dev/null; then cat "$LOG" >&2; exit 1; fi
+    sleep 0.5
+done
+curl -sf -o /dev/null "$URL/readyz" || { echo "server did not become ready" >&2; cat "$LOG" >&2; exit 1; }
+
+run() {  # print a curl command, run it, print its answer (shortened)
+    echo
+    echo "\$ $1"
+    eval "$1" | head -c 700
+    echo
+}
+echo
+echo "== HTTP API on $URL (gunicorn, 2 workers; log: $LOG) =="
+run "curl -s $URL/healthz"
+run "curl -s '$URL/v1/users/1/recommendations?n=3&explain=true'"
+run "curl -s '$URL/v1/items/50/similar?n=3&mode=content'"
+run "curl -s -X POST $URL/v1/recommendations -H 'Content-Type: application/json' -d '{\"recent_item_ids\": [\"50\", \"181\"], \"n\": 3}'"
+run "curl -s -X POST $URL/v1/events -H 'Authorization: Bearer $KEY' -H 'Content-Type: application/json' -d '{\"user_id\": \"1\", \"item_id\": \"50\", \"type\": \"purchase\"}'"
+run "curl -s -X PUT $URL/v1/items -H 'Authorization: Bearer $KEY' -H 'Content-Type: application/json' -d '{\"items\": [{\"item_id\": \"new-1\", \"title\": \"Space adventure (2026)\", \"category\": \"Sci-Fi\"}]}'"
+sleep 3  # the other worker picks the new item up on its next catalog poll (swap_poll_s = 2 s)
+run "curl -s '$URL/v1/items/new-1/similar?n=3&mode=content'"
+run "curl -s '$URL/v1/users/1/recommendations?n=2&exclude=1,2'"
+run "curl -s $URL/v1/nope"
+run "curl -s $URL/metrics | grep -m 3 recsys_http_requests_total"
+echo
+echo "OpenAPI document: curl -s $URL/openapi.json"
+if [ -t 0 ]; then
+    echo
+    echo "Server running on $URL (write key: $KEY). Press Ctrl-C to stop."
+    wait "$SERVER"
+else
+    echo
+    echo "(stdin is not a terminal: server stopped so that make demo terminates)"
+    echo "Start it again with:"
+    echo "  RECSYS_API_WRITE_KEYS=$KEY RECSYS_HOME=${RECSYS_HOME:-var/demo} $BIN/recsys serve --host $HOST --port $PORT --workers 2"
+fi
