@@ -31,6 +31,8 @@ demo: $(STAMP)
 	$(BIN)/recsys recommend new-shopper -n 3
 	$(BIN)/recsys similar 50 -n 5
 	$(BIN)/recsys info
+	# the HTTP API: start gunicorn, run curl examples; stays up only when run from a terminal
+	BIN=$(BIN) bash api/demo.sh
 
 test: $(STAMP)
 	$(BIN)/pytest -m "not slow and not llm" $(PYTEST_ARGS)
