@@ -44,6 +44,8 @@ def json_body(schema_name: str, max_batch: int = 1000) -> Any:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, "bad_request", f"body is not valid JSON: {exc}") from exc
+    except RecursionError as exc:  # e.g. 100,000 nested brackets
+        raise ApiError(400, "bad_request", "body is nested too deeply") from exc
     errors = sorted(validator(schema_name, max_batch).iter_errors(body), key=lambda e: list(e.path))
     if errors:
         raise ApiError(422, "validation_error", _describe(errors[0]))
@@ -79,7 +81,7 @@ def int_param(name: str, default: int | None, low: int, high: int) -> int | None
     raw = _arg(name)
     if raw is None:
         return default
-    if not re.fullmatch(r"[+-]?\d{1,9}", raw.strip()):
+    if not re.fullmatch(r"[+-]?[0-9]{1,9}", raw.strip()):  # ASCII digits only
         raise ApiError(422, "validation_error", f"{name}={raw!r} is not an integer")
     value = int(raw)
     if not low <= value <= high:
