@@ -74,15 +74,11 @@ def build_synthetic(home_root: Path, n_items: int, n_users: int, per_user: int) 
     # interactions: popularity-skewed items (Zipf-like), per_user distinct items per user
     weights = 1.0 / np.arange(1, n_items + 1) ** 0.8
     weights /= weights.sum()
-    rows, cols = [], []
-    for u in range(n_users):
-        items = np.unique(rng.choice(n_items, size=per_user, p=weights))
-        rows.append(np.full(items.size, u))
-        cols.append(items)
-    r, c = np.concatenate(rows), np.concatenate(cols)
+    c = rng.choice(n_items, size=n_users * per_user, p=weights)
+    r = np.repeat(np.arange(n_users), per_user)
     conf = np.full(r.size, 1.0, dtype=np.float32)
     user_items = sp.csr_matrix((conf, (r, c)), shape=(n_users, n_items), dtype=np.float32)
-    user_items.sum_duplicates()
+    user_items.sum_duplicates()  # a user drawing one item twice gets confidence 2
     known = np.asarray(user_items.getnnz(axis=0) > 0)
     user_f = (rng.standard_normal((n_users, 64)) * 0.1).astype(np.float32)
     item_f = (rng.standard_normal((n_items, 64)) * 0.1).astype(np.float32)
