@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -188,15 +188,17 @@ class OverlayIndex:
 
 
 def overlay_bundle(
-    base: Bundle, changed: pl.DataFrame, vectors: npt.NDArray[np.float32] | None
+    base: Bundle,
+    changed: pl.DataFrame,
+    embed: Callable[[pl.DataFrame], npt.NDArray[np.float32] | None],
 ) -> Bundle:
     """Return a new bundle: ``base`` with the catalog rows ``changed`` applied.
 
     Args:
         base: the bundle as trained (not modified).
         changed: store catalog rows (``ITEM_COLUMNS``), one per item id.
-        vectors: unit text vectors, shape ``(changed.height, d)`` float32, in ``changed`` order;
-            None when the bundle has no text model.
+        embed: returns unit text vectors, shape ``(m, d)`` float32, for ``m`` catalog rows
+            (called only for the rows that really changed), or None without a text model.
 
     Returns:
         A bundle sharing the base's arrays where nothing changed (``manifest["live"]`` counts
@@ -205,7 +207,6 @@ def overlay_bundle(
     if changed.height == 0:
         return base
     ids = changed["item_id"].to_list()
-    vector_rows = {item_id: k for k, item_id in enumerate(ids)}
     idx = base.items.indices(ids)
     new_ids = [i for i, j in zip(ids, idx, strict=True) if j < 0]
     items = base.items
@@ -254,8 +255,11 @@ def overlay_bundle(
         behavior = PaddedBehavior(base.behavior, n_total)
 
     text_vectors, text_mask, text_index = base.text_vectors, base.text_mask, base.text_index
+    effective_rows = changed.filter(pl.col("item_id").is_in(effective))
+    order = {item_id: k for k, item_id in enumerate(effective_rows["item_id"].to_list())}
+    vectors = embed(effective_rows) if base.text_vectors is not None else None
     if base.text_vectors is not None and vectors is not None:
-        vectors = vectors[np.asarray([vector_rows[i] for i in effective], dtype=np.int64)]
+        vectors = vectors[np.asarray([order[i] for i in effective], dtype=np.int64)]
         text_vectors = np.zeros((n_total, base.text_vectors.shape[1]), dtype=np.float32)
         text_vectors[: len(base.items)] = base.text_vectors
         text_vectors[positions] = vectors
@@ -379,8 +383,7 @@ class LiveCatalog:
             if not self._changed:
                 return base
             rows = self.store.get_items(sorted(self._changed))
-            vectors = self.vectors_for(base, rows)
-            bundle = overlay_bundle(base, rows, vectors)
+            bundle = overlay_bundle(base, rows, lambda r: self.vectors_for(base, r))
             log.info("catalog overlay on %s: %s", base.version, bundle.manifest.get("live", {}))
             return bundle
 
