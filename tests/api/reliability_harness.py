@@ -7,7 +7,8 @@ SAME idempotency keys (``event_id``) until it is acknowledged. Events carry no `
 stamps them), so only ``event_id`` can make a retry idempotent. Each event's id is also written
 into its ``session_id``, so every stored row can be traced back to the event that produced it.
 
-Run one client by hand: ``python tests/api/reliability_harness.py client PORT INDEX N BATCH KEY OUT``.
+Run one client by hand:
+``python tests/api/reliability_harness.py client PORT INDEX N BATCH KEY OUT``.
 """
 
 from __future__ import annotations
