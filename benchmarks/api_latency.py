@@ -439,11 +439,18 @@ def bench_dataset(name: str, home: Path, args: argparse.Namespace) -> dict[str, 
 
 def markdown(result: dict[str, Any]) -> str:
     lines = [
-        f"Run {result['started']} on {result['machine']}; {result['concurrency']} concurrent "
+        f"Machine: {result['machine']}. Per dataset: {result['concurrency']} concurrent "
         f"keep-alive clients, {result['duration_s']} s measured after {result['warmup_s']} s "
         f"warm-up per scenario; gunicorn gthread, {result['workers']} workers x "
-        f"{result['threads']} threads; load generator in its own process on the same machine. "
-        f"Load average before: {result['loadavg_before']}, after: {result['loadavg_after']}.",
+        f"{result['threads']} threads; load generator in its own process on the same machine.",
+        "",
+    ]
+    for name, data in result["datasets"].items():
+        lines.append(
+            f"- {name} ({data['users']} users, {data['items']} items): run {data['started']}, "
+            f"load average before `{data['loadavg_before']}`, after `{data['loadavg_after']}`"
+        )
+    lines += [
         "",
         "| dataset | scenario | req/s | p50 ms | p95 ms | p99 ms | max ms | errors | note |",
         "|---|---|---:|---:|---:|---:|---:|---:|---|",
@@ -490,12 +497,16 @@ def main() -> None:
         load_process(args)
         return
     if args.build_synthetic:
-        build_synthetic(args.synthetic_home, args.synthetic_items, args.synthetic_users, per_user=20)
+        build_synthetic(
+            args.synthetic_home, args.synthetic_items, args.synthetic_users, per_user=20
+        )
         return
     homes = {"ml-100k": args.ml_home, "synthetic": args.synthetic_home}
     chosen = list(homes) if args.dataset == "both" else [args.dataset]
-    result: dict[str, Any] = {
-        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+    result: dict[str, Any] = {"datasets": {}}
+    if args.out.is_file():  # keep other datasets' latest results (datasets may run separately)
+        result = json.loads(args.out.read_text())
+    result |= {
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python "
         f"{platform.python_version()}",
         "concurrency": args.concurrency,
@@ -503,12 +514,17 @@ def main() -> None:
         "warmup_s": args.warmup,
         "workers": args.workers,
         "threads": args.threads,
-        "loadavg_before": Path("/proc/loadavg").read_text().strip(),
-        "datasets": {},
     }
     for name in chosen:
-        result["datasets"][name] = bench_dataset(name, homes[name], args)
-    result["loadavg_after"] = Path("/proc/loadavg").read_text().strip()
+        started = datetime.now(UTC).isoformat(timespec="seconds")
+        before = Path("/proc/loadavg").read_text().strip()
+        data = bench_dataset(name, homes[name], args)
+        data |= {
+            "started": started,
+            "loadavg_before": before,
+            "loadavg_after": Path("/proc/loadavg").read_text().strip(),
+        }
+        result["datasets"][name] = data
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     args.out.with_suffix(".md").write_text(markdown(result))

@@ -47,7 +47,7 @@ def recommend(user_id: str) -> Any:
     return jsonify(answer)
 
 
-@bp.delete("/<path:user_id>")
+@bp.delete("/<user_id>")  # no slashes: DELETE .../recommendations must not erase a user
 def erase(user_id: str) -> Any:
     """Erase the user's events; personalization stops at once in every worker."""
     require_key("admin")

@@ -458,3 +458,9 @@ def test_json_errors_never_leak_html(client: FlaskClient) -> None:
     ):
         assert response.is_json
         json.loads(response.get_data())
+
+
+def test_delete_on_a_sub_resource_is_405_not_an_erasure(client: FlaskClient) -> None:
+    r = client.delete("/v1/users/run1/recommendations", headers=auth(ADMIN_KEY))
+    assert_error(r, 405, "method_not_allowed")
+    assert client.get("/v1/users/run1/recommendations").get_json()["strategy"] == "hybrid"
