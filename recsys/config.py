@@ -135,7 +135,7 @@ class HybridConfig:
     content_behavior_weight: float = 1.0  # content path: item-to-item behavior similarity weight
     content_text_weight: float = 0.5  # content path: text similarity weight
     content_popularity_weight: float = 0.2  # content path: popularity weight
-    repeat_weight: float = 1.0  # repeat purchases (frequency x recency); only acts when re-buying
+    repeat_weight: float = 3.0  # repeat purchases (frequency x recency); only acts when re-buying
     # is allowed (exclude_seen = exclude_purchased = false: grocery / consumables shops)
     repeat_half_life_days: float | None = 30.0  # repeat score: a purchase this old counts half
     candidates: int = 300  # candidates drawn from each source before blending

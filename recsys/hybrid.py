@@ -23,6 +23,7 @@ by item id, so answers are stable.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -439,15 +440,22 @@ class HybridRecommender:
         sources: dict[str, npt.NDArray[np.int64]] = {}
         weights: dict[str, float] = {}
         behavior_vec = None
+        behavior_all: npt.NDArray[np.float32] | None = None
         profile = None
         if strategy != "popular":
             hybrid = strategy == "hybrid"
             model = b.behavior
-            if model.item_vectors is not None and b.behavior_index is not None:
+            use_index = (
+                model.item_vectors is not None
+                and b.behavior_index is not None
+                and len(b.items) >= b.config.index.hnsw_threshold
+            )
+            if use_index:  # a large catalog: approximate search (HNSW)
                 behavior_vec = model.user_vector(user_idx, hist_row)  # type: ignore[attr-defined]
                 sources["behavior"] = b.behavior_index.search(behavior_vec, k + len(exclude))[0]
-            else:
-                s = model.score_items(user_idx, hist_row)
+            else:  # below the HNSW threshold exact scoring of every item is as cheap
+                behavior_all = model.score_items(user_idx, hist_row)
+                s = behavior_all.copy()
                 s[~allowed] = -np.inf
                 sources["behavior"] = top_n(s, k)
             weights["behavior"] = c.behavior_weight if hybrid else c.content_behavior_weight
@@ -478,7 +486,11 @@ class HybridRecommender:
 
         scores: dict[str, npt.NDArray[np.float32]] = {"popularity": b.popularity[cand]}
         if "behavior" in sources:
-            scores["behavior"] = b.behavior.score_items(user_idx, hist_row, cand)
+            scores["behavior"] = (
+                behavior_all[cand]
+                if behavior_all is not None
+                else b.behavior.score_items(user_idx, hist_row, cand)
+            )
         if "text" in sources and profile is not None:
             assert b.text_vectors is not None
             tv = (b.text_vectors[cand] @ profile).astype(np.float32)
@@ -536,8 +548,26 @@ class HybridRecommender:
             )
             conf[hit] = row.data[pos[hit]]
             if b.behavior.item_vectors is not None or b.behavior.name != "popularity":
-                beh_sim = b.behavior.item_similarities(hist_idx)[:, chosen] * conf[:, None]
+                vectors = b.behavior.item_vectors
+                if vectors is not None:  # cosine of the needed pairs only
+                    # items appended after training (live catalog) have no factors: clip the
+                    # index for the lookup, then mask their pairs out
+                    n_vec = vectors.shape[0]
+                    h_idx, c_idx = np.minimum(hist_idx, n_vec - 1), np.minimum(chosen, n_vec - 1)
+                    unit_h = vectors[h_idx] / np.maximum(
+                        np.linalg.norm(vectors[h_idx], axis=1, keepdims=True), 1e-12
+                    )
+                    unit_c = vectors[c_idx] / np.maximum(
+                        np.linalg.norm(vectors[c_idx], axis=1, keepdims=True), 1e-12
+                    )
+                    beh_sim = unit_h @ unit_c.T
+                    untrained = (hist_idx >= n_vec)[:, None] | (chosen >= n_vec)[None, :]
+                else:
+                    beh_sim = b.behavior.item_similarities(hist_idx)[:, chosen]
+                beh_sim = beh_sim * conf[:, None]
                 beh_sim[~b.behavior.known_items[hist_idx]] = -np.inf
+                if vectors is not None:
+                    beh_sim[untrained] = -np.inf
             if b.text_vectors is not None:
                 recency = np.asarray(
                     [(mc.weight(t) + 1e-3) / (1.0 + 0.1 * r) for r, (_, t) in enumerate(recent)]
@@ -547,6 +577,7 @@ class HybridRecommender:
         bought = (
             self.repeat_scores(history) if any(c.get("repeat") for c in contributions) else None
         )
+        purchase_counts = Counter(e.item_id for e in history if e.type == "purchase")
         out = []
         for j, (item_idx, contrib) in enumerate(zip(chosen, contributions, strict=True)):
             personal = {s: v for s, v in contrib.items() if s != "popularity"}
@@ -562,7 +593,7 @@ class HybridRecommender:
                 continue
             if best == "repeat" and bought is not None and bought[item_idx] > 0:
                 item_id = b.items.id(int(item_idx))
-                times = sum(1 for e in history if e.type == "purchase" and e.item_id == item_id)
+                times = purchase_counts[item_id]
                 text = f"You bought {b.item_table.title(int(item_idx))} {times}x before"
                 out.append(Reason("history", "repeat", (item_id,), text))
                 continue
