@@ -223,7 +223,8 @@ class _Run:
     @contextmanager
     def step(self, name: str) -> Iterator[None]:
         self.lock.update(step=name)
-        pause_point(self.home, name)
+        if name != "write":  # "write" pauses inside write_bundle, with the temp folder complete
+            pause_point(self.home, name)
         start = time.perf_counter()
         try:
             yield
