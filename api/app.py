@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from flask import Flask, Response, current_app, g, request
+from werkzeug.routing import PathConverter
 
 from api.config import ApiConfig, load_api_config
 from api.errors import ApiError, register_error_handlers
@@ -111,6 +112,12 @@ def limit_native_threads() -> None:
     faiss.omp_set_num_threads(1)
 
 
+class AnyPathConverter(PathConverter):
+    """Like werkzeug's ``path`` converter, but ``.`` also matches newlines."""
+
+    regex = "[^/](?s:.)*?"
+
+
 def create_app(
     config: ApiConfig | Mapping[str, Any] | None = None,
     *,
@@ -138,6 +145,9 @@ def create_app(
         cfg = load_api_config({k: v for k, v in mapping.items() if not k.isupper()})
     limit_native_threads()
     app = Flask(__name__)
+    # ids may contain any character but "/" at the start and NUL (rejected by check_id);
+    # werkzeug's default path converter stops at a newline and would answer 404 for such ids
+    app.url_map.converters["path"] = AnyPathConverter
     app.config.update(flask_config)
     app.config["MAX_CONTENT_LENGTH"] = cfg.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]

@@ -13,17 +13,19 @@ from typing import Any
 from flask import request
 
 from api.errors import ApiError
-from api.openapi import MAX_N, validator
+from api.openapi import MAX_CATEGORY_QUERY, MAX_EXCLUDE_QUERY, MAX_N, NOT_BLANK, validator
 from recsys.hybrid import Filters
 from recsys.store.importing import MAX_ID_LENGTH
 
+_NOT_BLANK = re.compile(NOT_BLANK)
 TRUE = {"true", "1", "yes"}
 FALSE = {"false", "0", "no"}
 
 
 def check_id(value: str, name: str) -> str:
     """Return ``value`` if it is a usable external id (path parameter), else raise 422."""
-    if not value or not value.strip() or len(value) > MAX_ID_LENGTH or "\x00" in value:
+    blank = _NOT_BLANK.search(value) is None
+    if not value or blank or len(value) > MAX_ID_LENGTH or "\x00" in value:
         raise ApiError(
             422,
             "validation_error",
@@ -121,11 +123,15 @@ def n_param() -> int:
 def query_filters() -> tuple[Filters, bool]:
     """``(filters, explain)`` from ``category``, ``exclude``, ``in_stock``, ``explain``."""
     category = _arg("category")
-    if category is not None and not 1 <= len(category) <= 256:
-        raise ApiError(422, "validation_error", "category must be 1-256 characters")
+    if category is not None and not 1 <= len(category) <= MAX_CATEGORY_QUERY:
+        raise ApiError(
+            422, "validation_error", f"category must be 1-{MAX_CATEGORY_QUERY} characters"
+        )
     exclude_raw = _arg("exclude") or ""
-    if len(exclude_raw) > 20_000:
-        raise ApiError(422, "validation_error", "exclude is longer than 20000 characters")
+    if len(exclude_raw) > MAX_EXCLUDE_QUERY:
+        raise ApiError(
+            422, "validation_error", f"exclude is longer than {MAX_EXCLUDE_QUERY} characters"
+        )
     exclude = frozenset(x.strip() for x in exclude_raw.split(",") if x.strip())
     in_stock = bool_param("in_stock", True)
     explain = bool_param("explain", False)

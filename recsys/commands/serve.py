@@ -58,6 +58,9 @@ def run_gunicorn(
         "timeout": timeout,
         "graceful_timeout": 10,
         "keepalive": 5,
+        # the longest request line gunicorn allows (default 4094); the OpenAPI limits on path
+        # and query parameters keep every schema-valid GET below it, even percent-encoded
+        "limit_request_line": 8190,
         "accesslog": "-" if access_log else None,
         "errorlog": "-",
         "loglevel": "info",
