@@ -123,8 +123,12 @@ def import_inbox(
     for path in pending_files(inbox):
         kind = kind_of(path.name)
         rows = stored = bad = 0
-        if kind is None:
+        if path.is_symlink() or not path.resolve().is_relative_to(inbox.resolve()):
+            # imports are confined to the inbox: a link could point anywhere on the machine
             status: InboxStatus = "rejected"
+            reason = "symbolic links are not imported: copy or move the file into the inbox\n"
+        elif kind is None:
+            status = "rejected"
             reason = (
                 f"cannot tell what {path.name!r} holds: name catalog files catalog*/items*/"
                 "products* and event files events*"
