@@ -472,6 +472,105 @@ def load_count_process(spec_path: str) -> None:
     Path(spec["out"]).write_text(json.dumps(log))
 
 
+# -------------------------------------------------------------------------------- markdown
+def markdown(r: dict[str, Any]) -> str:
+    """The figures of ``results/reliability.json`` as the body of RELIABILITY.md."""
+    out = [
+        "# Reliability figures",
+        "",
+        "Produced by `benchmarks/reliability.py` (see its docstring for the exact protocol)",
+        f"on the reference machine ({r['machine']['cpus']} CPU cores, "
+        f"{r['machine']['platform']}), against",
+        "the real server (`recsys serve`, gunicorn, 2 workers x 4 threads) on 127.0.0.1 over a",
+        "private copy of an ML-100K home. Raw numbers: `results/reliability.json`.",
+        "Other agents were using the same 2 cores during these runs (load averages below), so",
+        "latencies are pessimistic; counts (failures, events, cases) do not depend on load.",
+        "",
+    ]
+    if "fuzz" in r:
+        f = r["fuzz"]
+        tc = f["test_cases"]
+        out += [
+            "## Fuzzing (schemathesis against the served /openapi.json)",
+            "",
+            f"- {tc['generated']} test cases generated over all operations "
+            f"(`--max-examples {f['max_examples_per_operation']}`, examples, coverage, fuzzing "
+            "and stateful phases), admin key supplied",
+            f"- failures: {len(f['failures'])} "
+            + (
+                f"({', '.join(x['code'] + ' ' + x['title'] for x in f['failures'])})"
+                if f["failures"]
+                else "(zero 5xx, zero schema violations)"
+            ),
+            f"- server-side tracebacks in the log: {f['server_tracebacks']}; "
+            f"schemathesis exit code {f['exit_code']}; wall {f['wall_s']} s; "
+            f"load average {f['loadavg_before']} -> {f['loadavg_after']}",
+            "",
+        ]
+    if "badinput" in r:
+        b = r["badinput"]
+        out += [
+            "## Bad input and security corpus",
+            "",
+            f"- `{' '.join(b['files'])}`: {b['summary']}",
+            "",
+        ]
+    if "durability" in r:
+        d = r["durability"]
+        out += [
+            "## Durability (SIGKILL mid-stream)",
+            "",
+            "| clients | events sent | acknowledged before kill | acknowledged | found exactly "
+            "once | missing | duplicated | retried batches | kill -> ready |",
+            "|---|---|---|---|---|---|---|---|---|",
+            f"| {d['clients']} | {d['events_sent']} | {d['acknowledged_before_kill']} | "
+            f"{d['acknowledged']} | {d['found_once']} | {d['missing']} | {d['duplicated']} | "
+            f"{d['retried_batches']} | {d['kill_to_ready_s']} s |",
+            "",
+        ]
+    if "swap" in r:
+        w = r["swap"]
+        runs = ", ".join(f"{x['wall_s']} s (exit {x['exit_code']})" for x in w["nightly_runs"])
+        out += [
+            "## Load during hot swaps",
+            "",
+            f"{w['seconds']:.0f} s of closed-loop load, {w['concurrency']} concurrent clients, "
+            f"`GET /v1/users/<id>/recommendations?n=20`, while `recsys nightly --force` ran twice "
+            f"({runs}); versions published: {len(set(w['versions_published']))}, served by every "
+            f"worker at the end: {w['served_at_the_end']}.",
+            "",
+            "| window | requests | failed | p50 ms | p99 ms | max ms |",
+            "|---|---|---|---|---|---|",
+        ]
+        for name in ("before", "during", "after", "total"):
+            x = w[name]
+            if x.get("requests"):
+                out.append(
+                    f"| {name} | {x['requests']} | {x['failed']} | {x['p50_ms']} | "
+                    f"{x['p99_ms']} | {x['max_ms']} |"
+                )
+        out += ["", f"Load average {w['loadavg_before']} -> {w['loadavg_after']}.", ""]
+    if "rss" in r:
+        m = r["rss"]
+        out += [
+            "## Worker memory over many requests",
+            "",
+            f"{m['requests']} requests (after {m['warmup_requests']} warm-up requests; user "
+            f"recommendations, similar items, sessions and 5-event batches mixed) at "
+            f"{m['rps']} requests/s, {m['failed']} failed.",
+            "",
+            "| worker pid | RSS before (MB) | RSS after (MB) | growth (MB) |",
+            "|---|---|---|---|",
+        ]
+        for pid, before in m["rss_mb_before"].items():
+            out.append(
+                f"| {pid} | {before} | {m['rss_mb_after'].get(pid)} | "
+                f"{m['rss_growth_mb'].get(pid)} |"
+            )
+        out += ["", f"Workers replaced during the run: {m['workers_replaced'] or 'none'}.", ""]
+    return "\n".join(out)
+
+
 # ------------------------------------------------------------------------------------ main
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -525,6 +624,8 @@ def main() -> None:
             results[name] = res
             args.out.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(results, indent=2), encoding="utf-8")
+    if args.out == ROOT / "benchmarks" / "results":
+        (ROOT / "benchmarks" / "RELIABILITY.md").write_text(markdown(results), encoding="utf-8")
     print(f"wrote {path}")
 
 
