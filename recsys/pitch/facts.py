@@ -1,0 +1,207 @@
+"""The only inputs a pitch may use: catalog facts of one product and the shopper's recent items.
+
+Everything here is *data*. Product text may contain anything (including text that looks like
+instructions); it is normalised to one line, length-limited and later quoted in the prompt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+MAX_TITLE_CHARS = 120
+MAX_VALUE_CHARS = 60
+MAX_ATTRIBUTES = 4
+# attribute keys never shown to the model (ids, internal fields, long free text)
+SKIP_ATTRIBUTE_KEYS = frozenset({"id", "sku", "ean", "gtin", "url", "image", "description"})
+
+ACTION_BY_EVENT = {
+    "purchase": "bought",
+    "add_to_cart": "added to cart",
+    "click": "viewed",
+    "view": "viewed",
+}
+ACTION_RANK = {"bought": 3, "added to cart": 2, "viewed": 1}
+
+_SPACE = re.compile(r"\s+")
+
+
+def one_line(text: Any, limit: int) -> str:
+    r"""Collapse whitespace and control characters into single spaces and cut to ``limit`` chars.
+
+    Example:
+        >>> one_line("Trail\\n  shoes", 20)
+        'Trail shoes'
+    """
+    clean = _SPACE.sub(" ", "".join(ch if ch.isprintable() else " " for ch in str(text or "")))
+    clean = clean.replace('"', "'").strip()
+    return clean[:limit].rstrip()
+
+
+def format_price(price: float | None, currency: str = "") -> str:
+    """Render a price as the pitch would show it ('' when unknown).
+
+    Example:
+        >>> format_price(12.5, "EUR")
+        '12.50 EUR'
+    """
+    if price is None or price != price or price < 0:  # None, NaN or negative: unknown
+        return ""
+    text = f"{price:.0f}" if float(price).is_integer() else f"{price:.2f}"
+    return f"{text} {currency}".strip()
+
+
+@dataclass(frozen=True)
+class ItemFacts:
+    """Catalog facts of the product being pitched.
+
+    Attributes:
+        item_id: external item id.
+        title: product title (one line).
+        category: category name ('' when unknown).
+        price: price, or None when unknown.
+        currency: ISO currency code ('' when unknown).
+        attributes: up to four (key, value) pairs shown to the model.
+        description: product description; used only for re-ranking, never in the prompt.
+    """
+
+    item_id: str
+    title: str
+    category: str = ""
+    price: float | None = None
+    currency: str = ""
+    attributes: tuple[tuple[str, str], ...] = ()
+    description: str = ""
+
+    @classmethod
+    def from_item(
+        cls, item: Mapping[str, Any], catalog_row: Mapping[str, Any] | None = None
+    ) -> ItemFacts:
+        """Facts from an API item dict, completed by the full catalog row when given.
+
+        Args:
+            item: a recommended item (keys ``item_id``, ``title``, ``category``, ``price``, ...).
+            catalog_row: the store's row of the same item (``description``, ``attributes``).
+        """
+        row: dict[str, Any] = dict(catalog_row or {})
+        row.update({k: v for k, v in item.items() if v is not None})
+        attrs = row.get("attributes") or {}
+        if isinstance(attrs, str):
+            try:
+                attrs = json.loads(attrs) if attrs else {}
+            except json.JSONDecodeError:
+                attrs = {}
+        pairs: list[tuple[str, str]] = []
+        if isinstance(attrs, Mapping):
+            for key, value in attrs.items():
+                if str(key).lower() in SKIP_ATTRIBUTE_KEYS or value in (None, "", [], {}):
+                    continue
+                if isinstance(value, list | tuple):
+                    value = ", ".join(str(v) for v in value)
+                pairs.append((one_line(key, 30), one_line(value, MAX_VALUE_CHARS)))
+                if len(pairs) >= MAX_ATTRIBUTES:
+                    break
+        price = row.get("price")
+        return cls(
+            item_id=str(row["item_id"]),
+            title=one_line(row.get("title") or row["item_id"], MAX_TITLE_CHARS),
+            category=one_line(row.get("category") or "", MAX_VALUE_CHARS),
+            price=float(price) if isinstance(price, int | float) else None,
+            currency=one_line(row.get("currency") or "", 8),
+            attributes=tuple(pairs),
+            description=one_line(row.get("description") or "", 600),
+        )
+
+    @property
+    def price_text(self) -> str:
+        """Price as shown in the prompt and the template ('' when unknown)."""
+        return format_price(self.price, self.currency)
+
+    def fact_text(self) -> str:
+        """Every fact in one string (the validator draws its allowed numbers from it)."""
+        parts = [self.title, self.category, self.price_text]
+        parts += [f"{k} {v}" for k, v in self.attributes]
+        return " ".join(p for p in parts if p)
+
+    def product_text(self) -> str:
+        """Title, category, description and attributes: what re-ranking compares a pitch with."""
+        parts = [self.title, self.category, self.description]
+        parts += [f"{k}: {v}" for k, v in self.attributes]
+        return ". ".join(p for p in parts if p)
+
+
+@dataclass(frozen=True)
+class RecentItem:
+    """One of the shopper's own items, as the pitch may mention it."""
+
+    item_id: str
+    title: str
+    action: str  # "bought" | "added to cart" | "viewed"
+
+
+@dataclass(frozen=True)
+class ShopperContext:
+    """The shopper's recent items (newest or most relevant first) and the pitch language."""
+
+    recent: tuple[RecentItem, ...] = ()
+    language: str = "en"
+
+    def key(self) -> str:
+        """A short stable hash of everything in the context (part of the cache key).
+
+        Example:
+            >>> len(ShopperContext().key())
+            16
+        """
+        payload = json.dumps(
+            [self.language, [(r.item_id, r.title, r.action) for r in self.recent]],
+            ensure_ascii=True,
+        )
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def build_context(
+    history: Sequence[Any],
+    titles: Mapping[str, str],
+    limit: int,
+    language: str = "en",
+    prefer: Sequence[str] = (),
+    exclude: str | None = None,
+) -> ShopperContext:
+    """The shopper context for one pitch from their event history.
+
+    Args:
+        history: events newest first, each with ``item_id`` and ``type`` (``UserEvent``).
+        titles: item id -> title for the history's items (items without a title are skipped).
+        limit: most recent items kept.
+        language: pitch language.
+        prefer: item ids to put first when they are in the history (e.g. the items a
+            recommendation's reason names: "because you bought X").
+        exclude: an item id never used (the product being pitched).
+
+    Returns:
+        A :class:`ShopperContext` with up to ``limit`` distinct items; each item carries its
+        strongest action (bought > added to cart > viewed).
+    """
+    best: dict[str, str] = {}
+    order: list[str] = []
+    for event in history:
+        item_id = str(event.item_id)
+        if item_id == exclude or item_id not in titles:
+            continue
+        action = ACTION_BY_EVENT.get(str(event.type), "viewed")
+        if item_id not in best:
+            order.append(item_id)
+            best[item_id] = action
+        elif ACTION_RANK[action] > ACTION_RANK[best[item_id]]:
+            best[item_id] = action
+    preferred = [i for i in dict.fromkeys(str(p) for p in prefer) if i in best]
+    chosen = (preferred + [i for i in order if i not in preferred])[:limit]
+    return ShopperContext(
+        recent=tuple(RecentItem(i, one_line(titles[i], MAX_TITLE_CHARS), best[i]) for i in chosen),
+        language=language,
+    )

@@ -1,0 +1,244 @@
+"""Pitches at request time: cached at once, template for misses, LLM writing in the background.
+
+A request never waits for the model longer than it asks (``wait_ms``): misses get the template
+pitch and are queued (bounded, de-duplicated) for one background worker thread, which loads the
+model on first use, writes validated pitches and stores them in the cache; the next request for
+the same item and shopper context gets the cached pitch.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from recsys.home import Home
+from recsys.pitch.backends import PitchModel, make_model
+from recsys.pitch.cache import CacheKey, PitchCache
+from recsys.pitch.config import PitchConfig
+from recsys.pitch.facts import ItemFacts, ShopperContext, build_context
+from recsys.pitch.validate import CatalogNames
+from recsys.pitch.writer import Pitch, PitchWriter
+from recsys.store.sqlite import Store, UserEvent
+from recsys.text import TextEncoder
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Pitch", "PitchProvider", "pitch_cache_path"]
+
+_STOP = object()
+
+
+def pitch_cache_path(home: Home) -> Path:
+    """The pitch cache file under the data home."""
+    return home.cache / "pitches.sqlite3"
+
+
+def reason_item_ids(item: Mapping[str, Any]) -> list[str]:
+    """The shopper item ids a recommendation's reason names (``reason.item_ids``), if any."""
+    reason = item.get("reason")
+    if isinstance(reason, Mapping):
+        return [str(i) for i in reason.get("item_ids") or []]
+    return []
+
+
+class PitchProvider:
+    """Serves pitches for recommended items without ever blocking past ``wait_ms``.
+
+    Example:
+        >>> provider = PitchProvider(Home.resolve())
+        >>> answer = service.recommend_user("42", n=5)
+        >>> provider.pitches_for("42", history, answer["items"], wait_ms=0)[0].source
+        'template'
+        >>> provider.close()
+    """
+
+    def __init__(
+        self,
+        home: Home,
+        config: PitchConfig | None = None,
+        *,
+        store: Store | None = None,
+        model: PitchModel | None = None,
+        encoder: TextEncoder | None = None,
+    ) -> None:
+        self.home = home
+        self.config = config or PitchConfig()
+        self._store = store
+        self._own_store = store is None
+        self._model = model if model is not None else make_model(home, self.config)
+        self._encoder = encoder
+        self._lock = threading.Lock()
+        self._done = threading.Condition(self._lock)
+        self._pending: set[CacheKey] = set()
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=self.config.queue_size)
+        self._worker: threading.Thread | None = None
+        self._closed = False
+        self._cache = PitchCache(pitch_cache_path(home))
+        self.writer = PitchWriter(self._model, self.config, cache=self._cache, encoder=None)
+        self.dropped = 0  # misses not queued because the queue was full
+
+    # ----------------------------------------------------------------------------- inputs
+    @property
+    def store(self) -> Store:
+        """The catalog store (opened on first use)."""
+        with self._lock:
+            if self._store is None:
+                self._store = Store(self.home.db_path)
+            return self._store
+
+    def _catalog(self, item_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        if not item_ids:
+            return {}
+        frame = self.store.get_items(list(item_ids))
+        return {str(row["item_id"]): row for row in frame.iter_rows(named=True)}
+
+    def facts_and_context(
+        self, history: Sequence[UserEvent], items: Sequence[Mapping[str, Any]]
+    ) -> list[tuple[ItemFacts, ShopperContext]]:
+        """Catalog facts and shopper context for each item (catalog rows read in one query)."""
+        recent_ids = list(dict.fromkeys(str(e.item_id) for e in history))[:50]
+        rows = self._catalog(list({*recent_ids, *(str(i["item_id"]) for i in items)}))
+        titles = {i: str(r["title"]) for i, r in rows.items() if r.get("title")}
+        out = []
+        for item in items:
+            item_id = str(item["item_id"])
+            facts = ItemFacts.from_item(item, rows.get(item_id))
+            context = build_context(
+                history,
+                titles,
+                limit=self.config.recent_items,
+                language=self.config.language,
+                prefer=reason_item_ids(item),
+                exclude=item_id,
+            )
+            out.append((facts, context))
+        return out
+
+    # ----------------------------------------------------------------------------- serving
+    def pitches_for(
+        self,
+        user_id: str,
+        history: Sequence[UserEvent],
+        items: Sequence[Mapping[str, Any]],
+        wait_ms: int = 0,
+    ) -> list[Pitch]:
+        """One pitch per item, in the items' order, within ``wait_ms`` milliseconds.
+
+        Args:
+            user_id: the shopper (only logged; the pitch depends on their history).
+            history: the shopper's events, newest first.
+            items: recommended items as the service returns them (``item_id``, ``title``,
+                ``category``, ``price``, ``reason``, ...).
+            wait_ms: how long to wait for background LLM pitches of cache misses (0 = not at
+                all: misses get the template now and the LLM pitch on a later request).
+
+        Returns:
+            Pitches with ``source`` ``"cache"``, ``"llm"`` or ``"template"``.
+        """
+        deadline = time.monotonic() + max(0, wait_ms) / 1000.0
+        pairs = self.facts_and_context(history, items)
+        out: list[Pitch | None] = []
+        misses: list[int] = []
+        for idx, (facts, context) in enumerate(pairs):
+            hit = self.writer.cached(facts, context)
+            out.append(hit)
+            if hit is None:
+                misses.append(idx)
+        if misses and self._model is not None and not self._closed:
+            for idx in misses:
+                self._enqueue(*pairs[idx])
+            if wait_ms > 0:
+                keys = {idx: self.writer.key(*pairs[idx]) for idx in misses}
+                with self._done:
+                    while any(k in self._pending for k in keys.values()):
+                        left = deadline - time.monotonic()
+                        if left <= 0:
+                            break
+                        self._done.wait(left)
+                for idx in misses:
+                    fresh = self.writer.cached(*pairs[idx])
+                    if fresh is not None:
+                        out[idx] = (
+                            Pitch(fresh.item_id, fresh.text, "llm", fresh.model)
+                            if fresh.source == "cache"
+                            else fresh
+                        )
+        log.debug("pitches for user %s: %d items, %d misses", user_id, len(items), len(misses))
+        return [p if p is not None else self.writer.template(*pairs[i]) for i, p in enumerate(out)]
+
+    def _enqueue(self, facts: ItemFacts, context: ShopperContext) -> None:
+        key = self.writer.key(facts, context)
+        with self._lock:
+            if key in self._pending:
+                return
+            try:
+                self._queue.put_nowait((key, facts, context))
+            except queue.Full:
+                self.dropped += 1
+                return
+            self._pending.add(key)
+            if self._worker is None:
+                self._worker = threading.Thread(
+                    target=self._work, name="recsys-pitch-writer", daemon=True
+                )
+                self._worker.start()
+
+    def _names(self) -> CatalogNames:
+        frame = self.store.catalog_frame().select("item_id", "title")
+        return CatalogNames(zip(frame["item_id"].to_list(), frame["title"].to_list(), strict=True))
+
+    def _work(self) -> None:
+        try:
+            self.writer.names = self._names()
+            if self._encoder is None and self.config.rerank and self.config.n_samples > 1:
+                self._encoder = TextEncoder()
+            self.writer.encoder = self._encoder
+        except Exception:  # the worker keeps writing; only re-ranking / names are missing
+            log.exception("pitch worker: catalog names or encoder unavailable")
+        while True:
+            job = self._queue.get()
+            if job is _STOP:
+                return
+            key, facts, context = job
+            try:
+                self.writer.write(facts, context, use_cache=True)
+            except Exception:  # one bad item must not kill the worker
+                log.exception("pitch worker failed on item %s", facts.item_id)
+            finally:
+                with self._done:
+                    self._pending.discard(key)
+                    self._done.notify_all()
+
+    def warm(self) -> None:
+        """Load the model now (e.g. at server start) instead of on the first miss."""
+        load = getattr(self._model, "load", None)
+        if callable(load):
+            load()
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Stop the worker (after the job in progress) and close the cache."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            worker = self._worker
+        if worker is not None:
+            while True:  # drop queued jobs: the worker stops after the current one
+                try:
+                    self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            self._queue.put(_STOP)
+            worker.join(timeout=timeout_s)
+        with self._done:
+            self._pending.clear()
+            self._done.notify_all()
+        if worker is None or not worker.is_alive():
+            self._cache.close()
+        if self._own_store and self._store is not None:
+            self._store.close()

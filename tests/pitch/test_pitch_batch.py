@@ -1,0 +1,73 @@
+"""prewrite_pitches (time budget, counts) and the `recsys pitch` command."""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import pytest
+from click.testing import CliRunner
+
+from recsys.cli import cli
+from recsys.config import TrainConfig
+from recsys.errors import InvalidInputError, UnknownItemError
+from recsys.home import Home
+from recsys.pipeline import build_bundle, train
+from recsys.pitch.batch import prewrite_pitches
+from recsys.pitch.config import PitchConfig
+from recsys.store import Store
+
+SMALL = {"behavior": {"factors": 8, "iterations": 10}, "text": {"enabled": False}}
+
+
+def pitch_for(messages):  # type: ignore[no-untyped-def]
+    title = messages[-1]["content"].split('Product: "')[1].split('"')[0]
+    return [f"You will enjoy {title} from our shop today."]
+
+
+def test_prewrite_counts_and_cache(shop_home: Home, shop_store: Store, fake_model) -> None:
+    bundle, _ = build_bundle(
+        shop_store.events_frame(), shop_store.catalog_frame(), TrainConfig.from_dict(SMALL)
+    )
+    model = fake_model(reply_fn=pitch_for)
+    cfg = PitchConfig(n_samples=1, rerank=False)
+    users = ["run1", "cook1"]
+    report = prewrite_pitches(
+        shop_home, bundle, shop_store, users, 2, 60.0, config=cfg, model=model
+    )
+    assert (report.written, report.cached, report.template, report.failed) == (4, 0, 0, 0)
+    again = prewrite_pitches(shop_home, bundle, shop_store, users, 2, 60.0, config=cfg, model=model)
+    assert (again.written, again.cached) == (0, 4) and len(model.calls) == 4
+
+
+def test_prewrite_budget_and_bad_input(shop_home: Home, shop_store: Store, fake_model) -> None:
+    bundle, _ = build_bundle(
+        shop_store.events_frame(), shop_store.catalog_frame(), TrainConfig.from_dict(SMALL)
+    )
+    model = fake_model(reply_fn=pitch_for, delay_s=0.3)
+    cfg = PitchConfig(n_samples=1, rerank=False)
+    report = prewrite_pitches(
+        shop_home, bundle, shop_store, ["run1", "cook1"], 3, 0.2, config=cfg, model=model
+    )
+    assert report.written == 1 and report.skipped == 5 and report.elapsed_s < 2
+    with pytest.raises(InvalidInputError, match="items_per_user"):
+        prewrite_pitches(shop_home, bundle, shop_store, ["run1"], 0, 1.0, config=cfg, model=model)
+
+
+def test_cli_pitch_template_backend(
+    home: Home, store: Store, shop: tuple[pl.DataFrame, pl.DataFrame]
+) -> None:
+    events, items = shop
+    store.upsert_items(items)
+    store.add_events(events)
+    train(home, TrainConfig.from_dict(SMALL), store=store)
+    runner = CliRunner()
+    base = ["--home", str(home.root), "pitch", "run1"]
+    out = runner.invoke(cli, [*base, "--backend", "template", "-n", "2", "--json"])
+    assert out.exit_code == 0, out.output
+    rows = json.loads(out.output)
+    assert len(rows) == 2 and all(r["source"] == "template" for r in rows)
+    one = runner.invoke(cli, [*base, "k3", "--backend", "template", "--language", "de"])
+    assert one.exit_code == 0 and "Frying pan" in one.output and "Weil Sie" in one.output
+    bad = runner.invoke(cli, [*base, "nope", "--backend", "template"])
+    assert isinstance(bad.exception, UnknownItemError) and bad.exception.item_id == "nope"

@@ -1,0 +1,101 @@
+"""PitchProvider: cached pitches at once, template for misses, background LLM, bounded waits."""
+
+from __future__ import annotations
+
+import time
+
+from recsys.home import Home
+from recsys.pitch.config import PitchConfig
+from recsys.pitch.serving import PitchProvider
+from recsys.store import Store
+
+GOOD = "Since you bought Running socks, the Running shoes will carry you on every run."
+ITEMS = [
+    {
+        "item_id": "r1",
+        "title": "Running shoes",
+        "category": "Running",
+        "price": 10.0,
+        "reason": {"item_ids": ["r2"]},
+    },
+]
+
+
+def provider(home: Home, store: Store, model, **cfg) -> PitchProvider:  # type: ignore[no-untyped-def]
+    config = PitchConfig(n_samples=1, rerank=False, **cfg)
+    return PitchProvider(home, config, store=store, model=model)
+
+
+def test_miss_gets_template_now_then_cache(shop_home: Home, shop_store: Store, fake_model) -> None:
+    model = fake_model([GOOD])
+    p = provider(shop_home, shop_store, model)
+    try:
+        history = shop_store.user_events("run1")
+        first = p.pitches_for("run1", history, ITEMS, wait_ms=0)
+        assert first[0].source == "template" and "Running shoes" in first[0].text
+        deadline = time.monotonic() + 5
+        while (
+            p.writer.cached(
+                p.facts_and_context(history, ITEMS)[0][0], p.facts_and_context(history, ITEMS)[0][1]
+            )
+            is None
+        ):
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        second = p.pitches_for("run1", history, ITEMS)
+        assert (second[0].source, second[0].text) == ("cache", GOOD)
+        # the reason's item r2 is the context the model saw
+        assert 'bought: "Running socks"' in model.calls[0]["messages"][-1]["content"]
+    finally:
+        p.close()
+
+
+def test_wait_ms_returns_fresh_llm_pitch(shop_home: Home, shop_store: Store, fake_model) -> None:
+    p = provider(shop_home, shop_store, fake_model([GOOD]))
+    try:
+        pitches = p.pitches_for("run1", shop_store.user_events("run1"), ITEMS, wait_ms=3000)
+        assert (pitches[0].source, pitches[0].text) == ("llm", GOOD)
+    finally:
+        p.close()
+
+
+def test_never_waits_past_wait_ms(shop_home: Home, shop_store: Store, fake_model) -> None:
+    model = fake_model([GOOD])
+    model.release.clear()  # the model hangs until released
+    p = provider(shop_home, shop_store, model)
+    try:
+        started = time.perf_counter()
+        pitches = p.pitches_for("run1", shop_store.user_events("run1"), ITEMS, wait_ms=150)
+        elapsed = time.perf_counter() - started
+        assert pitches[0].source == "template"
+        assert 0.14 <= elapsed < 1.0
+    finally:
+        model.release.set()
+        p.close()
+
+
+def test_queue_is_bounded_and_deduplicated(shop_home: Home, shop_store: Store, fake_model) -> None:
+    model = fake_model([GOOD])
+    model.release.clear()
+    p = provider(shop_home, shop_store, model, queue_size=1)
+    items = [
+        {"item_id": i, "title": t}
+        for i, t in [("k1", "Chef knife"), ("k2", "Cutting board"), ("k3", "Frying pan")]
+    ]
+    try:
+        history = shop_store.user_events("cook1")
+        p.pitches_for("cook1", history, items)
+        p.pitches_for("cook1", history, items)  # the same misses again: not queued twice
+        assert p.dropped >= 1
+        assert len(p._pending) <= 2  # one in the worker, at most one queued
+    finally:
+        model.release.set()
+        p.close()
+
+
+def test_template_backend_and_close_is_idempotent(shop_home: Home, shop_store: Store) -> None:
+    p = PitchProvider(shop_home, PitchConfig(backend="template"), store=shop_store)
+    pitches = p.pitches_for("nobody", [], ITEMS, wait_ms=500)
+    assert pitches[0].source == "template" and pitches[0].text.startswith("Take a look at")
+    p.close()
+    p.close()
