@@ -316,6 +316,8 @@ def main(argv: list[str] | None = None) -> dict:
         },
         "sizes": [],
     }
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = args.out / "train_speed"
     for n in args.sizes:
         raw = run_child("raw", n, args.zipf)
         ours = run_child("ours", n, args.zipf)
@@ -328,6 +330,8 @@ def main(argv: list[str] | None = None) -> dict:
             f"{ours['peak_rss_mb']:.0f} / {raw['peak_rss_mb']:.0f} MB",
             flush=True,
         )
+        # partial results survive an interrupted long run
+        stem.with_suffix(".json").write_text(json.dumps(out, indent=2), encoding="utf-8")
     if len(out["sizes"]) > 1:
         first, last = out["sizes"][0], out["sizes"][-1]
         growth = last["ours"]["train_total_s"] / max(first["ours"]["train_total_s"], 1e-9)
@@ -339,8 +343,6 @@ def main(argv: list[str] | None = None) -> dict:
         out["embedding"] = embedding_throughput(args.texts, args.batch_size)
         print(f"embedding: {out['embedding']}", flush=True)
     out["machine"]["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
-    args.out.mkdir(parents=True, exist_ok=True)
-    stem = args.out / "train_speed"
     stem.with_suffix(".json").write_text(json.dumps(out, indent=2), encoding="utf-8")
     md = markdown(out)
     stem.with_suffix(".md").write_text(md, encoding="utf-8")

@@ -43,6 +43,8 @@ def test_recall_ml100k_smoke(tmp_path: Path) -> None:
         [
             "--dataset",
             "ml-100k",
+            "--max-items",
+            "150",
             "--max-users",
             "25",
             "--budget",
@@ -78,6 +80,8 @@ def test_recall_instacart_smoke(tmp_path: Path) -> None:
         [
             "--dataset",
             "instacart",
+            "--max-items",
+            "150",
             "--max-users",
             "15",
             "--budget",
