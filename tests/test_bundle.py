@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import threading
 import time
 from datetime import UTC, datetime
@@ -18,13 +19,16 @@ from recsys.bundle import (
     CURRENT,
     LIBRARIES,
     TMP_PREFIX,
+    WRITER_FILE,
     Bundle,
+    cleanup_stale,
     cleanup_tmp,
     current_version,
     list_versions,
     load_bundle,
     prune,
     publish,
+    rollback,
     write_bundle,
 )
 from recsys.config import TrainConfig
@@ -406,3 +410,79 @@ def test_concurrent_reader_never_sees_a_broken_bundle(home: Home, shop: Shop) ->
     assert loads > 0
     assert seen <= {v1, v2}
     assert current_version(artifacts) == v1
+
+
+# ------------------------------------------------------------------------------ crash leftovers
+def test_written_bundle_has_no_writer_marker_and_hook_sees_complete_temp(
+    home: Home, shop: Shop
+) -> None:
+    seen: list[set[str]] = []
+
+    def hook(tmp: Path) -> None:
+        assert tmp.name.startswith(TMP_PREFIX)
+        seen.append({p.name for p in tmp.iterdir()})
+
+    version = write_bundle(home.artifacts, _bundle(shop), on_complete=hook)
+    assert {"manifest.json", "users.json", WRITER_FILE} <= seen[0]
+    assert not (home.artifacts / version / WRITER_FILE).exists()
+
+
+def test_cleanup_stale_removes_dead_writers_leftovers_only(home: Home) -> None:
+    artifacts = home.artifacts
+    dead_pid = 2**22 + 4321  # above the default pid_max: never a live process
+    dead = artifacts / f"{TMP_PREFIX}v-dead"
+    dead.mkdir()
+    (dead / WRITER_FILE).write_text(
+        json.dumps({"pid": dead_pid, "host": socket.gethostname()}), encoding="utf-8"
+    )
+    alive = artifacts / f"{TMP_PREFIX}v-alive"
+    alive.mkdir()
+    (alive / WRITER_FILE).write_text(
+        json.dumps({"pid": os.getpid(), "host": socket.gethostname()}), encoding="utf-8"
+    )
+    foreign = artifacts / f"{TMP_PREFIX}v-foreign"  # another host: only by age
+    foreign.mkdir()
+    (foreign / WRITER_FILE).write_text(
+        json.dumps({"pid": dead_pid, "host": "not-this-host"}), encoding="utf-8"
+    )
+    pointer_dead = artifacts / f"{CURRENT}.tmp-{dead_pid}-abc"
+    pointer_dead.write_text("v-x\n", encoding="utf-8")
+    pointer_alive = artifacts / f"{CURRENT}.tmp-{os.getpid()}-abc"
+    pointer_alive.write_text("v-y\n", encoding="utf-8")
+
+    assert prune(artifacts, keep=3) == [dead.name]  # prune leaves pointer files alone
+    removed = cleanup_stale(artifacts)
+    assert removed == [pointer_dead.name]
+    assert alive.is_dir() and foreign.is_dir() and pointer_alive.is_file()
+    old = time.time() - 7200
+    os.utime(foreign, (old, old))
+    assert cleanup_stale(artifacts, stale_after_s=3600) == [foreign.name]
+    assert alive.is_dir()
+
+
+# ------------------------------------------------------------------------------ rollback
+def test_rollback_to_previous_and_named_versions(home: Home, shop: Shop) -> None:
+    artifacts = home.artifacts
+    with pytest.raises(BundleError, match="nothing to roll back to"):
+        rollback(artifacts)
+    v1, v2, v3 = (_write(artifacts, shop) for _ in range(3))
+    publish(artifacts, v3)
+    assert rollback(artifacts) == (v3, v2)
+    assert current_version(artifacts) == v2
+    assert rollback(artifacts) == (v2, v1)
+    with pytest.raises(BundleError, match="nothing to roll back to"):
+        rollback(artifacts)
+    assert rollback(artifacts, v3) == (v1, v3)
+    with pytest.raises(BundleError, match="not a complete version"):
+        rollback(artifacts, "v-missing")
+    assert current_version(artifacts) == v3
+
+
+def test_rollback_refuses_a_broken_target(home: Home, shop: Shop) -> None:
+    artifacts = home.artifacts
+    v1, v2 = _write(artifacts, shop), _write(artifacts, shop)
+    publish(artifacts, v2)
+    (artifacts / v1 / "popularity.npy").unlink()
+    with pytest.raises(BundleError, match="incomplete"):
+        rollback(artifacts)
+    assert current_version(artifacts) == v2
