@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 from recsys.config import TrainConfig, from_dict
 from recsys.errors import ConfigError
+from recsys.pitch.config import PitchConfig
 
 GateMetric = Literal["recall@20", "ndcg@20"]
 ToleranceMode = Literal["relative", "absolute"]
@@ -56,6 +57,7 @@ class NightlyConfig:
     pitch_items_per_user: int = 3  # ... for their top items
     pitch_budget_s: float = 120.0  # wall-time budget of the pitch step
     pitch_activity_days: float = 7.0  # "most active" = most events in the last N days
+    pitch: PitchConfig = field(default_factory=PitchConfig)  # pitch writer ([pitch] table)
     report_runs: int = 30  # runs shown in the metrics plot
 
     def __post_init__(self) -> None:
@@ -83,7 +85,7 @@ class NightlyConfig:
             self.pitch_items_per_user,
             ">= 1",
         )
-        _check(self.pitch_budget_s >= 0, "pitch_budget_s", self.pitch_budget_s, ">= 0")
+        _check(self.pitch_budget_s >= 0, "pitch_budget_s", self.pitch_budget_s, ">= 0 (0 = off)")
         _check(self.pitch_activity_days > 0, "pitch_activity_days", self.pitch_activity_days, "> 0")
         _check(self.report_runs >= 1, "report_runs", self.report_runs, ">= 1")
 

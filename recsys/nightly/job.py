@@ -503,7 +503,7 @@ class _Run:
 
     def pitches(self, bundle: Bundle, events: pl.DataFrame) -> dict[str, Any]:
         cfg = self.config
-        if not self.run_pitches or cfg.pitch_users == 0:
+        if not self.run_pitches or cfg.pitch_users == 0 or cfg.pitch_budget_s == 0:
             return {"status": "skipped", "reason": "disabled"}
         users = most_active_users(events, cfg.pitch_users, cfg.pitch_activity_days)
         try:
@@ -521,6 +521,7 @@ class _Run:
                 cfg.pitch_items_per_user,
                 cfg.pitch_budget_s,
                 show_progress=self.show_progress,
+                config=cfg.pitch,
             )
         except Exception as exc:  # pitches fall back to templates at request time
             log.warning("pitch pre-writing failed: %s: %s", type(exc).__name__, exc)
@@ -537,6 +538,7 @@ class _Run:
             "template": int(out.template),
             "failed": int(out.failed),
             "elapsed_s": round(float(out.elapsed_s), 3),
+            "skipped": int(getattr(out, "skipped", 0)),  # items left when the budget ran out
         }
 
 

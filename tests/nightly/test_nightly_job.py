@@ -341,7 +341,20 @@ def test_pitch_step_calls_the_batch_writer_for_most_active_users(
         "template": 2,
         "failed": 0,
         "elapsed_s": 0.5,
+        "skipped": 0,
     }
+
+
+def test_pitch_step_with_the_real_batch_writer_template_backend(home: Home) -> None:
+    _seed_store(home, clustered_events())
+    cfg = config(pitch_users=4, pitch_items_per_user=2, pitch={"backend": "template"})
+    result = run_nightly(home, cfg)
+    assert result.decision == "published"
+    pitches = result.report["pitches"]
+    assert pitches["status"] == "done"
+    assert pitches["users"] == 4
+    assert pitches["written"] + pitches["template"] + pitches["cached"] == 8
+    assert pitches["failed"] == 0
 
 
 def test_failing_pitch_writer_does_not_fail_the_night(
