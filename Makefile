@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 export RECSYS_HOME ?= $(CURDIR)/var/demo
 PYTEST_ARGS ?=
 
-.PHONY: venv demo test test-all lint bench clean
+.PHONY: venv demo test test-heavy test-all lint bench clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/pytest -m "not slow and not llm" $(PYTEST_ARGS)
+
+# the slow (real server, SIGKILL, fuzzing, full ML-100K) and real-LLM tests skipped by `make test`
+test-heavy: $(STAMP)
+	$(BIN)/pytest -m "slow or llm" $(PYTEST_ARGS)
 
 test-all: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
