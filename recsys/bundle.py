@@ -390,9 +390,10 @@ def rollback(artifacts: Path, version: str | None = None) -> tuple[str | None, s
     if version is None:
         older = [v for v in versions if current is None or v < current]
         if not older:
+            than = f"older than {current!r} " if current else ""
             raise BundleError(
-                f"nothing to roll back to: no complete version older than {current!r} in "
-                f"{artifacts} (versions on disk: {versions or 'none'})"
+                f"nothing to roll back to: no complete version {than}in {artifacts} "
+                f"(versions on disk: {versions or 'none'})"
             )
         version = older[-1]
     elif version not in versions:
