@@ -128,6 +128,7 @@ def test_train_speed_smoke(tmp_path: Path) -> None:
     assert size["ours"]["steps_s"]["behavior"] > 0 and size["raw"]["fit_s"] > 0
 
 
+@pytest.mark.slow  # loads a second copy of the text model
 def test_embedding_throughput_smoke(encoder: object) -> None:
     import train_speed
 
