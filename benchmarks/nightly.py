@@ -12,7 +12,7 @@ Protocol, for each data set (all in a temp data home):
 4. Run 2: ``run_nightly`` imports the inbox and retrains. Its embedding step must embed only the
    changed items (``embedding.*.embedded`` in the report); the gate compares with run 1's bundle.
 Each run is a fresh ``run_nightly`` call that loads its own text model (as a cron run would).
-Writes ``<out>/nightly_<dataset>.json`` and prints a Markdown table. Run it under
+Writes ``<out>/nightly_<dataset>.json`` and ``.md`` (the Markdown table it prints). Run it under
 ``flock /tmp/recsys-bench.lock`` so timings are not shared with other benchmarks.
 """
 
@@ -203,6 +203,7 @@ def main() -> None:
     if args.dataset == "synthetic":
         path = args.out / f"nightly_synthetic_{args.events // 1000}k.json"
     path.write_text(json.dumps(out, indent=2), encoding="utf-8")
+    path.with_suffix(".md").write_text(markdown(out) + "\n", encoding="utf-8")
     print(markdown(out))
     print(f"wrote {path}")
 
