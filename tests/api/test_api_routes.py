@@ -464,3 +464,20 @@ def test_delete_on_a_sub_resource_is_405_not_an_erasure(client: FlaskClient) -> 
     r = client.delete("/v1/users/run1/recommendations", headers=auth(ADMIN_KEY))
     assert_error(r, 405, "method_not_allowed")
     assert client.get("/v1/users/run1/recommendations").get_json()["strategy"] == "hybrid"
+
+
+def test_pitch_with_the_real_provider_template_backend(
+    api_home: Home, encoder: TextEncoder
+) -> None:
+    from recsys.pitch.config import PitchConfig
+    from recsys.pitch.serving import PitchProvider
+
+    provider = PitchProvider(api_home, PitchConfig(backend="template"))
+    app = make_app(api_home, encoder, pitch_provider=provider)
+    try:
+        body = app.test_client().get("/v1/users/run1/recommendations?n=2&pitch=true").get_json()
+        first = body["items"][0]
+        assert first["pitch"]["source"] in ("template", "cache")
+        assert "Running shoes" in first["pitch"]["text"]  # grounded: names the product
+    finally:
+        app.extensions["recsys"].close()
