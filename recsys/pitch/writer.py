@@ -16,9 +16,9 @@ from recsys.pitch.backends import PitchModel
 from recsys.pitch.cache import CacheKey, PitchCache
 from recsys.pitch.config import PitchConfig
 from recsys.pitch.facts import ItemFacts, ShopperContext
-from recsys.pitch.prompt import PROMPT_VERSION, build_messages
+from recsys.pitch.prompt import EXAMPLE_ANSWER, PROMPT_VERSION, build_messages
 from recsys.pitch.template import template_pitch
-from recsys.pitch.validate import CatalogNames, Verdict, validate
+from recsys.pitch.validate import CatalogNames, Verdict, normalize, validate
 from recsys.text import TextEncoder
 
 log = logging.getLogger(__name__)
@@ -93,6 +93,22 @@ def clean_sample(text: str) -> str:
     return text
 
 
+def copies_example(text: str, facts: ItemFacts, span: int = 4) -> bool:
+    """Whether ``text`` repeats ``span`` consecutive words of the prompt's example answer.
+
+    Word runs that also occur in the product's own facts do not count.
+    """
+    example = normalize(EXAMPLE_ANSWER).split()
+    grams = {" ".join(example[i : i + span]) for i in range(len(example) - span + 1)}
+    own = f" {normalize(facts.fact_text())} "
+    words = normalize(text).split()
+    for i in range(len(words) - span + 1):
+        gram = " ".join(words[i : i + span])
+        if gram in grams and f" {gram} " not in own:
+            return True
+    return False
+
+
 def pitch_seed(seed: int, item_id: str, context_hash: str) -> int:
     """A deterministic per-pitch seed from the config seed, the item and the shopper context."""
     digest = hashlib.sha256(f"{seed}|{item_id}|{context_hash}".encode()).digest()
@@ -147,8 +163,13 @@ class PitchWriter:
         return Pitch(facts.item_id, template_pitch(facts, context), "template", TEMPLATE_MODEL)
 
     def check(self, text: str, facts: ItemFacts, context: ShopperContext) -> Verdict:
-        """Validate ``text`` with this writer's limits and catalog names."""
-        return validate(
+        """Validate ``text`` with this writer's limits and catalog names.
+
+        Besides the rules of :func:`~recsys.pitch.validate.validate`, a sample that copies four
+        or more words in a row from the prompt's worked example fails with ``example_copy``
+        (small models parrot it: "... will keep your feet comfortable on long runs").
+        """
+        verdict = validate(
             text,
             facts,
             context,
@@ -156,6 +177,9 @@ class PitchWriter:
             max_chars=self.config.max_chars,
             min_chars=self.config.min_chars,
         )
+        if copies_example(text, facts):
+            return Verdict(False, (*verdict.problems, "example_copy"))
+        return verdict
 
     def _rank(self, facts: ItemFacts, texts: list[str]) -> list[float]:
         if not self.config.rerank or self.encoder is None or len(texts) < 2:

@@ -121,3 +121,10 @@ def test_clean_sample() -> None:
     assert clean_sample('  "Pitch: Try these shoes."  ') == "Try these shoes."
     assert clean_sample("Try these shoes. They are light and\n\nExtra") == "Try these shoes."
     assert clean_sample("Pitch: nothing finished") == "nothing finished"
+
+
+def test_sample_parroting_the_prompt_example_is_rejected(fake_model, tmp_path: Path) -> None:
+    parrot = "The Trail running shoes in merino wool will keep your feet comfortable on long runs."
+    result = writer(fake_model([parrot]), tmp_path, n_samples=1).write(FACTS, CTX)
+    assert result.pitch.source == "template"
+    assert result.verdicts[0].problems == ("example_copy",)

