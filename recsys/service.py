@@ -275,6 +275,7 @@ class RecommendationService:
         n: int = 10,
         filters: Filters | None = None,
         history: Sequence[UserEvent] | None = None,
+        explain: bool = True,
     ) -> dict[str, Any]:
         """Recommendations for a user, with their live history from the store.
 
@@ -283,6 +284,7 @@ class RecommendationService:
             n: list length.
             filters: per-request filters.
             history: the user's events, newest first (default: read from the store).
+            explain: compute per-item reasons from the user's items (False: cheaper, bare reason).
         """
         snap = self.snapshot
         if history is None:
@@ -290,7 +292,9 @@ class RecommendationService:
         model_id = user_id
         if snap.bundle.users.index(user_id) >= 0 and self.is_erased(user_id, snap):
             model_id = ERASED_SENTINEL
-        answer = snap.recommender.recommend_user(model_id, history, n=n, filters=filters)
+        answer = snap.recommender.recommend_user(
+            model_id, history, n=n, filters=filters, explain=explain
+        )
         return {
             "user_id": user_id,
             "model_version": answer.model_version,
@@ -299,11 +303,17 @@ class RecommendationService:
         }
 
     def recommend_session(
-        self, recent_item_ids: Sequence[str], n: int = 10, filters: Filters | None = None
+        self,
+        recent_item_ids: Sequence[str],
+        n: int = 10,
+        filters: Filters | None = None,
+        explain: bool = True,
     ) -> dict[str, Any]:
         """Recommendations for an anonymous session's recent items (most recent first)."""
         snap = self.snapshot
-        answer = snap.recommender.recommend_session(recent_item_ids, n=n, filters=filters)
+        answer = snap.recommender.recommend_session(
+            recent_item_ids, n=n, filters=filters, explain=explain
+        )
         return {
             "model_version": answer.model_version,
             "strategy": answer.strategy,

@@ -24,9 +24,10 @@ def session() -> Any:
         exclude=frozenset(body.get("exclude", ())),
         in_stock_only=None if body.get("in_stock", True) else False,
     )
+    explain = bool(body.get("explain", False))
     answer = state().service.recommend_session(
-        body["recent_item_ids"], n=int(body.get("n", 10)), filters=filters
+        body["recent_item_ids"], n=int(body.get("n", 10)), filters=filters, explain=explain
     )
-    answer["items"] = strip_reasons(answer["items"], bool(body.get("explain", False)))
+    answer["items"] = strip_reasons(answer["items"], explain)
     answer["request_id"] = g.request_id
     return jsonify(answer)

@@ -34,7 +34,9 @@ def recommend(user_id: str) -> Any:
     wait_ms = int_param("pitch_wait_ms", api.config.pitch_wait_ms, 0, 5000)
     service = api.service
     history = service.store.user_events(user_id, limit=HISTORY_LIMIT)
-    answer = service.recommend_user(user_id, n=n, filters=filters, history=history)
+    answer = service.recommend_user(
+        user_id, n=n, filters=filters, history=history, explain=explain or pitch
+    )
     if pitch and answer["items"]:
         provider = api.pitch_provider()
         if provider is None:
