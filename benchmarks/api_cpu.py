@@ -1,0 +1,51 @@
+"""CPU time per API request, measured in one process through the Flask test client.
+
+Isolates the application's own cost from the server and the load generator (which share the
+2 cores in ``api_latency.py``). For each query string: 50 warm-up requests, then 400 requests for
+random trained users; prints CPU ms and wall ms per request.
+
+Usage::
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/api_cpu.py --home var/rel-home
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from api.app import create_app  # noqa: E402
+
+QUERIES = ("n=20", "n=20&explain=true", "n=20&category=Drama")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--home", type=Path, default=ROOT / "var" / "api-bench")
+    parser.add_argument("--requests", type=int, default=400)
+    args = parser.parse_args()
+    app = create_app({"home": str(args.home), "watch": False})
+    client = app.test_client()
+    users = app.extensions["recsys"].service.snapshot.bundle.users.ids()
+    rng = random.Random(2026)
+    sample = [rng.choice(users) for _ in range(args.requests)]
+    for query in QUERIES:
+        for u in sample[:50]:
+            client.get(f"/v1/users/{u}/recommendations?{query}")
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        for u in sample:
+            assert client.get(f"/v1/users/{u}/recommendations?{query}").status_code == 200
+        cpu = (time.process_time() - cpu0) / len(sample) * 1000
+        wall = (time.perf_counter() - wall0) / len(sample) * 1000
+        print(f"{query:<24} cpu {cpu:6.2f} ms/request   wall {wall:6.2f} ms/request")
+    app.extensions["recsys"].close()
+
+
+if __name__ == "__main__":
+    main()
