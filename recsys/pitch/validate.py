@@ -381,7 +381,7 @@ def validate(
     words = set(norm.split())
     if words & PROFANITY:
         problems.append("profanity")
-    if _MARKUP.search(stripped):
+    if _MARKUP.search(masked):
         problems.append("markup")
     masked_words = set(normalize(masked).split())
     hits = {lang: len(masked_words & vocab) for lang, vocab in LANGUAGE_WORDS.items()}

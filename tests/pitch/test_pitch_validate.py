@@ -96,3 +96,9 @@ def test_template_passes_its_own_validator(language: str) -> None:
         for context in (ctx, ShopperContext((), language)):
             text = template_pitch(facts, context)
             assert validate(text, facts, context, names=NAMES).ok, text
+
+
+def test_markup_characters_inside_a_title_are_not_markup() -> None:
+    film = ItemFacts("m3", "M*A*S*H (1970)", "Comedy")
+    assert check("Since you bought Merino running socks, M*A*S*H (1970) is a fine pick.", film) == ()
+    assert "markup" in check("Since you bought socks, *M*A*S*H (1970)* is a fine pick.", film)
