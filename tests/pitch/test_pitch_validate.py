@@ -100,5 +100,7 @@ def test_template_passes_its_own_validator(language: str) -> None:
 
 def test_markup_characters_inside_a_title_are_not_markup() -> None:
     film = ItemFacts("m3", "M*A*S*H (1970)", "Comedy")
-    assert check("Since you bought Merino running socks, M*A*S*H (1970) is a fine pick.", film) == ()
+    assert (
+        check("Since you bought Merino running socks, M*A*S*H (1970) is a fine pick.", film) == ()
+    )
     assert "markup" in check("Since you bought socks, *M*A*S*H (1970)* is a fine pick.", film)
