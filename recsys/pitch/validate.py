@@ -381,7 +381,7 @@ def validate(
     words = set(norm.split())
     if words & PROFANITY:
         problems.append("profanity")
-    if _MARKUP.search(masked):
+    if _MARKUP.search(_mask_titles(masked, [facts.category]) if facts.category else masked):
         problems.append("markup")
     masked_words = set(normalize(masked).split())
     hits = {lang: len(masked_words & vocab) for lang, vocab in LANGUAGE_WORDS.items()}

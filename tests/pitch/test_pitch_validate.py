@@ -104,3 +104,9 @@ def test_markup_characters_inside_a_title_are_not_markup() -> None:
         check("Since you bought Merino running socks, M*A*S*H (1970) is a fine pick.", film) == ()
     )
     assert "markup" in check("Since you bought socks, *M*A*S*H (1970)* is a fine pick.", film)
+
+
+def test_category_with_separators_is_not_markup() -> None:
+    film = ItemFacts("m4", "Toy Story (1995)", "Animation|Children's|Comedy")
+    text = template_pitch(film, CTX)
+    assert "|" in text and check(text, film) == ()
