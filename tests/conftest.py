@@ -87,8 +87,13 @@ def shop() -> tuple[pl.DataFrame, pl.DataFrame]:
         rows.append((f"cook{u}", "k5", "view", ts, ""))
     events = pl.DataFrame(
         rows,
-        schema={"user_id": pl.String, "item_id": pl.String, "type": pl.String, "ts": pl.Float64,
-                "session_id": pl.String},
+        schema={
+            "user_id": pl.String,
+            "item_id": pl.String,
+            "type": pl.String,
+            "ts": pl.Float64,
+            "session_id": pl.String,
+        },
         orient="row",
     )
     return events, pl.DataFrame(items, schema_overrides={"price": pl.Float64})
