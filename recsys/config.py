@@ -116,7 +116,7 @@ class IndexConfig:
     hnsw_threshold: int = 50_000  # item count from which HNSW is used instead of a flat index
     hnsw_m: int = 32  # HNSW graph degree
     ef_construction: int = 200  # HNSW build-time search depth
-    ef_search: int = 256  # HNSW query-time search depth
+    ef_search: int = 128  # HNSW query-time search depth (the search uses max(ef_search, k))
 
     def __post_init__(self) -> None:
         _check(self.hnsw_threshold >= 1, "index.hnsw_threshold", self.hnsw_threshold, ">= 1")
@@ -138,7 +138,7 @@ class HybridConfig:
     repeat_weight: float = 3.0  # repeat purchases (frequency x recency); only acts when re-buying
     # is allowed (exclude_seen = exclude_purchased = false: grocery / consumables shops)
     repeat_half_life_days: float | None = 30.0  # repeat score: a purchase this old counts half
-    candidates: int = 300  # candidates drawn from each source before blending
+    candidates: int = 100  # candidates per source before blending (at least 4 x n is used)
     min_user_events: int = 3  # users with fewer training events get the content strategy
     recent_items: int = 20  # most recent history items used for the text profile and reasons
     exclude_seen: bool = True  # drop items the user already interacted with

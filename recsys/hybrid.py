@@ -44,6 +44,7 @@ SIMILAR_MODES: tuple[str, ...] = ("hybrid", "behavior", "content")
 MAX_N = 1000
 REASON_HISTORY = 200  # history items considered when explaining a recommendation
 SPREAD_FLOOR = 0.5  # a source's spread is floored at this share of its typical spread
+SELECT_PREFIX = 8  # _select sorts the best SELECT_PREFIX x n candidates first (see there)
 VERBS = {
     "purchase": "bought",
     "add_to_cart": "added to your cart",
@@ -391,26 +392,62 @@ class HybridRecommender:
         n: int,
         category_cap: bool,
     ) -> list[int]:
-        """Positions into ``cand`` of the chosen items, best first, with the diversity cap."""
-        ids = self.bundle.items.ids(cand)
-        order = sorted(range(cand.size), key=lambda p: (-blended[p], ids[p]))
+        """Positions into ``cand`` of the chosen items, best first, with the diversity cap.
+
+        Order: score descending, ties by external item id. Only a prefix of that order is sorted
+        (``SELECT_PREFIX`` x ``n``, plus ties); the cap walks the prefix and falls back to the
+        full order only when the prefix cannot fill the list, so the answer is the same as
+        sorting every candidate.
+        """
         share = self.config.max_category_share
-        if not category_cap or share is None:
+        capped = category_cap and share is not None
+        prefix = n * SELECT_PREFIX if capped else n
+        order = self._order(cand, blended, prefix)
+        if not capped:
             return order[:n]
+        assert share is not None
         cap = max(1, math.ceil(n * share))
         codes = self.bundle.item_table.category_codes[cand]
-        counts: dict[int, int] = {}
-        chosen, overflow = [], []
-        for p in order:
-            code = int(codes[p])
-            if code >= 0 and counts.get(code, 0) >= cap:
-                overflow.append(p)
-                continue
-            counts[code] = counts.get(code, 0) + 1
-            chosen.append(p)
-            if len(chosen) == n:
-                return chosen
-        return chosen + overflow[: n - len(chosen)]  # too few categories: relax the cap
+        while True:
+            counts: dict[int, int] = {}
+            chosen, overflow = [], []
+            for p in order:
+                code = int(codes[p])
+                if code >= 0 and counts.get(code, 0) >= cap:
+                    overflow.append(p)
+                    continue
+                counts[code] = counts.get(code, 0) + 1
+                chosen.append(p)
+                if len(chosen) == n:
+                    return chosen
+            if len(order) == cand.size:
+                return chosen + overflow[: n - len(chosen)]  # too few categories: relax the cap
+            order = self._order(cand, blended, cand.size)
+
+    def _order(
+        self, cand: npt.NDArray[np.int64], blended: npt.NDArray[np.float64], m: int
+    ) -> list[int]:
+        """Positions of the best ``m`` candidates (score descending, ties by item id)."""
+        if m < cand.size:
+            part = np.argpartition(-blended, m - 1)[:m]
+            # every candidate tied with the m-th joins, so the id tie-break stays exact
+            part = np.flatnonzero(blended >= blended[part].min())
+        else:
+            part = np.arange(cand.size)
+        ids = self.bundle.items.ids(cand[part])
+        vals = blended[part]
+        ranked = sorted(range(part.size), key=lambda j: (-vals[j], ids[j]))
+        return [int(part[j]) for j in ranked]
+
+    def _popular_allowed(
+        self, allowed: npt.NDArray[np.bool_], at_least: int
+    ) -> npt.NDArray[np.int64]:
+        """The most popular allowed items, best first: at least ``at_least`` if there are."""
+        head = self._pop_order[: 4 * at_least]
+        out = head[allowed[head]]
+        if out.size >= at_least or head.size == self._pop_order.size:
+            return out
+        return self._pop_order[allowed[self._pop_order]]
 
     def _text_profile(self, history: Sequence[UserEvent]) -> npt.NDArray[np.float32] | None:
         b = self.bundle
@@ -486,7 +523,7 @@ class HybridRecommender:
                 weights["repeat"] = c.repeat_weight
         else:
             weights["popularity"] = 1.0
-        pop_allowed = self._pop_order[allowed[self._pop_order]]
+        pop_allowed = self._popular_allowed(allowed, max(k, 2 * n))
         sources["popularity"] = pop_allowed[: k if strategy == "popular" else max(n, k // 4)]
 
         cand = np.unique(np.concatenate(list(sources.values())))

@@ -123,8 +123,15 @@ class PaddedBehavior:
         self, user_idx: int, history: sp.csr_matrix, item_idx: npt.NDArray[np.int64] | None = None
     ) -> npt.NDArray[np.float32]:
         """Scores over the longer table (``-inf`` for appended items)."""
-        scores = self._pad(self.model.score_items(user_idx, self._cut(history)))
-        return scores if item_idx is None else scores[np.asarray(item_idx, dtype=np.int64)]
+        cut = self._cut(history)
+        if item_idx is None:
+            return self._pad(self.model.score_items(user_idx, cut))
+        idx = np.asarray(item_idx, dtype=np.int64)
+        out = np.full(idx.size, -np.inf, dtype=np.float32)
+        trained = idx < self._n_trained
+        if trained.any():
+            out[trained] = self.model.score_items(user_idx, cut, idx[trained])
+        return out
 
     def item_similarities(self, item_idx: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
         """Similarities over the longer table; rows of appended items are all ``-inf``."""

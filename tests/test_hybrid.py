@@ -419,3 +419,49 @@ def test_reasons_prefer_the_history_item_with_more_weight(rec: HybridRecommender
     answer = rec.recommend_user("run1", history, n=1)
     assert _ids(answer) == ["r1"]
     assert answer.items[0].reason.item_ids[0] == "r2"
+
+
+def _select_by_full_sort(
+    rec: HybridRecommender, cand: np.ndarray, blended: np.ndarray, n: int, share: float | None
+) -> list[int]:
+    """The definition of ``_select``: sort everything, then walk it with the category cap."""
+    ids = rec.bundle.items.ids(cand)
+    order = sorted(range(cand.size), key=lambda p: (-blended[p], ids[p]))
+    if share is None:
+        return order[:n]
+    cap = max(1, int(np.ceil(n * share)))
+    codes = rec.bundle.item_table.category_codes[cand]
+    counts: dict[int, int] = {}
+    chosen, overflow = [], []
+    for p in order:
+        code = int(codes[p])
+        if code >= 0 and counts.get(code, 0) >= cap:
+            overflow.append(p)
+            continue
+        counts[code] = counts.get(code, 0) + 1
+        chosen.append(p)
+        if len(chosen) == n:
+            return chosen
+    return chosen + overflow[: n - len(chosen)]
+
+
+@pytest.mark.parametrize("prefix", [1, 8])  # 1: the prefix rarely suffices (full-sort fallback)
+@pytest.mark.parametrize("share", [None, 0.5, 0.2])
+@pytest.mark.parametrize("seed", range(5))
+def test_select_sorts_a_prefix_but_answers_like_a_full_sort(
+    rec: HybridRecommender,
+    share: float | None,
+    seed: int,
+    prefix: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("recsys.hybrid.SELECT_PREFIX", prefix)
+    rng = np.random.default_rng(seed)
+    cand = rng.permutation(len(rec.bundle.items)).astype(np.int64)
+    # few distinct values: many ties, so the id tie-break and the tie extension both matter
+    blended = rng.integers(0, 4, cand.size).astype(np.float64)
+    blended[rng.random(cand.size) < 0.1] = -np.inf
+    r = rec.with_config(dataclasses.replace(rec.config, max_category_share=share))
+    for n in (1, 2, 3, cand.size):
+        expected = _select_by_full_sort(r, cand, blended, n, share)
+        assert r._select(cand, blended, n, category_cap=True) == expected

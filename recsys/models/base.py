@@ -139,9 +139,18 @@ class BehaviorModel(ABC):
         """
         known = self._require_fitted()
         history = self._check_history(history)
+        if item_idx is not None:
+            idx = np.asarray(item_idx, dtype=np.int64)
+            sub = self._scores_subset(int(user_idx), history, idx).astype(np.float32, copy=False)
+            return np.where(known[idx], sub, -np.inf).astype(np.float32)
         scores = self._scores(int(user_idx), history).astype(np.float32, copy=False)
-        scores = np.where(known, scores, -np.inf).astype(np.float32)
-        return scores if item_idx is None else scores[np.asarray(item_idx, dtype=np.int64)]
+        return np.where(known, scores, -np.inf).astype(np.float32)
+
+    def _scores_subset(
+        self, user_idx: int, history: sp.csr_matrix, item_idx: IntArray
+    ) -> FloatArray:
+        """Scores of ``item_idx`` only; models that can score a subset cheaply override this."""
+        return self._scores(user_idx, history)[item_idx]
 
     def recommend(
         self,

@@ -55,6 +55,13 @@ class _FactorModel(BehaviorModel):
             return np.zeros(self._item.shape[0], dtype=np.float32)
         return (self._item @ self.user_vector(user_idx, history)).astype(np.float32)
 
+    def _scores_subset(
+        self, user_idx: int, history: sp.csr_matrix, item_idx: IntArray
+    ) -> FloatArray:
+        if history.nnz == 0 and not 0 <= user_idx < self._user.shape[0]:
+            return np.zeros(item_idx.size, dtype=np.float32)
+        return (self._item[item_idx] @ self.user_vector(user_idx, history)).astype(np.float32)
+
     def item_similarities(self, item_idx: IntArray) -> FloatArray:
         self._require_fitted()
         if self._item_unit is None:

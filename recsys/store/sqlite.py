@@ -20,9 +20,8 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import polars as pl
 
@@ -97,9 +96,11 @@ ITEM_SCHEMA = {
 }
 
 
-@dataclass(frozen=True)
-class UserEvent:
-    """One event of a user's history, newest first when returned by the store."""
+class UserEvent(NamedTuple):
+    """One event of a user's history, newest first when returned by the store.
+
+    A named tuple rather than a dataclass: the API builds up to 200 of these per request.
+    """
 
     item_id: str
     type: str
@@ -230,7 +231,7 @@ class Store:
                 "ORDER BY ts DESC, seq DESC LIMIT ?",
                 (user_id, int(limit)),
             ).fetchall()
-        return [UserEvent(item_id=r[0], type=r[1], ts=float(r[2])) for r in rows]
+        return [UserEvent._make(r) for r in rows]  # ts is a REAL column: already a float
 
     def delete_user(self, user_id: str, now: float | None = None) -> int:
         """Erase every event of ``user_id`` and record a tombstone; return how many were deleted.
