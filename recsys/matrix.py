@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 import scipy.sparse as sp
 
@@ -79,27 +80,49 @@ def build_interactions(
         reference_ts = float(events["ts"].max()) if events.height else 0.0  # type: ignore[arg-type]
     if config.window_days is not None and events.height:
         events = events.filter(pl.col("ts") >= reference_ts - config.window_days * 86_400.0)
-    agg = (
+    weighted = (
         events.lazy()
-        .with_columns(event_weights(events, config, reference_ts).alias("w"))
+        .select("user_id", "item_id", event_weights(events, config, reference_ts).alias("w"))
         .filter(pl.col("w") > 0)
-        .group_by(["user_id", "item_id"], maintain_order=True)
-        .agg(pl.col("w").sum())
         .collect()
     )
-    users = IdVocabulary(agg["user_id"].unique(maintain_order=True).to_list())
+    user_list, rows = _factorize(weighted, "user_id")
+    users = IdVocabulary(user_list)
+    item_list, first_cols = _factorize(weighted, "item_id")
     items = IdVocabulary(item_ids or [])
-    items.extend(agg["item_id"].unique(maintain_order=True).to_list())
-    rows = users.indices(agg["user_id"].to_list())
-    cols = items.indices(agg["item_id"].to_list())
+    items.extend(item_list)
+    # event columns in first-appearance order -> columns after the catalog's own ids
+    cols = items.indices(item_list)[first_cols] if item_list else first_cols
     matrix = sp.csr_matrix(
-        (agg["w"].to_numpy().astype(np.float32), (rows, cols)),
+        (
+            weighted["w"].to_numpy(),
+            (rows, cols),
+        ),
         shape=(len(users), len(items)),
-        dtype=np.float32,
+        dtype=np.float64,  # sum in double precision, then store float32
     )
     matrix.sum_duplicates()
     matrix.sort_indices()
+    matrix = matrix.astype(np.float32)
     return Interactions(matrix=matrix, users=users, items=items, reference_ts=reference_ts)
+
+
+def _factorize(frame: pl.DataFrame, column: str) -> tuple[list[str], npt.NDArray[np.int64]]:
+    """Distinct ids of a string column in order of first appearance, and each row's code.
+
+    Polars factorizes by a 64-bit hash of the id (a join on integers is far faster than on
+    strings at millions of rows); every row's id is then compared with its code's id, so a hash
+    collision cannot merge two ids: it falls back to the exact (slower) string path.
+    """
+    if frame.height == 0:
+        return [], np.empty(0, dtype=np.int64)
+    hashed = frame.select(pl.col(column), pl.col(column).hash().alias("_h"))
+    first = hashed.unique(subset="_h", keep="first", maintain_order=True).with_row_index("_code")
+    coded = hashed.join(first, on="_h", how="left", maintain_order="left", suffix="_first")
+    if bool((coded[column] == coded[f"{column}_first"]).all()):
+        return first[column].to_list(), coded["_code"].to_numpy().astype(np.int64)
+    ids = frame[column].unique(maintain_order=True).to_list()  # a hash collision: exact path
+    return ids, IdVocabulary(ids).indices(frame[column].to_list())
 
 
 def save_csr(path: str | Path, matrix: sp.csr_matrix) -> None:

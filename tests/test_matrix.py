@@ -163,3 +163,20 @@ def test_load_csr_of_a_bad_file_is_a_bundle_error(tmp_path: Path) -> None:
     np.savez(tmp_path / "partial.npz", data=np.ones(1, dtype=np.float32))
     with pytest.raises(BundleError):
         load_csr(tmp_path / "partial.npz")
+
+
+def test_hash_collisions_cannot_merge_ids(monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = [
+        ("b", "x", "view", T0),
+        ("a", "y", "purchase", T0),
+        ("b", "y", "click", T0),
+        ("c", "x", "purchase", T0),
+    ]
+    expected = build_interactions(_events(rows))
+    # every id hashes to 0: the factorization must notice and take the exact path
+    monkeypatch.setattr(pl.Expr, "hash", lambda self, *a, **k: pl.lit(0, dtype=pl.UInt64))
+    collided = build_interactions(_events(rows))
+    assert collided.users.ids() == expected.users.ids() == ["b", "a", "c"]
+    assert collided.items.ids() == expected.items.ids() == ["x", "y"]
+    np.testing.assert_array_equal(collided.matrix.toarray(), expected.matrix.toarray())
+    assert collided.matrix.toarray()[0].tolist() == pytest.approx([0.5, 1.0])  # b: view x, click y
