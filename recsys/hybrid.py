@@ -256,7 +256,7 @@ class HybridRecommender:
             return Recommendations("content" if mode == "content" else "hybrid", [], b.version)
         scores: dict[str, npt.NDArray[np.float32]] = {}
         if "behavior" in sources:
-            sims = b.behavior.item_similarities(np.asarray([idx]))[0][cand]
+            sims = self._behavior_cosine(idx, cand)
             scores["behavior"] = np.where(b.behavior.known_items[cand], sims, -np.inf).astype(
                 np.float32
             )
@@ -274,6 +274,26 @@ class HybridRecommender:
             items.append(RecommendedItem(b.items.id(int(cand[pos])), float(blended[pos]), reason))
         strategy: Strategy = "content" if mode == "content" or not use_behavior else "hybrid"
         return Recommendations(strategy, items, b.version)
+
+    def _behavior_cosine(
+        self, item_idx: int, cand: npt.NDArray[np.int64]
+    ) -> npt.NDArray[np.float32]:
+        """Behavior similarity of ``item_idx`` to the candidates only (not the whole catalog).
+
+        Factor models: cosine of the factors (what ``item_similarities`` computes, restricted to
+        ``cand``); items without factors (appended after training) get ``-inf``. Other models
+        fall back to their similarity row.
+        """
+        vectors = self.bundle.behavior.item_vectors
+        if vectors is None:
+            return self.bundle.behavior.item_similarities(np.asarray([item_idx]))[0][cand]
+        out = np.full(cand.size, -np.inf, dtype=np.float32)
+        inside = cand < vectors.shape[0]
+        v = vectors[cand[inside]]
+        q = vectors[item_idx]
+        unit_v = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+        out[inside] = unit_v @ (q / max(float(np.linalg.norm(q)), 1e-12))
+        return out
 
     # ------------------------------------------------------------------------------ core
     def history_row(self, history: Sequence[UserEvent]) -> sp.csr_matrix:

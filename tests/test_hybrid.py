@@ -465,3 +465,13 @@ def test_select_sorts_a_prefix_but_answers_like_a_full_sort(
     for n in (1, 2, 3, cand.size):
         expected = _select_by_full_sort(r, cand, blended, n, share)
         assert r._select(cand, blended, n, category_cap=True) == expected
+
+
+def test_behavior_cosine_of_candidates_matches_the_full_similarity_row(
+    rec: HybridRecommender,
+) -> None:
+    b = rec.bundle
+    cand = np.arange(len(b.items), dtype=np.int64)[::-1].copy()
+    for idx in np.flatnonzero(b.behavior.known_items):
+        full = b.behavior.item_similarities(np.asarray([idx]))[0][cand]
+        np.testing.assert_allclose(rec._behavior_cosine(int(idx), cand), full, rtol=1e-5, atol=1e-6)
