@@ -55,6 +55,7 @@ test-all: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check recsys api jobs tests benchmarks
 	$(BIN)/ruff format --check recsys api jobs tests benchmarks
+	$(BIN)/mypy recsys api jobs
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/recall.py --dataset ml-100k

@@ -334,7 +334,7 @@ _WRITE_ERRORS = {
     "415": _error("The body is not application/json."),
     "422": _error("The body does not match the schema or holds invalid values."),
 }
-SECURITY_WRITE = [{"bearer": []}]
+SECURITY_WRITE: list[dict[str, list[str]]] = [{"bearer": []}]
 
 
 def _schemas(max_batch: int) -> dict[str, Any]:

@@ -275,11 +275,12 @@ def info(obj: Context, as_json: bool) -> None:
             ) from exc
     with Store(obj.home.ensure().db_path) as store:
         counts = {"events": store.count_events(), "items": store.count_items()}
-    data = {
+    versions = list_versions(artifacts)
+    data: dict[str, Any] = {
         "home": str(obj.home.root),
         "store": counts,
         "current": version,
-        "versions": list_versions(artifacts),
+        "versions": versions,
         "manifest": manifest,
     }
     if as_json:
@@ -287,7 +288,7 @@ def info(obj: Context, as_json: bool) -> None:
         return
     click.echo(f"home: {data['home']}")
     click.echo(f"store: {counts['events']} events, {counts['items']} catalog items")
-    click.echo(f"versions on disk: {', '.join(data['versions']) or 'none'}")
+    click.echo(f"versions on disk: {', '.join(versions) or 'none'}")
     if manifest is None:
         click.echo("current bundle: none (run `recsys train`)")
         return

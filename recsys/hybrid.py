@@ -517,14 +517,15 @@ class HybridRecommender:
         if strategy != "popular":
             hybrid = strategy == "hybrid"
             model = b.behavior
+            behavior_index = b.behavior_index
             use_index = (
                 model.item_vectors is not None
-                and b.behavior_index is not None
+                and behavior_index is not None
                 and len(b.items) >= b.config.index.hnsw_threshold
             )
-            if use_index:  # a large catalog: approximate search (HNSW)
+            if use_index and behavior_index is not None:  # large catalog: approximate (HNSW)
                 behavior_vec = model.user_vector(user_idx, hist_row)  # type: ignore[attr-defined]
-                sources["behavior"] = b.behavior_index.search(behavior_vec, k + len(exclude))[0]
+                sources["behavior"] = behavior_index.search(behavior_vec, k + len(exclude))[0]
             else:  # below the HNSW threshold exact scoring of every item is as cheap
                 behavior_all = model.score_items(user_idx, hist_row)
                 s = behavior_all.copy()

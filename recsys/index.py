@@ -62,6 +62,7 @@ class VectorIndex:
         if x.ndim != 2 or x.shape[1] == 0:
             raise InvalidInputError(f"vectors must have shape (m, d>0), got {x.shape}")
         d = x.shape[1]
+        inner: faiss.Index
         if x.shape[0] >= self.config.hnsw_threshold:
             inner = faiss.IndexHNSWFlat(d, self.config.hnsw_m, faiss.METRIC_INNER_PRODUCT)
             inner.hnsw.efConstruction = self.config.ef_construction
@@ -104,7 +105,7 @@ class VectorIndex:
             obj._index = faiss.read_index(str(path))
         except RuntimeError as exc:
             raise BundleError(f"cannot read FAISS index {str(path)!r}: {exc}") from exc
-        inner = faiss.downcast_index(obj._index.index)
+        inner = faiss.downcast_index(obj._index.index)  # type: ignore[attr-defined]
         if isinstance(inner, faiss.IndexHNSW):
             inner.hnsw.efSearch = obj.config.ef_search
         return obj

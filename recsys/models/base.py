@@ -215,7 +215,8 @@ class BehaviorModel(ABC):
         # local import: the registry lives in the package
         from recsys.models import MODELS, PopularityModel
 
-        classes = {c.name: c for c in (*MODELS.values(), PopularityModel)}
+        known: list[type[BehaviorModel]] = [*MODELS.values(), PopularityModel]
+        classes = {c.name: c for c in known}
         path = Path(folder)
         try:
             meta = json.loads((path / "model.json").read_text(encoding="utf-8"))
