@@ -39,22 +39,13 @@ import scipy.sparse as sp
 from recsys.bundle import Bundle, ItemTable
 from recsys.index import VectorIndex
 from recsys.models.base import BehaviorModel
-from recsys.store.sqlite import Store
+from recsys.store.sqlite import CATALOG_COLUMNS, Store
 from recsys.text import EmbeddingCache, TextEncoder, embed_with_cache, item_text
 from recsys.vocab import IdVocabulary
 
 log = logging.getLogger(__name__)
 
-TABLE_COLUMNS = (
-    "item_id",
-    "title",
-    "description",
-    "category",
-    "price",
-    "currency",
-    "in_stock",
-    "attributes",
-)
+TABLE_COLUMNS = CATALOG_COLUMNS
 TRAINING_MARGIN_S = 60.0  # catalog changes this long before training started are re-applied
 
 

@@ -23,7 +23,7 @@ from recsys.home import Home
 from recsys.index import VectorIndex
 from recsys.matrix import build_interactions
 from recsys.models import make_model
-from recsys.store.sqlite import ITEM_SCHEMA, Store
+from recsys.store.sqlite import CATALOG_COLUMNS, ITEM_SCHEMA, Store
 from recsys.text import EmbeddingCache, TextEncoder, embed_with_cache, item_text
 
 log = logging.getLogger(__name__)
@@ -57,16 +57,7 @@ def _timed(timings: dict[str, float], step: str) -> Iterator[None]:
 def _item_frame(catalog: pl.DataFrame, item_ids: list[str]) -> pl.DataFrame:
     """Catalog rows in vocabulary order; items seen only in events get their id as title."""
     order = pl.DataFrame({"item_id": item_ids, "_idx": np.arange(len(item_ids))})
-    cols = [
-        "item_id",
-        "title",
-        "description",
-        "category",
-        "price",
-        "currency",
-        "in_stock",
-        "attributes",
-    ]
+    cols = list(CATALOG_COLUMNS)
     cat = (
         catalog.select(cols)
         if catalog.height

@@ -60,7 +60,7 @@ from recsys.nightly.inbox import import_inbox
 from recsys.nightly.lock import RunLock
 from recsys.nightly.report import cleanup_report_tmp, write_report
 from recsys.pipeline import build_bundle
-from recsys.store.sqlite import Store
+from recsys.store.sqlite import CATALOG_COLUMNS, Store
 from recsys.text import EmbeddingCache, TextEncoder
 
 log = logging.getLogger(__name__)
@@ -70,16 +70,7 @@ PAUSE_SECONDS_ENV = "RECSYS_NIGHTLY_PAUSE_S"
 STEPS = ("recover", "inbox", "read", "evaluate", "train", "write", "pitches", "publish", "report")
 LOCK_NAME = "nightly.lock"
 DAY_S = 86_400.0
-FINGERPRINT_ITEM_COLUMNS = (
-    "item_id",
-    "title",
-    "description",
-    "category",
-    "price",
-    "currency",
-    "in_stock",
-    "attributes",
-)
+FINGERPRINT_ITEM_COLUMNS = CATALOG_COLUMNS
 
 Decision = Literal["published", "up_to_date", "kept_live", "not_enough_data", "error"]
 LiveMode = Literal["none", "as_is", "replica", "same_config", "unreadable"]

@@ -25,7 +25,7 @@ import polars as pl
 
 from recsys.config import EVENT_TYPES
 from recsys.errors import ImportRejectedError
-from recsys.store.sqlite import Store
+from recsys.store.sqlite import ITEM_COLUMNS, Store
 
 MAX_ID_LENGTH = 256
 FUTURE_TOLERANCE_S = 86_400.0  # timestamps up to a day ahead are accepted (clock skew)
@@ -448,17 +448,7 @@ def validate_items(
             pl.col("updated_at").fill_null(now),
         )
         .unique(subset="item_id", keep="last", maintain_order=True)
-        .select(
-            "item_id",
-            "title",
-            "description",
-            "category",
-            "price",
-            "currency",
-            "in_stock",
-            "attributes",
-            "updated_at",
-        )
+        .select(ITEM_COLUMNS)
     )
     return valid, errors
 

@@ -65,7 +65,7 @@ CREATE TABLE IF NOT EXISTS item_log (
 """
 
 EVENT_COLUMNS = ("user_id", "item_id", "type", "ts", "session_id")
-ITEM_COLUMNS = (
+CATALOG_COLUMNS = (  # what a catalog item is (the stored row adds ``updated_at``)
     "item_id",
     "title",
     "description",
@@ -74,8 +74,8 @@ ITEM_COLUMNS = (
     "currency",
     "in_stock",
     "attributes",
-    "updated_at",
 )
+ITEM_COLUMNS = (*CATALOG_COLUMNS, "updated_at")
 EVENT_SCHEMA = {
     "user_id": pl.String,
     "item_id": pl.String,
