@@ -220,7 +220,7 @@ SCHEMAS: dict[str, Any] = {
         "required": ["item_id", "title"],
         "properties": {
             "item_id": _ID,
-            "title": {"type": "string", "minLength": 1, "maxLength": 1000, "pattern": "\\S"},
+            "title": {"type": "string", "minLength": 1, "maxLength": 1000, "pattern": NOT_BLANK},
             "description": {"type": "string", "maxLength": 20000},
             "category": {"type": "string", "maxLength": 256},
             "price": {"type": "number", "minimum": 0, "maximum": 1e12, "nullable": True},

@@ -65,6 +65,19 @@ def test_query_limits_keep_request_lines_within_the_server_limit(client: FlaskCl
     assert client.get("/v1/users/cook1/recommendations?category=" + "c" * 101).status_code == 422
 
 
+@pytest.mark.parametrize("title", ["\x1f", "\x85", "\ufeff", " \u3000"])
+def test_titles_blank_in_either_regex_dialect_are_422_and_not_stored(
+    client: FlaskClient, title: str
+) -> None:
+    """Found by fuzzing: the title schema still said \\S; "\\x1f" is not whitespace in
+    ECMAScript (schema-valid for the fuzzer) but is in Python (rejected by the server)."""
+    item = {"item_id": "blank-title", "title": title}
+    response = client.put("/v1/items", json={"items": [item]}, headers=auth())
+    assert response.status_code == 422
+    assert "title" in response.get_json()["error"]["message"]
+    assert client.get("/v1/items/blank-title/similar").status_code == 404
+
+
 def run_schemathesis(port: int, max_examples: int, seed: int, report: Path) -> tuple[int, dict]:
     """Run the schemathesis CLI against the server; return (exit code, JSON report)."""
     report.mkdir(parents=True, exist_ok=True)
