@@ -224,7 +224,8 @@ SCHEMAS: dict[str, Any] = {
             "description": {"type": "string", "maxLength": 20000},
             "category": {"type": "string", "maxLength": 256},
             "price": {"type": "number", "minimum": 0, "maximum": 1e12, "nullable": True},
-            "currency": {"type": "string", "pattern": "^([A-Za-z]{3})?$"},
+            # (?!\n): Python's $ also matches before a final newline, ECMAScript's does not
+            "currency": {"type": "string", "pattern": "^([A-Za-z]{3})?(?!\\n)$"},
             "in_stock": {"type": "boolean"},
             "attributes": {"type": "object", "maxProperties": 100},
         },

@@ -78,6 +78,16 @@ def test_titles_blank_in_either_regex_dialect_are_422_and_not_stored(
     assert client.get("/v1/items/blank-title/similar").status_code == 404
 
 
+@pytest.mark.parametrize("currency", ["\n", "USD\n"])
+def test_currency_with_a_trailing_newline_is_422(client: FlaskClient, currency: str) -> None:
+    """Python's ``$`` matches before a final newline, ECMAScript's does not: the schema said no,
+    the server said yes (a schema-invalid value was accepted)."""
+    item = {"item_id": "nl-currency", "title": "Socks", "currency": currency}
+    assert client.put("/v1/items", json={"items": [item]}, headers=auth()).status_code == 422
+    ok = {"item_id": "nl-currency", "title": "Socks", "currency": "usd"}
+    assert client.put("/v1/items", json={"items": [ok]}, headers=auth()).status_code == 200
+
+
 def run_schemathesis(port: int, max_examples: int, seed: int, report: Path) -> tuple[int, dict]:
     """Run the schemathesis CLI against the server; return (exit code, JSON report)."""
     report.mkdir(parents=True, exist_ok=True)
