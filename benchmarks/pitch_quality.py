@@ -36,7 +36,7 @@ import polars as pl
 from recsys.bundle import load_bundle
 from recsys.home import Home
 from recsys.hybrid import HybridRecommender
-from recsys.pitch.backends import TransformersModel
+from recsys.pitch.backends import OnnxModel, PitchModel, TransformersModel, make_model
 from recsys.pitch.cache import PitchCache
 from recsys.pitch.config import PitchConfig
 from recsys.pitch.facts import ItemFacts, RecentItem, ShopperContext, build_context
@@ -172,7 +172,7 @@ def template_run(pairs: list[Pair], names: CatalogNames) -> dict[str, Any]:
 
 
 def llm_run(
-    pairs: list[Pair], names: CatalogNames, model: TransformersModel, cfg: PitchConfig, enc: Any
+    pairs: list[Pair], names: CatalogNames, model: PitchModel, cfg: PitchConfig, enc: Any
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The full pipeline (best-of-n, re-rank, fallback) on ``pairs``, no cache."""
     writer = PitchWriter(model, cfg, encoder=enc, names=names)
@@ -226,10 +226,16 @@ def llm_run(
     return summary, rows
 
 
-def speed_run(home: Home, precision: str, repeats: int, pair: Pair) -> dict[str, Any]:
-    """Greedy, one sample, ``max_new_tokens`` 40 on one fixed prompt, ``repeats`` times."""
-    cfg = PitchConfig(precision=precision)  # type: ignore[arg-type]
-    model = TransformersModel(home, cfg)
+def speed_run(home: Home, spec: str, repeats: int, pair: Pair) -> dict[str, Any]:
+    """Greedy, one sample, ``max_new_tokens`` 40 on one fixed prompt, ``repeats`` times.
+
+    ``spec`` is ``RUNTIME-PRECISION``, e.g. ``onnx-int8`` or ``transformers-fp32``.
+    """
+    runtime, precision = spec.split("-", 1)
+    cfg = PitchConfig(runtime=runtime, precision=precision)  # type: ignore[arg-type]
+    model: OnnxModel | TransformersModel = (
+        OnnxModel(home, cfg) if runtime == "onnx" else TransformersModel(home, cfg)
+    )
     start = time.perf_counter()
     model.load()
     load_s = time.perf_counter() - start
@@ -241,7 +247,7 @@ def speed_run(home: Home, precision: str, repeats: int, pair: Pair) -> dict[str,
         seconds.append(model.last_generate_s)
         rates.append(model.last_new_tokens / model.last_generate_s)
     return {
-        "backend": f"transformers-{precision}",
+        "backend": spec,
         "load_s": round(load_s, 2),
         "tokens_per_s": round(statistics.median(rates), 2),
         "p50_s": pct(seconds, 50),
@@ -286,8 +292,13 @@ def main() -> None:
     ap.add_argument("--home", default=os.environ.get("RECSYS_HOME", "var/pitch-bench"))
     ap.add_argument("--pairs", type=int, default=200, help="pairs per dataset (template, facts)")
     ap.add_argument("--llm-pairs", type=int, default=200, help="pairs per dataset run by the LLM")
-    ap.add_argument("--precision", default="fp32", help="default backend precision")
-    ap.add_argument("--speed", default="fp32,bf16,int8", help="precisions timed ('' = none)")
+    ap.add_argument("--runtime", default="onnx", help="local runtime: onnx | transformers")
+    ap.add_argument("--precision", default="int8", help="local model precision")
+    ap.add_argument(
+        "--speed",
+        default="onnx-int8,onnx-fp32,transformers-fp32,transformers-int8",
+        help="RUNTIME-PRECISION list timed ('' = none)",
+    )
     ap.add_argument("--speed-repeats", type=int, default=5)
     ap.add_argument("--samples", type=int, default=3, help="best-of-n")
     ap.add_argument("--threads", type=int, default=0)
@@ -312,13 +323,15 @@ def main() -> None:
             "cpus": os.cpu_count(),
             "platform": platform.platform(),
             "loadavg_before": load_before,
-            "shared": "other agents' jobs were running on the same 2 cores",
+            "shared": "see the load averages (other agents may share the 2 cores)",
         },
         "config": vars(args),
         "datasets": {},
     }
-    cfg = PitchConfig(precision=args.precision, n_samples=args.samples)
-    model = TransformersModel(home, cfg)
+    cfg = PitchConfig(runtime=args.runtime, precision=args.precision, n_samples=args.samples)
+    model = make_model(home, cfg)
+    assert model is not None
+    result["model"] = model.name
     encoder = TextEncoder()
     examples: list[dict[str, Any]] = []
     for name, (pairs, names) in data.items():

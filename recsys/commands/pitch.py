@@ -26,7 +26,16 @@ COMMANDS: list[click.Command] = []
 )
 @click.option("--language", type=click.Choice(["en", "de", "fr", "es"]), default="en")
 @click.option(
-    "--precision", type=click.Choice(["fp32", "bf16", "int8"]), default=None, help="Local model."
+    "--runtime",
+    type=click.Choice(["onnx", "transformers"]),
+    default=None,
+    help="Local model runtime (default onnx when onnxruntime-genai is installed).",
+)
+@click.option(
+    "--precision",
+    type=click.Choice(["fp32", "bf16", "int8"]),
+    default=None,
+    help="Local model weights (bf16: transformers only).",
 )
 @click.option("--samples", type=click.IntRange(1, 16), default=None, help="Best-of-n samples.")
 @click.option("--no-cache", is_flag=True, help="Write fresh pitches (and overwrite the cache).")
@@ -39,6 +48,7 @@ def pitch_cmd(
     n: int,
     backend: str,
     language: str,
+    runtime: str | None,
     precision: str | None,
     samples: int | None,
     no_cache: bool,
@@ -52,6 +62,8 @@ def pitch_cmd(
     from recsys.store.sqlite import Store
 
     changes: dict[str, Any] = {"backend": backend, "language": language}
+    if runtime:
+        changes["runtime"] = runtime
     if precision:
         changes["precision"] = precision
     if samples:

@@ -12,10 +12,12 @@ from recsys.errors import ConfigError
 Backend = Literal["local", "openai", "template"]
 Language = Literal["en", "de", "fr", "es"]
 Precision = Literal["fp32", "bf16", "int8"]
+Runtime = Literal["onnx", "transformers"]
 
 BACKENDS: tuple[str, ...] = get_args(Backend)
 LANGUAGES: tuple[str, ...] = get_args(Language)
 PRECISIONS: tuple[str, ...] = get_args(Precision)
+RUNTIMES: tuple[str, ...] = get_args(Runtime)
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,13 @@ class PitchConfig:
     max_chars: int = 220  # validator: longest pitch accepted
     min_chars: int = 20  # validator: shortest pitch accepted
     recent_items: int = 3  # shopper's recent items put in the prompt
-    precision: Precision = "fp32"  # local backend weights: fp32 | bf16 | int8 (dynamic)
+    runtime: Runtime = (
+        "onnx"  # local backend: onnx (onnxruntime-genai, if installed) | transformers
+    )
+    precision: Precision = (
+        "int8"  # local weights: int8 | fp32 (both runtimes) | bf16 (transformers)
+    )
+    first_valid: bool = True  # onnx runtime: stop sampling at the first valid sample (<= n_samples)
     threads: int = 0  # torch intra-op threads for the local model (0 = leave torch's default)
     generate_timeout_s: float = 30.0  # background generation of one pitch gives up after this
     queue_size: int = 256  # background queue bound; misses beyond it are not queued
@@ -85,6 +93,12 @@ class PitchConfig:
         if self.precision not in PRECISIONS:
             raise ConfigError(
                 f"pitch.precision must be one of {PRECISIONS}, got {self.precision!r}"
+            )
+        if self.runtime not in RUNTIMES:
+            raise ConfigError(f"pitch.runtime must be one of {RUNTIMES}, got {self.runtime!r}")
+        if self.runtime == "onnx" and self.precision == "bf16":
+            raise ConfigError(
+                "pitch.precision 'bf16' needs runtime 'transformers' (onnx: int8, fp32)"
             )
         for name, low, high in (
             ("n_samples", 1, 16),

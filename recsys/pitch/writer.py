@@ -211,14 +211,27 @@ class PitchWriter:
         key = self.key(facts, context)
         cfg = self.config
         n = cfg.n_samples if cfg.temperature > 0 else 1
+        seed = pitch_seed(cfg.seed, facts.item_id, key.context_hash)
+        messages = build_messages(facts, context)
+        # a model that samples one at a time anyway (onnx) stops at the first valid sample;
+        # batched models (transformers, HTTP) draw all n at once and the re-ranker picks
+        one_by_one = bool(getattr(self.model, "sequential", False)) and cfg.first_valid
+        samples: list[str] = []
+        verdicts: list[Verdict] = []
         try:
-            raw = self.model.generate(
-                build_messages(facts, context),
-                n=n,
-                max_new_tokens=cfg.max_new_tokens,
-                temperature=cfg.temperature,
-                seed=pitch_seed(cfg.seed, facts.item_id, key.context_hash),
-            )
+            for i in range(n if one_by_one else 1):
+                raw = self.model.generate(
+                    messages,
+                    n=1 if one_by_one else n,
+                    max_new_tokens=cfg.max_new_tokens,
+                    temperature=cfg.temperature,
+                    seed=seed + i,
+                )
+                batch = [clean_sample(r) for r in raw]
+                samples += batch
+                verdicts += [self.check(s, facts, context) for s in batch]
+                if one_by_one and verdicts[-1].ok:
+                    break
         except PitchModelError as exc:
             log.warning("pitch model failed for item %s: %s", facts.item_id, exc)
             return WriteResult(
@@ -226,8 +239,6 @@ class PitchWriter:
                 seconds=time.perf_counter() - started,
                 error=str(exc),
             )
-        samples = [clean_sample(r) for r in raw]
-        verdicts = [self.check(s, facts, context) for s in samples]
         valid = [s for s, v in zip(samples, verdicts, strict=True) if v.ok]
         valid = list(dict.fromkeys(valid))
         sims: list[float] = []

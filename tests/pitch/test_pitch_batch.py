@@ -21,7 +21,8 @@ SMALL = {"behavior": {"factors": 8, "iterations": 10}, "text": {"enabled": False
 
 
 def pitch_for(messages):  # type: ignore[no-untyped-def]
-    title = messages[-1]["content"].split('Product: "')[1].split('"')[0]
+    request = [m for m in messages if m["role"] == "user"][-1]["content"]
+    title = request.split('Product: "')[1].split('"')[0]
     return [f"You will enjoy {title} from our shop today."]
 
 

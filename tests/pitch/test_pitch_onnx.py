@@ -1,0 +1,151 @@
+"""The onnxruntime-genai runtime without the real model: config, fallback, conversion, sampling."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from recsys.errors import ConfigError, PitchModelError
+from recsys.home import Home
+from recsys.pitch import backends
+from recsys.pitch.backends import (
+    OnnxModel,
+    TransformersModel,
+    convert_onnx,
+    make_model,
+    onnx_model_dir,
+    split_prefill,
+)
+from recsys.pitch.config import PitchConfig
+from recsys.pitch.facts import ItemFacts, RecentItem, ShopperContext
+from recsys.pitch.writer import PitchWriter
+
+FACTS = ItemFacts("r1", "Trail shoes", "Running")
+CTX = ShopperContext((RecentItem("r2", "Running socks", "bought"),))
+GOOD = "Since you bought Running socks, Trail shoes grip well on wet trails."
+BAD = "A lovely gift for everyone."  # does not name the product
+
+
+def test_runtime_is_validated_and_bf16_needs_transformers() -> None:
+    assert PitchConfig().runtime == "onnx" and PitchConfig().precision == "int8"
+    with pytest.raises(ConfigError, match=r"pitch\.runtime"):
+        PitchConfig(runtime="tensorrt")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="bf16"):
+        PitchConfig(precision="bf16")
+    assert PitchConfig(runtime="transformers", precision="bf16").precision == "bf16"
+
+
+def test_make_model_prefers_onnx_and_falls_back_with_a_warning(
+    home: Home, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(backends, "onnx_available", lambda: True)
+    assert isinstance(make_model(home, PitchConfig()), OnnxModel)
+    monkeypatch.setattr(backends, "onnx_available", lambda: False)
+    model = make_model(home, PitchConfig())
+    assert isinstance(model, TransformersModel)
+    assert "onnxruntime-genai is not installed" in caplog.text
+    assert isinstance(make_model(home, PitchConfig(runtime="transformers")), TransformersModel)
+
+
+def test_convert_onnx_without_the_package_says_how_to_install(
+    home: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(backends, "onnx_available", lambda: False)
+    with pytest.raises(PitchModelError, match="pip install 'onnxruntime-genai"):
+        convert_onnx(home, "int8")
+    with pytest.raises(PitchModelError, match="supports precision"):
+        convert_onnx(home, "bf16")
+
+
+def _fake_builder(ok: bool, calls: list[list[str]]) -> Any:
+    def run(cmd: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        calls.append(cmd)
+        out = Path(cmd[cmd.index("-o") + 1])
+        out.mkdir(parents=True)
+        (out / "model.onnx").write_bytes(b"onnx")
+        if ok:
+            config = {"model": {"decoder": {"session_options": {}}}}
+            (out / "genai_config.json").write_text(json.dumps(config), encoding="utf-8")
+            return subprocess.CompletedProcess(cmd, 0, "", "")
+        return subprocess.CompletedProcess(cmd, 1, "", "Traceback...\nValueError: bad weights")
+
+    return run
+
+
+def test_convert_onnx_builds_once_atomically_and_a_failure_leaves_nothing(
+    home: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(backends, "onnx_available", lambda: True)
+    monkeypatch.setattr(backends, "convert_gguf", lambda h: h.cache / "hf")
+    calls: list[list[str]] = []
+    monkeypatch.setattr(backends.subprocess, "run", _fake_builder(False, calls))
+    with pytest.raises(PitchModelError, match="ValueError: bad weights"):
+        convert_onnx(home, "int8")
+    target = onnx_model_dir(home, "int8")
+    assert not target.exists()
+    assert not list(target.parent.glob(target.name + ".tmp*"))  # the partial build is removed
+
+    monkeypatch.setattr(backends.subprocess, "run", _fake_builder(True, calls))
+    assert convert_onnx(home, "int8") == target
+    assert (target / "genai_config.json").is_file()
+    assert convert_onnx(home, "int8") == target  # cached: the builder is not run again
+    assert len(calls) == 2
+    cmd = calls[-1]
+    assert cmd[cmd.index("-p") + 1] == "int8" and "prune_lm_head=true" in cmd
+    backends._set_onnx_threads(target, 2)
+    config = json.loads((target / "genai_config.json").read_text(encoding="utf-8"))
+    assert config["model"]["decoder"]["session_options"]["intra_op_num_threads"] == 2
+
+
+def test_split_prefill() -> None:
+    msgs = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "Since you"}]
+    assert split_prefill(msgs) == (msgs[:1], "Since you")
+    assert split_prefill(msgs[:1]) == (msgs[:1], "")
+
+
+class SequentialFake:
+    """Answers one sample per call from a script, like the onnx runtime."""
+
+    sequential = True
+    name = "sequential-fake"
+
+    def __init__(self, script: list[str]) -> None:
+        self.script = script
+        self.calls: list[tuple[int, int]] = []
+
+    def generate(
+        self,
+        messages: list[dict[str, str]],
+        n: int,
+        max_new_tokens: int,
+        temperature: float,
+        seed: int,
+    ) -> list[str]:
+        self.calls.append((n, seed))
+        return [self.script[len(self.calls) - 1]]
+
+
+def test_writer_stops_at_the_first_valid_sample_of_a_sequential_model() -> None:
+    model = SequentialFake([BAD, GOOD, GOOD])
+    writer = PitchWriter(model, PitchConfig(n_samples=3, rerank=False))
+    result = writer.write(FACTS, CTX, use_cache=False)
+    assert (result.pitch.source, result.pitch.text) == ("llm", GOOD)
+    assert [n for n, _ in model.calls] == [1, 1]  # stopped after the second sample
+    assert model.calls[1][1] == model.calls[0][1] + 1  # a new seed per sample
+    assert result.first_ok is False
+
+
+def test_writer_draws_all_n_when_none_is_valid_or_first_valid_is_off() -> None:
+    model = SequentialFake([BAD, BAD, BAD])
+    result = PitchWriter(model, PitchConfig(n_samples=3, rerank=False)).write(
+        FACTS, CTX, use_cache=False
+    )
+    assert result.pitch.source == "template" and len(model.calls) == 3
+    batched = SequentialFake([GOOD])
+    cfg = PitchConfig(n_samples=3, rerank=False, first_valid=False)
+    PitchWriter(batched, cfg).write(FACTS, CTX, use_cache=False)
+    assert batched.calls[0][0] == 3  # one call asking for all n
