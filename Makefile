@@ -31,8 +31,9 @@ demo: $(STAMP)
 	$(BIN)/recsys recommend 405 -n 5
 	$(BIN)/recsys recommend new-shopper -n 3
 	$(BIN)/recsys similar 50 -n 5
-	# pitches for user 1's top items: the template writer here (the local LLM takes minutes per pitch
-	# on 2 cores: `recsys pitch 1 -n 3`); the API below queues LLM pitches in the background
+	# pitches for user 1's top items by the local LLM (onnxruntime-genai; the first run converts the
+	# packaged model once, under a minute), then the deterministic template for comparison
+	$(BIN)/recsys pitch 1 -n 3
 	$(BIN)/recsys pitch 1 -n 3 --backend template
 	$(BIN)/recsys info
 	# the HTTP API: start gunicorn, run curl examples; stays up only when run from a terminal

@@ -7,7 +7,12 @@ from pathlib import Path
 import pytest
 
 from recsys.home import Home
-from recsys.pitch.backends import TransformersModel, converted_model_dir, smollm2_gguf_path
+from recsys.pitch.backends import (
+    OnnxModel,
+    TransformersModel,
+    converted_model_dir,
+    smollm2_gguf_path,
+)
 from recsys.pitch.config import PitchConfig
 from recsys.pitch.facts import ItemFacts, RecentItem, ShopperContext
 from recsys.pitch.validate import CatalogNames
@@ -63,3 +68,34 @@ def test_real_pitch_is_produced_and_validated(model: TransformersModel) -> None:
     assert written, [r.samples for r in results]  # the real model writes at least one pitch
     for r in written:
         assert r.pitch.text in r.samples and r.pitch.model.startswith("smollm2-135m-instruct")
+
+
+@pytest.fixture(scope="module")
+def onnx_model(tmp_path_factory: pytest.TempPathFactory) -> OnnxModel:
+    """The packaged model through onnxruntime-genai (built once; reuses var/ if built there)."""
+    shared = Home(Path("var/pitch-bench").absolute())
+    home = shared if converted_model_dir(shared).is_dir() else Home(tmp_path_factory.mktemp("o"))
+    return OnnxModel(home.ensure(), PitchConfig()).load()
+
+
+def test_real_onnx_model_samples_are_reproducible_and_continue_the_answer(
+    onnx_model: OnnxModel,
+) -> None:
+    from recsys.pitch.prompt import answer_start, build_messages
+
+    messages = build_messages(FACTS, CTX)
+    first = onnx_model.generate(messages, n=2, max_new_tokens=30, temperature=0.7, seed=3)
+    again = onnx_model.generate(messages, n=2, max_new_tokens=30, temperature=0.7, seed=3)
+    assert first == again and len(first) == 2  # same seed, same samples
+    assert all(t.startswith(answer_start(FACTS, CTX)) and len(t) > 60 for t in first)
+    assert onnx_model.last_new_tokens > 0
+
+
+def test_real_onnx_pipeline_writes_valid_llm_pitches(onnx_model: OnnxModel) -> None:
+    titles = {f.item_id: f.title for f, _ in CASES} | {"172": CTX.recent[0].title}
+    writer = PitchWriter(onnx_model, PitchConfig(rerank=False), names=CatalogNames(titles))
+    results = [writer.write(facts, ctx, use_cache=False) for facts, ctx in CASES]
+    for (facts, ctx), result in zip(CASES, results, strict=True):
+        assert writer.check(result.pitch.text, facts, ctx).ok
+        assert 1 <= len(result.samples) <= 3  # first valid of at most n_samples
+    assert any(r.pitch.source == "llm" for r in results), [r.samples for r in results]
