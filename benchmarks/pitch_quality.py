@@ -36,7 +36,13 @@ import polars as pl
 from recsys.bundle import load_bundle
 from recsys.home import Home
 from recsys.hybrid import HybridRecommender
-from recsys.pitch.backends import OnnxModel, PitchModel, TransformersModel, make_model
+from recsys.pitch.backends import (
+    LlamaCppModel,
+    OnnxModel,
+    PitchModel,
+    TransformersModel,
+    make_model,
+)
 from recsys.pitch.cache import PitchCache
 from recsys.pitch.config import PitchConfig
 from recsys.pitch.facts import ItemFacts, RecentItem, ShopperContext, build_context
@@ -232,10 +238,12 @@ def speed_run(home: Home, spec: str, repeats: int, pair: Pair) -> dict[str, Any]
     ``spec`` is ``RUNTIME-PRECISION``, e.g. ``onnx-int8`` or ``transformers-fp32``.
     """
     runtime, precision = spec.split("-", 1)
-    cfg = PitchConfig(runtime=runtime, precision=precision)  # type: ignore[arg-type]
-    model: OnnxModel | TransformersModel = (
-        OnnxModel(home, cfg) if runtime == "onnx" else TransformersModel(home, cfg)
-    )
+    model: OnnxModel | TransformersModel | LlamaCppModel
+    if runtime == "llamacpp":  # the GGUF's own Q4_1 weights: no precision to choose
+        model = LlamaCppModel(home, PitchConfig(runtime="llamacpp"))
+    else:
+        cfg = PitchConfig(runtime=runtime, precision=precision)  # type: ignore[arg-type]
+        model = OnnxModel(home, cfg) if runtime == "onnx" else TransformersModel(home, cfg)
     start = time.perf_counter()
     model.load()
     load_s = time.perf_counter() - start

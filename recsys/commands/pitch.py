@@ -27,7 +27,7 @@ COMMANDS: list[click.Command] = []
 @click.option("--language", type=click.Choice(["en", "de", "fr", "es"]), default="en")
 @click.option(
     "--runtime",
-    type=click.Choice(["onnx", "transformers"]),
+    type=click.Choice(["onnx", "transformers", "llamacpp"]),
     default=None,
     help="Local model runtime (default onnx when onnxruntime-genai is installed).",
 )

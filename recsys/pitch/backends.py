@@ -283,6 +283,86 @@ class OnnxModel:
         return out
 
 
+def llamacpp_available() -> bool:
+    """Whether ``llama-cpp-python`` (an optional extra that compiles llama.cpp) is installed."""
+    return importlib.util.find_spec("llama_cpp") is not None
+
+
+class LlamaCppModel:
+    """The packaged GGUF as it is (Q4_1 weights) in llama.cpp via ``llama-cpp-python``.
+
+    Optional: the package builds llama.cpp from source on install (7-20 minutes on 2 cores), so
+    neither ``make demo`` nor ``make test`` installs it. The chat template comes from the
+    converted tokenizer (as for the other local runtimes) so the answer start can be continued;
+    samples are drawn one at a time (``sequential``).
+    """
+
+    sequential = True
+
+    def __init__(self, home: Home, config: PitchConfig | None = None) -> None:
+        self.home = home
+        self.config = config or PitchConfig(runtime="llamacpp")
+        self.name = f"{SMOLLM2_NAME}/llamacpp-q4_1"
+        self._lock = threading.Lock()
+        self._model: Any = None
+        self._tokenizer: Any = None
+        self.last_new_tokens = 0
+        self.last_generate_s = 0.0
+
+    def load(self) -> LlamaCppModel:
+        """Load the GGUF (and the tokenizer for the chat template) and return self."""
+        with self._lock:
+            if self._model is not None:
+                return self
+            if not llamacpp_available():
+                raise PitchModelError(
+                    "the llamacpp pitch runtime needs llama-cpp-python "
+                    "(pip install llama-cpp-python==0.3.36; it compiles llama.cpp, 7-20 min)"
+                )
+            from llama_cpp import Llama
+            from transformers import AutoTokenizer
+
+            self._tokenizer = AutoTokenizer.from_pretrained(convert_gguf(self.home))
+            threads = self.config.threads or min(4, os.cpu_count() or 1)
+            self._model = Llama(
+                model_path=str(smollm2_gguf_path()),
+                n_ctx=1024,
+                n_threads=threads,
+                n_threads_batch=threads,
+                verbose=False,
+            )
+        return self
+
+    def generate(
+        self, messages: Messages, n: int, max_new_tokens: int, temperature: float, seed: int
+    ) -> list[str]:
+        """Sample ``n`` replies, one after another (seeds ``seed``, ``seed + 1``, ...)."""
+        self.load()
+        messages, prefix = split_prefill(messages)
+        prompt = self._tokenizer.apply_chat_template(
+            messages, tokenize=False, add_generation_prompt=True
+        )
+        out: list[str] = []
+        new_tokens = 0
+        started = time.perf_counter()
+        with self._lock:
+            for i in range(n if temperature > 0 else 1):
+                result = self._model.create_completion(
+                    prompt + prefix,
+                    max_tokens=max_new_tokens,
+                    temperature=temperature,
+                    top_p=self.config.top_p,
+                    top_k=0,
+                    seed=(seed + i) & 0x7FFFFFFF,
+                    stop=["<|im_end|>"],
+                )
+                new_tokens += int(result["usage"]["completion_tokens"])
+                out.append(prefix + str(result["choices"][0]["text"]))
+        self.last_generate_s = time.perf_counter() - started
+        self.last_new_tokens = new_tokens
+        return out
+
+
 class TransformersModel:
     """SmolLM2-135M-Instruct in transformers (CPU), loaded lazily on first ``generate``.
 
@@ -424,6 +504,8 @@ def make_model(home: Home, config: PitchConfig) -> PitchModel | None:
         return None
     if config.backend == "openai":
         return OpenAIModel(config.openai)
+    if config.runtime == "llamacpp":
+        return LlamaCppModel(home, config)
     if config.runtime == "onnx":
         if onnx_available():
             return OnnxModel(home, config)

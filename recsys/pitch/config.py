@@ -12,7 +12,7 @@ from recsys.errors import ConfigError
 Backend = Literal["local", "openai", "template"]
 Language = Literal["en", "de", "fr", "es"]
 Precision = Literal["fp32", "bf16", "int8"]
-Runtime = Literal["onnx", "transformers"]
+Runtime = Literal["onnx", "transformers", "llamacpp"]
 
 BACKENDS: tuple[str, ...] = get_args(Backend)
 LANGUAGES: tuple[str, ...] = get_args(Language)
@@ -72,14 +72,12 @@ class PitchConfig:
     max_chars: int = 220  # validator: longest pitch accepted
     min_chars: int = 20  # validator: shortest pitch accepted
     recent_items: int = 3  # shopper's recent items put in the prompt
-    runtime: Runtime = (
-        "onnx"  # local backend: onnx (onnxruntime-genai, if installed) | transformers
-    )
-    precision: Precision = (
-        "int8"  # local weights: int8 | fp32 (both runtimes) | bf16 (transformers)
-    )
-    first_valid: bool = True  # onnx runtime: stop sampling at the first valid sample (<= n_samples)
-    threads: int = 0  # torch intra-op threads for the local model (0 = leave torch's default)
+    # local backend runtime: onnx (onnxruntime-genai; falls back to transformers if missing) |
+    # transformers | llamacpp (the GGUF as is; optional extra that compiles llama.cpp)
+    runtime: Runtime = "onnx"
+    precision: Precision = "int8"  # onnx/transformers weights: int8 | fp32 | bf16 (transformers)
+    first_valid: bool = True  # one-at-a-time runtimes: stop at the first valid sample
+    threads: int = 0  # threads of the local model (0: torch's default; onnx/llamacpp min(4, cpus))
     generate_timeout_s: float = 30.0  # background generation of one pitch gives up after this
     queue_size: int = 256  # background queue bound; misses beyond it are not queued
     rerank: bool = True  # re-rank valid samples by embedding similarity to the product text
@@ -96,7 +94,7 @@ class PitchConfig:
             )
         if self.runtime not in RUNTIMES:
             raise ConfigError(f"pitch.runtime must be one of {RUNTIMES}, got {self.runtime!r}")
-        if self.runtime == "onnx" and self.precision == "bf16":
+        if self.runtime != "transformers" and self.precision == "bf16":
             raise ConfigError(
                 "pitch.precision 'bf16' needs runtime 'transformers' (onnx: int8, fp32)"
             )

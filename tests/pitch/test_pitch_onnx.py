@@ -149,3 +149,15 @@ def test_writer_draws_all_n_when_none_is_valid_or_first_valid_is_off() -> None:
     cfg = PitchConfig(n_samples=3, rerank=False, first_valid=False)
     PitchWriter(batched, cfg).write(FACTS, CTX, use_cache=False)
     assert batched.calls[0][0] == 3  # one call asking for all n
+
+
+def test_llamacpp_runtime_is_optional_and_says_how_to_install(
+    home: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = make_model(home, PitchConfig(runtime="llamacpp"))
+    assert isinstance(model, backends.LlamaCppModel) and model.sequential
+    monkeypatch.setattr(backends, "llamacpp_available", lambda: False)
+    with pytest.raises(PitchModelError, match="pip install llama-cpp-python"):
+        model.load()
+    with pytest.raises(ConfigError, match="bf16"):
+        PitchConfig(runtime="llamacpp", precision="bf16")
