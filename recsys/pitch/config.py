@@ -11,7 +11,7 @@ from recsys.errors import ConfigError
 
 Backend = Literal["local", "openai", "template"]
 Language = Literal["en", "de", "fr", "es"]
-Precision = Literal["fp32", "bf16", "int8"]
+Precision = Literal["fp32", "bf16", "int8", "int4"]
 Runtime = Literal["onnx", "transformers", "llamacpp"]
 
 BACKENDS: tuple[str, ...] = get_args(Backend)
@@ -75,7 +75,8 @@ class PitchConfig:
     # local backend runtime: onnx (onnxruntime-genai; falls back to transformers if missing) |
     # transformers | llamacpp (the GGUF as is; optional extra that compiles llama.cpp)
     runtime: Runtime = "onnx"
-    precision: Precision = "int8"  # onnx/transformers weights: int8 | fp32 | bf16 (transformers)
+    # local model weights: int8 | int4 (onnx only) | fp32 | bf16 (transformers only)
+    precision: Precision = "int8"
     first_valid: bool = True  # one-at-a-time runtimes: stop at the first valid sample
     threads: int = 0  # threads of the local model (0: torch's default; onnx/llamacpp min(4, cpus))
     generate_timeout_s: float = 30.0  # background generation of one pitch gives up after this
@@ -96,7 +97,11 @@ class PitchConfig:
             raise ConfigError(f"pitch.runtime must be one of {RUNTIMES}, got {self.runtime!r}")
         if self.runtime != "transformers" and self.precision == "bf16":
             raise ConfigError(
-                "pitch.precision 'bf16' needs runtime 'transformers' (onnx: int8, fp32)"
+                "pitch.precision 'bf16' needs runtime 'transformers' (onnx: int8, int4, fp32)"
+            )
+        if self.runtime != "onnx" and self.precision == "int4":
+            raise ConfigError(
+                "pitch.precision 'int4' needs runtime 'onnx' (transformers: fp32, bf16, int8)"
             )
         for name, low, high in (
             ("n_samples", 1, 16),

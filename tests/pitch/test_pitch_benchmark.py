@@ -25,10 +25,13 @@ def test_clothing_pairs_and_template_run() -> None:
     assert facts.title.split(" style ")[1] == facts.item_id and ctx.recent
     summary = pitch_quality.template_run(pairs, names)
     assert summary["pairs"] == 20 and summary["template_pass_rate"] == 1.0
+    fidelity = {"identical": 1, "mean_common_word_prefix_share": 0.5}
     md = pitch_quality.to_markdown(
         {
             "machine": {"loadavg_before": "1 1 1", "loadavg_after": "1 1 1"},
             "datasets": {"clothing": {"template": summary}},
+            "fidelity": {"prompts": 4, "reference": "onnx-fp32", "int4": fidelity},
         }
     )
     assert "| clothing | 0 |" in md
+    assert "| onnx-int4 | 1/4 | 0.5 |" in md

@@ -99,3 +99,29 @@ def test_real_onnx_pipeline_writes_valid_llm_pitches(onnx_model: OnnxModel) -> N
         assert writer.check(result.pitch.text, facts, ctx).ok
         assert 1 <= len(result.samples) <= 3  # first valid of at most n_samples
     assert any(r.pitch.source == "llm" for r in results), [r.samples for r in results]
+
+
+@pytest.fixture(scope="module")
+def onnx_int4_model(tmp_path_factory: pytest.TempPathFactory) -> OnnxModel:
+    """The packaged model as int4 ONNX (built once; reuses var/ if built there)."""
+    shared = Home(Path("var/pitch-bench").absolute())
+    home = shared if converted_model_dir(shared).is_dir() else Home(tmp_path_factory.mktemp("q"))
+    return OnnxModel(home.ensure(), PitchConfig(precision="int4")).load()
+
+
+def test_real_onnx_int4_model_writes_a_valid_pitch(onnx_int4_model: OnnxModel) -> None:
+    from recsys.pitch.prompt import build_messages
+
+    messages = build_messages(FACTS, CTX)
+    forced = onnx_int4_model.generate(
+        messages, n=1, max_new_tokens=40, temperature=0.0, seed=0, min_new_tokens=40
+    )
+    assert onnx_int4_model.last_new_tokens == 40 and forced[0].strip()
+    titles = {f.item_id: f.title for f, _ in CASES} | {"172": CTX.recent[0].title}
+    writer = PitchWriter(
+        onnx_int4_model, PitchConfig(precision="int4", rerank=False), names=CatalogNames(titles)
+    )
+    results = [writer.write(facts, ctx, use_cache=False) for facts, ctx in CASES]
+    for (facts, ctx), result in zip(CASES, results, strict=True):
+        assert writer.check(result.pitch.text, facts, ctx).ok
+    assert any(r.pitch.source == "llm" for r in results), [r.samples for r in results]

@@ -39,6 +39,16 @@ def test_runtime_is_validated_and_bf16_needs_transformers() -> None:
     assert PitchConfig(runtime="transformers", precision="bf16").precision == "bf16"
 
 
+def test_int4_is_an_onnx_only_precision() -> None:
+    assert PitchConfig(precision="int4").precision == "int4"
+    for runtime in ("transformers", "llamacpp"):
+        with pytest.raises(ConfigError, match="'int4' needs runtime 'onnx'"):
+            PitchConfig(runtime=runtime, precision="int4")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"pitch\.precision must be one of"):
+        PitchConfig(precision="int2")  # type: ignore[arg-type]
+    assert PitchConfig.from_mapping({"precision": "int4"}).precision == "int4"
+
+
 def test_make_model_prefers_onnx_and_falls_back_with_a_warning(
     home: Home, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -99,6 +109,27 @@ def test_convert_onnx_builds_once_atomically_and_a_failure_leaves_nothing(
     backends._set_onnx_threads(target, 2)
     config = json.loads((target / "genai_config.json").read_text(encoding="utf-8"))
     assert config["model"]["decoder"]["session_options"]["intra_op_num_threads"] == 2
+
+
+def test_convert_onnx_int4_is_cached_apart_from_int8(
+    home: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(backends, "onnx_available", lambda: True)
+    monkeypatch.setattr(backends, "convert_gguf", lambda h: h.cache / "hf")
+    calls: list[list[str]] = []
+    envs: list[dict[str, str]] = []
+    builder = _fake_builder(True, calls)
+
+    def run(cmd: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        envs.append(kwargs["env"])
+        return builder(cmd, **kwargs)
+
+    monkeypatch.setattr(backends.subprocess, "run", run)
+    int4, int8 = convert_onnx(home, "int4"), convert_onnx(home, "int8")
+    assert int4 == onnx_model_dir(home, "int4") != int8
+    assert [c[c.index("-p") + 1] for c in calls] == ["int4", "int8"]
+    assert all(e["HF_HUB_OFFLINE"] == e["TRANSFORMERS_OFFLINE"] == "1" for e in envs)
+    assert OnnxModel(home, PitchConfig(precision="int4")).name.endswith("/onnx-int4")
 
 
 def test_split_prefill() -> None:
