@@ -82,7 +82,7 @@ SCHEMAS: dict[str, Any] = {
         "required": ["kind", "source", "item_ids", "text"],
         "properties": {
             "kind": {"type": "string", "enum": ["history", "similar", "popular"]},
-            "source": {"type": "string", "enum": ["behavior", "text", "popularity"]},
+            "source": {"type": "string", "enum": ["behavior", "text", "popularity", "repeat"]},
             "item_ids": {"type": "array", "items": {"type": "string"}},
             "text": {"type": "string"},
         },

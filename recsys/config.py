@@ -130,6 +130,10 @@ class HybridConfig:
     """Blending, filtering and fallback at request time."""
 
     behavior_weight: float = 1.0  # weight of the behavior model's (z-scored) score
+    # weight of the behavior model folded in from the user's latest ``recent_events`` events only
+    # (what they are doing now, next to the trained long-term taste); 0 turns it off
+    recent_weight: float = 2.0  # chosen on the ML-100K validation split (see benchmarks/README)
+    recent_events: int = 10  # newest history events behind the recent source
     text_weight: float = 0.2  # weight of text similarity to the user's recent items
     popularity_weight: float = 0.0  # weight of (log) popularity
     content_behavior_weight: float = 1.0  # content path: item-to-item behavior similarity weight
@@ -149,6 +153,7 @@ class HybridConfig:
     def __post_init__(self) -> None:
         for name in (
             "behavior_weight",
+            "recent_weight",
             "text_weight",
             "popularity_weight",
             "content_behavior_weight",
@@ -168,6 +173,7 @@ class HybridConfig:
         _check(self.candidates >= 1, "hybrid.candidates", self.candidates, ">= 1")
         _check(self.min_user_events >= 1, "hybrid.min_user_events", self.min_user_events, ">= 1")
         _check(self.recent_items >= 1, "hybrid.recent_items", self.recent_items, ">= 1")
+        _check(self.recent_events >= 1, "hybrid.recent_events", self.recent_events, ">= 1")
         if self.max_category_share is not None:
             _check(
                 0 < self.max_category_share <= 1,

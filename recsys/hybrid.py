@@ -3,12 +3,14 @@
 Fallback chain (reported in every answer as ``strategy``):
 
 * ``hybrid``  — the user was in training with at least ``min_user_events`` interactions and still
-  has history: the trained behavior vector, text similarity to recent items, and popularity.
+  has history: the trained behavior vector, the behavior model folded in from the user's newest
+  ``recent_events`` events (``recent``: what they are doing now), text similarity to recent items,
+  and popularity.
 * ``content`` — a user with a few events, a user unknown to the model, or an anonymous session:
   behavior folded in from the current history, text similarity to the recent items, popularity.
 * ``popular`` — nothing known about the caller: most popular items that pass the filters.
 
-A fourth source, ``repeat``, scores the items the user already bought by how often and how
+One more source, ``repeat``, scores the items the user already bought by how often and how
 recently (purchase frequency with a half-life). It only matters when re-buying is allowed
 (``exclude_seen = exclude_purchased = False``, the setting for grocery and consumables shops);
 otherwise those items are filtered out anyway.
@@ -60,8 +62,9 @@ class Reason:
     Attributes:
         kind: ``history`` (driven by the user's own items), ``similar`` (similar to a given item),
             or ``popular``.
-        source: the signal that contributed most: ``behavior``, ``text``, ``popularity`` or
-            ``repeat`` (the user buys this item again and again).
+        source: the signal that contributed most: ``behavior`` (the behavior model, from the whole
+            history or from the newest events), ``text``, ``popularity`` or ``repeat`` (the user
+            buys this item again and again).
         item_ids: the user's items that contributed most (empty for ``popular``).
         text: a short human-readable sentence.
     """
@@ -75,6 +78,7 @@ class Reason:
 def _bare_reason(parts: dict[str, float]) -> Reason:
     """A reason naming only the source that contributed most (for unexplained answers)."""
     source = max(parts, key=lambda s: parts[s]) if parts else "popularity"
+    source = "behavior" if source == "recent" else source  # both are the behavior model
     kind: Literal["history", "popular"] = "popular" if source == "popularity" else "history"
     return Reason(kind, source, (), "")  # type: ignore[arg-type]
 
@@ -513,6 +517,8 @@ class HybridRecommender:
         weights: dict[str, float] = {}
         behavior_vec = None
         behavior_all: npt.NDArray[np.float32] | None = None
+        recent_row = None
+        recent_all: npt.NDArray[np.float32] | None = None
         profile = None
         if strategy != "popular":
             hybrid = strategy == "hybrid"
@@ -532,6 +538,23 @@ class HybridRecommender:
                 s[~allowed] = -np.inf
                 sources["behavior"] = top_n(s, k)
             weights["behavior"] = c.behavior_weight if hybrid else c.content_behavior_weight
+            # what the user is doing now: the behavior model folded in from the newest events
+            # (the content strategy's behavior vector is already a fold-in of a short history)
+            recent_row = (
+                self.history_row(history[: c.recent_events])
+                if hybrid and c.recent_weight > 0 and model.name != "popularity"
+                else None
+            )
+            if recent_row is not None and recent_row.nnz:
+                if use_index and behavior_index is not None:
+                    recent_vec = model.user_vector(-1, recent_row)  # type: ignore[attr-defined]
+                    sources["recent"] = behavior_index.search(recent_vec, k + len(exclude))[0]
+                else:
+                    recent_all = model.score_items(-1, recent_row)
+                    s = recent_all.copy()
+                    s[~allowed] = -np.inf
+                    sources["recent"] = top_n(s, k)
+                weights["recent"] = c.recent_weight
             profile = self._text_profile(history)
             if profile is not None and b.text_index is not None:
                 sources["text"] = b.text_index.search(profile, k + len(exclude))[0]
@@ -563,6 +586,12 @@ class HybridRecommender:
                 behavior_all[cand]
                 if behavior_all is not None
                 else b.behavior.score_items(user_idx, hist_row, cand)
+            )
+        if "recent" in sources and recent_row is not None:
+            scores["recent"] = (
+                recent_all[cand]
+                if recent_all is not None
+                else b.behavior.score_items(-1, recent_row, cand)
             )
         if "text" in sources and profile is not None:
             assert b.text_vectors is not None
@@ -672,10 +701,12 @@ class HybridRecommender:
                 text = f"You bought {b.item_table.title(int(item_idx))} {times}x before"
                 out.append(Reason("history", "repeat", (item_id,), text))
                 continue
-            sim = beh_sim if best == "behavior" else text_sim
+            sim = beh_sim if best in ("behavior", "recent") else text_sim
             if sim is None:
                 sim = text_sim if beh_sim is None else beh_sim
             col = sim[:, j] if sim is not None else np.zeros(hist_idx.size)
+            if best == "recent":  # explained by the newest items only (those behind the source)
+                col = col[: max(1, min(self.config.recent_events, col.size))]
             top = [int(t) for t in top_n(col.astype(np.float64), 2)] or [0]
             ids = tuple(b.items.id(int(hist_idx[t])) for t in top)
             lead_idx, lead_type = recent[top[0]]

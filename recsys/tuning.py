@@ -6,9 +6,9 @@ Two stages with a fixed, small budget:
    regularization, alpha) are fitted on the inner training part and scored, behavior only, on every
    validation user.
 2. **blend**: with the best behavior config, one bundle is trained and the first ``blend_trials``
-   weight sets of :data:`BLEND_GRID` (text / popularity / repeat weights) are served through
-   :class:`~recsys.hybrid.HybridRecommender` to a seeded sample of at most ``max_val_users``
-   validation users.
+   weight sets of :data:`BLEND_GRID` (text / popularity / recent / repeat weights) are served
+   through :class:`~recsys.hybrid.HybridRecommender` to a seeded sample of at most
+   ``max_val_users`` validation users.
 
 The validation split is per user, by time: the last ``val_frac`` of each user's events (see
 :func:`recsys.evaluation.temporal_split`). The test data of a benchmark is never seen here.
@@ -54,12 +54,12 @@ BEHAVIOR_GRID: tuple[dict[str, Any], ...] = (
     {"factors": 16, "regularization": 0.05, "alpha": 0.5},
 )
 BLEND_GRID: tuple[dict[str, Any], ...] = (
-    {"text_weight": 0.1, "popularity_weight": 0.0},
-    {"text_weight": 0.0, "popularity_weight": 0.0},
-    {"text_weight": 0.2, "popularity_weight": 0.0},
-    {"text_weight": 0.1, "popularity_weight": 0.1},
-    {"text_weight": 0.3, "popularity_weight": 0.1},
-    {"text_weight": 0.05, "popularity_weight": 0.3},
+    {"text_weight": 0.2, "popularity_weight": 0.0, "recent_weight": 2.0},
+    {"text_weight": 0.1, "popularity_weight": 0.0, "recent_weight": 1.0},
+    {"text_weight": 0.2, "popularity_weight": 0.0, "recent_weight": 0.0},
+    {"text_weight": 0.0, "popularity_weight": 0.0, "recent_weight": 2.0},
+    {"text_weight": 0.1, "popularity_weight": 0.1, "recent_weight": 2.0},
+    {"text_weight": 0.3, "popularity_weight": 0.1, "recent_weight": 4.0},
 )
 REPEAT_GRID: tuple[float, ...] = (1.0, 3.0, 0.3)  # extra repeat weights tried when re-buying
 

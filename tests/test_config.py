@@ -99,6 +99,8 @@ def test_wrong_type_is_rejected(data: dict[str, Any], name: str) -> None:
         ({"matrix": {"half_life_days": 0}}, "matrix.half_life_days"),
         ({"matrix": {"window_days": -1}}, "matrix.window_days"),
         ({"hybrid": {"text_weight": -0.1}}, "hybrid.text_weight"),
+        ({"hybrid": {"recent_weight": -1}}, "hybrid.recent_weight"),
+        ({"hybrid": {"recent_events": 0}}, "hybrid.recent_events"),
         ({"hybrid": {"max_category_share": 2}}, "hybrid.max_category_share"),
         ({"hybrid": {"max_category_share": 0}}, "hybrid.max_category_share"),
         ({"hybrid": {"candidates": 0}}, "hybrid.candidates"),

@@ -475,3 +475,37 @@ def test_behavior_cosine_of_candidates_matches_the_full_similarity_row(
     for idx in np.flatnonzero(b.behavior.known_items):
         full = b.behavior.item_similarities(np.asarray([idx]))[0][cand]
         np.testing.assert_allclose(rec._behavior_cosine(int(idx), cand), full, rtol=1e-5, atol=1e-6)
+
+
+# ---------------------------------------------------------------------------- recent source
+def _runner_now_cooking(events: pl.DataFrame) -> list[UserEvent]:
+    """run1's history (a runner in training) with two kitchen views after it, newest first."""
+    history = _history(events, "run1")
+    newest = history[0].ts
+    return [UserEvent("k2", "view", newest + 120), UserEvent("k1", "view", newest + 60), *history]
+
+
+def test_recent_events_steer_a_known_user_to_what_they_do_now(
+    rec: HybridRecommender, events: pl.DataFrame
+) -> None:
+    history = _runner_now_cooking(events)
+    no_text = dataclasses.replace(rec.config, text_weight=0.0)
+    long_term = rec.with_config(dataclasses.replace(no_text, recent_weight=0.0))
+    assert _ids(long_term.recommend_user("run1", history, n=1)) == ["r1"]  # trained taste only
+    now = rec.with_config(dataclasses.replace(no_text, recent_weight=2.0, recent_events=2))
+    answer = now.recommend_user("run1", history, n=2)
+    assert answer.strategy == "hybrid"
+    assert set(_ids(answer)) == {"k3", "k4"}  # the kitchen items run1 has not seen yet
+    for item in answer.items:  # explained by the newest items, as the behavior model's reason
+        assert item.reason.source == "behavior"
+        assert item.reason.item_ids[0] in {"k1", "k2"}
+
+
+def test_recent_source_only_reads_the_newest_events(
+    rec: HybridRecommender, events: pl.DataFrame
+) -> None:
+    history = _runner_now_cooking(events)
+    no_text = dataclasses.replace(rec.config, text_weight=0.0, recent_weight=2.0)
+    # the newest 5 events hold 2 kitchen views and 3 running purchases: running again leads
+    wide = rec.with_config(dataclasses.replace(no_text, recent_events=5))
+    assert _ids(wide.recommend_user("run1", history, n=1)) == ["r1"]
