@@ -7,11 +7,15 @@ random trained users; prints CPU ms and wall ms per request.
 Usage::
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/api_cpu.py --home var/rel-home
+    # the cost of one source: the same requests with a hybrid setting changed
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/api_cpu.py --home H --hybrid recent_weight=0
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import random
 import sys
 import time
@@ -29,8 +33,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--home", type=Path, default=ROOT / "var" / "api-bench")
     parser.add_argument("--requests", type=int, default=400)
+    parser.add_argument(
+        "--hybrid",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a [hybrid] setting of the served bundle (JSON value), repeatable",
+    )
     args = parser.parse_args()
     app = create_app({"home": str(args.home), "watch": False})
+    if args.hybrid:
+        recommender = app.extensions["recsys"].service.snapshot.recommender
+        changes = {k: json.loads(v) for k, v in (kv.split("=", 1) for kv in args.hybrid)}
+        recommender.config = dataclasses.replace(recommender.config, **changes)
+        print(f"hybrid overrides: {changes}")
     client = app.test_client()
     users = app.extensions["recsys"].service.snapshot.bundle.users.ids()
     rng = random.Random(2026)

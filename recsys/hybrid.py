@@ -304,22 +304,21 @@ class HybridRecommender:
         """Turn events (any order) into a ``1 x n_items`` confidence row (unknown items ignored)."""
         b = self.bundle
         mc = self.matrix_config
-        conf: dict[int, float] = {}
-        newest = max((e.ts for e in history), default=0.0)
-        for e in history:
-            idx = b.items.index(e.item_id)
-            if idx < 0:
-                continue
-            w = mc.weight(e.type)
-            if mc.half_life_days is not None:
-                w *= 0.5 ** (max(0.0, newest - e.ts) / (mc.half_life_days * 86_400.0))
-            if w > 0:
-                conf[idx] = conf.get(idx, 0.0) + w
-        cols = np.fromiter(conf.keys(), dtype=np.int64, count=len(conf))
-        vals = np.fromiter(conf.values(), dtype=np.float32, count=len(conf))
-        order = np.argsort(cols)
+        n_items = len(b.items)
+        if not history:
+            return sp.csr_matrix((1, n_items), dtype=np.float32)
+        idx = b.items.indices([e.item_id for e in history])
+        weight = {t: mc.weight(t) for t in {e.type for e in history}}
+        w = np.fromiter((weight[e.type] for e in history), np.float64, len(history))
+        if mc.half_life_days is not None:
+            ts = np.fromiter((e.ts for e in history), np.float64, len(history))
+            w *= 0.5 ** ((ts.max() - ts).clip(0) / (mc.half_life_days * 86_400.0))
+        keep = (idx >= 0) & (w > 0)
+        cols, inverse = np.unique(idx[keep], return_inverse=True)
+        vals = np.zeros(cols.size, dtype=np.float64)
+        np.add.at(vals, inverse, w[keep])  # in event order, as a running sum would
         return sp.csr_matrix(
-            (vals[order], cols[order], np.asarray([0, len(cols)])), shape=(1, len(b.items))
+            (vals.astype(np.float32), cols, np.asarray([0, cols.size])), shape=(1, n_items)
         )
 
     def repeat_scores(self, history: Sequence[UserEvent]) -> npt.NDArray[np.float32]:

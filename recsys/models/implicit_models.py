@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from contextlib import AbstractContextManager
 
 import numpy as np
 import scipy.sparse as sp
@@ -16,11 +17,26 @@ from implicit.cpu.als import AlternatingLeastSquares
 from implicit.cpu.bpr import BayesianPersonalizedRanking
 from implicit.nearest_neighbours import CosineRecommender
 from implicit.utils import ParameterWarning
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController, threadpool_limits
 
 from recsys.models.base import BehaviorModel, FloatArray, IntArray
 
 log = logging.getLogger(__name__)
+
+_controller: ThreadpoolController | None = None
+
+
+def _one_blas_thread() -> AbstractContextManager[object]:
+    """A context that pins BLAS to one thread, cheap enough to enter on every request.
+
+    ``threadpool_limits(...)`` re-scans the process's loaded libraries (``/proc/self/maps``) on
+    every call: about 1.3 ms, 90% of an ALS fold-in. A controller built once keeps that list;
+    entering its ``limit`` only gets and sets thread counts.
+    """
+    global _controller
+    if _controller is None:
+        _controller = ThreadpoolController()
+    return _controller.limit(limits=1, user_api="blas")
 
 
 def _normalize_rows(x: np.ndarray) -> np.ndarray:
@@ -109,7 +125,7 @@ class ALSModel(_FactorModel):
 
     def _fold_in(self, history: sp.csr_matrix) -> FloatArray:
         engine = getattr(self, "_engine_cache", None)
-        with threadpool_limits(1, "blas"):
+        with _one_blas_thread():
             if engine is None:
                 engine = self._engine()
                 engine.user_factors = self._user

@@ -295,6 +295,26 @@ def test_the_blas_check_would_fire_without_the_adapters_guard(multithreaded_blas
         AlternatingLeastSquares(factors=2)
 
 
+def test_als_fold_in_runs_with_one_blas_thread_and_restores_the_setting(
+    multithreaded_blas: None, checkerboard: sp.csr_matrix, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = ALSModel(BehaviorConfig(algorithm="als", factors=4, iterations=2)).fit(checkerboard)
+    engine = model._engine_cache
+    seen: list[int] = []
+    original = engine.recalculate_user
+
+    def spy(userid: int, user_items: sp.csr_matrix) -> np.ndarray:
+        seen.extend(api["num_threads"] for api in threadpool_info() if api["user_api"] == "blas")
+        return original(userid, user_items)
+
+    monkeypatch.setattr(engine, "recalculate_user", spy)
+    vec = model.user_vector(-1, checkerboard[0])
+    assert seen and set(seen) == {1}  # the cached controller pinned BLAS during the solve
+    blas = [api["num_threads"] for api in threadpool_info() if api["user_api"] == "blas"]
+    assert max(blas) > 1  # and handed the fixture's 2 threads back afterwards
+    np.testing.assert_allclose(vec, original(0, checkerboard[0]).ravel(), rtol=1e-5)
+
+
 def test_item_knn_scores_are_history_times_cosine(checkerboard: sp.csr_matrix) -> None:
     model = ItemKNNModel(BehaviorConfig(algorithm="itemknn")).fit(checkerboard)
     # items 0 and 1 share 2 of their 3 users: cosine 2/3; user 0 holds items 1, 2, 3
