@@ -412,6 +412,16 @@ def ids_of(home: Path) -> tuple[list[str], list[str]]:
     return bundle.users.ids(), bundle.items.ids()
 
 
+def copy_sqlite(src: Path, dst: Path) -> None:
+    """Copy a SQLite database with its online backup API (consistent, WAL included)."""
+    import sqlite3
+
+    with sqlite3.connect(src) as source, sqlite3.connect(dst) as target:
+        source.backup(target)
+    source.close()
+    target.close()
+
+
 def bench_dataset(name: str, home: Path, args: argparse.Namespace) -> dict[str, Any]:
     tmp = ROOT / "var" / "api-bench-logs"
     tmp.mkdir(parents=True, exist_ok=True)
@@ -426,6 +436,11 @@ def bench_dataset(name: str, home: Path, args: argparse.Namespace) -> dict[str, 
     finally:
         stop_server(proc)
     port = free_port()
+    # the events scenario writes ~100k events into the store; without a restore every later run
+    # would serve users whose histories grew by them (ML-100K: 100k -> 283k events after two runs)
+    store = home / "recsys.sqlite3"
+    snapshot = tmp / f"{name}-store-before.sqlite3"
+    copy_sqlite(store, snapshot)
     proc = start_server("api", home, port, args.workers, args.threads, tmp / f"{name}-api.log")
     try:
         wait_ready(port, "/readyz", proc)
@@ -433,6 +448,8 @@ def bench_dataset(name: str, home: Path, args: argparse.Namespace) -> dict[str, 
             out[scenario] = drive(scenario, port, users, items, args, tmp)
     finally:
         stop_server(proc)
+        copy_sqlite(snapshot, store)
+        snapshot.unlink()
     out["user_recs_vs_bare"] = round(out["user_recs"]["rps"] / out["bare"]["rps"], 3)
     return out
 

@@ -15,6 +15,12 @@ recently (purchase frequency with a half-life). It only matters when re-buying i
 (``exclude_seen = exclude_purchased = False``, the setting for grocery and consumables shops);
 otherwise those items are filtered out anyway.
 
+Candidates: below the HNSW threshold the behavior and recent sources score every item exactly and
+each brings its own top ``candidates``; above it (large catalogs) one approximate search serves
+both, queried with ``behavior_weight · u/|u| + recent_weight · r/|r|`` (long-term and recent user
+vectors), and each is then scored exactly on the candidates. On ML-100K with HNSW forced, one
+combined search and two separate ones gave the same validation recall@20 (0.2484 vs 0.2486).
+
 Scores from each source are standardized over the union of candidates (``(v - mean) / spread``,
 where the spread is floored at half the source's typical spread, so a near-constant source is not
 stretched into noise), then blended with the configured weights; a candidate a source cannot score
@@ -73,6 +79,11 @@ class Reason:
     source: Literal["behavior", "text", "popularity", "repeat"]
     item_ids: tuple[str, ...]
     text: str
+
+
+def _unit(v: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """``v`` scaled to length 1 (a zero vector stays zero)."""
+    return (v / max(float(np.linalg.norm(v)), 1e-12)).astype(np.float32)
 
 
 def _bare_reason(parts: dict[str, float]) -> Reason:
@@ -518,6 +529,7 @@ class HybridRecommender:
         behavior_all: npt.NDArray[np.float32] | None = None
         recent_row = None
         recent_all: npt.NDArray[np.float32] | None = None
+        recent_vec: npt.NDArray[np.float32] | None = None
         profile = None
         if strategy != "popular":
             hybrid = strategy == "hybrid"
@@ -528,15 +540,6 @@ class HybridRecommender:
                 and behavior_index is not None
                 and len(b.items) >= b.config.index.hnsw_threshold
             )
-            if use_index and behavior_index is not None:  # large catalog: approximate (HNSW)
-                behavior_vec = model.user_vector(user_idx, hist_row)  # type: ignore[attr-defined]
-                sources["behavior"] = behavior_index.search(behavior_vec, k + len(exclude))[0]
-            else:  # below the HNSW threshold exact scoring of every item is as cheap
-                behavior_all = model.score_items(user_idx, hist_row)
-                s = behavior_all.copy()
-                s[~allowed] = -np.inf
-                sources["behavior"] = top_n(s, k)
-            weights["behavior"] = c.behavior_weight if hybrid else c.content_behavior_weight
             # what the user is doing now: the behavior model folded in from the newest events
             # (the content strategy's behavior vector is already a fold-in of a short history)
             recent_row = (
@@ -544,15 +547,29 @@ class HybridRecommender:
                 if hybrid and c.recent_weight > 0 and model.name != "popularity"
                 else None
             )
-            if recent_row is not None and recent_row.nnz:
-                if use_index and behavior_index is not None:
+            if recent_row is not None and not recent_row.nnz:
+                recent_row = None
+            if use_index and behavior_index is not None:  # large catalog: approximate (HNSW)
+                behavior_vec = model.user_vector(user_idx, hist_row)  # type: ignore[attr-defined]
+                query = behavior_vec
+                if recent_row is not None:  # one search for both: the weighted unit vectors
                     recent_vec = model.user_vector(-1, recent_row)  # type: ignore[attr-defined]
-                    sources["recent"] = behavior_index.search(recent_vec, k + len(exclude))[0]
-                else:
+                    query = c.behavior_weight * _unit(behavior_vec) + c.recent_weight * _unit(
+                        recent_vec
+                    )
+                sources["behavior"] = behavior_index.search(query, k + len(exclude))[0]
+            else:  # below the HNSW threshold exact scoring of every item is as cheap
+                behavior_all = model.score_items(user_idx, hist_row)
+                s = behavior_all.copy()
+                s[~allowed] = -np.inf
+                sources["behavior"] = top_n(s, k)
+                if recent_row is not None:
                     recent_all = model.score_items(-1, recent_row)
                     s = recent_all.copy()
                     s[~allowed] = -np.inf
                     sources["recent"] = top_n(s, k)
+            weights["behavior"] = c.behavior_weight if hybrid else c.content_behavior_weight
+            if recent_row is not None:
                 weights["recent"] = c.recent_weight
             profile = self._text_profile(history)
             if profile is not None and b.text_index is not None:
@@ -586,12 +603,12 @@ class HybridRecommender:
                 if behavior_all is not None
                 else b.behavior.score_items(user_idx, hist_row, cand)
             )
-        if "recent" in sources and recent_row is not None:
-            scores["recent"] = (
-                recent_all[cand]
-                if recent_all is not None
-                else b.behavior.score_items(-1, recent_row, cand)
-            )
+        if recent_all is not None:
+            scores["recent"] = recent_all[cand]
+        elif recent_vec is not None:  # the index path: a factor model's dot products
+            item_vectors = b.behavior.item_vectors
+            assert item_vectors is not None
+            scores["recent"] = (item_vectors[cand] @ recent_vec).astype(np.float32)
         if "text" in sources and profile is not None:
             assert b.text_vectors is not None
             tv = (b.text_vectors[cand] @ profile).astype(np.float32)

@@ -485,9 +485,21 @@ def _runner_now_cooking(events: pl.DataFrame) -> list[UserEvent]:
     return [UserEvent("k2", "view", newest + 120), UserEvent("k1", "view", newest + 60), *history]
 
 
+@pytest.mark.parametrize("path", ["exact", "hnsw"])
 def test_recent_events_steer_a_known_user_to_what_they_do_now(
-    rec: HybridRecommender, events: pl.DataFrame
+    rec: HybridRecommender,
+    events: pl.DataFrame,
+    shop: Shop,
+    encoder: TextEncoder,
+    trained: dict[str, Bundle],
+    path: str,
 ) -> None:
+    if path == "hnsw":  # one combined approximate search instead of exact scores of every item
+        if "hnsw" not in trained:
+            trained["hnsw"] = _train(shop, encoder, {**SMALL, "index": {"hnsw_threshold": 1}})
+        rec = HybridRecommender(trained["hnsw"])
+        assert rec.bundle.behavior_index is not None
+        assert rec.bundle.behavior_index.kind == "hnsw"
     history = _runner_now_cooking(events)
     no_text = dataclasses.replace(rec.config, text_weight=0.0)
     long_term = rec.with_config(dataclasses.replace(no_text, recent_weight=0.0))
