@@ -658,6 +658,10 @@ class HybridRecommender:
                 if len(recent) >= max(REASON_HISTORY, self.config.recent_items):
                     break
         hist_idx = np.asarray([r[0] for r in recent], dtype=np.int64)
+        # the recent source reads the newest `recent_events` events: their distinct known items
+        # are the first `n_recent` entries of `recent` (both newest first)
+        newest = {b.items.index(e.item_id) for e in history[: self.config.recent_events]}
+        n_recent = max(1, len(newest - {-1}))
         beh_sim = text_sim = None
         if hist_idx.size and chosen.size:
             row = self.history_row(history)
@@ -722,7 +726,7 @@ class HybridRecommender:
                 sim = text_sim if beh_sim is None else beh_sim
             col = sim[:, j] if sim is not None else np.zeros(hist_idx.size)
             if best == "recent":  # explained by the newest items only (those behind the source)
-                col = col[: max(1, min(self.config.recent_events, col.size))]
+                col = col[:n_recent]
             top = [int(t) for t in top_n(col.astype(np.float64), 2)] or [0]
             ids = tuple(b.items.id(int(hist_idx[t])) for t in top)
             lead_idx, lead_type = recent[top[0]]
