@@ -307,7 +307,7 @@ class HybridRecommender:
         v = vectors[cand[inside]]
         q = vectors[item_idx]
         unit_v = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
-        out[inside] = unit_v @ (q / max(float(np.linalg.norm(q)), 1e-12))
+        out[inside] = unit_v @ _unit(q)
         return out
 
     # ------------------------------------------------------------------------------ core
@@ -623,7 +623,7 @@ class HybridRecommender:
         chosen = self._select(cand, blended, n, category_cap=True)
         picked = [{s: v[p] for s, v in contrib.items()} for p in chosen]
         if explain:
-            reasons = self._reasons(cand[chosen], picked, history)
+            reasons = self._reasons(cand[chosen], picked, history, hist_row)
         else:  # the top source only: no per-pair similarities
             reasons = [_bare_reason(parts) for parts in picked]
         items = [
@@ -638,6 +638,7 @@ class HybridRecommender:
         chosen: npt.NDArray[np.int64],
         contributions: list[dict[str, float]],
         history: Sequence[UserEvent],
+        row: sp.csr_matrix,
     ) -> list[Reason]:
         """Explain each chosen item by the history items that contributed most to its score.
 
@@ -645,6 +646,7 @@ class HybridRecommender:
         contributed most to the blend) times its weight in the user's profile: the confidence in the
         history row for behavior (for item-kNN exactly its term of the score), the recency-decayed
         event weight for text. Up to ``REASON_HISTORY`` distinct history items are considered.
+        ``row`` is ``history_row(history)``, which the caller has already built.
         """
         b = self.bundle
         mc = self.matrix_config
@@ -664,7 +666,6 @@ class HybridRecommender:
         n_recent = max(1, len(newest - {-1}))
         beh_sim = text_sim = None
         if hist_idx.size and chosen.size:
-            row = self.history_row(history)
             conf = np.zeros(hist_idx.size, dtype=np.float64)
             pos = np.searchsorted(row.indices, hist_idx)
             hit = (pos < row.indices.size) & (
