@@ -154,6 +154,7 @@ def create_app(
     app.json.compact = True  # type: ignore[attr-defined]
 
     service = service or RecommendationService(Home.resolve(cfg.home))
+    service.use_precomputed = cfg.precomputed
     api_state = ApiState(cfg, service, pitch_provider)
     app.extensions[EXTENSION] = api_state
     try:

@@ -43,6 +43,7 @@ class ApiConfig:
     pitch_wait_ms: int = 300  # default time budget for ?pitch=true
     swap_poll_s: float = 2.0  # how often each worker checks CURRENT and catalog changes
     watch: bool = True  # run the background swap watcher (tests may drive refresh() by hand)
+    precomputed: bool = True  # answer unchanged users from the bundle's lists (False: all live)
 
     def __post_init__(self) -> None:
         for name in ("write_keys", "admin_keys"):
@@ -166,3 +167,4 @@ class _ApiScalars:
     pitch_wait_ms: int = 300
     swap_poll_s: float = 2.0
     watch: bool = True
+    precomputed: bool = True

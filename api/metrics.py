@@ -48,6 +48,12 @@ class Metrics:
             buckets=BUCKETS,
             registry=self.registry,
         )
+        self.user_recs = Counter(
+            "recsys_user_recommendations",
+            "User recommendation answers by ranking: precomputed list or computed live.",
+            ["ranking"],
+            registry=self.registry,
+        )
         self.model = Gauge(
             "recsys_model_info",
             "1 for the model version this worker serves (0 for versions it served before).",

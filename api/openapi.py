@@ -116,11 +116,17 @@ SCHEMAS: dict[str, Any] = {
     "UserRecommendations": {
         "type": "object",
         "additionalProperties": False,
-        "required": ["user_id", "model_version", "strategy", "items", "request_id"],
+        "required": ["user_id", "model_version", "strategy", "ranking", "items", "request_id"],
         "properties": {
             "user_id": {"type": "string"},
             "model_version": {"type": "string"},
             "strategy": _ref("Strategy"),
+            "ranking": {
+                "type": "string",
+                "enum": ["precomputed", "live"],
+                "description": "precomputed: the user's list ranked at training (no event "
+                "since); live: ranked for this request",
+            },
             "items": {"type": "array", "items": _ref("RecommendedItem"), "maxItems": MAX_N},
             "request_id": {"type": "string"},
         },

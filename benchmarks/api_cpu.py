@@ -7,6 +7,8 @@ random trained users; prints CPU ms and wall ms per request.
 Usage::
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/api_cpu.py --home var/rel-home
+    # every answer ranked live (as for users with events since training)
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/api_cpu.py --home H --live
     # the cost of one source: the same requests with a hybrid setting changed
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/api_cpu.py --home H --hybrid recent_weight=0
 """
@@ -34,6 +36,9 @@ def main() -> None:
     parser.add_argument("--home", type=Path, default=ROOT / "var" / "api-bench")
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument(
+        "--live", action="store_true", help="rank every answer live (no precomputed lists)"
+    )
+    parser.add_argument(
         "--hybrid",
         action="append",
         default=[],
@@ -41,7 +46,7 @@ def main() -> None:
         help="override a [hybrid] setting of the served bundle (JSON value), repeatable",
     )
     args = parser.parse_args()
-    app = create_app({"home": str(args.home), "watch": False})
+    app = create_app({"home": str(args.home), "watch": False, "precomputed": not args.live})
     if args.hybrid:
         recommender = app.extensions["recsys"].service.snapshot.recommender
         changes = {k: json.loads(v) for k, v in (kv.split("=", 1) for kv in args.hybrid)}
@@ -55,11 +60,15 @@ def main() -> None:
         for u in sample[:50]:
             client.get(f"/v1/users/{u}/recommendations?{query}")
         cpu0, wall0 = time.process_time(), time.perf_counter()
+        rankings: dict[str, int] = {}
         for u in sample:
-            assert client.get(f"/v1/users/{u}/recommendations?{query}").status_code == 200
+            response = client.get(f"/v1/users/{u}/recommendations?{query}")
+            assert response.status_code == 200
+            ranking = response.get_json()["ranking"]
+            rankings[ranking] = rankings.get(ranking, 0) + 1
         cpu = (time.process_time() - cpu0) / len(sample) * 1000
         wall = (time.perf_counter() - wall0) / len(sample) * 1000
-        print(f"{query:<24} cpu {cpu:6.2f} ms/request   wall {wall:6.2f} ms/request")
+        print(f"{query:<24} cpu {cpu:6.2f} ms/request   wall {wall:6.2f} ms/request   {rankings}")
     app.extensions["recsys"].close()
 
 

@@ -7,7 +7,11 @@ HTTP/1.1 connections, ``--concurrency`` clients, closed loop) drives each scenar
 time after a warm-up and records every request's latency:
 
 * ``bare``: ``GET /bare`` on the bare app;
-* ``user_recs``: ``GET /v1/users/<random trained user>/recommendations?n=20`` (no pitch);
+* ``user_recs``: ``GET /v1/users/<random trained user>/recommendations?n=20`` (no pitch), on a
+  store whose users have no events since training, so answers come from the precomputed lists
+  (the share is read from ``/metrics`` and reported);
+* ``user_recs_live``: the same requests on a server started with ``RECSYS_API_PRECOMPUTED=false``:
+  every answer ranked live, as for a user with events since training;
 * ``similar``: ``GET /v1/items/<random item>/similar?n=20``;
 * ``events``: ``POST /v1/events`` with batches of 100 random events (durable before 202).
 
@@ -64,6 +68,7 @@ def build_synthetic(home_root: Path, n_items: int, n_users: int, per_user: int) 
     from recsys.home import Home
     from recsys.index import VectorIndex
     from recsys.models.base import BehaviorModel
+    from recsys.pipeline import precompute_lists
     from recsys.store import Store
     from recsys.vocab import IdVocabulary
 
@@ -133,8 +138,6 @@ def build_synthetic(home_root: Path, n_items: int, n_users: int, per_user: int) 
         text_index=text_index,
         item_table=ItemTable.from_frame(frame),
     )
-    version = write_bundle(home.artifacts, bundle)
-    publish(home.artifacts, version)
     coo = user_items.tocoo()
     ts = 1_700_000_000.0 + rng.uniform(0, 86_400 * 90, coo.nnz)
     events = pl.DataFrame(
@@ -149,7 +152,14 @@ def build_synthetic(home_root: Path, n_items: int, n_users: int, per_user: int) 
         }
     )
     with Store(home.db_path) as store:
-        store.add_events(events)
+        store.add_events(events)  # a rebuild with the same seed stores nothing new
+        watermark = store.last_seq()
+        stored = store.events_frame(until_seq=watermark)
+    t1 = time.perf_counter()
+    bundle.toplists = precompute_lists(bundle, stored, watermark, show_progress=True)
+    print(f"precomputed lists {time.perf_counter() - t1:.1f}s", flush=True)
+    version = write_bundle(home.artifacts, bundle)
+    publish(home.artifacts, version)
     print(f"synthetic bundle {version}: {time.perf_counter() - t0:.1f}s total", flush=True)
     return version
 
@@ -175,9 +185,20 @@ def free_port() -> int:
 
 
 def start_server(
-    kind: str, home: Path | None, port: int, workers: int, threads: int, log: Path
+    kind: str,
+    home: Path | None,
+    port: int,
+    workers: int,
+    threads: int,
+    log: Path,
+    precomputed: bool = True,
 ) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "RECSYS_API_WRITE_KEYS": KEY, "RECSYS_API_SWAP_POLL_S": "2"}
+    env = {
+        **os.environ,
+        "RECSYS_API_WRITE_KEYS": KEY,
+        "RECSYS_API_SWAP_POLL_S": "2",
+        "RECSYS_API_PRECOMPUTED": "true" if precomputed else "false",
+    }
     if kind == "bare":
         cmd = [
             sys.executable,
@@ -444,14 +465,43 @@ def bench_dataset(name: str, home: Path, args: argparse.Namespace) -> dict[str, 
     proc = start_server("api", home, port, args.workers, args.threads, tmp / f"{name}-api.log")
     try:
         wait_ready(port, "/readyz", proc)
-        for scenario in ("user_recs", "similar", "events"):
+        out["user_recs"] = drive("user_recs", port, users, items, args, tmp)
+        out["user_recs"]["ranking"] = ranking_counts(port)
+        for scenario in ("similar", "events"):
             out[scenario] = drive(scenario, port, users, items, args, tmp)
+    finally:
+        stop_server(proc)
+        copy_sqlite(snapshot, store)
+    # the same requests with every answer ranked live (what users with fresh events get)
+    port = free_port()
+    log = tmp / f"{name}-api-live.log"
+    proc = start_server("api", home, port, args.workers, args.threads, log, precomputed=False)
+    try:
+        wait_ready(port, "/readyz", proc)
+        out["user_recs_live"] = drive("user_recs", port, users, items, args, tmp)
+        out["user_recs_live"]["ranking"] = ranking_counts(port)
     finally:
         stop_server(proc)
         copy_sqlite(snapshot, store)
         snapshot.unlink()
     out["user_recs_vs_bare"] = round(out["user_recs"]["rps"] / out["bare"]["rps"], 3)
+    out["user_recs_live_vs_bare"] = round(out["user_recs_live"]["rps"] / out["bare"]["rps"], 3)
     return out
+
+
+def ranking_counts(port: int) -> dict[str, float]:
+    """How the server ranked its user answers so far (``/metrics``, all workers)."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    prefix = 'recsys_user_recommendations_total{ranking="'
+    counts = {}
+    for line in text.splitlines():
+        if line.startswith(prefix):
+            label, value = line[len(prefix) :].split('"} ')
+            counts[label] = float(value)
+    return counts
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -473,11 +523,18 @@ def markdown(result: dict[str, Any]) -> str:
         "|---|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for name, data in result["datasets"].items():
-        for scenario in ("bare", "user_recs", "similar", "events"):
+        for scenario in ("bare", "user_recs", "user_recs_live", "similar", "events"):
+            if scenario not in data:
+                continue
             r = data[scenario]
             note = ""
-            if scenario == "user_recs":
-                note = f"{data['user_recs_vs_bare']:.0%} of bare throughput"
+            if scenario.startswith("user_recs"):
+                counts = r.get("ranking", {})
+                total = sum(counts.values()) or 1.0
+                note = (
+                    f"{data[scenario + '_vs_bare']:.0%} of bare throughput; "
+                    f"{counts.get('precomputed', 0.0) / total:.0%} of answers precomputed"
+                )
             if scenario == "events":
                 note = f"{r['events_per_s']:.0f} events/s (batches of 100)"
             lines.append(

@@ -11,6 +11,7 @@ Layout of ``artifacts/<version>/``::
     behavior.faiss        item factors (factor models only)
     text_vectors.npy      unit text vectors, float32 (n_items, d); text_mask.npy says which exist
     text.faiss            text vectors of items with text
+    toplists.npz          optional: each user's ranked candidates, precomputed (recsys.toplists)
 
 A bundle folder is first written as ``artifacts/.tmp-<version>`` and renamed when complete, so a
 crash never leaves a half-written folder under a version name; ``CURRENT`` only ever names complete
@@ -32,11 +33,11 @@ import socket
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -48,6 +49,7 @@ from recsys.errors import BundleError, NoBundleError
 from recsys.index import VectorIndex
 from recsys.matrix import load_csr, save_csr
 from recsys.models.base import BehaviorModel
+from recsys.toplists import TopLists
 from recsys.vocab import IdVocabulary
 
 log = logging.getLogger(__name__)
@@ -70,6 +72,17 @@ def library_versions() -> dict[str, str]:
     return out
 
 
+class ItemFacts(NamedTuple):
+    """What a recommendation answer shows of an item (see :meth:`ItemTable.facts`)."""
+
+    item_id: str
+    title: str
+    category: str | None
+    price: float | None
+    currency: str | None
+    in_stock: bool | None
+
+
 @dataclass
 class ItemTable:
     """Catalog facts per ``item_idx`` used for filters, explanations and responses.
@@ -85,6 +98,7 @@ class ItemTable:
     categories: list[str]
     category_codes: npt.NDArray[np.int32]
     in_stock: npt.NDArray[np.bool_]
+    _facts: list[ItemFacts] | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def from_frame(cls, frame: pl.DataFrame) -> ItemTable:
@@ -107,10 +121,22 @@ class ItemTable:
         """Return the facts of one item as a dict."""
         return self.frame.row(int(item_idx), named=True)
 
+    def facts(self, item_idx: int) -> ItemFacts:
+        """The facts an answer shows for one item (from a per-table cache: no frame access).
+
+        The cache is built on first use (``HybridRecommender`` warm-up does it off the request
+        path); the table is never modified afterwards (a catalog change builds a new table).
+        """
+        rows = self._facts
+        if rows is None:
+            columns = self.frame.select(ItemFacts._fields).rows()
+            rows = self._facts = [ItemFacts._make(r) for r in columns]
+        return rows[int(item_idx)]
+
     def title(self, item_idx: int) -> str:
         """Return the item's title (or its id if it has none)."""
-        row = self.row(item_idx)
-        return str(row["title"] or row["item_id"])
+        facts = self.facts(item_idx)
+        return str(facts.title or facts.item_id)
 
 
 @dataclass
@@ -131,6 +157,7 @@ class Bundle:
     text_mask: npt.NDArray[np.bool_]
     text_index: VectorIndex | None
     item_table: ItemTable
+    toplists: TopLists | None = None  # precomputed per-user lists (recsys.toplists)
 
 
 def new_version(config_hash: str, artifacts: Path) -> str:
@@ -216,6 +243,8 @@ def write_bundle(
         if bundle.text_vectors is not None and bundle.text_index is not None:
             np.save(tmp / "text_vectors.npy", bundle.text_vectors, allow_pickle=False)
             bundle.text_index.save(tmp / "text.faiss")
+        if bundle.toplists is not None:
+            bundle.toplists.save(tmp / "toplists.npz")
         manifest = {
             "format": FORMAT_VERSION,
             "version": version,
@@ -229,6 +258,13 @@ def write_bundle(
                 "items_with_text": int(bundle.text_mask.sum()),
             },
             "libraries": library_versions(),
+            "toplists": None
+            if bundle.toplists is None
+            else {
+                "users": bundle.toplists.n_lists,
+                "depth": bundle.toplists.depth,
+                "watermark": bundle.toplists.watermark,
+            },
             **{k: v for k, v in bundle.manifest.items() if k not in ("version", "created_at")},
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
@@ -448,6 +484,12 @@ def load_bundle(artifacts: Path, version: str | None = None) -> Bundle:
             text_vectors = np.load(path / "text_vectors.npy", allow_pickle=False)
             text_index = VectorIndex.load(path / "text.faiss", config.index)
         item_frame = pl.read_parquet(path / "items.parquet")
+        toplists = (
+            TopLists.load(path / "toplists.npz") if (path / "toplists.npz").is_file() else None
+        )
+        if toplists is not None and toplists.items.shape[0] != len(users):
+            rows = toplists.items.shape[0]
+            raise ValueError(f"toplists.npz has {rows} rows for {len(users)} users")
     except (OSError, KeyError, ValueError) as exc:
         raise BundleError(f"bundle {version!r} is incomplete or unreadable: {exc}") from exc
     return Bundle(
@@ -465,6 +507,7 @@ def load_bundle(artifacts: Path, version: str | None = None) -> Bundle:
         text_mask=text_mask,
         text_index=text_index,
         item_table=ItemTable.from_frame(item_frame),
+        toplists=toplists,
     )
 
 

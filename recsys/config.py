@@ -149,6 +149,7 @@ class HybridConfig:
     exclude_purchased: bool = True  # drop items already bought (even if exclude_seen=False)
     in_stock_only: bool = True  # drop out-of-stock items
     max_category_share: float | None = None  # diversity: at most ceil(n * share) items per category
+    precomputed_items: int = 50  # per user, ranked at training for the API's fast path; 0: off
 
     def __post_init__(self) -> None:
         for name in (
@@ -174,6 +175,12 @@ class HybridConfig:
         _check(self.min_user_events >= 1, "hybrid.min_user_events", self.min_user_events, ">= 1")
         _check(self.recent_items >= 1, "hybrid.recent_items", self.recent_items, ">= 1")
         _check(self.recent_events >= 1, "hybrid.recent_events", self.recent_events, ">= 1")
+        _check(
+            0 <= self.precomputed_items <= 1000,
+            "hybrid.precomputed_items",
+            self.precomputed_items,
+            "in [0, 1000]",
+        )
         if self.max_category_share is not None:
             _check(
                 0 < self.max_category_share <= 1,

@@ -45,6 +45,7 @@ from recsys.config import HybridConfig, MatrixConfig
 from recsys.errors import InvalidInputError, UnknownItemError
 from recsys.models.base import top_n
 from recsys.store.sqlite import UserEvent
+from recsys.toplists import RankedList
 
 Strategy = Literal["hybrid", "content", "popular"]
 SimilarMode = Literal["hybrid", "behavior", "content"]
@@ -94,6 +95,11 @@ def _bare_reason(parts: dict[str, float]) -> Reason:
     return Reason(kind, source, (), "")  # type: ignore[arg-type]
 
 
+SOURCES: tuple[str, ...] = ("behavior", "text", "popularity", "repeat")  # Reason.source values
+SOURCE_CODES = {s: k for k, s in enumerate(SOURCES)}
+BARE_REASONS = tuple(_bare_reason({s: 1.0}) for s in SOURCES)  # by code
+
+
 @dataclass(frozen=True)
 class RecommendedItem:
     """One recommended item with its blended score and reason."""
@@ -110,6 +116,16 @@ class Recommendations:
     strategy: Strategy
     items: list[RecommendedItem]
     model_version: str
+
+
+@dataclass(frozen=True)
+class _Scored:
+    """Candidates with blended scores and each source's contribution (inside ``_rank``)."""
+
+    cand: npt.NDArray[np.int64]
+    blended: npt.NDArray[np.float64]
+    contrib: dict[str, npt.NDArray[np.float64]]
+    hist_row: sp.csr_matrix
 
 
 @dataclass(frozen=True)
@@ -196,6 +212,11 @@ class HybridRecommender:
             :class:`Recommendations` (possibly fewer than ``n`` items if the filters leave fewer).
         """
         n = _check_n(n)
+        strategy, user_idx = self._strategy(user_id, history)
+        return self._rank(strategy, user_idx, history, n, filters or Filters(), explain)
+
+    def _strategy(self, user_id: str, history: Sequence[UserEvent]) -> tuple[Strategy, int]:
+        """Which strategy serves ``user_id`` with ``history``, and the user's model row (or -1)."""
         b = self.bundle
         user_idx = b.users.index(user_id)
         trained_events = (
@@ -203,14 +224,106 @@ class HybridRecommender:
             if user_idx >= 0
             else 0
         )
-        known_history = [e for e in history if b.items.index(e.item_id) >= 0]
-        if user_idx >= 0 and trained_events >= self.config.min_user_events and known_history:
-            strategy: Strategy = "hybrid"
-        elif known_history:
-            strategy, user_idx = "content", -1
+        known = any(b.items.index(e.item_id) >= 0 for e in history)
+        if user_idx >= 0 and trained_events >= self.config.min_user_events and known:
+            return "hybrid", user_idx
+        return ("content" if known else "popular"), -1
+
+    # ----------------------------------------------------------------------- precomputed
+    def ranked_list(
+        self, user_id: str, history: Sequence[UserEvent], depth: int
+    ) -> RankedList | None:
+        """The head of the order a hybrid answer for ``user_id`` picks from (for precomputing).
+
+        It is what :meth:`recommend_user` computes before it selects: the blended candidates in
+        answer order, scored with no request filters. :meth:`recommend_ranked` turns it into the
+        same answer :meth:`recommend_user` gives for ``n <= candidates / 4`` (where the
+        candidate count does not depend on ``n``) while the history and catalog are unchanged.
+
+        Returns:
+            The best ``depth`` candidates, or None when the user is not served by the ``hybrid``
+            strategy (those answers are cheap to compute live) or nothing is left to recommend.
+        """
+        strategy, user_idx = self._strategy(user_id, history)
+        if strategy != "hybrid":
+            return None
+        scored = self._score(strategy, user_idx, history, 1, Filters())
+        if scored is None:
+            return None
+        cand, blended, contrib = scored.cand, scored.blended, scored.contrib
+        order = self._order(cand, blended, min(depth, cand.size))[:depth]
+        sources = [
+            SOURCE_CODES[_bare_reason({s: v[p] for s, v in contrib.items()}).source] for p in order
+        ]
+        return RankedList(
+            items=cand[order].astype(np.int32),
+            scores=blended[order].astype(np.float64),
+            sources=np.asarray(sources, dtype=np.int8),
+            complete=len(order) == cand.size,
+        )
+
+    def serves_ranked(self, n: int, filters: Filters) -> bool:
+        """Whether a request with ``n`` and ``filters`` may be answered from a ranked list.
+
+        Category filters and a changed stock rule change which candidates are gathered, and
+        ``n > candidates / 4`` gathers more of them, so those requests are computed live.
+        """
+        c = self.config
+        return (
+            filters.category is None
+            and filters.in_stock_only in (None, c.in_stock_only)
+            and max(c.candidates, 4 * n) == max(c.candidates, 4)
+        )
+
+    def recommend_ranked(
+        self, ranked: RankedList, n: int, filters: Filters | None = None
+    ) -> Recommendations | None:
+        """Answer from a precomputed :class:`RankedList` (see :meth:`ranked_list`).
+
+        Items excluded by the request, or out of stock now (when ``in_stock_only``), are skipped;
+        the rest keep their precomputed order and scores, and the category cap is applied as
+        :meth:`recommend_user` applies it. Reasons are the bare kind (top source only).
+
+        Returns:
+            The answer, or None when the list cannot give ``n`` items or the request needs a live
+            computation (:meth:`serves_ranked`): compute it with :meth:`recommend_user` then.
+        """
+        n = _check_n(n)
+        filters = filters or Filters()
+        if not self.serves_ranked(n, filters):
+            return None
+        b, c = self.bundle, self.config
+        table = b.item_table
+        keep = ranked.items >= 0
+        if c.in_stock_only:
+            keep &= table.in_stock[np.maximum(ranked.items, 0)]
+        if filters.exclude:
+            ex = b.items.indices(sorted(filters.exclude))
+            keep &= ~np.isin(ranked.items, ex[ex >= 0])
+        pos = np.flatnonzero(keep)
+        share = c.max_category_share
+        if share is None:
+            chosen = pos[:n].tolist()
         else:
-            strategy, user_idx = "popular", -1
-        return self._rank(strategy, user_idx, history, n, filters or Filters(), explain)
+            cap = max(1, math.ceil(n * share))
+            codes = table.category_codes[ranked.items[pos]]
+            counts: dict[int, int] = {}
+            chosen = []
+            for p, code in zip(pos.tolist(), codes.tolist(), strict=True):
+                if code >= 0 and counts.get(code, 0) >= cap:
+                    continue
+                counts[code] = counts.get(code, 0) + 1
+                chosen.append(p)
+                if len(chosen) == n:
+                    break
+        if len(chosen) < n:
+            return None
+        ids = b.items.ids(ranked.items[chosen])
+        items = [
+            RecommendedItem(ids[j], float(ranked.scores[p]), BARE_REASONS[int(ranked.sources[p])])
+            for j, p in enumerate(chosen)
+        ]
+        return Recommendations("hybrid", items, b.version)
 
     def recommend_session(
         self,
@@ -510,6 +623,32 @@ class HybridRecommender:
         filters: Filters,
         explain: bool = True,
     ) -> Recommendations:
+        b = self.bundle
+        scored = self._score(strategy, user_idx, history, n, filters)
+        if scored is None:
+            return Recommendations(strategy, [], b.version)
+        cand, blended, contrib = scored.cand, scored.blended, scored.contrib
+        chosen = self._select(cand, blended, n, category_cap=True)
+        picked = [{s: v[p] for s, v in contrib.items()} for p in chosen]
+        if explain:
+            reasons = self._reasons(cand[chosen], picked, history, scored.hist_row)
+        else:  # the top source only: no per-pair similarities
+            reasons = [_bare_reason(parts) for parts in picked]
+        items = [
+            RecommendedItem(b.items.id(int(cand[p])), float(blended[p]), reasons[i])
+            for i, p in enumerate(chosen)
+        ]
+        return Recommendations(strategy, items, b.version)
+
+    def _score(
+        self,
+        strategy: Strategy,
+        user_idx: int,
+        history: Sequence[UserEvent],
+        n: int,
+        filters: Filters,
+    ) -> _Scored | None:
+        """Gather candidates from every source and blend their scores (None: no candidates)."""
         b, c = self.bundle, self.config
         k = max(c.candidates, 4 * n)
         hist_row = self.history_row(history)
@@ -594,7 +733,7 @@ class HybridRecommender:
         elif cand.size < n:  # filters left too few: fill with the most popular allowed items
             cand = np.unique(np.concatenate([cand, pop_allowed[: n * 2]]))
         if cand.size == 0:
-            return Recommendations(strategy, [], b.version)
+            return None
 
         scores: dict[str, npt.NDArray[np.float32]] = {"popularity": b.popularity[cand]}
         if "behavior" in sources:
@@ -620,17 +759,7 @@ class HybridRecommender:
             blended, contrib = self._blend(
                 {"popularity": scores["popularity"]}, {"popularity": 1.0}
             )
-        chosen = self._select(cand, blended, n, category_cap=True)
-        picked = [{s: v[p] for s, v in contrib.items()} for p in chosen]
-        if explain:
-            reasons = self._reasons(cand[chosen], picked, history, hist_row)
-        else:  # the top source only: no per-pair similarities
-            reasons = [_bare_reason(parts) for parts in picked]
-        items = [
-            RecommendedItem(b.items.id(int(cand[p])), float(blended[p]), reasons[i])
-            for i, p in enumerate(chosen)
-        ]
-        return Recommendations(strategy, items, b.version)
+        return _Scored(cand, blended, contrib, hist_row)
 
     # --------------------------------------------------------------------------- reasons
     def _reasons(
@@ -712,7 +841,7 @@ class HybridRecommender:
                 or hist_idx.size == 0
                 or contrib.get("popularity", -np.inf) > personal[best]
             ):
-                cat = b.item_table.row(int(item_idx))["category"]
+                cat = b.item_table.facts(int(item_idx)).category
                 text = f"Popular in {cat}" if cat else "Popular right now"
                 out.append(Reason("popular", "popularity", (), text))
                 continue

@@ -20,11 +20,13 @@ from recsys.bundle import Bundle, ItemTable, prune, publish, write_bundle
 from recsys.config import TrainConfig
 from recsys.errors import EmptyDataError
 from recsys.home import Home
+from recsys.hybrid import HybridRecommender
 from recsys.index import VectorIndex
 from recsys.matrix import build_interactions
 from recsys.models import make_model
 from recsys.store.sqlite import CATALOG_COLUMNS, ITEM_SCHEMA, Store
 from recsys.text import EmbeddingCache, TextEncoder, embed_with_cache, item_text
+from recsys.toplists import TopLists, compute_toplists
 
 log = logging.getLogger(__name__)
 
@@ -174,6 +176,25 @@ def build_bundle(
     return bundle, counts
 
 
+def precompute_lists(
+    bundle: Bundle, events: pl.DataFrame, watermark: int, show_progress: bool = False
+) -> TopLists | None:
+    """Each user's ranked candidates for the API's fast path (None when turned off).
+
+    Args:
+        bundle: the freshly trained bundle.
+        events: the store's events up to ``watermark`` (all of them, not only the training
+            window: a request reads the newest stored events whatever their age).
+        watermark: ``Store.last_seq()`` when ``events`` were read.
+        show_progress: progress bar over users.
+    """
+    if bundle.config.hybrid.precomputed_items == 0:
+        return None
+    return compute_toplists(
+        HybridRecommender(bundle), events, watermark, show_progress=show_progress
+    )
+
+
 def train(
     home: Home,
     config: TrainConfig | None = None,
@@ -197,7 +218,8 @@ def train(
     timings: dict[str, float] = {}
     try:
         with _timed(timings, "read"):
-            events = store.events_frame()
+            watermark = store.last_seq()
+            events = store.events_frame(until_seq=watermark)
             catalog = store.catalog_frame()
         bundle, counts = build_bundle(
             events,
@@ -210,6 +232,8 @@ def train(
         )
         if metrics:
             bundle.manifest["metrics"] = metrics
+        with _timed(timings, "toplists"):
+            bundle.toplists = precompute_lists(bundle, events, watermark, show_progress)
         with _timed(timings, "write"):
             version = write_bundle(home.artifacts, bundle)
         if publish_bundle:

@@ -15,6 +15,10 @@ and owns the serving-time state:
 * **Erasure.** :meth:`RecommendationService.erase_user` deletes the user's events and leaves a
   tombstone in the store; while the served bundle was trained before the erasure, that user is
   served as unknown (their trained vector is never used again), in every process at once.
+* **Precomputed lists.** A user request without explanations is answered from the bundle's
+  precomputed ranked list (:mod:`recsys.toplists`) when one indexed store query shows the user has
+  no event newer than the list and was not erased since; otherwise it is computed live. Answers
+  say which (``ranking``: ``precomputed`` or ``live``).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from recsys.bundle import Bundle, current_version, load_bundle
@@ -34,10 +39,10 @@ from recsys.hybrid import Filters, HybridRecommender, Recommendations, SimilarMo
 from recsys.live import LiveCatalog, training_started
 from recsys.store.sqlite import Store, UserEvent
 from recsys.text import TextEncoder
+from recsys.toplists import HISTORY_LIMIT, TopLists
 
 log = logging.getLogger(__name__)
 
-HISTORY_LIMIT = 500  # most recent events read per user request
 # an id the store can never hold (ids with NUL are rejected on import): makes an erased user
 # "unknown to the model" for HybridRecommender while keeping their post-erasure history
 ERASED_SENTINEL = "\x00erased"
@@ -53,12 +58,15 @@ class Snapshot:
         trained_from: conservative start time of the base bundle's training (epoch seconds);
             erasures after it are honoured by serving the user as unknown.
         loaded_at: when this snapshot was built (epoch seconds).
+        toplists: the base bundle's precomputed lists while they still describe the served
+            catalog (None: every request is computed live).
     """
 
     recommender: HybridRecommender
     base: Bundle
     trained_from: float
     loaded_at: float
+    toplists: TopLists | None = None
 
     @property
     def bundle(self) -> Bundle:
@@ -78,6 +86,8 @@ def _warm(recommender: HybridRecommender) -> None:
     after a swap is not the one that pays for it.
     """
     b = recommender.bundle
+    if len(b.items):
+        b.item_table.facts(0)  # builds the table's facts cache
     if len(b.users) == 0 or len(b.items) == 0:
         return
     row = b.user_items.getrow(0)
@@ -86,6 +96,25 @@ def _warm(recommender: HybridRecommender) -> None:
         history = [UserEvent(item_id=item, type="view", ts=0.0)]
         recommender.recommend_user(b.users.id(0), history, n=10)
         recommender.recommend_session([item], n=10)
+
+
+def lists_still_valid(base: Bundle, served: Bundle) -> bool:
+    """Whether ``base``'s precomputed lists can serve ``served`` (base plus catalog overlay).
+
+    They can while the overlay adds no items (new items would be missing from them) and changes
+    no item's text vector (text scores would differ); stock, price and category changes are
+    applied when answering.
+    """
+    if base.toplists is None or len(served.items) != len(base.items):
+        return False
+    if served.text_vectors is base.text_vectors:
+        return True
+    if served.text_vectors is None or base.text_vectors is None:
+        return False
+    return bool(
+        np.array_equal(served.text_mask, base.text_mask)
+        and np.array_equal(served.text_vectors, base.text_vectors)
+    )
 
 
 class RecommendationService:
@@ -115,6 +144,7 @@ class RecommendationService:
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
         self.last_refresh_error: str | None = None
+        self.use_precomputed = True  # False: every user request is ranked live
 
     # ------------------------------------------------------------------------------- state
     @property
@@ -169,11 +199,15 @@ class RecommendationService:
             served = live.start(base) if live is not None else base
         recommender = HybridRecommender(served)
         _warm(recommender)
+        toplists = base.toplists if lists_still_valid(base, served) else None
+        if base.toplists is not None and toplists is None:
+            log.info("catalog changed since %s was trained: user lists computed live", base.version)
         return Snapshot(
             recommender=recommender,
             base=base,
             trained_from=training_started(base),
             loaded_at=time.time(),
+            toplists=toplists,
         )
 
     def use_bundle(self, bundle: Bundle) -> None:
@@ -243,16 +277,16 @@ class RecommendationService:
         out = []
         table = bundle.item_table
         for item in answer.items:
-            row = table.row(bundle.items.index(item.item_id))
+            row = table.facts(bundle.items.index(item.item_id))
             out.append(
                 {
                     "item_id": item.item_id,
                     "score": round(item.score, 6),
-                    "title": row["title"],
-                    "category": row["category"] or None,
-                    "price": row["price"],
-                    "currency": row["currency"] or None,
-                    "in_stock": bool(row["in_stock"]),
+                    "title": row.title,
+                    "category": row.category or None,
+                    "price": row.price,
+                    "currency": row.currency or None,
+                    "in_stock": bool(row.in_stock),
                     "reason": {
                         "kind": item.reason.kind,
                         "source": item.reason.source,
@@ -283,24 +317,56 @@ class RecommendationService:
             user_id: external user id (unknown users get the fallback chain).
             n: list length.
             filters: per-request filters.
-            history: the user's events, newest first (default: read from the store).
+            history: the user's events, newest first (default: read from the store; only then
+                can the precomputed list answer).
             explain: compute per-item reasons from the user's items (False: cheaper, bare reason).
+
+        Returns:
+            ``{"user_id", "model_version", "strategy", "ranking", "items"}``; ``ranking`` says
+            whether the precomputed list answered or the answer was computed live.
         """
         snap = self.snapshot
-        if history is None:
-            history = self.store.user_events(user_id, limit=HISTORY_LIMIT)
-        model_id = user_id
-        if snap.bundle.users.index(user_id) >= 0 and self.is_erased(user_id, snap):
-            model_id = ERASED_SENTINEL
-        answer = snap.recommender.recommend_user(
-            model_id, history, n=n, filters=filters, explain=explain
-        )
+        filters = filters or Filters()
+        ranking = "precomputed"
+        answer = None
+        if history is None and not explain:
+            answer = self._precomputed(snap, user_id, n, filters)
+        if answer is None:
+            ranking = "live"
+            if history is None:
+                history = self.store.user_events(user_id, limit=HISTORY_LIMIT)
+            model_id = user_id
+            if snap.bundle.users.index(user_id) >= 0 and self.is_erased(user_id, snap):
+                model_id = ERASED_SENTINEL
+            answer = snap.recommender.recommend_user(
+                model_id, history, n=n, filters=filters, explain=explain
+            )
         return {
             "user_id": user_id,
             "model_version": answer.model_version,
             "strategy": answer.strategy,
+            "ranking": ranking,
             "items": self._items(snap.bundle, answer),
         }
+
+    def _precomputed(
+        self, snap: Snapshot, user_id: str, n: int, filters: Filters
+    ) -> Recommendations | None:
+        """The answer from the user's precomputed list, or None if it must be computed live."""
+        lists, rec = snap.toplists, snap.recommender
+        if not self.use_precomputed or lists is None or rec.config != snap.base.config.hybrid:
+            return None  # no lists, or a recommender re-configured after the lists were ranked
+        if not rec.serves_ranked(n, filters):
+            return None
+        ranked = lists.get(snap.bundle.users.index(user_id))
+        if ranked is None:
+            return None
+        newest, erased = self.store.user_state(user_id)
+        if newest is None or newest > lists.watermark:
+            return None  # history changed (new events, or erased) since the lists were ranked
+        if erased is not None and erased >= snap.trained_from:
+            return None
+        return rec.recommend_ranked(ranked, n, filters)
 
     def recommend_session(
         self,

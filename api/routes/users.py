@@ -9,7 +9,7 @@ from flask import Blueprint, g, jsonify
 from api.app import require_key, state
 from api.errors import ApiError
 from api.validation import bool_param, check_id, int_param, n_param, query_filters
-from recsys.service import HISTORY_LIMIT
+from recsys.toplists import HISTORY_LIMIT
 
 bp = Blueprint("users", __name__, url_prefix="/v1/users")
 
@@ -33,11 +33,13 @@ def recommend(user_id: str) -> Any:
     api = state()
     wait_ms = int_param("pitch_wait_ms", api.config.pitch_wait_ms, 0, 5000)
     service = api.service
-    history = service.store.user_events(user_id, limit=HISTORY_LIMIT)
+    # a pitch needs the history; otherwise the service reads it only if it must rank live
+    history = service.store.user_events(user_id, limit=HISTORY_LIMIT) if pitch else None
     answer = service.recommend_user(
         user_id, n=n, filters=filters, history=history, explain=explain or pitch
     )
-    if pitch and answer["items"]:
+    api.metrics.user_recs.labels(ranking=answer["ranking"]).inc()
+    if pitch and history is not None and answer["items"]:
         provider = api.pitch_provider()
         if provider is None:
             raise ApiError(503, "pitch_unavailable", "no pitch writer is installed on this server")

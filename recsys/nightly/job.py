@@ -59,7 +59,7 @@ from recsys.nightly.gate import (
 from recsys.nightly.inbox import import_inbox
 from recsys.nightly.lock import RunLock
 from recsys.nightly.report import cleanup_report_tmp, write_report
-from recsys.pipeline import build_bundle
+from recsys.pipeline import build_bundle, precompute_lists
 from recsys.store.sqlite import CATALOG_COLUMNS, Store
 from recsys.text import EmbeddingCache, TextEncoder
 
@@ -335,7 +335,8 @@ class _Run:
                 )
                 self.report["inbox"] = [asdict(f) for f in files]
         with self.step("read"):
-            events = store.events_frame()
+            watermark = store.last_seq()
+            events = stored_events = store.events_frame(until_seq=watermark)
             catalog = store.catalog_frame()
             window = "all events"
             if cfg.window_days is not None and events.height:
@@ -417,6 +418,7 @@ class _Run:
         with self.step("train"):
             bundle = self.build("candidate", events, catalog, cfg.train)
             bundle.manifest["metrics"] = self.report["metrics"].get("candidate") or {}
+            bundle.toplists = precompute_lists(bundle, stored_events, watermark, self.show_progress)
             bundle.manifest["nightly"] = {
                 "run_id": self.run_id,
                 "fingerprint": fingerprint,

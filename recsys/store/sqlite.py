@@ -202,20 +202,33 @@ class Store:
                     stored += conn.execute(insert, row[:5]).rowcount
             return stored
 
-    def events_frame(self, since_ts: float | None = None) -> pl.DataFrame:
-        """Return all events (optionally only those with ``ts >= since_ts``) in insertion order.
+    def events_frame(
+        self, since_ts: float | None = None, until_seq: int | None = None
+    ) -> pl.DataFrame:
+        """Return all events in insertion order (optionally only a part of them).
+
+        Args:
+            since_ts: only events with ``ts >= since_ts``.
+            until_seq: only events stored up to this position (see :meth:`last_seq`), so a
+                reader can name exactly which events it saw.
 
         Returns:
             Frame with columns ``user_id, item_id, type, ts, session_id`` (session "" = none).
         """
         sql = "SELECT user_id, item_id, type, ts, session_id FROM events"
-        params: tuple[Any, ...] = ()
+        where: list[str] = []
+        params: list[float] = []
         if since_ts is not None:
-            sql += " WHERE ts >= ?"
-            params = (since_ts,)
+            where.append("ts >= ?")
+            params.append(since_ts)
+        if until_seq is not None:
+            where.append("seq <= ?")
+            params.append(int(until_seq))
+        if where:
+            sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY seq"
         with self._lock:
-            cursor = self._conn.execute(sql, params)
+            cursor = self._conn.execute(sql, tuple(params))
             chunks = []
             while batch := cursor.fetchmany(200_000):
                 chunks.append(pl.DataFrame(batch, schema=EVENT_SCHEMA, orient="row"))
@@ -232,6 +245,33 @@ class Store:
                 (user_id, int(limit)),
             ).fetchall()
         return [UserEvent._make(r) for r in rows]  # ts is a REAL column: already a float
+
+    def last_seq(self) -> int:
+        """Position of the newest stored event (0 when there are none).
+
+        Positions only grow (``AUTOINCREMENT``: never reused, not even after an erasure), so
+        "the events up to position p" names a fixed set that later writes only add to.
+        """
+        with self._lock:
+            row = self._conn.execute("SELECT MAX(seq) FROM events").fetchone()
+        return int(row[0] or 0)
+
+    def user_state(self, user_id: str) -> tuple[int | None, float | None]:
+        """``(position of the user's newest stored event, when the user was last erased)``.
+
+        One indexed query; either part is None when there is none. The service uses it to tell
+        whether a precomputed list still describes the user's history.
+        """
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT (SELECT MAX(seq) FROM events WHERE user_id = ?), "
+                "(SELECT erased_at FROM erased_users WHERE user_id = ?)",
+                (user_id, user_id),
+            ).fetchone()
+        return (
+            None if row[0] is None else int(row[0]),
+            None if row[1] is None else float(row[1]),
+        )
 
     def delete_user(self, user_id: str, now: float | None = None) -> int:
         """Erase every event of ``user_id`` and record a tombstone; return how many were deleted.

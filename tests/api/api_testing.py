@@ -11,7 +11,7 @@ from api.app import create_app
 from recsys.bundle import publish, write_bundle
 from recsys.config import TrainConfig
 from recsys.home import Home
-from recsys.pipeline import build_bundle
+from recsys.pipeline import build_bundle, precompute_lists
 from recsys.service import RecommendationService
 from recsys.store import Store
 from recsys.text import EmbeddingCache, TextEncoder
@@ -24,10 +24,16 @@ TRAIN_CONFIG = {"behavior": {"factors": 8, "iterations": 10}}
 def train_into(
     home: Home, events: pl.DataFrame, catalog: pl.DataFrame, encoder: TextEncoder
 ) -> str:
-    """Store the shop, train a bundle with text, publish it; return the version."""
+    """Store the shop, train a bundle with text and precomputed lists, publish it.
+
+    Returns:
+        The published version.
+    """
     with Store(home.db_path) as store:
         store.upsert_items(catalog)
         store.add_events(events)
+        watermark = store.last_seq()
+        stored = store.events_frame(until_seq=watermark)
     cache = EmbeddingCache(home.embedding_cache_path)
     try:
         bundle, _ = build_bundle(
@@ -35,6 +41,7 @@ def train_into(
         )
     finally:
         cache.close()
+    bundle.toplists = precompute_lists(bundle, stored, watermark)
     version = write_bundle(home.artifacts, bundle)
     publish(home.artifacts, version)
     return version
