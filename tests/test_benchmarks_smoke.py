@@ -134,3 +134,52 @@ def test_embedding_throughput_smoke(encoder: object) -> None:
 
     result = train_speed.embedding_throughput(8, batch_size=4)
     assert result["ours_items_per_s"] > 0 and result["raw_items_per_s"] > 0
+
+
+@pytest.mark.slow
+def test_api_latency_smoke(tmp_path: Path) -> None:
+    """Real gunicorn servers for every scenario, one short pair, results with ranking counts."""
+    import subprocess
+
+    import numpy as np
+    import polars as pl
+
+    from recsys.config import TrainConfig
+    from recsys.home import Home
+    from recsys.pipeline import train
+    from recsys.store import Store
+
+    # enough unseen items per user for the benchmark's n=20 from a precomputed list
+    rng = np.random.default_rng(0)
+    events = pl.DataFrame(
+        {
+            "user_id": [f"u{u}" for u in rng.integers(0, 30, 600)],
+            "item_id": [f"i{i}" for i in rng.integers(0, 120, 600)],
+            "type": ["click"] * 600,
+            "ts": 1_700_000_000.0 + rng.integers(0, 10_000, 600),
+        }
+    )
+    catalog = pl.DataFrame({"item_id": [f"i{i}" for i in range(120)]}).with_columns(
+        title=pl.col("item_id")
+    )
+    home = Home(tmp_path / "home").ensure()
+    with Store(home.db_path) as store:
+        store.upsert_items(catalog)
+        store.add_events(events)
+        stored = store.count_events()
+        settings = {"behavior": {"factors": 4, "iterations": 5}, "text": {"enabled": False}}
+        train(home, TrainConfig.from_dict(settings), store=store)
+    out = tmp_path / "api_latency.json"
+    args = ["--dataset", "ml-100k", "--ml-home", str(home.root), "--out", str(out)]
+    args += ["--duration", "1", "--warmup", "0.2", "--repeat", "1", "--concurrency", "2"]
+    script = ROOT / "benchmarks" / "api_latency.py"
+    subprocess.run([sys.executable, str(script), *args], check=True, timeout=300)
+    data = json.loads(out.read_text(encoding="utf-8"))["datasets"]["ml-100k"]
+    for scenario in ("bare", "user_recs", "user_recs_live", "similar", "events"):
+        assert data[scenario]["requests"] > 0 and data[scenario]["errors"] == 0, scenario
+    assert set(data["user_recs"]["ranking"]) == {"precomputed"}  # nobody has newer events
+    assert set(data["user_recs_live"]["ranking"]) == {"live"}
+    assert len(data["pairs"]) == 1
+    assert "user_recs/bare pairs" in out.with_suffix(".md").read_text(encoding="utf-8")
+    with Store(home.db_path) as store:
+        assert store.count_events() == stored  # the events scenario's writes were rolled back
