@@ -52,10 +52,15 @@ TRAINING_MARGIN_S = 60.0  # catalog changes this long before training started ar
 def training_started(bundle: Bundle) -> float:
     """Estimate when the bundle's training read the store (epoch seconds, conservative).
 
-    It is the manifest's ``created_at`` minus the recorded step timings and a margin; changes
-    after this moment may be missing from the bundle, so they are (re-)applied by the overlay and
-    erasures after it are honoured by the service.
+    It is the manifest's ``read_at`` (recorded by ``recsys train`` and the nightly job just
+    before they read the store) minus a margin; for bundles without it, ``created_at`` minus the
+    recorded step timings and the margin. Changes after this moment may be missing from the
+    bundle, so they are (re-)applied by the overlay and erasures after it are honoured by the
+    service.
     """
+    read_at = bundle.manifest.get("read_at")
+    if isinstance(read_at, int | float) and not isinstance(read_at, bool):
+        return float(read_at) - TRAINING_MARGIN_S
     try:
         created = datetime.fromisoformat(str(bundle.manifest["created_at"])).timestamp()
     except (KeyError, ValueError):
@@ -258,6 +263,15 @@ def overlay_bundle(
     vectors = embed(effective_rows) if base.text_vectors is not None else None
     if base.text_vectors is not None and vectors is not None:
         vectors = vectors[np.asarray([order[i] for i in effective], dtype=np.int64)]
+        # only new items and items whose text vector really changed enter the overlay: a stock
+        # or price change keeps the trained text index (and the precomputed lists) as they are
+        inside = positions < len(base.items)
+        same = np.zeros(positions.size, dtype=bool)
+        same[inside] = base.text_mask[positions[inside]] & np.all(
+            base.text_vectors[positions[inside]] == vectors[inside], axis=1
+        )
+        vectors, positions = vectors[~same], positions[~same]
+    if base.text_vectors is not None and vectors is not None and positions.size:
         text_vectors = np.zeros((n_total, base.text_vectors.shape[1]), dtype=np.float32)
         text_vectors[: len(base.items)] = base.text_vectors
         text_vectors[positions] = vectors

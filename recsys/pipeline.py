@@ -218,6 +218,7 @@ def train(
     timings: dict[str, float] = {}
     try:
         with _timed(timings, "read"):
+            read_at = time.time()
             watermark = store.last_seq()
             events = store.events_frame(until_seq=watermark)
             catalog = store.catalog_frame()
@@ -230,6 +231,7 @@ def train(
             show_progress=show_progress,
             timings=timings,
         )
+        bundle.manifest["read_at"] = read_at
         if metrics:
             bundle.manifest["metrics"] = metrics
         with _timed(timings, "toplists"):

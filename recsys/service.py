@@ -30,7 +30,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import polars as pl
 
 from recsys.bundle import Bundle, current_version, load_bundle
@@ -101,20 +100,17 @@ def _warm(recommender: HybridRecommender) -> None:
 def lists_still_valid(base: Bundle, served: Bundle) -> bool:
     """Whether ``base``'s precomputed lists can serve ``served`` (base plus catalog overlay).
 
-    They can while the overlay adds no items (new items would be missing from them) and changes
-    no item's text vector (text scores would differ); stock, price and category changes are
-    applied when answering.
+    They can while the overlay adds no items (new items would be missing from them), puts no
+    item back in stock (it was never a candidate) and changes no item's text vector (text scores
+    would differ); items going out of stock, price and category changes are applied when
+    answering.
     """
     if base.toplists is None or len(served.items) != len(base.items):
         return False
-    if served.text_vectors is base.text_vectors:
-        return True
-    if served.text_vectors is None or base.text_vectors is None:
+    if (served.item_table.in_stock & ~base.item_table.in_stock).any():
         return False
-    return bool(
-        np.array_equal(served.text_mask, base.text_mask)
-        and np.array_equal(served.text_vectors, base.text_vectors)
-    )
+    # the overlay keeps the trained text vectors and index unless some item's text changed
+    return served.text_vectors is base.text_vectors and served.text_index is base.text_index
 
 
 class RecommendationService:

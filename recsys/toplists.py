@@ -14,13 +14,15 @@ and computes the answer live otherwise:
   was ranked from exactly the history a live request would read;
 * the request has no category filter, keeps the stock rule, asks for ``n <= candidates / 4`` and
   no explanations (``explain``/``pitch`` need the history);
-* the served catalog adds no items and changes no item text since training (stock, price and
-  category changes are fine: an item out of stock now is skipped, the category cap uses the
-  current categories).
+* the served catalog adds no items, puts no item back in stock and changes no item text since
+  training (other stock, price and category changes are fine: an item out of stock now is
+  skipped, the category cap uses the current categories).
 
 On those terms the answer equals the live one (``tests/test_toplists.py`` checks every user of a
-small shop); the one difference is that items excluded by the request or out of stock now are
-skipped rather than replaced by a re-ranking without them.
+small shop). The one difference: items excluded by the request or out of stock now are skipped,
+while a live ranking would gather candidates and standardize each source's scores without them,
+so the remaining items keep their training-time scores (and, rarely, their order may differ
+from a live ranking's).
 """
 
 from __future__ import annotations

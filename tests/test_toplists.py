@@ -12,9 +12,11 @@ from recsys.bundle import Bundle, load_bundle
 from recsys.config import TrainConfig
 from recsys.home import Home
 from recsys.hybrid import Filters, HybridRecommender, Recommendations
+from recsys.live import TRAINING_MARGIN_S, training_started
 from recsys.pipeline import train
 from recsys.service import RecommendationService
 from recsys.store import Store
+from recsys.text import TextEncoder
 from recsys.toplists import HISTORY_LIMIT, TopLists, compute_toplists, user_histories
 
 NO_TEXT = {"behavior": {"factors": 8, "iterations": 10}, "text": {"enabled": False}}
@@ -137,6 +139,36 @@ def test_equal_answers_with_text(
     assert run1 is not None and run1.items[0].item_id == "r1"  # the running item run1 lacks
 
 
+def test_with_text_a_stock_change_keeps_the_lists_and_a_text_change_does_not(
+    home: Home, shop: tuple[pl.DataFrame, pl.DataFrame], encoder: TextEncoder
+) -> None:
+    events, catalog = shop
+    with Store(home.db_path) as store:
+        store.upsert_items(catalog)
+        store.add_events(events)
+        train(
+            home,
+            TrainConfig.from_dict({"behavior": NO_TEXT["behavior"]}),
+            store=store,
+            encoder=encoder,
+        )
+    service = RecommendationService(home, encoder=encoder)
+    try:
+        base = service.snapshot
+        assert base.toplists is not None
+        row = service.store.get_items(["k1"]).drop("updated_at")
+        service.upsert_items(row.with_columns(pl.lit(False).alias("in_stock")))
+        snap = service.snapshot
+        assert snap.bundle.text_index is base.bundle.text_index  # no text changed: same index
+        assert snap.toplists is not None
+        assert service.recommend_user("cook1", n=1, explain=False)["ranking"] == "precomputed"
+        service.upsert_items(row.with_columns(pl.lit("Chef knife, 20 cm").alias("title")))
+        assert service.snapshot.toplists is None  # k1's text vector changed
+        assert service.recommend_user("cook1", n=1, explain=False)["ranking"] == "live"
+    finally:
+        service.close()
+
+
 def test_requests_the_lists_cannot_answer_exactly(random_home: Home) -> None:
     bundle = load_bundle(random_home.artifacts)
     rec = HybridRecommender(bundle)
@@ -184,6 +216,7 @@ def test_lists_round_trip_through_the_bundle(random_home: Home, tmp_path: Path) 
     }
     with Store(random_home.db_path) as store:
         assert lists.watermark == store.last_seq() > 0
+    assert training_started(bundle) == bundle.manifest["read_at"] - TRAINING_MARGIN_S
     lists.save(tmp_path / "t.npz")
     again = TopLists.load(tmp_path / "t.npz")
     for name in ("items", "scores", "sources", "complete"):
@@ -288,6 +321,35 @@ class TestService:
         answer = service.recommend_user(user, n=5, explain=False)
         assert answer["ranking"] == "precomputed"
         assert [i["item_id"] for i in answer["items"]] == before[1:6]
+
+    def test_an_item_back_in_stock_turns_the_lists_off(
+        self, service: RecommendationService
+    ) -> None:
+        user = self._user(service)
+        assert not bool(
+            service.snapshot.bundle.item_table.in_stock[service.snapshot.bundle.items.index("i0")]
+        )  # i0 was out of stock at training: it is in no list
+        back = service.store.get_items(["i0"]).with_columns(pl.lit(True).alias("in_stock"))
+        service.upsert_items(back.drop("updated_at"))
+        assert service.snapshot.toplists is None
+        answer = service.recommend_user(user, n=10, explain=False)
+        assert answer["ranking"] == "live"
+        assert [i["item_id"] for i in answer["items"]] == self._live(service, user, 10)
+
+    def test_an_erasure_since_training_ranks_live(
+        self, service: RecommendationService, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # erasing deletes the events too, so this state needs a store that still reports some
+        user = self._user(service)
+        snap = service.snapshot
+        assert snap.toplists is not None
+        state = (snap.toplists.watermark, snap.trained_from + 1.0)
+        monkeypatch.setattr(service.store, "user_state", lambda _user_id: state)
+        answer = service.recommend_user(user, n=5, explain=False)
+        assert answer["ranking"] == "live"
+        state = (snap.toplists.watermark, snap.trained_from - 1.0)  # erased before training
+        answer = service.recommend_user(user, n=5, explain=False)
+        assert answer["ranking"] == "precomputed"
 
     def test_a_reconfigured_recommender_ranks_live(self, service: RecommendationService) -> None:
         import dataclasses

@@ -335,6 +335,7 @@ class _Run:
                 )
                 self.report["inbox"] = [asdict(f) for f in files]
         with self.step("read"):
+            read_at = time.time()
             watermark = store.last_seq()
             events = stored_events = store.events_frame(until_seq=watermark)
             catalog = store.catalog_frame()
@@ -419,6 +420,7 @@ class _Run:
             bundle = self.build("candidate", events, catalog, cfg.train)
             bundle.manifest["metrics"] = self.report["metrics"].get("candidate") or {}
             bundle.toplists = precompute_lists(bundle, stored_events, watermark, self.show_progress)
+            bundle.manifest["read_at"] = read_at  # erasures and catalog changes after it count
             bundle.manifest["nightly"] = {
                 "run_id": self.run_id,
                 "fingerprint": fingerprint,

@@ -6,6 +6,7 @@ import json
 import sys
 import types
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 
 import polars as pl
@@ -23,6 +24,7 @@ from recsys.bundle import current_version, list_versions, load_bundle
 from recsys.cli import main as cli_main
 from recsys.errors import BundleError, LockedError
 from recsys.home import Home
+from recsys.live import TRAINING_MARGIN_S, training_started
 from recsys.nightly import ExitCode, NightlyConfig, rollback_current, run_nightly
 from recsys.nightly.gate import decide
 from recsys.nightly.lock import RunLock
@@ -53,6 +55,13 @@ def test_first_run_publishes_and_writes_report(home: Home) -> None:
     bundle = load_bundle(home.artifacts)
     assert bundle.manifest["nightly"]["run_id"] == result.run_id
     assert bundle.manifest["metrics"]["recall@20"]["mean"] > 0.3  # the groups are learnable
+    # the API's precomputed lists, and when the store was read (erasures after it are honoured)
+    assert bundle.toplists is not None and bundle.toplists.n_lists > 0
+    with Store(home.db_path) as store:
+        assert bundle.toplists.watermark == store.last_seq()
+    created = datetime.fromisoformat(bundle.manifest["created_at"]).timestamp()
+    assert created - 600 < bundle.manifest["read_at"] < created
+    assert training_started(bundle) == bundle.manifest["read_at"] - TRAINING_MARGIN_S
 
     reports = home.root / "reports"
     names = {p.name for p in reports.iterdir()}
