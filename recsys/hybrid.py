@@ -95,6 +95,30 @@ def _bare_reason(parts: dict[str, float]) -> Reason:
     return Reason(kind, source, (), "")  # type: ignore[arg-type]
 
 
+def _capped_walk(
+    order: list[int], codes: npt.NDArray[np.int32], n: int, cap: int
+) -> tuple[list[int], list[int]]:
+    """Walk ``order`` keeping at most ``cap`` items per category code until ``n`` are kept.
+
+    Returns:
+        ``(chosen, overflow)``: kept positions, and the positions skipped for the cap on the way.
+        Items without a category (code -1) are never capped.
+    """
+    counts: dict[int, int] = {}
+    chosen: list[int] = []
+    overflow: list[int] = []
+    for p in order:
+        code = int(codes[p])
+        if code >= 0 and counts.get(code, 0) >= cap:
+            overflow.append(p)
+            continue
+        counts[code] = counts.get(code, 0) + 1
+        chosen.append(p)
+        if len(chosen) == n:
+            break
+    return chosen, overflow
+
+
 SOURCES: tuple[str, ...] = ("behavior", "text", "popularity", "repeat")  # Reason.source values
 SOURCE_CODES = {s: k for k, s in enumerate(SOURCES)}
 BARE_REASONS = tuple(_bare_reason({s: 1.0}) for s in SOURCES)  # by code
@@ -259,7 +283,6 @@ class HybridRecommender:
             items=cand[order].astype(np.int32),
             scores=blended[order].astype(np.float64),
             sources=np.asarray(sources, dtype=np.int8),
-            complete=len(order) == cand.size,
         )
 
     def serves_ranked(self, n: int, filters: Filters) -> bool:
@@ -305,17 +328,8 @@ class HybridRecommender:
         if share is None:
             chosen = pos[:n].tolist()
         else:
-            cap = max(1, math.ceil(n * share))
-            codes = table.category_codes[ranked.items[pos]]
-            counts: dict[int, int] = {}
-            chosen = []
-            for p, code in zip(pos.tolist(), codes.tolist(), strict=True):
-                if code >= 0 and counts.get(code, 0) >= cap:
-                    continue
-                counts[code] = counts.get(code, 0) + 1
-                chosen.append(p)
-                if len(chosen) == n:
-                    break
+            codes = table.category_codes[ranked.items]
+            chosen = _capped_walk(pos.tolist(), codes, n, max(1, math.ceil(n * share)))[0]
         if len(chosen) < n:
             return None
         ids = b.items.ids(ranked.items[chosen])
@@ -556,17 +570,9 @@ class HybridRecommender:
         cap = max(1, math.ceil(n * share))
         codes = self.bundle.item_table.category_codes[cand]
         while True:
-            counts: dict[int, int] = {}
-            chosen, overflow = [], []
-            for p in order:
-                code = int(codes[p])
-                if code >= 0 and counts.get(code, 0) >= cap:
-                    overflow.append(p)
-                    continue
-                counts[code] = counts.get(code, 0) + 1
-                chosen.append(p)
-                if len(chosen) == n:
-                    return chosen
+            chosen, overflow = _capped_walk(order, codes, n, cap)
+            if len(chosen) == n:
+                return chosen
             if len(order) == cand.size:
                 return chosen + overflow[: n - len(chosen)]  # too few categories: relax the cap
             order = self._order(cand, blended, cand.size)

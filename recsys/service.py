@@ -350,7 +350,7 @@ class RecommendationService:
     ) -> Recommendations | None:
         """The answer from the user's precomputed list, or None if it must be computed live."""
         lists, rec = snap.toplists, snap.recommender
-        if not self.use_precomputed or lists is None or rec.config != snap.base.config.hybrid:
+        if not self.use_precomputed or lists is None or rec.config is not snap.base.config.hybrid:
             return None  # no lists, or a recommender re-configured after the lists were ranked
         if not rec.serves_ranked(n, filters):
             return None

@@ -54,13 +54,11 @@ class RankedList:
         items: item indices, best first (``-1`` pads unused slots in stored tables).
         scores: blended scores, as the live answer reports them.
         sources: per item, the code (``SOURCES``) of the source that contributed most.
-        complete: whether these are all the candidates (not just the head).
     """
 
     items: npt.NDArray[np.int32]
     scores: npt.NDArray[np.float64]
     sources: npt.NDArray[np.int8]
-    complete: bool
 
 
 @dataclass(frozen=True)
@@ -72,14 +70,12 @@ class TopLists:
             row starting with ``-1`` means "no list: compute live".
         scores: ``(n_users, depth)`` float64 blended scores.
         sources: ``(n_users, depth)`` int8 source codes (``recsys.hybrid.SOURCES``).
-        complete: ``(n_users,)`` whether a row holds all of the user's candidates.
         watermark: store position (``Store.last_seq``) of the newest event the lists read.
     """
 
     items: npt.NDArray[np.int32]
     scores: npt.NDArray[np.float64]
     sources: npt.NDArray[np.int8]
-    complete: npt.NDArray[np.bool_]
     watermark: int
 
     @property
@@ -100,7 +96,6 @@ class TopLists:
             items=self.items[user_idx],
             scores=self.scores[user_idx],
             sources=self.sources[user_idx],
-            complete=bool(self.complete[user_idx]),
         )
 
     def save(self, path: Path) -> None:
@@ -111,7 +106,6 @@ class TopLists:
                 items=self.items,
                 scores=self.scores,
                 sources=self.sources,
-                complete=self.complete,
                 watermark=np.asarray([self.watermark], dtype=np.int64),
             )
 
@@ -123,7 +117,6 @@ class TopLists:
                 items=data["items"],
                 scores=data["scores"],
                 sources=data["sources"],
-                complete=data["complete"],
                 watermark=int(data["watermark"][0]),
             )
 
@@ -190,11 +183,25 @@ def compute_toplists(
     items = np.full((n_users, max(depth, 0)), -1, dtype=np.int32)
     scores = np.zeros(items.shape, dtype=np.float64)
     sources = np.zeros(items.shape, dtype=np.int8)
-    complete = np.zeros(n_users, dtype=bool)
     if depth > 0 and n_users:
+        users = recommender.bundle.users
+        histories = tqdm(
+            user_histories(events),
+            total=events["user_id"].n_unique(),
+            disable=not show_progress,
+            desc="precompute lists",
+            unit="user",
+        )
         with _one_native_thread():
-            _fill(recommender, events, depth, show_progress, items, scores, sources, complete)
-    return TopLists(items, scores, sources, complete, int(watermark))
+            for user_id, history in histories:
+                u = users.index(user_id)
+                ranked = recommender.ranked_list(user_id, history, depth) if u >= 0 else None
+                if ranked is not None:
+                    m = ranked.items.size
+                    items[u, :m] = ranked.items
+                    scores[u, :m] = ranked.scores
+                    sources[u, :m] = ranked.sources
+    return TopLists(items, scores, sources, int(watermark))
 
 
 @contextmanager
@@ -214,34 +221,3 @@ def _one_native_thread() -> Iterator[None]:
             yield
     finally:
         faiss.omp_set_num_threads(before)
-
-
-def _fill(
-    recommender: HybridRecommender,
-    events: pl.DataFrame,
-    depth: int,
-    show_progress: bool,
-    items: npt.NDArray[np.int32],
-    scores: npt.NDArray[np.float64],
-    sources: npt.NDArray[np.int8],
-    complete: npt.NDArray[np.bool_],
-) -> None:
-    """Rank each user of ``events`` into the tables (row = the user's index in the bundle)."""
-    users = recommender.bundle.users
-    histories = tqdm(
-        user_histories(events),
-        total=events["user_id"].n_unique(),
-        disable=not show_progress,
-        desc="precompute lists",
-        unit="user",
-    )
-    for user_id, history in histories:
-        u = users.index(user_id)
-        ranked = recommender.ranked_list(user_id, history, depth) if u >= 0 else None
-        if ranked is None:
-            continue
-        m = ranked.items.size
-        items[u, :m] = ranked.items
-        scores[u, :m] = ranked.scores
-        sources[u, :m] = ranked.sources
-        complete[u] = ranked.complete

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -51,13 +53,19 @@ def _random_shop(seed: int = 3, n_users: int = 60, n_items: int = 150) -> tuple[
     return events, catalog
 
 
-def _trained_home(root: Path, settings: dict[str, object]) -> Home:
+def _trained_home(
+    root: Path,
+    settings: dict[str, object],
+    shop: tuple[pl.DataFrame, pl.DataFrame] | None = None,
+    encoder: TextEncoder | None = None,
+) -> Home:
+    """A home storing ``shop`` (default: the random shop), trained with ``settings``."""
     home = Home(root).ensure()
-    events, catalog = _random_shop()
+    events, catalog = shop if shop is not None else _random_shop()
     with Store(home.db_path) as store:
         store.upsert_items(catalog)
         store.add_events(events)
-        train(home, TrainConfig.from_dict(settings), store=store)
+        train(home, TrainConfig.from_dict(settings), store=store, encoder=encoder)
     return home
 
 
@@ -120,14 +128,9 @@ def test_equal_answers_with_the_category_cap_and_without_the_recent_source(
 
 
 def test_equal_answers_with_text(
-    home: Home, shop: tuple[pl.DataFrame, pl.DataFrame], encoder: object
+    tmp_path: Path, shop: tuple[pl.DataFrame, pl.DataFrame], encoder: TextEncoder
 ) -> None:
-    events, catalog = shop
-    with Store(home.db_path) as store:
-        store.upsert_items(catalog)
-        store.add_events(events)
-        config = TrainConfig.from_dict({"behavior": NO_TEXT["behavior"]})
-        train(home, config, store=store, encoder=encoder)  # type: ignore[arg-type]
+    home = _trained_home(tmp_path / "home", {"behavior": NO_TEXT["behavior"]}, shop, encoder)
     assert _check_every_user(home, ns=(1, 3)) == 8
     bundle = load_bundle(home.artifacts)
     assert bundle.text_vectors is not None
@@ -140,18 +143,9 @@ def test_equal_answers_with_text(
 
 
 def test_with_text_a_stock_change_keeps_the_lists_and_a_text_change_does_not(
-    home: Home, shop: tuple[pl.DataFrame, pl.DataFrame], encoder: TextEncoder
+    tmp_path: Path, shop: tuple[pl.DataFrame, pl.DataFrame], encoder: TextEncoder
 ) -> None:
-    events, catalog = shop
-    with Store(home.db_path) as store:
-        store.upsert_items(catalog)
-        store.add_events(events)
-        train(
-            home,
-            TrainConfig.from_dict({"behavior": NO_TEXT["behavior"]}),
-            store=store,
-            encoder=encoder,
-        )
+    home = _trained_home(tmp_path / "home", {"behavior": NO_TEXT["behavior"]}, shop, encoder)
     service = RecommendationService(home, encoder=encoder)
     try:
         base = service.snapshot
@@ -182,7 +176,7 @@ def test_requests_the_lists_cannot_answer_exactly(random_home: Home) -> None:
     ranked = bundle.toplists.get(user)
     assert ranked is not None
     assert rec.recommend_ranked(ranked, 10, Filters(category="c1")) is None
-    short = type(ranked)(ranked.items[:5], ranked.scores[:5], ranked.sources[:5], False)
+    short = type(ranked)(ranked.items[:5], ranked.scores[:5], ranked.sources[:5])
     assert rec.recommend_ranked(short, 6) is None  # fewer than n left: compute live
 
 
@@ -219,7 +213,7 @@ def test_lists_round_trip_through_the_bundle(random_home: Home, tmp_path: Path) 
     assert training_started(bundle) == bundle.manifest["read_at"] - TRAINING_MARGIN_S
     lists.save(tmp_path / "t.npz")
     again = TopLists.load(tmp_path / "t.npz")
-    for name in ("items", "scores", "sources", "complete"):
+    for name in ("items", "scores", "sources"):
         assert np.array_equal(getattr(again, name), getattr(lists, name))
     assert again.watermark == lists.watermark
 
@@ -255,13 +249,11 @@ class TestService:
     """The service answers from a list only while the user's history and the catalog allow."""
 
     @pytest.fixture
-    def service(self, random_home: Home, tmp_path: Path) -> RecommendationService:
-        import shutil
-
+    def service(self, random_home: Home, tmp_path: Path) -> Iterator[RecommendationService]:
         root = tmp_path / "home"
         shutil.copytree(random_home.root, root)
         svc = RecommendationService(Home(root), live_catalog=True)
-        yield svc  # type: ignore[misc]
+        yield svc
         svc.close()
 
     def _user(self, service: RecommendationService) -> str:
