@@ -41,6 +41,7 @@ echo
 echo "== HTTP API on $URL (gunicorn, 2 workers; log: $LOG) =="
 run "curl -s $URL/healthz"
 run "curl -s '$URL/v1/users/1/recommendations?n=3&explain=true'"
+run "curl -s '$URL/v1/users/1/recommendations?n=3'"  # no event since training: precomputed list
 run "curl -s '$URL/v1/items/50/similar?n=3&mode=content'"
 run "curl -s '$URL/v1/users/1/recommendations?n=2&pitch=true&pitch_wait_ms=0'"
 run "curl -s -X POST $URL/v1/recommendations -H 'Content-Type: application/json' -d '{\"recent_item_ids\": [\"50\", \"181\"], \"n\": 3}'"
@@ -51,6 +52,7 @@ run "curl -s '$URL/v1/items/new-1/similar?n=3&mode=content'"
 run "curl -s '$URL/v1/users/1/recommendations?n=2&exclude=1,2'"
 run "curl -s $URL/v1/nope"
 run "curl -s $URL/metrics | grep -m 3 recsys_http_requests_total"
+run "curl -s $URL/metrics | grep '^recsys_user_recommendations_total'"
 echo
 echo "OpenAPI document: curl -s $URL/openapi.json"
 if [ -t 0 ]; then
