@@ -100,11 +100,14 @@ def state() -> ApiState:
 
 def require_key(kind: KeyKind) -> None:
     """Check ``Authorization: Bearer <key>`` for a route of this kind (401/403 otherwise)."""
-    cfg = state().config
+    check_key(state().config, kind, request.headers.get("Authorization", ""))
+
+
+def check_key(cfg: ApiConfig, kind: KeyKind, header: str) -> None:
+    """Check an ``Authorization`` header value for a route of this kind (401/403 otherwise)."""
     if kind == "read" and not cfg.read_requires_key:
         return
     accepted = {"read": cfg.all_keys, "write": cfg.all_keys, "admin": cfg.admin_keys}[kind]
-    header = request.headers.get("Authorization", "")
     scheme, _, key = header.partition(" ")
     key = key.strip()
     if scheme.lower() != "bearer" or not key:
@@ -117,6 +120,11 @@ def require_key(kind: KeyKind) -> None:
         if not cfg.all_keys:
             raise ApiError(401, "unauthorized", "no API keys are configured on this server")
         raise ApiError(401, "unauthorized", "the API key is not valid")
+
+
+def request_id(given: str) -> str:
+    """The request id to use and echo: the caller's ``X-Request-ID`` if sane, else a new one."""
+    return given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
 
 
 def limit_native_threads() -> None:
@@ -190,8 +198,7 @@ def create_app(
 
     @app.before_request
     def _request_id() -> None:
-        given = request.headers.get("X-Request-ID", "")
-        g.request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        g.request_id = request_id(request.headers.get("X-Request-ID", ""))
 
     @app.after_request
     def _echo_request_id(response: Response) -> Response:
@@ -209,4 +216,8 @@ def create_app(
 
     for module in (system, users, items, recommendations, events):
         app.register_blueprint(module.bp)
+    if cfg.fast_path:
+        from api.fastpath import UserRecommendationsFastPath
+
+        app.wsgi_app = UserRecommendationsFastPath(app, api_state)  # type: ignore[method-assign]
     return app

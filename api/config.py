@@ -44,6 +44,7 @@ class ApiConfig:
     swap_poll_s: float = 2.0  # how often each worker checks CURRENT and catalog changes
     watch: bool = True  # run the background swap watcher (tests may drive refresh() by hand)
     precomputed: bool = True  # answer unchanged users from the bundle's lists (False: all live)
+    fast_path: bool = True  # serve GET /v1/users/<id>/recommendations without Flask's dispatch
 
     def __post_init__(self) -> None:
         for name in ("write_keys", "admin_keys"):
@@ -168,3 +169,4 @@ class _ApiScalars:
     swap_poll_s: float = 2.0
     watch: bool = True
     precomputed: bool = True
+    fast_path: bool = True

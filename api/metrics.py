@@ -54,6 +54,11 @@ class Metrics:
             ["ranking"],
             registry=self.registry,
         )
+        self.fast_path = Counter(
+            "recsys_fast_path_answers",
+            "User recommendation answers sent by the route's lean path (api.fastpath), not Flask.",
+            registry=self.registry,
+        )
         self.model = Gauge(
             "recsys_model_info",
             "1 for the model version this worker serves (0 for versions it served before).",

@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from flask import request
+from werkzeug.datastructures import MultiDict
 
 from api.errors import ApiError
 from api.openapi import MAX_CATEGORY_QUERY, MAX_EXCLUDE_QUERY, MAX_N, NOT_BLANK, validator
@@ -18,6 +19,7 @@ from recsys.hybrid import Filters
 from recsys.store.importing import MAX_ID_LENGTH
 
 _NOT_BLANK = re.compile(NOT_BLANK)
+_INTEGER = re.compile(r"[+-]?[0-9]{1,9}")
 TRUE = {"true", "1", "yes"}
 FALSE = {"false", "0", "no"}
 
@@ -71,19 +73,24 @@ def _describe(error: Any) -> str:
     return f"{where}: {message}"
 
 
-def _arg(name: str) -> str | None:
-    values = request.args.getlist(name)
+Args = MultiDict[str, str]  # parsed query parameters (``request.args`` unless given)
+
+
+def _arg(name: str, args: Args | None = None) -> str | None:
+    values = (request.args if args is None else args).getlist(name)
     if len(values) > 1:
         raise ApiError(422, "validation_error", f"query parameter {name!r} given more than once")
     return values[0] if values else None
 
 
-def int_param(name: str, default: int | None, low: int, high: int) -> int | None:
+def int_param(
+    name: str, default: int | None, low: int, high: int, args: Args | None = None
+) -> int | None:
     """An integer query parameter in ``[low, high]`` (422 otherwise)."""
-    raw = _arg(name)
+    raw = _arg(name, args)
     if raw is None:
         return default
-    if not re.fullmatch(r"[+-]?[0-9]{1,9}", raw.strip()):  # ASCII digits only
+    if not _INTEGER.fullmatch(raw.strip()):  # ASCII digits only
         raise ApiError(422, "validation_error", f"{name}={raw!r} is not an integer")
     value = int(raw)
     if not low <= value <= high:
@@ -91,9 +98,9 @@ def int_param(name: str, default: int | None, low: int, high: int) -> int | None
     return value
 
 
-def bool_param(name: str, default: bool) -> bool:
+def bool_param(name: str, default: bool, args: Args | None = None) -> bool:
     """A boolean query parameter (``true/false/1/0/yes/no``)."""
-    raw = _arg(name)
+    raw = _arg(name, args)
     if raw is None:
         return default
     word = raw.strip().lower()
@@ -114,26 +121,26 @@ def choice_param(name: str, default: str, allowed: tuple[str, ...]) -> str:
     return raw
 
 
-def n_param() -> int:
+def n_param(args: Args | None = None) -> int:
     """The list length ``n`` (1..100, default 10)."""
-    value = int_param("n", 10, 1, MAX_N)
+    value = int_param("n", 10, 1, MAX_N, args)
     return 10 if value is None else value
 
 
-def query_filters() -> tuple[Filters, bool]:
+def query_filters(args: Args | None = None) -> tuple[Filters, bool]:
     """``(filters, explain)`` from ``category``, ``exclude``, ``in_stock``, ``explain``."""
-    category = _arg("category")
+    category = _arg("category", args)
     if category is not None and not 1 <= len(category) <= MAX_CATEGORY_QUERY:
         raise ApiError(
             422, "validation_error", f"category must be 1-{MAX_CATEGORY_QUERY} characters"
         )
-    exclude_raw = _arg("exclude") or ""
+    exclude_raw = _arg("exclude", args) or ""
     if len(exclude_raw) > MAX_EXCLUDE_QUERY:
         raise ApiError(
             422, "validation_error", f"exclude is longer than {MAX_EXCLUDE_QUERY} characters"
         )
     exclude = frozenset(x.strip() for x in exclude_raw.split(",") if x.strip())
-    in_stock = bool_param("in_stock", True)
-    explain = bool_param("explain", False)
+    in_stock = bool_param("in_stock", True, args)
+    explain = bool_param("explain", False, args)
     filters = Filters(category=category, exclude=exclude, in_stock_only=None if in_stock else False)
     return filters, explain

@@ -333,9 +333,10 @@ class HybridRecommender:
         if len(chosen) < n:
             return None
         ids = b.items.ids(ranked.items[chosen])
+        scores, sources = ranked.scores[chosen].tolist(), ranked.sources[chosen].tolist()
         items = [
-            RecommendedItem(ids[j], float(ranked.scores[p]), BARE_REASONS[int(ranked.sources[p])])
-            for j, p in enumerate(chosen)
+            RecommendedItem(i, s, BARE_REASONS[c])
+            for i, s, c in zip(ids, scores, sources, strict=True)
         ]
         return Recommendations("hybrid", items, b.version)
 

@@ -269,28 +269,31 @@ class RecommendationService:
 
     # ------------------------------------------------------------------------------ answers
     @staticmethod
-    def _items(bundle: Bundle, answer: Recommendations) -> list[dict[str, Any]]:
+    def _items(
+        bundle: Bundle, answer: Recommendations, reasons: bool = True
+    ) -> list[dict[str, Any]]:
         out = []
-        table = bundle.item_table
+        facts, index = bundle.item_table.facts, bundle.items.index
         for item in answer.items:
-            row = table.facts(bundle.items.index(item.item_id))
-            out.append(
-                {
-                    "item_id": item.item_id,
-                    "score": round(item.score, 6),
-                    "title": row.title,
-                    "category": row.category or None,
-                    "price": row.price,
-                    "currency": row.currency or None,
-                    "in_stock": bool(row.in_stock),
-                    "reason": {
-                        "kind": item.reason.kind,
-                        "source": item.reason.source,
-                        "item_ids": list(item.reason.item_ids),
-                        "text": item.reason.text,
-                    },
+            row = facts(index(item.item_id))
+            entry = {
+                "item_id": item.item_id,
+                "score": round(item.score, 6),
+                "title": row.title,
+                "category": row.category or None,
+                "price": row.price,
+                "currency": row.currency or None,
+                "in_stock": bool(row.in_stock),
+            }
+            if reasons:
+                reason = item.reason
+                entry["reason"] = {
+                    "kind": reason.kind,
+                    "source": reason.source,
+                    "item_ids": list(reason.item_ids),
+                    "text": reason.text,
                 }
-            )
+            out.append(entry)
         return out
 
     def is_erased(self, user_id: str, snap: Snapshot | None = None) -> bool:
@@ -306,6 +309,7 @@ class RecommendationService:
         filters: Filters | None = None,
         history: Sequence[UserEvent] | None = None,
         explain: bool = True,
+        reasons: bool = True,
     ) -> dict[str, Any]:
         """Recommendations for a user, with their live history from the store.
 
@@ -316,6 +320,7 @@ class RecommendationService:
             history: the user's events, newest first (default: read from the store; only then
                 can the precomputed list answer).
             explain: compute per-item reasons from the user's items (False: cheaper, bare reason).
+            reasons: include each item's ``reason`` (False: leave it out).
 
         Returns:
             ``{"user_id", "model_version", "strategy", "ranking", "items"}``; ``ranking`` says
@@ -342,7 +347,7 @@ class RecommendationService:
             "model_version": answer.model_version,
             "strategy": answer.strategy,
             "ranking": ranking,
-            "items": self._items(snap.bundle, answer),
+            "items": self._items(snap.bundle, answer, reasons),
         }
 
     def _precomputed(

@@ -75,7 +75,15 @@ class IdVocabulary:
         """Return the external ids at ``indices`` (all ids, in index order, when None)."""
         if indices is None:
             return list(self._ids)
-        return [self.id(int(i)) for i in indices]
+        if isinstance(indices, np.ndarray) and indices.dtype.kind in "iu":
+            rows: list[int] = indices.tolist()
+        else:
+            rows = [int(i) for i in indices]
+        size, ids = len(self._ids), self._ids
+        for i in rows:
+            if not 0 <= i < size:
+                self.id(i)  # raises the out-of-range error
+        return [ids[i] for i in rows]
 
     def save(self, path: str | Path) -> None:
         """Write the ids as a JSON list."""

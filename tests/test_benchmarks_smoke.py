@@ -175,10 +175,15 @@ def test_api_latency_smoke(tmp_path: Path) -> None:
     script = ROOT / "benchmarks" / "api_latency.py"
     subprocess.run([sys.executable, str(script), *args], check=True, timeout=300)
     data = json.loads(out.read_text(encoding="utf-8"))["datasets"]["ml-100k"]
-    for scenario in ("bare", "user_recs", "user_recs_live", "similar", "events"):
+    for scenario in ("bare", "user_recs", "user_recs_flask", "user_recs_live", "similar", "events"):
         assert data[scenario]["requests"] > 0 and data[scenario]["errors"] == 0, scenario
-    assert set(data["user_recs"]["ranking"]) == {"precomputed"}  # nobody has newer events
-    assert set(data["user_recs_live"]["ranking"]) == {"live"}
+    recs, flask, live = (
+        data[s]["ranking"] for s in ("user_recs", "user_recs_flask", "user_recs_live")
+    )
+    assert set(recs) == {"precomputed", "fast_path"}  # nobody has newer events
+    assert recs["fast_path"] == recs["precomputed"]  # every answer sent by the lean path
+    assert set(flask) == {"precomputed", "fast_path"} and flask["fast_path"] == 0
+    assert set(live) == {"live", "fast_path"} and live["fast_path"] == live["live"]
     assert len(data["pairs"]) == 1
     assert "user_recs/bare pairs" in out.with_suffix(".md").read_text(encoding="utf-8")
     with Store(home.db_path) as store:

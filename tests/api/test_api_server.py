@@ -170,6 +170,8 @@ def test_real_server_over_http(server: Server) -> None:
     line = 'recsys_http_requests_total{method="POST",route="/v1/events",status="202"} 1.0'
     assert line in text  # summed over both workers (multiprocess mode)
     assert "recsys_model_info" in text
+    # the user requests took the route's lean path under gunicorn too (api.fastpath)
+    assert "recsys_fast_path_answers_total 7.0" in text
 
 
 @pytest.mark.slow  # the first PUT loads the text model in a worker (~10 s on 2 cores)

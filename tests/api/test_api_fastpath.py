@@ -1,0 +1,212 @@
+"""The user route's lean path (``api.fastpath``) answers exactly as the Flask route does."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from api_testing import WRITE_KEY, auth, make_app
+from flask import Flask
+from flask.testing import FlaskClient
+
+from api.fastpath import UserRecommendationsFastPath
+from recsys.home import Home
+from recsys.text import TextEncoder
+
+ROUTE = "/v1/users/<path:user_id>/recommendations"
+
+
+@dataclass(frozen=True)
+class Pitch:
+    text: str
+    source: str
+
+
+class Pitcher:
+    """A fake pitch writer (the real one has its own tests)."""
+
+    def pitches_for(self, user_id: str, history: Any, items: Any, wait_ms: int) -> list[Pitch]:
+        return [Pitch(f"{user_id} {i['item_id']} {len(history)} {wait_ms}", "fake") for i in items]
+
+    def close(self) -> None:
+        pass
+
+
+class FlaskCalls:
+    """Counts the requests the middleware hands to Flask."""
+
+    def __init__(self, app: Flask) -> None:
+        middleware = app.wsgi_app
+        assert isinstance(middleware, UserRecommendationsFastPath)
+        inner = middleware.flask_wsgi
+        self.count = 0
+
+        def counting(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+            self.count += 1
+            return inner(environ, start_response)
+
+        middleware.flask_wsgi = counting
+
+
+@pytest.fixture
+def pair(api_home: Home, encoder: TextEncoder) -> Iterator[tuple[Flask, Flask]]:
+    """Two apps over the same home: with the fast path, and without it."""
+    fast = make_app(api_home, encoder, pitch_provider=Pitcher())
+    plain = make_app(api_home, encoder, pitch_provider=Pitcher(), fast_path=False)
+    yield fast, plain
+    fast.extensions["recsys"].close()
+    plain.extensions["recsys"].close()
+
+
+def same_response(fast: FlaskClient, plain: FlaskClient, url: str, **kwargs: Any) -> Any:
+    """Get ``url`` from both apps; assert equal status, headers and bytes; return the response."""
+    headers = {"X-Request-ID": "req-1", **kwargs.pop("headers", {})}
+    a = fast.get(url, headers=headers, **kwargs)
+    b = plain.get(url, headers=headers, **kwargs)
+    assert a.status_code == b.status_code, url
+    assert list(a.headers.items()) == list(b.headers.items()), url
+    assert a.get_data() == b.get_data(), url
+    return a
+
+
+ANSWERED = [
+    "/v1/users/run1/recommendations?n=3",
+    "/v1/users/run1/recommendations",
+    "/v1/users/cook2/recommendations?n=10&exclude=k1,%20r2",
+    "/v1/users/cook2/recommendations?n=4&in_stock=false",
+    "/v1/users/run3/recommendations?n=3&explain=true",
+    "/v1/users/run3/recommendations?n=2&category=Kitchen",
+    "/v1/users/run3/recommendations?n=+3&explain=YES",
+    "/v1/users/run1/recommendations?n=2&pitch=true&pitch_wait_ms=7",
+    "/v1/users/run1/recommendations?n=3&utm_source=mail",  # unknown parameters are ignored
+    "/v1/users/nobody/recommendations?n=3",  # unknown user: fallback, not an error
+    "/v1/users/a%20b/recommendations?n=3",
+    "/v1/users/run1/recommendations?category=%C3%A9",  # percent-encoded UTF-8 in the query
+]
+HANDED_TO_FLASK = [
+    "/v1/users/run1/recommendations?n=0",
+    "/v1/users/run1/recommendations?n=abc",
+    "/v1/users/run1/recommendations?n=3&n=4",
+    "/v1/users/run1/recommendations?explain=maybe",
+    "/v1/users/run1/recommendations?n=3&pitch_wait_ms=99999",
+    "/v1/users/run1/recommendations?exclude=" + "x" * 20_000,
+    "/v1/users/%20/recommendations",  # blank id: 422
+    "/v1/users/caf%C3%A9/recommendations?n=3",  # not ASCII: Flask decodes it
+    "/v1/users/a%2Fb/recommendations?n=3",  # a "/" in the id
+    "/v1/users/run1/recommendations/",
+]
+
+
+def test_answers_equal_the_flask_route_byte_for_byte(pair: tuple[Flask, Flask]) -> None:
+    fast_app, plain_app = pair
+    fast, plain = fast_app.test_client(), plain_app.test_client()
+    calls = FlaskCalls(fast_app)
+    for url in ANSWERED:
+        response = same_response(fast, plain, url)
+        assert response.status_code == 200, url
+        assert response.headers["X-Request-ID"] == "req-1"
+        assert response.get_json()["request_id"] == "req-1"
+    assert calls.count == 0  # all answered by the middleware
+    # the precomputed answer and a live one both went through it
+    assert fast.get(ANSWERED[0]).get_json()["ranking"] == "precomputed"
+    assert fast.get(ANSWERED[4]).get_json()["ranking"] == "live"
+    assert calls.count == 0
+    pitched = fast.get(ANSWERED[7]).get_json()["items"]
+    assert pitched[0]["pitch"] == {"text": f"run1 {pitched[0]['item_id']} 3 7", "source": "fake"}
+
+
+def test_errors_and_unusual_paths_go_to_flask_unchanged(pair: tuple[Flask, Flask]) -> None:
+    fast_app, plain_app = pair
+    fast, plain = fast_app.test_client(), plain_app.test_client()
+    calls = FlaskCalls(fast_app)
+    statuses = [same_response(fast, plain, url).status_code for url in HANDED_TO_FLASK]
+    assert statuses == [422, 422, 422, 422, 422, 422, 422, 200, 200, 404]
+    assert calls.count == len(HANDED_TO_FLASK)
+    for method in (fast.head, fast.post, fast.delete):
+        method("/v1/users/run1/recommendations")
+    assert calls.count == len(HANDED_TO_FLASK) + 3
+
+
+def test_a_new_request_id_when_none_or_a_bad_one_is_given(pair: tuple[Flask, Flask]) -> None:
+    fast = pair[0].test_client()
+    ids = set()
+    for given in ({}, {"X-Request-ID": "bad id with spaces"}):
+        response = fast.get("/v1/users/run1/recommendations?n=2", headers=given)
+        rid = response.headers["X-Request-ID"]
+        assert len(rid) == 32 and rid == response.get_json()["request_id"]
+        ids.add(rid)
+    assert len(ids) == 2
+
+
+def test_keyed_reads(api_home: Home, encoder: TextEncoder) -> None:
+    fast_app = make_app(api_home, encoder, read_requires_key=True)
+    plain_app = make_app(api_home, encoder, read_requires_key=True, fast_path=False)
+    try:
+        fast, plain = fast_app.test_client(), plain_app.test_client()
+        calls = FlaskCalls(fast_app)
+        url = "/v1/users/run1/recommendations?n=2"
+        assert same_response(fast, plain, url).status_code == 401
+        bad = {"Authorization": "Bearer nope"}
+        assert same_response(fast, plain, url, headers=bad).status_code == 401
+        assert calls.count == 2
+        assert same_response(fast, plain, url, headers=auth(WRITE_KEY)).status_code == 200
+        assert calls.count == 2
+    finally:
+        fast_app.extensions["recsys"].close()
+        plain_app.extensions["recsys"].close()
+
+
+def test_no_model_yet_is_flasks_503(tmp_path: Any, encoder: TextEncoder) -> None:
+    home = Home(tmp_path / "empty").ensure()
+    fast_app = make_app(home, encoder)
+    plain_app = make_app(home, encoder, fast_path=False)
+    try:
+        calls = FlaskCalls(fast_app)
+        url = "/v1/users/run1/recommendations?n=2"
+        response = same_response(fast_app.test_client(), plain_app.test_client(), url)
+        assert response.status_code == 503 and calls.count == 1
+    finally:
+        fast_app.extensions["recsys"].close()
+        plain_app.extensions["recsys"].close()
+
+
+def _samples(client: FlaskClient) -> dict[str, float]:
+    """Request counts and latency-histogram counts from ``/metrics``, except /metrics itself."""
+    out = {}
+    for line in client.get("/metrics").get_data(as_text=True).splitlines():
+        if line.startswith("#") or "/metrics" in line:
+            continue
+        name = line.split("{")[0]
+        if name in (
+            "recsys_http_requests_total",
+            "recsys_http_request_duration_seconds_count",
+            "recsys_user_recommendations_total",
+            "recsys_model_info",
+        ):
+            key, value = line.rsplit(" ", 1)
+            out[key] = float(value)
+    return out
+
+
+def _fast_path_answers(client: FlaskClient) -> float:
+    text = client.get("/metrics").get_data(as_text=True)
+    lines = [x for x in text.splitlines() if x.startswith("recsys_fast_path_answers_total ")]
+    return float(lines[0].split()[1])
+
+
+def test_metrics_are_recorded_as_the_flask_route_records_them(pair: tuple[Flask, Flask]) -> None:
+    fast_app, plain_app = pair
+    fast, plain = fast_app.test_client(), plain_app.test_client()
+    urls = [*ANSWERED[:6], *HANDED_TO_FLASK[:3], "/v1/items/r1/similar?n=2"]
+    for url in urls:
+        same_response(fast, plain, url)
+    samples = _samples(fast)
+    assert samples == _samples(plain)
+    requests = f'recsys_http_requests_total{{method="GET",route="{ROUTE}",status="200"}}'
+    latency = f'recsys_http_request_duration_seconds_count{{method="GET",route="{ROUTE}"}}'
+    assert samples[requests] == 6 and samples[latency] == 9
+    assert _fast_path_answers(fast) == 6 and _fast_path_answers(plain) == 0
+    version = fast_app.extensions["recsys"].service.snapshot.version
+    assert samples[f'recsys_model_info{{version="{version}"}}'] == 1.0
