@@ -9,6 +9,8 @@ Usage::
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/api_cpu.py --home var/rel-home
     # every answer ranked live (as for users with events since training)
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/api_cpu.py --home H --live
+    # through Flask's dispatch instead of the user route's lean path
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/api_cpu.py --home H --flask
     # the cost of one source: the same requests with a hybrid setting changed
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/api_cpu.py --home H --hybrid recent_weight=0
 """
@@ -39,6 +41,11 @@ def main() -> None:
         "--live", action="store_true", help="rank every answer live (no precomputed lists)"
     )
     parser.add_argument(
+        "--flask",
+        action="store_true",
+        help="answer through Flask's dispatch (no lean path for the user route, api.fastpath)",
+    )
+    parser.add_argument(
         "--hybrid",
         action="append",
         default=[],
@@ -46,7 +53,8 @@ def main() -> None:
         help="override a [hybrid] setting of the served bundle (JSON value), repeatable",
     )
     args = parser.parse_args()
-    app = create_app({"home": str(args.home), "watch": False, "precomputed": not args.live})
+    settings = {"precomputed": not args.live, "fast_path": not args.flask}
+    app = create_app({"home": str(args.home), "watch": False, **settings})
     if args.hybrid:
         recommender = app.extensions["recsys"].service.snapshot.recommender
         changes = {k: json.loads(v) for k, v in (kv.split("=", 1) for kv in args.hybrid)}

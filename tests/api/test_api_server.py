@@ -174,6 +174,44 @@ def test_real_server_over_http(server: Server) -> None:
     assert "recsys_fast_path_answers_total 7.0" in text
 
 
+def test_each_worker_listens_on_its_own_socket(server: Server) -> None:
+    """SO_REUSEPORT: the kernel spreads connections; the master holds no listening socket."""
+    import psutil
+
+    master = psutil.Process(server.proc.pid)
+    workers = master.children()
+    assert len(workers) == 2
+
+    def listening(process: psutil.Process) -> list[Any]:
+        return [
+            c
+            for c in process.net_connections(kind="tcp")
+            if c.status == psutil.CONN_LISTEN and c.laddr.port == server.port
+        ]
+
+    assert listening(master) == []
+    assert [len(listening(w)) for w in workers] == [1, 1]
+    fds = {listening(w)[0].fd for w in workers}  # separate sockets, not one inherited socket
+    inodes = {os.stat(f"/proc/{w.pid}/fd/{listening(w)[0].fd}").st_ino for w in workers}
+    assert len(inodes) == 2, fds
+
+
+def test_serve_refuses_a_port_in_use(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [str(RECSYS), "--home", str(tmp_path), "serve", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            start_new_session=True,
+        )
+    assert done.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in done.stderr
+
+
 @pytest.mark.slow  # the first PUT loads the text model in a worker (~10 s on 2 cores)
 def test_new_item_reaches_every_worker(server: Server) -> None:
     headers = {"Authorization": f"Bearer {WRITE_KEY}"}
