@@ -11,6 +11,8 @@ Usage::
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/api_cpu.py --home H --live
     # through Flask's dispatch instead of the user route's lean path
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/api_cpu.py --home H --flask
+    # the request called as plain WSGI (no test client), beside a bare Flask route
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/api_cpu.py --home H --wsgi [--flask]
     # the cost of one source: the same requests with a hybrid setting changed
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/api_cpu.py --home H --hybrid recent_weight=0
 """
@@ -24,6 +26,7 @@ import random
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -31,6 +34,38 @@ sys.path.insert(0, str(ROOT))
 from api.app import create_app  # noqa: E402
 
 QUERIES = ("n=20", "n=20&explain=true", "n=20&category=Drama")
+
+
+def wsgi_costs(app: Any, users: list[str]) -> None:
+    """CPU per ``?n=20`` request called as WSGI (no test client), beside a bare Flask route.
+
+    The environ of every request is built before the clock starts; the best of five passes is
+    printed (the spread between passes is this VM's noise, not the code's).
+    """
+    from flask import Flask, jsonify
+    from werkzeug.test import EnvironBuilder
+
+    bare = Flask("bare")
+    bare.add_url_rule("/bare", "bare", lambda: jsonify({"status": "ok", "items": []}))
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+        assert status.startswith("200"), status
+
+    cases = {
+        "bare Flask route": (bare, ["/bare"] * len(users)),
+        "user route, n=20": (app, [f"/v1/users/{u}/recommendations" for u in users]),
+    }
+    for name, (wsgi, paths) in cases.items():
+        query = "n=20" if wsgi is app else ""
+        environs = [EnvironBuilder(path=p, query_string=query).get_environ() for p in paths]
+        best = float("inf")
+        for _ in range(5):
+            batch = [dict(e) for e in environs]
+            cpu0 = time.process_time()
+            for environ in batch:
+                b"".join(wsgi(environ, start_response))
+            best = min(best, (time.process_time() - cpu0) / len(batch) * 1000)
+        print(f"WSGI {name:<22} cpu {best:6.3f} ms/request (best of 5 passes)")
 
 
 def main() -> None:
@@ -44,6 +79,11 @@ def main() -> None:
         "--flask",
         action="store_true",
         help="answer through Flask's dispatch (no lean path for the user route, api.fastpath)",
+    )
+    parser.add_argument(
+        "--wsgi",
+        action="store_true",
+        help="first measure n=20 called as plain WSGI (no test client) beside a bare Flask route",
     )
     parser.add_argument(
         "--hybrid",
@@ -64,6 +104,8 @@ def main() -> None:
     users = app.extensions["recsys"].service.snapshot.bundle.users.ids()
     rng = random.Random(2026)
     sample = [rng.choice(users) for _ in range(args.requests)]
+    if args.wsgi:
+        wsgi_costs(app, sample)
     for query in QUERIES:
         for u in sample[:50]:
             client.get(f"/v1/users/{u}/recommendations?{query}")
