@@ -205,11 +205,7 @@ def create_app(
         response.headers["X-Request-ID"] = getattr(g, "request_id", "")
         return response
 
-    def _version() -> tuple[str | None, float]:
-        snap = service._snapshot
-        return (snap.version, snap.loaded_at) if snap is not None else (None, 0.0)
-
-    init_metrics(app, api_state.metrics, _version)
+    init_metrics(app, api_state.metrics, service.served_version)
     register_error_handlers(app)
 
     from api.routes import events, items, recommendations, system, users

@@ -104,10 +104,7 @@ class UserRecommendationsFastPath:
             ("Content-Length", str(len(body))),
             ("X-Request-ID", rid),
         ]
-        metrics = api.metrics
-        metrics.latency.labels(route=self.rule, method="GET").observe(time.perf_counter() - t0)
-        metrics.requests.labels(route=self.rule, method="GET", status="200").inc()
-        metrics.fast_path.inc()
-        snap = api.service._snapshot
-        metrics.set_version(*((snap.version, snap.loaded_at) if snap else (None, 0.0)))
+        seconds = time.perf_counter() - t0
+        api.metrics.record(self.rule, "GET", 200, seconds, api.service.served_version())
+        api.metrics.fast_path.inc()
         return body, headers

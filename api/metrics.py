@@ -85,6 +85,20 @@ class Metrics:
             self.model_loaded.set(loaded_at)
         self._version = version
 
+    def record(
+        self,
+        route: str,
+        method: str,
+        status: int,
+        seconds: float | None,
+        version: tuple[str | None, float],
+    ) -> None:
+        """Count one request (and time it unless ``seconds`` is None); note the served version."""
+        if seconds is not None:
+            self.latency.labels(route=route, method=method).observe(seconds)
+        self.requests.labels(route=route, method=method, status=str(status)).inc()
+        self.set_version(*version)
+
     def exposition(self) -> Response:
         """The ``/metrics`` response (all workers when in multiprocess mode)."""
         if self.multiprocess:
@@ -113,10 +127,6 @@ def init_metrics(app: Flask, metrics: Metrics, version_source: Any) -> None:
     def _record(response: Response) -> Response:
         t0 = getattr(g, "t0", None)
         rule = request.url_rule.rule if request.url_rule is not None else "<unmatched>"
-        method = request.method
-        if t0 is not None:
-            metrics.latency.labels(route=rule, method=method).observe(time.perf_counter() - t0)
-        metrics.requests.labels(route=rule, method=method, status=str(response.status_code)).inc()
-        version, loaded_at = version_source()
-        metrics.set_version(version, loaded_at)
+        seconds = None if t0 is None else time.perf_counter() - t0
+        metrics.record(rule, request.method, response.status_code, seconds, version_source())
         return response

@@ -42,11 +42,10 @@ def wsgi_costs(app: Any, users: list[str]) -> None:
     The environ of every request is built before the clock starts; the best of five passes is
     printed (the spread between passes is this VM's noise, not the code's).
     """
-    from flask import Flask, jsonify
+    from api_latency import bare_app  # the bare endpoint of the load benchmark
     from werkzeug.test import EnvironBuilder
 
-    bare = Flask("bare")
-    bare.add_url_rule("/bare", "bare", lambda: jsonify({"status": "ok", "items": []}))
+    bare = bare_app()
 
     def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
         assert status.startswith("200"), status

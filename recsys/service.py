@@ -179,6 +179,11 @@ class RecommendationService:
         """Whether a bundle is loaded (the service is ready to answer)."""
         return self._snapshot is not None
 
+    def served_version(self) -> tuple[str | None, float]:
+        """``(version, loaded_at)`` of the served bundle, ``(None, 0.0)`` before one is loaded."""
+        snap = self._snapshot
+        return (snap.version, snap.loaded_at) if snap is not None else (None, 0.0)
+
     @property
     def recommender(self) -> HybridRecommender:
         """The recommender over the current bundle (loaded on first use)."""
