@@ -194,6 +194,7 @@ def start_server(
     threads: int,
     log: Path,
     settings: dict[str, str] | None = None,
+    reuse_port: bool = True,
 ) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
@@ -230,6 +231,8 @@ def start_server(
             "--threads",
             str(threads),
         ]
+    if not reuse_port:
+        cmd.append("--no-reuse-port")
     return subprocess.Popen(
         cmd, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True
     )
@@ -681,13 +684,21 @@ def main() -> None:
     parser.add_argument("--synthetic-home", type=Path, default=SYNTH_HOME)
     parser.add_argument("--out", type=Path, default=RESULTS / "api_latency.json")
     parser.add_argument("--serve-bare", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--no-reuse-port", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--load", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_bare:
         from recsys.commands.serve import run_gunicorn
 
-        run_gunicorn(bare_app, "127.0.0.1", args.port, args.workers, args.threads)
+        run_gunicorn(
+            bare_app,
+            "127.0.0.1",
+            args.port,
+            args.workers,
+            args.threads,
+            reuse_port=not args.no_reuse_port,
+        )
         return
     if args.load:
         load_process(args)

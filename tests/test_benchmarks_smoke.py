@@ -188,3 +188,32 @@ def test_api_latency_smoke(tmp_path: Path) -> None:
     assert "user_recs/bare pairs" in out.with_suffix(".md").read_text(encoding="utf-8")
     with Store(home.db_path) as store:
         assert store.count_events() == stored  # the events scenario's writes were rolled back
+
+
+@pytest.mark.slow
+def test_api_spread_smoke() -> None:
+    """Real bare servers: connections counted per worker, and the load generator's CPU."""
+    import re
+    import subprocess
+
+    script = ROOT / "benchmarks" / "api_spread.py"
+    common = ["--duration", "1", "--concurrency", "4"]
+    for flag in ("--reuse-port", "--no-reuse-port"):
+        out = subprocess.run(
+            [sys.executable, str(script), "spread", "--trials", "1", flag, *common],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        ).stdout
+        counts = re.search(r"connections per worker \[(\d+), (\d+)\]", out)
+        assert counts is not None, out
+        assert int(counts[1]) + int(counts[2]) == 4 and "errors 0" in out
+    out = subprocess.run(
+        [sys.executable, str(script), "loadgen", *common],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    assert re.search(r"= \d+ us/request", out), out

@@ -43,9 +43,10 @@ def run_gunicorn(
         access_log: log every request to stderr.
         reuse_port: one listening socket per worker (``SO_REUSEPORT``, where the OS has it), so
             the kernel spreads new connections over the workers. With one shared socket the
-            workers race to accept, and a client's keep-alive connections often all land on one
-            worker (measured: all 16 of a load generator's connections in 1 of 3 runs), which
-            then serves on one core while the other idles (1,100 instead of 2,100 req/s).
+            workers race to accept, and a client's keep-alive connections often land mostly or
+            all on one worker, which then serves on one core while the other idles (measured
+            with ``benchmarks/api_spread.py``: [0, 16] connections per worker, 1,099 req/s;
+            [2, 14], 1,777-1,936; a socket per worker, [5..8, 8..11], 1,618-1,958).
             Connections waiting in a worker's queue are lost if that worker dies.
     """
     from gunicorn.app.base import BaseApplication
