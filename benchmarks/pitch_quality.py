@@ -84,8 +84,9 @@ def movielens_pairs(home: Home, n: int, seed: int) -> tuple[list[Pair], CatalogN
         chosen = [users[i] for i in rng.choice(len(users), size=min(n, len(users)), replace=False)]
         pairs = []
         for user_id in chosen:
-            history = store.user_events(user_id, limit=200)
-            answer = rec.recommend_user(user_id, history, n=1)
+            whole = store.user_history(user_id, 500)  # as a request reads it
+            history = whole.events[:200]
+            answer = rec.recommend_user(user_id, whole.events, n=1, item_types=whole.item_types)
             item = answer.items[0]
             facts = ItemFacts.from_item({"item_id": item.item_id}, rows[item.item_id])
             ctx = build_context(

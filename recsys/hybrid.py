@@ -221,23 +221,29 @@ class HybridRecommender:
         n: int = 10,
         filters: Filters | None = None,
         explain: bool = True,
+        item_types: Sequence[tuple[str, str]] | None = None,
     ) -> Recommendations:
         """Recommend ``n`` items for a user given their current history (newest first).
 
         Args:
             user_id: external user id (unknown ids are fine: fallback chain).
-            history: the user's events, newest first (e.g. ``Store.user_events``).
+            history: the user's events, newest first (e.g. ``Store.user_history(...).events``).
             n: list length, 1..1000.
             filters: per-request filters.
             explain: attribute each item to the user's items (False: only the top source is
                 named, ``item_ids`` is empty and ``text`` is blank; about half the cost).
+            item_types: when ``history`` is only the newest part of a longer history, the
+                distinct ``(item_id, type)`` pairs of the whole of it
+                (``Store.user_history(...).item_types``): ``exclude_seen`` and
+                ``exclude_purchased`` then cover every item the user ever had, not only the
+                ones in ``history``.
 
         Returns:
             :class:`Recommendations` (possibly fewer than ``n`` items if the filters leave fewer).
         """
         n = _check_n(n)
         strategy, user_idx = self._strategy(user_id, history)
-        return self._rank(strategy, user_idx, history, n, filters or Filters(), explain)
+        return self._rank(strategy, user_idx, history, n, filters or Filters(), explain, item_types)
 
     def _strategy(self, user_id: str, history: Sequence[UserEvent]) -> tuple[Strategy, int]:
         """Which strategy serves ``user_id`` with ``history``, and the user's model row (or -1)."""
@@ -255,7 +261,11 @@ class HybridRecommender:
 
     # ----------------------------------------------------------------------- precomputed
     def ranked_list(
-        self, user_id: str, history: Sequence[UserEvent], depth: int
+        self,
+        user_id: str,
+        history: Sequence[UserEvent],
+        depth: int,
+        item_types: Sequence[tuple[str, str]] | None = None,
     ) -> RankedList | None:
         """The head of the order a hybrid answer for ``user_id`` picks from (for precomputing).
 
@@ -264,6 +274,13 @@ class HybridRecommender:
         same answer :meth:`recommend_user` gives for ``n <= candidates / 4`` (where the
         candidate count does not depend on ``n``) while the history and catalog are unchanged.
 
+        Args:
+            user_id: external user id.
+            history: the user's newest events, newest first, as a request reads them.
+            depth: candidates kept.
+            item_types: the whole history's ``(item_id, type)`` pairs when ``history`` is cut
+                short (see :meth:`recommend_user`).
+
         Returns:
             The best ``depth`` candidates, or None when the user is not served by the ``hybrid``
             strategy (those answers are cheap to compute live) or nothing is left to recommend.
@@ -271,7 +288,7 @@ class HybridRecommender:
         strategy, user_idx = self._strategy(user_id, history)
         if strategy != "hybrid":
             return None
-        scored = self._score(strategy, user_idx, history, 1, Filters())
+        scored = self._score(strategy, user_idx, history, 1, Filters(), item_types)
         if scored is None:
             return None
         cand, blended, contrib = scored.cand, scored.blended, scored.contrib
@@ -484,6 +501,43 @@ class HybridRecommender:
         np.add.at(out, idx[keep], w[keep].astype(np.float32))
         return out
 
+    def _owned(
+        self,
+        hist_row: sp.csr_matrix,
+        history: Sequence[UserEvent],
+        item_types: Sequence[tuple[str, str]] | None,
+    ) -> npt.NDArray[np.int64]:
+        """Item indices the configured ``exclude_seen`` / ``exclude_purchased`` rules remove.
+
+        "Seen" is an item with an event of positive weight (the items of ``hist_row``),
+        "purchased" one with a purchase; both over ``history`` and, when given, over the whole
+        history's ``item_types`` pairs, so a long history's old items are excluded too.
+        """
+        c = self.config
+        if not (c.exclude_seen or c.exclude_purchased):
+            return np.empty(0, np.int64)
+        parts = []
+        if c.exclude_seen:
+            parts.append(hist_row.indices.astype(np.int64))
+        ids = []
+        if c.exclude_purchased:
+            ids = [e.item_id for e in history if e.type == "purchase"]
+        if item_types:
+            weight = self.matrix_config.weight
+            ids += [
+                item
+                for item, kind in item_types
+                if (c.exclude_seen and weight(kind) > 0)
+                or (c.exclude_purchased and kind == "purchase")
+            ]
+        if ids:
+            idx = self.bundle.items.indices(ids)
+            parts.append(idx[idx >= 0].astype(np.int64))
+        out = np.concatenate(parts) if parts else np.empty(0, np.int64)
+        # a long history names most items twice (seen and bought, and in both sources); the
+        # count sizes index searches (k + excluded), so count each item once
+        return np.unique(out) if item_types else out
+
     def _allowed_mask(
         self, filters: Filters, exclude_idx: npt.NDArray[np.int64]
     ) -> npt.NDArray[np.bool_]:
@@ -629,9 +683,10 @@ class HybridRecommender:
         n: int,
         filters: Filters,
         explain: bool = True,
+        item_types: Sequence[tuple[str, str]] | None = None,
     ) -> Recommendations:
         b = self.bundle
-        scored = self._score(strategy, user_idx, history, n, filters)
+        scored = self._score(strategy, user_idx, history, n, filters, item_types)
         if scored is None:
             return Recommendations(strategy, [], b.version)
         cand, blended, contrib = scored.cand, scored.blended, scored.contrib
@@ -654,19 +709,13 @@ class HybridRecommender:
         history: Sequence[UserEvent],
         n: int,
         filters: Filters,
+        item_types: Sequence[tuple[str, str]] | None = None,
     ) -> _Scored | None:
         """Gather candidates from every source and blend their scores (None: no candidates)."""
         b, c = self.bundle, self.config
         k = max(c.candidates, 4 * n)
         hist_row = self.history_row(history)
-        seen_idx = hist_row.indices.astype(np.int64)
-        purchased = b.items.indices([e.item_id for e in history if e.type == "purchase"])
-        exclude = np.concatenate(
-            [
-                seen_idx if c.exclude_seen else np.empty(0, np.int64),
-                purchased[purchased >= 0] if c.exclude_purchased else np.empty(0, np.int64),
-            ]
-        )
+        exclude = self._owned(hist_row, history, item_types)
         allowed = self._allowed_mask(filters, exclude_idx=exclude)
 
         sources: dict[str, npt.NDArray[np.int64]] = {}

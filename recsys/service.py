@@ -11,7 +11,9 @@ and owns the serving-time state:
 * **Live catalog.** Catalog upserts after training are overlaid on the bundle
   (:mod:`recsys.live`), in this process at once and in other processes on their next poll.
 * **Live history.** Each user request reads the user's recent events from the store, so a purchase
-  is excluded and new interactions shift the user's profile without retraining.
+  is excluded and new interactions shift the user's profile without retraining. Taste is computed
+  from the newest ``HISTORY_LIMIT`` events; the items excluded (``exclude_seen``,
+  ``exclude_purchased``) are those of the whole history, however long (``Store.user_history``).
 * **Erasure.** :meth:`RecommendationService.erase_user` deletes the user's events and leaves a
   tombstone in the store; while the served bundle was trained before the erasure, that user is
   served as unknown (their trained vector is never used again), in every process at once.
@@ -36,7 +38,7 @@ from recsys.bundle import Bundle, current_version, load_bundle
 from recsys.home import Home
 from recsys.hybrid import Filters, HybridRecommender, Recommendations, SimilarMode
 from recsys.live import LiveCatalog, training_started
-from recsys.store.sqlite import Store, UserEvent
+from recsys.store.sqlite import Store, UserEvent, UserHistory
 from recsys.text import TextEncoder
 from recsys.toplists import HISTORY_LIMIT, TopLists
 
@@ -312,7 +314,7 @@ class RecommendationService:
         user_id: str,
         n: int = 10,
         filters: Filters | None = None,
-        history: Sequence[UserEvent] | None = None,
+        history: UserHistory | None = None,
         explain: bool = True,
         reasons: bool = True,
     ) -> dict[str, Any]:
@@ -322,8 +324,8 @@ class RecommendationService:
             user_id: external user id (unknown users get the fallback chain).
             n: list length.
             filters: per-request filters.
-            history: the user's events, newest first (default: read from the store; only then
-                can the precomputed list answer).
+            history: the user's history as ``Store.user_history(user_id, HISTORY_LIMIT)`` reads
+                it (default: read from the store; only then can the precomputed list answer).
             explain: compute per-item reasons from the user's items (False: cheaper, bare reason).
             reasons: include each item's ``reason`` (False: leave it out).
 
@@ -340,12 +342,17 @@ class RecommendationService:
         if answer is None:
             ranking = "live"
             if history is None:
-                history = self.store.user_events(user_id, limit=HISTORY_LIMIT)
+                history = self.store.user_history(user_id, HISTORY_LIMIT)
             model_id = user_id
             if snap.bundle.users.index(user_id) >= 0 and self.is_erased(user_id, snap):
                 model_id = ERASED_SENTINEL
             answer = snap.recommender.recommend_user(
-                model_id, history, n=n, filters=filters, explain=explain
+                model_id,
+                history.events,
+                n=n,
+                filters=filters,
+                explain=explain,
+                item_types=history.item_types,
             )
         return {
             "user_id": user_id,

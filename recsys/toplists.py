@@ -38,12 +38,14 @@ import numpy.typing as npt
 import polars as pl
 from tqdm import tqdm
 
-from recsys.store.sqlite import UserEvent
+from recsys.store.sqlite import UserEvent, UserHistory
 
 if TYPE_CHECKING:
     from recsys.hybrid import HybridRecommender
 
-HISTORY_LIMIT = 500  # newest events a user request reads (the precomputed lists read the same)
+# newest events a user request reads for taste, recency and reasons (the precomputed lists read
+# the same); the items to exclude come from the whole history (``Store.user_history``)
+HISTORY_LIMIT = 500
 
 
 @dataclass(frozen=True)
@@ -123,8 +125,12 @@ class TopLists:
 
 def user_histories(
     events: pl.DataFrame, limit: int = HISTORY_LIMIT, chunk_rows: int = 500_000
-) -> Iterator[tuple[str, list[UserEvent]]]:
-    """Each user's newest ``limit`` events, newest first, as ``Store.user_events`` returns them.
+) -> Iterator[tuple[str, UserHistory]]:
+    """Each user's history as ``Store.user_history(user_id, limit)`` returns it.
+
+    That is the newest ``limit`` events, newest first, and for users with at least ``limit``
+    events the distinct ``(item_id, type)`` pairs of all of them (so the lists exclude every
+    item the user ever had, as a live answer does).
 
     Args:
         events: the store's events in insertion order (``Store.events_frame``): the order breaks
@@ -137,6 +143,18 @@ def user_histories(
     """
     if events.height == 0:
         return
+    totals = events.group_by("user_id").len()
+    long_users = totals.filter(pl.col("len") >= limit)["user_id"]
+    item_types: dict[str, list[tuple[str, str]]] = {}
+    if long_users.len():
+        pairs = (
+            events.filter(pl.col("user_id").is_in(long_users.implode()))
+            .select("user_id", "item_id", "type")
+            .unique()
+            .sort("user_id", "item_id", "type")
+        )
+        for (user,), part in pairs.group_by("user_id", maintain_order=True):
+            item_types[str(user)] = list(zip(part["item_id"], part["type"], strict=True))
     frame = (
         events.select("user_id", "item_id", "type", "ts")
         .with_row_index("_seq")
@@ -157,7 +175,9 @@ def user_histories(
         offset = 0
         for k in range(start_user, stop_user):
             size = int(counts[k])
-            yield users[offset], [UserEvent._make(r) for r in rows[offset : offset + size]]
+            user = users[offset]
+            history = [UserEvent._make(r) for r in rows[offset : offset + size]]
+            yield user, UserHistory(history, item_types.get(user))
             offset += size
         start_user = stop_user
 
@@ -195,7 +215,11 @@ def compute_toplists(
         with _one_native_thread():
             for user_id, history in histories:
                 u = users.index(user_id)
-                ranked = recommender.ranked_list(user_id, history, depth) if u >= 0 else None
+                ranked = (
+                    recommender.ranked_list(user_id, history.events, depth, history.item_types)
+                    if u >= 0
+                    else None
+                )
                 if ranked is not None:
                     m = ranked.items.size
                     items[u, :m] = ranked.items

@@ -91,15 +91,18 @@ def _check_every_user(home: Home, ns: tuple[int, ...]) -> int:
     with Store(home.db_path) as store:
         for user_id in bundle.users.ids():
             ranked = bundle.toplists.get(bundle.users.index(user_id))
-            history = store.user_events(user_id, limit=HISTORY_LIMIT)
+            history = store.user_history(user_id, HISTORY_LIMIT)
             if ranked is None:
-                assert rec.recommend_user(user_id, history, n=5).strategy != "hybrid"
+                assert rec.recommend_user(user_id, history.events, n=5).strategy != "hybrid"
                 continue
             with_list += 1
             for n in ns:
                 fast = rec.recommend_ranked(ranked, n)
                 assert fast is not None, (user_id, n)
-                _same(fast, rec.recommend_user(user_id, history, n=n, explain=False))
+                live = rec.recommend_user(
+                    user_id, history.events, n=n, explain=False, item_types=history.item_types
+                )
+                _same(fast, live)
     return with_list
 
 
@@ -112,7 +115,13 @@ def test_user_histories_are_what_the_store_returns(store: Store) -> None:
         users = sorted(set(events["user_id"].to_list()))
         assert sorted(got) == users
         for user_id in users:
-            assert got[user_id] == store.user_events(user_id, limit=limit), user_id
+            want = store.user_history(user_id, limit)
+            assert got[user_id].events == want.events, user_id
+            if want.item_types is None:  # fewer than `limit` events: the history is whole
+                assert got[user_id].item_types is None, user_id
+            else:
+                assert got[user_id].item_types is not None, user_id
+                assert sorted(got[user_id].item_types) == sorted(want.item_types), user_id
 
 
 def test_every_users_precomputed_answer_equals_the_live_answer(random_home: Home) -> None:
@@ -263,7 +272,7 @@ class TestService:
         return snap.bundle.users.id(u)
 
     def _live(self, service: RecommendationService, user_id: str, n: int) -> list[str]:
-        history = service.store.user_events(user_id, limit=HISTORY_LIMIT)
+        history = service.store.user_history(user_id, HISTORY_LIMIT)
         answer = service.recommend_user(user_id, n=n, history=history, explain=False)
         assert answer["ranking"] == "live"
         return [i["item_id"] for i in answer["items"]]

@@ -46,7 +46,7 @@ def user_answer(api: ApiState, user_id: str, args: Args) -> dict[str, Any]:
     wait_ms = int_param("pitch_wait_ms", api.config.pitch_wait_ms, 0, 5000, args)
     service = api.service
     # a pitch needs the history; otherwise the service reads it only if it must rank live
-    history = service.store.user_events(user_id, limit=HISTORY_LIMIT) if pitch else None
+    history = service.store.user_history(user_id, HISTORY_LIMIT) if pitch else None
     answer = service.recommend_user(
         user_id,
         n=n,
@@ -59,7 +59,7 @@ def user_answer(api: ApiState, user_id: str, args: Args) -> dict[str, Any]:
         provider = api.pitch_provider()
         if provider is None:
             raise ApiError(503, "pitch_unavailable", "no pitch writer is installed on this server")
-        pitches = provider.pitches_for(user_id, history, answer["items"], int(wait_ms or 0))
+        pitches = provider.pitches_for(user_id, history.events, answer["items"], int(wait_ms or 0))
         for item, p in zip(answer["items"], pitches, strict=False):
             item["pitch"] = {"text": p.text, "source": p.source}
     answer["items"] = strip_reasons(answer["items"], explain)

@@ -19,12 +19,13 @@ from recsys.pitch.facts import ItemFacts, build_context
 from recsys.pitch.serving import pitch_cache_path, reason_item_ids
 from recsys.pitch.validate import CatalogNames
 from recsys.pitch.writer import PitchWriter
-from recsys.store.sqlite import Store
+from recsys.store.sqlite import Store, UserHistory
 from recsys.text import TextEncoder
+from recsys.toplists import HISTORY_LIMIT as RANKING_HISTORY_LIMIT
 
 log = logging.getLogger(__name__)
 
-HISTORY_LIMIT = 200
+HISTORY_LIMIT = 200  # newest events a pitch's context is chosen from
 
 
 @dataclass(frozen=True)
@@ -49,9 +50,10 @@ class PrewriteReport:
 
 
 def _item_dicts(
-    bundle: Bundle, recommender: HybridRecommender, user_id: str, history: Any, n: int
+    bundle: Bundle, recommender: HybridRecommender, user_id: str, history: UserHistory, n: int
 ) -> list[dict[str, Any]]:
-    answer = recommender.recommend_user(user_id, history, n=n)
+    """The items the API would recommend (whole-history exclusion), as pitch inputs."""
+    answer = recommender.recommend_user(user_id, history.events, n=n, item_types=history.item_types)
     table = bundle.item_table
     out = []
     for rec in answer.items:
@@ -134,7 +136,8 @@ def prewrite_pitches(
             if time.monotonic() - started >= budget_s:
                 counts["skipped"] += items_per_user
                 continue
-            history = store.user_events(str(user_id), limit=HISTORY_LIMIT)
+            # ranked from what a request reads (the same newest events, whole-history exclusion)
+            history = store.user_history(str(user_id), RANKING_HISTORY_LIMIT)
             items = _item_dicts(bundle, recommender, str(user_id), history, items_per_user)
             counts["skipped"] += items_per_user - len(items)
             for item in items:
@@ -143,7 +146,7 @@ def prewrite_pitches(
                     continue
                 facts = ItemFacts.from_item(item, rows.get(item["item_id"]))
                 context = build_context(
-                    history,
+                    history.events[:HISTORY_LIMIT],
                     titles,
                     config.recent_items,
                     config.language,
