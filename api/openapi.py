@@ -1,9 +1,14 @@
 """The OpenAPI 3.0 document served at ``/openapi.json`` and request validators built from it.
 
-Request bodies are validated against the *same* schemas the document publishes (with
-``openapi-schema-validator``'s OAS 3.0 validator), so the document cannot drift from what the
-routes accept. Schemas are strict (``additionalProperties: false``, bounded strings and arrays)
-so that property-based API fuzzers can generate meaningful requests from them.
+Request bodies are validated against the *same* schemas the document publishes, so the document
+cannot drift from what the routes accept. Schemas are strict (``additionalProperties: false``,
+bounded strings and arrays) so that property-based API fuzzers can generate meaningful requests
+from them.
+
+An OAS 3.0 schema object is JSON Schema draft 4 plus a few keywords, of which these schemas use
+only ``nullable``; :func:`to_draft4` rewrites it as a type union. So serving needs only
+``jsonschema`` (a base dependency); ``openapi-schema-validator`` stays a test dependency, and the
+tests check that its OAS 3.0 validator accepts and rejects exactly the same bodies.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import copy
 from functools import cache
 from typing import Any
 
-from openapi_schema_validator import OAS30Validator
+from jsonschema import Draft4Validator
 
 from recsys.store.importing import MAX_ID_LENGTH
 
@@ -546,11 +551,61 @@ def inline_refs(node: Any, schemas: dict[str, Any] | None = None) -> Any:
     return node
 
 
+# OAS 3.0 keywords that would change what is accepted but mean nothing in draft 4 (a missing
+# required readOnly property is allowed; a discriminator picks the oneOf branch). The schemas
+# above use none of them; to_draft4 refuses them rather than silently validating differently.
+_UNTRANSLATED = frozenset({"discriminator", "readOnly", "writeOnly"})
+_SUBSCHEMA = frozenset({"items", "additionalProperties", "not"})
+_SUBSCHEMA_LISTS = frozenset({"oneOf", "anyOf", "allOf"})
+
+
+def to_draft4(schema: Any) -> Any:
+    """Return an inlined OAS 3.0 schema object as JSON Schema draft 4 with the same meaning.
+
+    ``{"type": T, "nullable": true}`` becomes ``{"type": [T, "null"]}`` (OAS 3.0.3: ``nullable``
+    only counts next to a ``type`` in the same schema object); ``nullable: false`` is dropped.
+    Only schema positions are rewritten: ``enum`` or ``default`` values and property names are
+    data and stay as they are.
+
+    Raises:
+        ValueError: if the schema uses an OAS-only keyword that is not translated (a mistake
+            in this module's schemas, not in a request).
+    """
+    if not isinstance(schema, dict):
+        return schema  # additionalProperties: false, and the like
+    used = _UNTRANSLATED.intersection(schema)
+    if used:
+        raise ValueError(f"OAS keyword(s) {sorted(used)} have no draft 4 translation here")
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key == "nullable":
+            continue
+        if key == "properties":
+            out[key] = {name: to_draft4(sub) for name, sub in value.items()}
+        elif key in _SUBSCHEMA:
+            out[key] = to_draft4(value)
+        elif key in _SUBSCHEMA_LISTS:
+            out[key] = [to_draft4(sub) for sub in value]
+        else:
+            out[key] = value
+    if schema.get("nullable") is True and isinstance(out.get("type"), str):
+        out["type"] = [out["type"], "null"]
+    return out
+
+
 @cache
-def validator(schema_name: str, max_batch: int = 1000) -> OAS30Validator:
-    """A compiled OAS 3.0 validator for a component schema (or ``EventBody`` for events)."""
+def validator(schema_name: str, max_batch: int = 1000) -> Draft4Validator:
+    """A compiled validator for a component schema (or ``EventBody`` for events).
+
+    Args:
+        schema_name: a key of :data:`SCHEMAS`, or ``EventBody`` (one event or a batch).
+        max_batch: the server's batch limit (``maxItems`` of event and catalog batches).
+
+    Returns:
+        A ``jsonschema`` draft 4 validator of the inlined schema (see :func:`to_draft4`).
+    """
     if schema_name == "EventBody":
         schema: dict[str, Any] = {"oneOf": [_ref("Event"), _ref("EventBatch")]}
     else:
         schema = _ref(schema_name)
-    return OAS30Validator(inline_refs(schema, _schemas(max_batch)))
+    return Draft4Validator(to_draft4(inline_refs(schema, _schemas(max_batch))))

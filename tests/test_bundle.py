@@ -169,9 +169,14 @@ def test_load_bundle_round_trip_is_lossless(home: Home, shop: Shop, encoder: Tex
     history = [UserEvent("r2", "purchase", 2.0), UserEvent("r3", "purchase", 1.0)]
     a = HybridRecommender(original).recommend_user("run1", history, n=5)
     b = HybridRecommender(loaded).recommend_user("run1", history, n=5)
-    assert [(i.item_id, round(i.score, 5)) for i in a.items] == [
-        (i.item_id, round(i.score, 5)) for i in b.items
-    ]
+    assert [i.item_id for i in a.items] == [i.item_id for i in b.items]
+    # The stored arrays round-trip exactly (above); the loaded recommender rebuilds derived state
+    # (a fresh fold-in engine with its own item Gram matrix, the FAISS index read from a file),
+    # so bit-equal blended scores would rest on BLAS and FAISS repeating their float32 sums in
+    # the same order. Compare them with a tolerance; round() is none (an edge value flips).
+    assert [i.score for i in b.items] == pytest.approx(
+        [i.score for i in a.items], rel=1e-5, abs=1e-6
+    )
 
 
 def test_bundle_without_text(home: Home, shop: Shop) -> None:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
+import pytest
 from api_testing import ADMIN_KEY, auth
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import given
+from hypothesis import strategies as st
 from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate
 
-from api.openapi import inline_refs
+from api.openapi import build_spec, inline_refs, to_draft4, validator
 
 
 def _path_template(rule: str) -> str:
@@ -98,3 +102,128 @@ def test_responses_match_the_schemas(client: FlaskClient) -> None:
         _check(spec, path, method, response)
         statuses.add(response.status_code)
     assert statuses >= {200, 202, 400, 401, 403, 404, 415, 422}
+
+
+# --------------------------------------- the served validator vs the reference OAS 3.0 validator
+# The API validates bodies with jsonschema's draft 4 validator on to_draft4's rewrite of the
+# published schemas (openapi-schema-validator is a test-only dependency). These tests hold it to
+# accepting and rejecting exactly what openapi-schema-validator's OAS30Validator does.
+BATCH = 3  # a small batch limit, so that mutations reach maxItems
+EVENT = {
+    "user_id": "u1",
+    "item_id": "k1",
+    "type": "view",
+    "ts": 1_700_000_000,
+    "session_id": "s1",
+    "event_id": "e1",
+}
+ITEM = {
+    "item_id": "n1",
+    "title": "Pasta pot",
+    "description": "A pot.",
+    "category": "Kitchen",
+    "price": 12.5,
+    "currency": "EUR",
+    "in_stock": True,
+    "attributes": {"size": "L"},
+}
+VALID_BODIES: dict[str, list[Any]] = {
+    "SessionRequest": [
+        {"recent_item_ids": ["k1", "r2"], "n": 5, "category": "Kitchen", "exclude": ["k2"]},
+        {"recent_item_ids": [], "in_stock": False, "explain": True},
+    ],
+    "EventBody": [EVENT, {"events": [EVENT, {**EVENT, "ts": "2023-11-14T22:13:20Z"}]}],
+    "CatalogBatch": [{"items": [ITEM, {"item_id": "n2", "title": "Lid", "price": None}]}],
+}
+ODD_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-2, 2),
+    st.sampled_from([100, 101, 1e14, 1e15, 1.0, 0.5, -1.5, 2**63]),
+    st.sampled_from(["", " ", "\x00", "x\x00", "\u3000", "EUR\n", "eu", "purchase", "z" * 257]),
+    st.text(max_size=4),
+    st.lists(st.sampled_from(["a", "", None, 1]), max_size=BATCH + 2),
+    st.dictionaries(st.sampled_from(["item_id", "title", "x"]), st.just("v"), max_size=2),
+)
+
+
+def _reference(name: str) -> OAS30Validator:
+    schemas = build_spec(BATCH)["components"]["schemas"]
+    ref = "#/components/schemas/"
+    schema = (
+        {"oneOf": [{"$ref": ref + "Event"}, {"$ref": ref + "EventBatch"}]}
+        if name == "EventBody"
+        else {"$ref": ref + name}
+    )
+    return OAS30Validator(inline_refs(schema, schemas))
+
+
+@st.composite
+def _mutated(draw: st.DrawFn, body: Any) -> Any:
+    """``body`` with 1-3 values replaced, keys removed or unknown keys added, anywhere in it."""
+    body = copy.deepcopy(body)
+    for _ in range(draw(st.integers(1, 3))):
+        node = body
+        while True:  # walk down to a random container
+            keys = list(node) if isinstance(node, dict) else list(range(len(node)))
+            inner = [k for k in keys if isinstance(node[k], dict | list) and node[k]]
+            if not inner or draw(st.booleans()):
+                break
+            node = node[draw(st.sampled_from(inner))]
+        action = draw(st.sampled_from(["replace", "remove", "add"]))
+        keys = list(node) if isinstance(node, dict) else list(range(len(node)))
+        if action == "add" or not keys:
+            if isinstance(node, dict):
+                node[draw(st.sampled_from(["extra", "n", "price", "events", "items"]))] = draw(
+                    ODD_VALUES
+                )
+            else:
+                node.append(draw(ODD_VALUES))
+        elif action == "remove":
+            del node[draw(st.sampled_from(keys))]
+        else:
+            node[draw(st.sampled_from(keys))] = draw(ODD_VALUES)
+    return body
+
+
+@pytest.mark.parametrize("name", sorted(VALID_BODIES))
+def test_valid_bodies_pass_both_validators(name: str) -> None:
+    for body in VALID_BODIES[name]:
+        assert _reference(name).is_valid(body), body
+        assert validator(name, BATCH).is_valid(body), body
+
+
+@pytest.mark.parametrize("name", sorted(VALID_BODIES))
+@given(data=st.data())
+def test_served_validator_accepts_what_the_oas30_validator_accepts(
+    name: str, data: st.DataObject
+) -> None:
+    body = data.draw(_mutated(data.draw(st.sampled_from(VALID_BODIES[name]))))
+    expected = _reference(name).is_valid(body)
+    assert validator(name, BATCH).is_valid(body) == expected, body
+
+
+def test_to_draft4_rewrites_nullable_only_in_schema_positions() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "nullable": {"type": "number", "nullable": True},  # a property named like the keyword
+            "tags": {"type": "array", "items": {"type": "string", "nullable": True}},
+            "either": {"oneOf": [{"type": "integer", "nullable": False}]},
+        },
+        "enum": [{"nullable": True}],  # data, not a schema
+    }
+    assert to_draft4(schema) == {
+        "type": "object",
+        "properties": {
+            "nullable": {"type": ["number", "null"]},
+            "tags": {"type": "array", "items": {"type": ["string", "null"]}},
+            "either": {"oneOf": [{"type": "integer"}]},
+        },
+        "enum": [{"nullable": True}],
+    }
+
+
+def test_to_draft4_refuses_oas_keywords_it_cannot_translate() -> None:
+    with pytest.raises(ValueError, match="readOnly"):
+        to_draft4({"type": "object", "properties": {"id": {"type": "string", "readOnly": True}}})
