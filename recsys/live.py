@@ -396,7 +396,11 @@ class LiveCatalog:
                 return base
             rows = self.store.get_items(sorted(self._changed))
             bundle = overlay_bundle(base, rows, lambda r: self.vectors_for(base, r))
-            log.info("catalog overlay on %s: %s", base.version, bundle.manifest.get("live", {}))
+            live = bundle.manifest.get("live") or {}
+            # items re-imported just before training count as changes but usually differ in
+            # nothing: an empty overlay is routine (every CLI answer builds one), not news
+            level = logging.INFO if any(live.values()) else logging.DEBUG
+            log.log(level, "catalog overlay on %s: %s", base.version, live)
             return bundle
 
     def changed_ids(self) -> Sequence[str]:

