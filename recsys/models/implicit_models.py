@@ -19,6 +19,7 @@ from implicit.nearest_neighbours import CosineRecommender
 from implicit.utils import ParameterWarning
 from threadpoolctl import ThreadpoolController, threadpool_limits
 
+from recsys.errors import InvalidInputError
 from recsys.models.base import BehaviorModel, FloatArray, IntArray
 
 log = logging.getLogger(__name__)
@@ -97,17 +98,74 @@ class _FactorModel(BehaviorModel):
 class ALSModel(_FactorModel):
     """Implicit alternating least squares (conjugate gradient), Hu, Koren & Volinsky 2008.
 
-    Confidence of an interaction is ``1 + alpha * weight``.
+    The objective, over every (user, item) pair, is::
+
+        min_{X, Y}  Σ_u Σ_i c_ui (p_ui - x_u·y_i)² + λ (Σ_u |x_u|² + Σ_i |y_i|²)
+
+    with ``p_ui = 1, c_ui = 1 + alpha·w_ui`` where the matrix holds a weight ``w_ui > 0`` and
+    ``p_ui = 0, c_ui = 1`` everywhere else (``λ`` = ``regularization``). Spark's
+    ``ALS(implicitPrefs=True)`` uses the same confidence; it also scales ``λ`` by the number of a
+    user's observed items, which this model does not.
+
+    How implicit is fed that objective (implicit 0.7, ``implicit/cpu/als.py`` and ``_als``):
+    implicit multiplies a stored value ``v`` by its own ``alpha_i`` and uses the product as the
+    *whole* confidence: its solvers start from ``YᵀY + λI`` (confidence 1 for every item) and add,
+    per stored item, ``(alpha_i·v - 1)·y_i y_iᵀ`` to the matrix and ``alpha_i·v·y_i`` to the
+    right-hand side (``p = 1`` when ``v > 0``; an explicit 0 gets confidence 0, a negative ``v``
+    means ``p = 0``). So it gets ``alpha_i = 1`` and ``v = 1 + alpha·w``, which makes its system
+    ``(YᵀY + Σ_{i observed} alpha·w_ui·y_i y_iᵀ + λI) x_u = Σ_{i observed} (1 + alpha·w_ui)·y_i``,
+    i.e. ``(YᵀC_uY + λI) x_u = YᵀC_u p_u`` with the confidences above; see :meth:`confidence`.
+    Passing the raw weights with ``alpha_i = alpha`` instead (what this adapter did before its
+    saved state recorded ``confidence_offset``) trains ``c_ui = alpha·w_ui``: a view of weight 0.5
+    at alpha 1 then weighs 0.5, less than an item the user never touched.
+
+    Fold-in (users not trained on, and the hybrid's ``recent`` source) solves the same system
+    exactly (implicit's Cholesky ``recalculate_user``) against the trained item factors.
     """
 
     name = "als"
+    # c = confidence_offset + alpha·w. 1: the objective above. 0: implicit's raw ``alpha·w``,
+    # kept only to fold in consistently with a bundle trained that way (see ``_restore``) and
+    # for the before/after benchmark (benchmarks/als_objective.py).
+    confidence_offset: float = 1.0
+
+    def confidence(self, user_items: sp.csr_matrix) -> sp.csr_matrix:
+        """The confidence matrix handed to implicit: ``offset + alpha·w`` on each weight ``w > 0``.
+
+        Args:
+            user_items: CSR, shape ``(n_users, n_items)``, non-negative weights (a history row is
+                ``1 x n_items``).
+
+        Returns:
+            float32 CSR of the same shape holding only the entries with ``w > 0`` (an entry of
+            weight 0 is unobserved: ``p = 0, c = 1``, which implicit assumes for absent entries),
+            each ``confidence_offset + alpha·w``.
+
+        Raises:
+            InvalidInputError: if a weight is negative (implicit would read it as a dislike).
+
+        Example:
+            >>> m = ALSModel(BehaviorConfig(alpha=2.0))
+            >>> m.confidence(sp.csr_matrix(np.array([[0.5, 0.0, 3.0]]))).toarray()
+            array([[2., 0., 7.]], dtype=float32)
+        """
+        matrix = sp.csr_matrix(user_items, dtype=np.float32, copy=True)
+        if matrix.nnz and float(matrix.data.min()) < 0:
+            raise InvalidInputError(
+                f"ALS weights must be >= 0, got {float(matrix.data.min())!r}: "
+                "implicit would read a negative weight as a dislike"
+            )
+        matrix.eliminate_zeros()
+        offset, alpha = np.float32(self.confidence_offset), np.float32(self.config.alpha)
+        matrix.data = (offset + alpha * matrix.data).astype(np.float32)
+        return matrix
 
     def _engine(self) -> AlternatingLeastSquares:
         c = self.config
         return AlternatingLeastSquares(
             factors=c.factors,
             regularization=c.regularization,
-            alpha=c.alpha,
+            alpha=1.0,  # the confidence is computed by self.confidence, not by implicit
             iterations=c.iterations,
             random_state=c.seed,
             dtype=np.float32,
@@ -115,9 +173,10 @@ class ALSModel(_FactorModel):
         )
 
     def _fit(self, user_items: sp.csr_matrix, show_progress: bool) -> None:
+        confidence = self.confidence(user_items)
         with threadpool_limits(1, "blas"):
             engine = self._engine()
-            engine.fit(user_items, show_progress=show_progress)
+            engine.fit(confidence, show_progress=show_progress)
         self._user = np.ascontiguousarray(engine.user_factors, dtype=np.float32)
         self._item = np.ascontiguousarray(engine.item_factors, dtype=np.float32)
         self._item_unit = None
@@ -125,6 +184,7 @@ class ALSModel(_FactorModel):
 
     def _fold_in(self, history: sp.csr_matrix) -> FloatArray:
         engine = getattr(self, "_engine_cache", None)
+        confidence = self.confidence(history)
         with _one_blas_thread():
             if engine is None:
                 engine = self._engine()
@@ -134,11 +194,19 @@ class ALSModel(_FactorModel):
             with warnings.catch_warnings():
                 # implicit re-slices the row and warns about its own COO -> CSR conversion
                 warnings.simplefilter("ignore", category=ParameterWarning)
-                vec = engine.recalculate_user(0, history)
+                vec = engine.recalculate_user(0, confidence)
         return np.asarray(vec, dtype=np.float32).ravel()
+
+    def _state(self) -> dict[str, np.ndarray]:
+        return {
+            **super()._state(),
+            "confidence_offset": np.asarray(self.confidence_offset, dtype=np.float32),
+        }
 
     def _restore(self, arrays: dict[str, np.ndarray]) -> None:
         super()._restore(arrays)
+        # a bundle saved before the offset was recorded was trained on c = alpha·w: fold in alike
+        self.confidence_offset = float(arrays.get("confidence_offset", 0.0))
         self._engine_cache = None
 
 
