@@ -526,7 +526,7 @@ def tune_cold(
     bundle, _ = build_bundle(inner, catalog, config, encoder=encoder, cache=cache)
     ours = OurModels(bundle, vsplit, history_of(inner), Ranker(vsplit))
     users = sorted(vsplit.truth)
-    if len(users) > MAX_VAL_USERS:  # the same seeded subsample as recsys.tuning's blend stage
+    if len(users) > MAX_VAL_USERS:  # as recsys.tuning's blend stage sampled before issue 16
         rng = np.random.default_rng(SEED)
         users = sorted(rng.choice(users, size=MAX_VAL_USERS, replace=False).tolist())
     truth = {u: vsplit.truth[u] for u in users}
