@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import polars as pl
 import pytest
 
 from recsys.config import TextConfig
+from recsys.errors import PitchModelError
 from recsys.home import Home
 from recsys.store import Store
 from recsys.text import TextEncoder
@@ -103,3 +105,47 @@ def shop() -> tuple[pl.DataFrame, pl.DataFrame]:
 def rng() -> np.random.Generator:
     """A seeded random generator."""
     return np.random.default_rng(1234)
+
+
+class FakeModel:
+    """A scripted model: returns ``replies`` (or ``reply_fn(messages)``), records every call."""
+
+    def __init__(
+        self,
+        replies: list[str] | None = None,
+        reply_fn: Callable[[list[dict[str, str]]], list[str]] | None = None,
+        fail: bool = False,
+        delay_s: float = 0.0,
+        name: str = "fake-model",
+    ) -> None:
+        self.replies = replies or []
+        self.reply_fn = reply_fn
+        self.fail = fail
+        self.delay_s = delay_s
+        self.name = name
+        self.calls: list[dict[str, object]] = []
+        self.release = threading.Event()
+        self.release.set()
+
+    def generate(
+        self,
+        messages: list[dict[str, str]],
+        n: int,
+        max_new_tokens: int,
+        temperature: float,
+        seed: int,
+    ) -> list[str]:
+        self.calls.append({"messages": messages, "n": n, "seed": seed})
+        self.release.wait(5)
+        if self.delay_s:
+            threading.Event().wait(self.delay_s)
+        if self.fail:
+            raise PitchModelError("fake model is down")
+        if self.reply_fn is not None:
+            return self.reply_fn(messages)
+        return list(self.replies[:n])
+
+
+@pytest.fixture
+def fake_model() -> type[FakeModel]:
+    return FakeModel

@@ -184,32 +184,16 @@ def test_a_session_excludes_every_item_it_names(heavy_home: Home) -> None:
         service.close()
 
 
-class TitleRecorder:
-    """A stand-in language model (the real one has its own tests): records what it pitches."""
-
-    name = "recorder"
-
-    def __init__(self) -> None:
-        self.products: list[str] = []
-
-    def generate(
-        self,
-        messages: list[dict[str, str]],
-        n: int,
-        max_new_tokens: int,
-        temperature: float,
-        seed: int,
-    ) -> list[str]:
-        request = [m for m in messages if m["role"] == "user"][-1]["content"]
-        title = request.split('Product: "')[1].split('"')[0]
-        self.products.append(title)
-        return [f"You will enjoy {title} from our shop today."]
+def _product(messages: list[dict[str, str]]) -> str:
+    """The product a pitch request is about (the title the prompt names)."""
+    request = [m for m in messages if m["role"] == "user"][-1]["content"]
+    return request.split('Product: "')[1].split('"')[0]
 
 
-def test_pitched_items_hold_no_owned_item(heavy_home: Home) -> None:
+def test_pitched_items_hold_no_owned_item(heavy_home: Home, fake_model: Any) -> None:
     """``recsys nightly`` pre-writes pitches for the items it recommends: none may be owned."""
     bundle = load_bundle(heavy_home.artifacts)
-    model = TitleRecorder()
+    model = fake_model(reply_fn=lambda m: [f"You will enjoy {_product(m)} from our shop today."])
     with Store(heavy_home.db_path) as store:
         report = prewrite_pitches(
             heavy_home,
@@ -222,7 +206,8 @@ def test_pitched_items_hold_no_owned_item(heavy_home: Home) -> None:
             model=model,
         )
     assert report.skipped == 0 and report.written == 10
-    pitched = {"i" + title.removeprefix("Item ") for title in model.products}
+    titles = [_product(call["messages"]) for call in model.calls]
+    pitched = {"i" + title.removeprefix("Item ") for title in titles}
     assert len(pitched) == 10 and not pitched & OWNED
 
 

@@ -8,11 +8,32 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
 COMMANDS: list[click.Command] = []
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+# the local model's options, shared by `pitch` and `prepare-pitch-model`
+RUNTIME_OPTION = click.option(
+    "--runtime",
+    type=click.Choice(["onnx", "transformers", "llamacpp"]),
+    default=None,
+    help="Local model runtime (default onnx when onnxruntime-genai is installed).",
+)
+
+
+def precision_option(help_text: str) -> Callable[[F], F]:
+    """The ``--precision`` option with its own help line."""
+    return click.option(
+        "--precision",
+        type=click.Choice(["fp32", "bf16", "int8", "int4"]),
+        default=None,
+        help=help_text,
+    )
 
 
 @click.command("pitch")
@@ -27,18 +48,8 @@ COMMANDS: list[click.Command] = []
     help="Who writes the pitch.",
 )
 @click.option("--language", type=click.Choice(["en", "de", "fr", "es"]), default="en")
-@click.option(
-    "--runtime",
-    type=click.Choice(["onnx", "transformers", "llamacpp"]),
-    default=None,
-    help="Local model runtime (default onnx when onnxruntime-genai is installed).",
-)
-@click.option(
-    "--precision",
-    type=click.Choice(["fp32", "bf16", "int8", "int4"]),
-    default=None,
-    help="Local model weights (bf16: transformers only; int4: onnx only).",
-)
+@RUNTIME_OPTION
+@precision_option("Local model weights (bf16: transformers only; int4: onnx only).")
 @click.option("--samples", type=click.IntRange(1, 16), default=None, help="Best-of-n samples.")
 @click.option("--no-cache", is_flag=True, help="Write fresh pitches (and overwrite the cache).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (with samples and verdicts).")
@@ -117,18 +128,8 @@ COMMANDS.append(pitch_cmd)
 
 
 @click.command("prepare-pitch-model")
-@click.option(
-    "--runtime",
-    type=click.Choice(["onnx", "transformers", "llamacpp"]),
-    default=None,
-    help="Local model runtime (default onnx when onnxruntime-genai is installed).",
-)
-@click.option(
-    "--precision",
-    type=click.Choice(["fp32", "bf16", "int8", "int4"]),
-    default=None,
-    help="Local model weights (default int8).",
-)
+@RUNTIME_OPTION
+@precision_option("Local model weights (default int8).")
 @click.option("--check", is_flag=True, help="Only report; exit 1 if it is not prepared.")
 @click.pass_obj
 def prepare_pitch_model_cmd(
