@@ -10,7 +10,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import click
 
@@ -90,34 +90,58 @@ def _report_import(kind: str, result: Any) -> None:
         sys.exit(1)
 
 
+TsUnitChoice = Literal["auto", "s", "ms"]  # recsys.store.importing.TsUnit (not imported: startup)
+TS_UNIT_OPTION = click.option(
+    "--ts-unit",
+    type=click.Choice(["auto", "s", "ms"]),
+    default="auto",
+    show_default=True,
+    help="Unit of epoch-number timestamps: s (seconds), ms (milliseconds), or auto: seconds, "
+    "unless a number is over a day in the future as seconds and between 1990-01-01 and "
+    "tomorrow as milliseconds. ISO 8601 strings need no unit.",
+)
+
+
 @cli.command("import-events")
 @click.argument("file", type=click.Path(path_type=Path))
+@TS_UNIT_OPTION
 @click.pass_obj
-def import_events(obj: Context, file: Path) -> None:
-    """Import events from FILE (.csv, .tsv, .parquet, .jsonl).
+def import_events(obj: Context, file: Path, ts_unit: TsUnitChoice) -> None:
+    """Import events from FILE (.csv, .tsv, .parquet, .jsonl; text in UTF-8).
 
-    Columns: user_id, item_id, type (view|click|add_to_cart|purchase), ts (epoch seconds or
-    ISO 8601), optional session_id. Exits 1 if any row was rejected (valid rows are stored).
+    Columns: user_id, item_id, type (view|click|add_to_cart|purchase), ts (ISO 8601 or an epoch
+    number, see --ts-unit), optional session_id. Ids are strings (integers are read as text;
+    floats, lists or objects are refused). A ts before 1990-01-01 or over a day in the future is
+    rejected, never reinterpreted.
+
+    Exits 1 if any row was rejected (valid rows are stored; rows with bytes that are not UTF-8 are
+    rejected with their byte offset), 2 if the file cannot be imported at all (missing, a
+    directory, empty, a required column missing, an id column of another type).
     """
     from recsys.store import Store, import_events_file
 
     with Store(obj.home.ensure().db_path) as store:
-        _report_import("events", import_events_file(store, file))
+        _report_import("events", import_events_file(store, file, ts_unit=ts_unit))
 
 
 @cli.command("import-catalog")
 @click.argument("file", type=click.Path(path_type=Path))
+@TS_UNIT_OPTION
 @click.pass_obj
-def import_catalog(obj: Context, file: Path) -> None:
-    """Import (upsert) catalog items from FILE (.csv, .tsv, .parquet, .jsonl).
+def import_catalog(obj: Context, file: Path, ts_unit: TsUnitChoice) -> None:
+    """Import (upsert) catalog items from FILE (.csv, .tsv, .parquet, .jsonl; text in UTF-8).
 
     Columns: item_id, title, optional description, category, price, currency, in_stock,
-    attributes (JSON object), updated_at. Exits 1 if any row was rejected.
+    attributes (JSON object), updated_at (ISO 8601 or an epoch number, see --ts-unit; 0 means
+    unknown; over a day in the future is rejected).
+
+    Exits 1 if any row was rejected, 2 if the file cannot be imported at all (as for
+    import-events).
     """
     from recsys.store import Store, import_catalog_file
 
     with Store(obj.home.ensure().db_path) as store:
-        _report_import("catalog", import_catalog_file(store, file))
+        _report_import("catalog", import_catalog_file(store, file, ts_unit=ts_unit))
 
 
 @cli.command("load-demo")

@@ -3,7 +3,10 @@
 Which kind a file holds is told by its name: ``catalog*``, ``items*`` or ``products*`` are catalog
 files, ``events*`` are event files (``.csv``, ``.tsv``, ``.parquet``, ``.jsonl``). Catalog files go
 first, so events of new products find their catalog rows. Names starting with ``.`` or ending in
-``.part`` / ``.tmp`` are ignored: upload as ``name.part`` and rename when complete.
+``.part`` / ``.tmp`` are ignored: upload as ``name.part`` and rename when complete. Files follow
+the rules of ``recsys import-events`` / ``import-catalog`` with the default timestamp unit
+(``auto``): an empty file, or one without the required columns (even with no data rows), is
+rejected whole.
 
 A file whose share of invalid rows exceeds the limit is rejected whole (nothing of it is imported:
 a broken export must not half-land); otherwise its valid rows are stored. A rejected file gets
@@ -21,7 +24,7 @@ from pathlib import Path
 from typing import Literal
 
 from recsys.errors import ImportRejectedError
-from recsys.store.importing import RowError, read_records_file, validate_events, validate_items
+from recsys.store.importing import RowError, check_file
 from recsys.store.sqlite import Store
 
 log = logging.getLogger(__name__)
@@ -135,14 +138,11 @@ def import_inbox(
             )
         else:
             try:
-                frame, parse_errors = read_records_file(path)
-                if frame.height:
-                    validate = validate_events if kind == "events" else validate_items
-                    valid, errors = validate(frame, now=now)
-                else:
-                    valid, errors = frame, []
-                errors = sorted(parse_errors + errors, key=lambda e: e.line)
-                rows, bad = frame.height + len(parse_errors), len(errors)
+                # the rules of `recsys import-*` with their default timestamp unit ("auto"); a
+                # header-only file still has its columns checked
+                checked = check_file(path, kind, now=now)
+                valid, errors = checked.valid, checked.errors
+                rows, bad = checked.rows, len(errors)
                 if rows and bad / rows > max_rejected_share:
                     status = "rejected"
                     reason = _reason_text(

@@ -43,8 +43,12 @@ MIXED_ERRORS = [
     RowError(4, "missing item_id"),
     RowError(5, "unknown event type 'like' (allowed: view, click, add_to_cart, purchase)"),
     RowError(6, "unparsable timestamp 'yesterday'"),
-    RowError(7, "timestamp '4102444800' is in the future"),
-    RowError(8, "negative timestamp -5"),
+    RowError(
+        7,
+        "timestamp '4102444800' is in the future "
+        "(2100-01-01 as seconds; 1970-02-17 as milliseconds)",
+    ),
+    RowError(8, "timestamp '-5' is before 1990-01-01 (1969-12-31 as seconds)"),
     RowError(9, "user_id contains a NUL character"),
     RowError(10, "user_id longer than 256 characters"),
     RowError(12, "missing ts"),
