@@ -5,6 +5,11 @@ The file (TOML or JSON) is named by ``RECSYS_API_CONFIG``; its keys are the fiel
 ``RECSYS_HOME`` for ``home`` and ``RECSYS_API_<FIELD>`` for the others (lists comma-separated,
 booleans ``true``/``false``). ``create_app(config)`` overrides win over everything.
 
+Keys: writes need a write or admin key, erasure an admin key. ``/healthz`` and ``/readyz`` never
+need one. With ``read_requires_key`` the reads, ``/v1/model`` and ``/openapi.json`` need a write
+or admin key, and ``/metrics`` needs a metrics, write or admin key; ``metrics_keys`` alone (reads
+open) makes ``/metrics`` need a key too. A metrics key opens ``/metrics`` and nothing else.
+
 Example:
     >>> cfg = load_api_config({"write_keys": ["k1"], "read_requires_key": True})
     >>> cfg.read_requires_key, cfg.max_batch
@@ -37,7 +42,12 @@ class ApiConfig:
     admin_keys: tuple[
         str, ...
     ] = ()  # Bearer keys for DELETE /v1/users/<id> (also allowed to write)
-    read_requires_key: bool = False  # True: reads need any configured key too
+    # True: reads need a write or admin key too, and so do /metrics and /openapi.json
+    # (/healthz and /readyz stay open for probes and load balancers)
+    read_requires_key: bool = False
+    # Bearer keys for GET /metrics only (a scraper's key: it cannot read, write or erase); when
+    # set, /metrics needs one of these or a write/admin key even if reads are open
+    metrics_keys: tuple[str, ...] = ()
     max_body_bytes: int = 2_000_000  # larger request bodies get 413
     max_batch: int = 1000  # events or items per write request
     pitch_wait_ms: int = 300  # default time budget for ?pitch=true
@@ -47,7 +57,7 @@ class ApiConfig:
     fast_path: bool = True  # serve GET /v1/users/<id>/recommendations without Flask's dispatch
 
     def __post_init__(self) -> None:
-        for name in ("write_keys", "admin_keys"):
+        for name in ("write_keys", "admin_keys", "metrics_keys"):
             value = getattr(self, name)
             if isinstance(value, str) or not all(isinstance(k, str) and k for k in value):
                 raise ConfigError(f"{name}={value!r} is not allowed: must be non-empty strings")
@@ -72,8 +82,13 @@ class ApiConfig:
         """Every configured key (what reads accept when ``read_requires_key``)."""
         return self.write_keys + self.admin_keys
 
+    @property
+    def metrics_need_key(self) -> bool:
+        """Whether ``GET /metrics`` needs a key (reads need one, or metrics keys are set)."""
+        return self.read_requires_key or bool(self.metrics_keys)
 
-_LIST_FIELDS = {"write_keys", "admin_keys"}
+
+_LIST_FIELDS = {"write_keys", "admin_keys", "metrics_keys"}
 
 
 def _read_file(path: Path) -> dict[str, Any]:

@@ -3,7 +3,9 @@
 Each worker builds its own app (no ``preload_app``): the store connection, the bundle and the
 swap-watcher thread are created after the fork, so nothing is shared between processes except
 files. Prometheus metrics are aggregated across workers through a fresh
-``PROMETHEUS_MULTIPROC_DIR`` that is removed when the server stops.
+``PROMETHEUS_MULTIPROC_DIR`` that is removed when the server stops. The worker class
+(``api.gunicorn_worker``) answers requests gunicorn cannot parse with the API's JSON errors, and
+no gunicorn control socket is opened (its default path is shared by every server of the user).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 import click
 
 DEFAULT_THREADS = 4  # gthread: threads per worker (keep-alive connections, I/O overlap)
+OPTIONAL_SETTINGS = {"control_socket_disable"}  # gunicorn before 25.1 has no control socket
 
 
 def run_gunicorn(
@@ -65,7 +68,8 @@ def run_gunicorn(
     options = {
         "bind": f"{host}:{port}",
         "workers": workers,
-        "worker_class": "gthread",
+        # gthread, with gunicorn's own error answers (431, 414, 400 ...) in the API's JSON
+        "worker_class": "api.gunicorn_worker.JsonErrorWorker",
         "threads": threads,
         "timeout": timeout,
         "graceful_timeout": 10,
@@ -79,21 +83,31 @@ def run_gunicorn(
         "child_exit": child_exit,
         "proc_name": "recsys-api",
         "reuse_port": reuse_port,
+        # no control socket (gunicorn >= 25.1): its default path, $XDG_RUNTIME_DIR/gunicorn.ctl or
+        # ~/.gunicorn/gunicorn.ctl, is the same for every server of the user, so a second server
+        # took it over and stopping either one removed it; signals still control the master
+        "control_socket_disable": True,
     }
 
     class _App(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
             for key, value in options.items():
-                if value is not None:
-                    self.cfg.set(key, value)
+                if value is None or (key in OPTIONAL_SETTINGS and key not in self.cfg.settings):
+                    continue
+                self.cfg.set(key, value)
 
         def load(self) -> Any:
             return factory()
 
+    master = os.getpid()
     try:
         _App().run()
     finally:
-        shutil.rmtree(metrics_dir, ignore_errors=True)
+        # a worker leaves through here too (gunicorn's forked child ends with sys.exit): only the
+        # master may remove the folder, or a worker that exits on HUP, TTOU or its timeout takes
+        # it from the others and every new worker fails to boot, which stops the server
+        if os.getpid() == master:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 def check_port_free(host: str, port: int) -> None:
