@@ -64,6 +64,9 @@ from reliability_harness import (  # noqa: E402
 )
 
 RECSYS = Path(sys.executable).parent / "recsys"
+# RELIABILITY.md from this heading on is written by other scripts (erasure, bad_imports,
+# bulk_writes) and kept when this script rewrites the page
+OTHER_SCRIPTS = "## Privacy and data integrity"
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 SEED = 2026
 
@@ -625,7 +628,10 @@ def main() -> None:
             args.out.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(results, indent=2), encoding="utf-8")
     if args.out == ROOT / "benchmarks" / "results":
-        (ROOT / "benchmarks" / "RELIABILITY.md").write_text(markdown(results), encoding="utf-8")
+        page = ROOT / "benchmarks" / "RELIABILITY.md"
+        old = page.read_text(encoding="utf-8") if page.is_file() else ""
+        kept = old[old.index(OTHER_SCRIPTS) :] if OTHER_SCRIPTS in old else ""
+        page.write_text(markdown(results) + ("\n" + kept if kept else ""), encoding="utf-8")
     print(f"wrote {path}")
 
 

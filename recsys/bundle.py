@@ -177,7 +177,8 @@ def new_version(config_hash: str, artifacts: Path) -> str:
     return version
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Sync a folder, so a rename or a new file in it survives a crash."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -191,7 +192,7 @@ def _fsync_tree(path: Path) -> None:
             with p.open("rb") as fh:
                 os.fsync(fh.fileno())
     for p in sorted({q.parent for q in path.rglob("*")} | {path}):
-        _fsync_dir(p)
+        fsync_dir(p)
 
 
 def process_alive(pid: int) -> bool:
@@ -273,7 +274,7 @@ def write_bundle(
             on_complete(tmp)
         (tmp / WRITER_FILE).unlink()
         os.rename(tmp, artifacts / version)
-        _fsync_dir(artifacts)
+        fsync_dir(artifacts)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -304,7 +305,7 @@ def publish(artifacts: Path, version: str) -> None:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
-    _fsync_dir(artifacts)
+    fsync_dir(artifacts)
     log.info("published bundle %s", version)
 
 

@@ -57,6 +57,17 @@ class EmptyDataError(RecsysError):
     """There is not enough data to train (no events, or no items)."""
 
 
+class StoreBusyError(RecsysError):
+    """The store could not take its write lock in time (another writer, e.g. a bulk import).
+
+    Nothing was written; the caller may retry (the API answers 503 with ``Retry-After``).
+    """
+
+    def __init__(self, message: str, retry_after_s: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class LockedError(RecsysError):
     """Another run holds the job lock (the message names its pid, host and start time)."""
 

@@ -47,6 +47,11 @@ class Home:
         """SQLite file of text embeddings keyed by content hash."""
         return self.cache / "embeddings.sqlite3"
 
+    @property
+    def pitch_cache_path(self) -> Path:
+        """SQLite file of written pitches (see :mod:`recsys.pitch.cache`)."""
+        return self.cache / "pitches.sqlite3"
+
     def ensure(self) -> Home:
         """Create the folders if needed and return self."""
         for path in (self.root, self.artifacts, self.cache):

@@ -18,6 +18,7 @@ import polars as pl
 
 from recsys.bundle import Bundle, ItemTable, prune, publish, write_bundle
 from recsys.config import TrainConfig
+from recsys.erasure import scrub_new_bundle
 from recsys.errors import EmptyDataError
 from recsys.home import Home
 from recsys.hybrid import HybridRecommender
@@ -238,6 +239,7 @@ def train(
             bundle.toplists = precompute_lists(bundle, events, watermark, show_progress)
         with _timed(timings, "write"):
             version = write_bundle(home.artifacts, bundle)
+            scrub_new_bundle(store, home.artifacts, version, read_at)  # erased while training
         if publish_bundle:
             publish(home.artifacts, version)
             removed = prune(home.artifacts, config.keep_versions)

@@ -67,10 +67,17 @@ def user_answer(api: ApiState, user_id: str, args: Args) -> dict[str, Any]:
     return answer
 
 
-@bp.delete("/<user_id>")  # no slashes: DELETE .../recommendations must not erase a user
+@bp.delete("/<path:user_id>")
 def erase(user_id: str) -> Any:
-    """Erase the user's events; personalization stops at once in every worker."""
+    """Erase every copy of the user's data (see :mod:`recsys.erasure`).
+
+    The id is the whole rest of the path, so any id ``POST /v1/events`` accepts can be erased,
+    ``/`` included (``DELETE /v1/users/a/b`` erases user ``a/b``; no route deletes
+    recommendations, so nothing else can be meant).
+    """
     require_key("admin")
     check_id(user_id, "user_id")
-    deleted = state().service.erase_user(user_id)
-    return jsonify({"user_id": user_id, "deleted_events": deleted})
+    report = state().service.erase_user(user_id)
+    return jsonify(
+        {"user_id": user_id, "deleted_events": report.events, "erasure": report.to_dict()}
+    )

@@ -11,6 +11,12 @@ import click
 
 def all_commands() -> list[click.Command]:
     """Every extension command, in registration order."""
-    from recsys.commands import nightly, pitch, serve, tune
+    from recsys.commands import erase, nightly, pitch, serve, tune
 
-    return [*serve.COMMANDS, *pitch.COMMANDS, *tune.COMMANDS, *nightly.COMMANDS]
+    return [
+        *serve.COMMANDS,
+        *pitch.COMMANDS,
+        *tune.COMMANDS,
+        *nightly.COMMANDS,
+        *erase.COMMANDS,
+    ]

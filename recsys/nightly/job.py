@@ -44,6 +44,7 @@ from recsys.bundle import (
     write_bundle,
 )
 from recsys.config import TextConfig, TrainConfig
+from recsys.erasure import compact_home, scrub_new_bundle
 from recsys.errors import BundleError
 from recsys.home import Home
 from recsys.nightly.config import NightlyConfig
@@ -67,7 +68,18 @@ log = logging.getLogger(__name__)
 
 PAUSE_ENV = "RECSYS_NIGHTLY_PAUSE_AT"
 PAUSE_SECONDS_ENV = "RECSYS_NIGHTLY_PAUSE_S"
-STEPS = ("recover", "inbox", "read", "evaluate", "train", "write", "pitches", "publish", "report")
+STEPS = (
+    "recover",
+    "compact",
+    "inbox",
+    "read",
+    "evaluate",
+    "train",
+    "write",
+    "pitches",
+    "publish",
+    "report",
+)
 LOCK_NAME = "nightly.lock"
 DAY_S = 86_400.0
 FINGERPRINT_ITEM_COLUMNS = CATALOG_COLUMNS
@@ -328,6 +340,11 @@ class _Run:
         if self.store is None:
             self.store = Store(home.db_path)
         store = self.store
+        due = store.compact_due()
+        if due is not None:  # an erasure left a large store to rewrite: this run is the deadline
+            with self.step("compact"):
+                seconds = compact_home(home, store)
+                self.report["compacted"] = {"due_since": due, "seconds": round(seconds, 2)}
         with self.step("inbox"):
             if cfg.inbox:
                 files = import_inbox(
@@ -435,6 +452,8 @@ class _Run:
             )
             self.lock.update(version=version)
             self.report["bundle"]["candidate"] = version
+            # users erased while this run trained leave the bundle before it can be published
+            scrub_new_bundle(self.store, home.artifacts, version, bundle.manifest["read_at"])
         with self.step("pitches"):
             self.report["pitches"] = self.pitches(bundle, events)
         with self.step("publish"):

@@ -138,6 +138,10 @@ def prewrite_pitches(
                 continue
             # ranked from what a request reads (the same newest events, whole-history exclusion)
             history = store.user_history(str(user_id), RANKING_HISTORY_LIMIT)
+            user_started = time.time()
+            if not history.events and store.erased_at(str(user_id)) is not None:
+                counts["skipped"] += items_per_user  # erased (e.g. while the bundle trained)
+                continue
             items = _item_dicts(bundle, recommender, str(user_id), history, items_per_user)
             counts["skipped"] += items_per_user - len(items)
             for item in items:
@@ -153,7 +157,10 @@ def prewrite_pitches(
                     prefer=reason_item_ids(item),
                     exclude=facts.item_id,
                 )
+                key = writer.key(facts, context)
+                cache.link(str(user_id), [key])  # erasing the user deletes it
                 result = writer.write(facts, context)
+                cache.drop_unlinked([key])  # the user was erased while it was written
                 if result.error is not None:
                     counts["failed"] += 1
                 elif result.pitch.source == "cache" or (
@@ -167,6 +174,9 @@ def prewrite_pitches(
                 if bar is not None:
                     bar.update(1)
                     bar.set_postfix(counts, refresh=False)
+            erased = store.erased_at(str(user_id))
+            if erased is not None and erased >= user_started:  # erased while written
+                cache.forget_users([str(user_id)])
     finally:
         if bar is not None:
             bar.close()
@@ -224,7 +234,10 @@ def write_for_user(
                 prefer=reason_item_ids(item),
                 exclude=facts.item_id,
             )
+            key = writer.key(facts, context)
+            cache.link(str(user_id), [key])  # erasing the user deletes it
             out.append((facts, writer.write(facts, context, use_cache=use_cache)))
+            cache.drop_unlinked([key])  # the user was erased while it was written
     finally:
         cache.close()
     return out

@@ -3,15 +3,27 @@
 Key: (item id, hash of the shopper context, prompt version, model name). A pitch written for one
 shopper context is served again for any shopper with the same context (same recent items and
 language); a new prompt version or model simply misses.
+
+A pitch is derived from a shopper's history, so it is personal data of every shopper it was
+written or served for. ``pitch_users`` links each ``(item id, context hash)`` to those shoppers
+(:meth:`PitchCache.link`); erasing a shopper (:meth:`PitchCache.forget_users`) deletes every
+pitch linked to them, with ``secure_delete`` on and the write-ahead log truncated afterwards. A
+pitch written after its only shoppers were erased is dropped by :meth:`PitchCache.drop_unlinked`.
+A cache file from before links existed is emptied when first opened (its pitches cannot be
+attributed; they are written again on demand).
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS pitches (
@@ -24,6 +36,13 @@ CREATE TABLE IF NOT EXISTS pitches (
     created_at REAL NOT NULL,
     PRIMARY KEY (item_id, context_hash, prompt_version, model)
 );
+CREATE TABLE IF NOT EXISTS pitch_users (
+    user_id      TEXT NOT NULL,
+    item_id      TEXT NOT NULL,
+    context_hash TEXT NOT NULL,
+    PRIMARY KEY (user_id, item_id, context_hash)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS pitch_users_pitch ON pitch_users (item_id, context_hash);
 """
 
 
@@ -65,7 +84,24 @@ class PitchCache:
         )
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.executescript(SCHEMA)
+        self._conn.execute("PRAGMA secure_delete=ON")
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                linked = self._conn.execute(
+                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'pitch_users'"
+                ).fetchone()
+                for statement in SCHEMA.split(";"):  # not executescript: it would commit
+                    if statement.strip():
+                        self._conn.execute(statement)
+                if linked is None:
+                    dropped = self._conn.execute("DELETE FROM pitches").rowcount
+                    if dropped:
+                        log.info("pitch cache: dropped %d pitches written before links", dropped)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
 
     def get(self, key: CacheKey) -> CachedPitch | None:
         """The cached pitch for ``key``, or None."""
@@ -92,6 +128,65 @@ class PitchCache:
                     time.time() if now is None else now,
                 ),
             )
+
+    def link(self, user_id: str, keys: Iterable[CacheKey]) -> None:
+        """Record that pitches for ``keys`` were written or served for ``user_id``.
+
+        Call it before the pitch is written (for a miss) or served (for a hit), so that an
+        erasure running at the same time finds the link (see :meth:`drop_unlinked`).
+        """
+        rows = sorted({(user_id, k.item_id, k.context_hash) for k in keys})
+        if not rows:
+            return
+        with self._lock:
+            self._conn.executemany("INSERT OR IGNORE INTO pitch_users VALUES (?, ?, ?)", rows)
+
+    def forget_users(self, user_ids: Sequence[str]) -> int:
+        """Delete every pitch linked to these shoppers, and their links; return pitches deleted."""
+        deleted = 0
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                for user_id in user_ids:
+                    deleted += self._conn.execute(
+                        "DELETE FROM pitches WHERE (item_id, context_hash) IN "
+                        "(SELECT item_id, context_hash FROM pitch_users WHERE user_id = ?)",
+                        (user_id,),
+                    ).rowcount
+                    self._conn.execute("DELETE FROM pitch_users WHERE user_id = ?", (user_id,))
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+        return deleted
+
+    def drop_unlinked(self, keys: Iterable[CacheKey]) -> int:
+        """Delete the pitches of ``keys`` that no shopper links to any more; return how many.
+
+        A writer calls it after :meth:`put`: if every shopper the pitch was for was erased while
+        it was being written, the erasure could not delete it yet, so it goes now.
+        """
+        deleted = 0
+        with self._lock:
+            for k in keys:
+                deleted += self._conn.execute(
+                    "DELETE FROM pitches WHERE item_id = ? AND context_hash = ? AND NOT EXISTS "
+                    "(SELECT 1 FROM pitch_users WHERE item_id = ? AND context_hash = ?)",
+                    (k.item_id, k.context_hash, k.item_id, k.context_hash),
+                ).rowcount
+        return deleted
+
+    def compact(self) -> bool:
+        """Rewrite the file (``VACUUM``: no stale copy of a deleted pitch stays in page gaps)."""
+        with self._lock:
+            self._conn.execute("VACUUM")
+        return self.checkpoint()
+
+    def checkpoint(self) -> bool:
+        """Truncate the write-ahead log (after an erasure); False if a reader kept it busy."""
+        with self._lock:
+            busy = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        return not busy
 
     def count(self) -> int:
         """Number of cached pitches."""

@@ -35,7 +35,7 @@ _STOP = object()
 
 def pitch_cache_path(home: Home) -> Path:
     """The pitch cache file under the data home."""
-    return home.cache / "pitches.sqlite3"
+    return home.pitch_cache_path
 
 
 def reason_item_ids(item: Mapping[str, Any]) -> list[str]:
@@ -141,7 +141,11 @@ class PitchProvider:
             Pitches with ``source`` ``"cache"``, ``"llm"`` or ``"template"``.
         """
         deadline = time.monotonic() + max(0, wait_ms) / 1000.0
+        started = time.time()
         pairs = self.facts_and_context(history, items)
+        # the pitches are derived from this shopper's history: link them before they are served
+        # or written, so erasing the shopper deletes them (see recsys.pitch.cache)
+        self._cache.link(user_id, [self.writer.key(*pair) for pair in pairs])
         out: list[Pitch | None] = []
         misses: list[int] = []
         for idx, (facts, context) in enumerate(pairs):
@@ -168,6 +172,9 @@ class PitchProvider:
                             if fresh.source == "cache"
                             else fresh
                         )
+        erased = self.store.erased_at(user_id)
+        if erased is not None and erased >= started:  # erased while this request ran
+            self._cache.forget_users([user_id])
         log.debug("pitches for user %s: %d items, %d misses", user_id, len(items), len(misses))
         return [p if p is not None else self.writer.template(*pairs[i]) for i, p in enumerate(out)]
 
@@ -207,6 +214,7 @@ class PitchProvider:
             key, facts, context = job
             try:
                 self.writer.write(facts, context, use_cache=True)
+                self._cache.drop_unlinked([key])  # its shoppers were erased while it was written
             except Exception:  # one bad item must not kill the worker
                 log.exception("pitch worker failed on item %s", facts.item_id)
             finally:
