@@ -188,6 +188,9 @@ def create_app(
     service.use_precomputed = cfg.precomputed
     api_state = ApiState(cfg, service, pitch_provider)
     app.extensions[EXTENSION] = api_state
+    # catalog texts are embedded off the request path, by one short-lived job per data home
+    # (recsys.live_embed), so no worker loads the text model: set before the first snapshot
+    service.embed_in_background()
     try:
         _ = service.snapshot  # load now when published; otherwise the watcher picks it up later
     except Exception as exc:

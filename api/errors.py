@@ -1,13 +1,16 @@
 """JSON errors: every 4xx and 5xx is ``{"error": {"code", "message"[, "details"]}}``.
 
 Flask's own errors (404 unknown route, 405 wrong method, 413 body too large, 415) are turned into
-the same shape; expected library errors map to 4xx; anything else is a 500 whose body never
+the same shape; expected library errors map to 4xx; a busy store (a bulk import holding SQLite's
+write lock) is a 503 with ``Retry-After``, never a 500; anything else is a 500 whose body never
 contains internals (the traceback goes to the log with the request id).
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import sqlite3
 from typing import Any
 
 from flask import Flask, Response, g, jsonify
@@ -18,6 +21,7 @@ from recsys.errors import (
     InvalidInputError,
     NoBundleError,
     RecsysError,
+    StoreBusyError,
     UnknownItemError,
 )
 
@@ -36,6 +40,20 @@ CODES = {
     500: "internal_error",
     503: "unavailable",
 }
+# sqlite3.OperationalError messages that mean "another connection holds the lock": a retry helps
+BUSY_MESSAGES = ("database is locked", "database is busy", "database table is locked")
+
+
+def retry_after(seconds: float) -> str:
+    """The ``Retry-After`` header value for a wait of ``seconds``: whole seconds, at least 1."""
+    return str(max(1, math.ceil(seconds))) if math.isfinite(seconds) else "1"
+
+
+def busy_response(message: str, retry_after_s: float) -> Response:
+    """503 ``store_busy`` with ``Retry-After``: the write was not done; the caller may retry."""
+    response = error_response(503, "store_busy", message)
+    response.headers["Retry-After"] = retry_after(retry_after_s)
+    return response
 
 
 class ApiError(Exception):
@@ -65,6 +83,15 @@ def error_response(
     return response
 
 
+def internal_error() -> Response:
+    """500 for an unexpected error (call it inside ``except``: the traceback goes to the log)."""
+    request_id = getattr(g, "request_id", "-")
+    log.exception("unhandled error in request %s", request_id)
+    return error_response(
+        500, "internal_error", f"internal error; quote request id {request_id} to the operator"
+    )
+
+
 def register_error_handlers(app: Flask) -> None:
     """Install the JSON error handlers on ``app``."""
 
@@ -91,6 +118,20 @@ def register_error_handlers(app: Flask) -> None:
     def _no_bundle(exc: NoBundleError) -> Response:
         return error_response(503, "no_model", str(exc))
 
+    @app.errorhandler(StoreBusyError)
+    def _store_busy(exc: StoreBusyError) -> Response:
+        log.warning("store busy in request %s: %s", getattr(g, "request_id", "-"), exc)
+        return busy_response(str(exc), exc.retry_after_s)
+
+    @app.errorhandler(sqlite3.OperationalError)
+    def _sqlite_operational(exc: sqlite3.OperationalError) -> Response:
+        # the store turns lock timeouts into StoreBusyError; this catches any other path to a
+        # locked SQLite file (the embedding cache, a store of an older version) the same way
+        if any(text in str(exc).lower() for text in BUSY_MESSAGES):
+            log.warning("SQLite busy in request %s: %s", getattr(g, "request_id", "-"), exc)
+            return busy_response("the store is busy (a database lock was held too long); retry", 1)
+        return internal_error()
+
     @app.errorhandler(InvalidInputError)
     @app.errorhandler(ConfigError)
     def _invalid(exc: RecsysError) -> Response:
@@ -98,8 +139,4 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
-        request_id = getattr(g, "request_id", "-")
-        log.exception("unhandled error in request %s", request_id)
-        return error_response(
-            500, "internal_error", f"internal error; quote request id {request_id} to the operator"
-        )
+        return internal_error()

@@ -257,20 +257,71 @@ SCHEMAS: dict[str, Any] = {
     "CatalogUpserted": {
         "type": "object",
         "additionalProperties": False,
-        "required": ["upserted", "new", "embedded"],
+        "required": ["upserted", "new", "embedded", "pending"],
         "properties": {
             "upserted": {"type": "integer", "minimum": 0},
             "new": {"type": "integer", "minimum": 0},
-            "embedded": {"type": "integer", "minimum": 0},
+            "embedded": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "Texts embedded during this request (the server embeds in the "
+                "background: 0).",
+            },
+            "pending": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "Items of this batch whose text vector is not ready yet: they are "
+                "served by their facts at once and by text similarity once embedded.",
+            },
         },
     },
     "UserErased": {
         "type": "object",
         "additionalProperties": False,
-        "required": ["user_id", "deleted_events"],
+        "required": ["user_id", "deleted_events", "erasure"],
         "properties": {
             "user_id": {"type": "string"},
             "deleted_events": {"type": "integer", "minimum": 0},
+            "erasure": {
+                "type": "object",
+                "description": "What was removed, in counts (see docs/operations.md, Erasure); "
+                "the same line, without the user id, is appended to <home>/audit.log.",
+                "additionalProperties": False,
+                "required": [
+                    "erasure_id",
+                    "users",
+                    "events",
+                    "pitches",
+                    "bundles",
+                    "inbox_files",
+                    "inbox_rows",
+                    "unreadable_files",
+                    "failed_bundles",
+                    "wal_truncated",
+                    "compacted",
+                ],
+                "properties": {
+                    "erasure_id": {"type": "string"},
+                    "users": {"type": "integer", "minimum": 0},
+                    "events": {"type": "integer", "minimum": 0},
+                    "pitches": {"type": "integer", "minimum": 0},
+                    "bundles": {
+                        "type": "object",
+                        "description": "Kept bundle versions that held the user (now scrubbed).",
+                        "additionalProperties": {"type": "integer", "minimum": 0},
+                    },
+                    "inbox_files": {"type": "integer", "minimum": 0},
+                    "inbox_rows": {"type": "integer", "minimum": 0},
+                    "unreadable_files": {"type": "array", "items": {"type": "string"}},
+                    "failed_bundles": {"type": "array", "items": {"type": "string"}},
+                    "wal_truncated": {"type": "boolean"},
+                    "compacted": {
+                        "type": "boolean",
+                        "description": "The store was rewritten now; false: the next nightly "
+                        "run does it (a store over 128 MB).",
+                    },
+                },
+            },
         },
     },
     "Model": {
@@ -345,6 +396,15 @@ _WRITE_ERRORS = {
     "413": _error("The body is larger than the configured limit."),
     "415": _error("The body is not application/json."),
     "422": _error("The body does not match the schema or holds invalid values."),
+    "503": {
+        **_error("The store is busy (a bulk import holds its write lock); nothing was written."),
+        "headers": {
+            "Retry-After": {
+                "description": "Seconds to wait before retrying the same request.",
+                "schema": {"type": "integer", "minimum": 1},
+            }
+        },
+    },
 }
 SECURITY_WRITE: list[dict[str, list[str]]] = [{"bearer": []}]
 
@@ -383,7 +443,13 @@ def build_spec(max_batch: int = 1000) -> dict[str, Any]:
         "/v1/users/{user_id}": {
             "delete": {
                 "operationId": "eraseUser",
-                "summary": "Erase the user's events and stop personalizing for them at once.",
+                "summary": "Erase every copy of the user's data under the data home.",
+                "description": "Events, event ids, sessions, pitches derived from the user's "
+                "history, their rows in every kept model bundle and in kept import files are "
+                "gone when this returns, and the write-ahead logs are truncated; "
+                "personalization stops at once in every worker. Any id that POST /v1/events "
+                "accepts can be erased, including ids with '/' (the path is the rest of the "
+                "URL). Answers 503 with Retry-After when the store is busy (nothing erased).",
                 "security": [{"bearer": []}],
                 "parameters": [_param("user_id", _ID, "path")],
                 "responses": {
@@ -391,6 +457,7 @@ def build_spec(max_batch: int = 1000) -> dict[str, Any]:
                     "401": _error("Missing or wrong API key."),
                     "403": _error("The key is not an admin key."),
                     "422": _error("Malformed user id."),
+                    "503": _WRITE_ERRORS["503"],
                 },
             }
         },
@@ -421,7 +488,8 @@ def build_spec(max_batch: int = 1000) -> dict[str, Any]:
         "/v1/items": {
             "put": {
                 "operationId": "upsertItems",
-                "summary": "Insert or update catalog items; new items are embedded synchronously.",
+                "summary": "Insert or update catalog items (stored at once; texts embedded in the "
+                "background).",
                 "security": SECURITY_WRITE,
                 "requestBody": {
                     "required": True,
@@ -501,12 +569,12 @@ def build_spec(max_batch: int = 1000) -> dict[str, Any]:
             "get": {
                 "operationId": "metrics",
                 "summary": "Prometheus metrics (text exposition format).",
-                "security": [],
                 "responses": {
                     "200": {
                         "description": "Metrics.",
                         "content": {"text/plain": {"schema": {"type": "string"}}},
-                    }
+                    },
+                    "401": _error("A key is required (read_requires_key or metrics_keys)."),
                 },
             }
         },
@@ -514,9 +582,9 @@ def build_spec(max_batch: int = 1000) -> dict[str, Any]:
             "get": {
                 "operationId": "openapi",
                 "summary": "This document.",
-                "security": [],
                 "responses": {
-                    "200": _json({"type": "object", "additionalProperties": True}, "OpenAPI 3.")
+                    "200": _json({"type": "object", "additionalProperties": True}, "OpenAPI 3."),
+                    "401": _READ_ERRORS["401"],
                 },
             }
         },

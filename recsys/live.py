@@ -17,14 +17,25 @@ an *overlay* of the base bundle:
 
 The base bundle is never modified; every refresh builds a new :class:`~recsys.bundle.Bundle`
 object from the base plus *all* changes since training, so the caller can swap references
-atomically. Vectors come from the shared embedding cache (content-hash keys), so when one API
-worker embedded a product, the other workers pick it up without loading the text model.
+atomically. Vectors come from the shared embedding cache (content-hash keys).
+
+Where the missing vectors are computed depends on the mode:
+
+* **inline** (the default: the CLI, a notebook): a refresh embeds the texts the cache lacks
+  itself, so an answer always sees every change's text.
+* **background** (the HTTP API, :meth:`LiveCatalog.use_background`): a refresh never embeds and
+  never loads the text model. A changed item whose text has no vector yet is *pending*: it is
+  served by its facts at once (a new item with no text vector, a changed text with the trained
+  vector), the overlay's ``manifest["live"]["pending_embeddings"]`` counts it, and a
+  :class:`~recsys.live_embed.BackgroundEmbedder` job (one per data home, in a short-lived
+  subprocess) writes its vector into the cache; every process's next refresh picks it up.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -38,15 +49,18 @@ import scipy.sparse as sp
 
 from recsys.bundle import Bundle, ItemTable
 from recsys.index import VectorIndex
+from recsys.live_embed import BackgroundEmbedder, texts_of
 from recsys.models.base import BehaviorModel
 from recsys.store.sqlite import CATALOG_COLUMNS, Store
-from recsys.text import EmbeddingCache, TextEncoder, embed_with_cache, item_text
+from recsys.text import EmbeddingCache, TextEncoder, embed_with_cache
 from recsys.vocab import IdVocabulary
 
 log = logging.getLogger(__name__)
 
 TABLE_COLUMNS = CATALOG_COLUMNS
 TRAINING_MARGIN_S = 60.0  # catalog changes this long before training started are re-applied
+VECTOR_REFRESH_S = 2.0  # background mode: new vectors alone rebuild the overlay at most this often
+REBUILD_SHARE = 10  # ... and at most every 10x the last rebuild's time (a big overlay is costly)
 
 
 def training_started(bundle: Bundle) -> float:
@@ -58,14 +72,19 @@ def training_started(bundle: Bundle) -> float:
     bundle, so they are (re-)applied by the overlay and erasures after it are honoured by the
     service.
     """
-    read_at = bundle.manifest.get("read_at")
+    return started_from_manifest(bundle.manifest)
+
+
+def started_from_manifest(manifest: dict[str, Any]) -> float:
+    """:func:`training_started` of the bundle with this manifest."""
+    read_at = manifest.get("read_at")
     if isinstance(read_at, int | float) and not isinstance(read_at, bool):
         return float(read_at) - TRAINING_MARGIN_S
     try:
-        created = datetime.fromisoformat(str(bundle.manifest["created_at"])).timestamp()
+        created = datetime.fromisoformat(str(manifest["created_at"])).timestamp()
     except (KeyError, ValueError):
         return 0.0
-    timings = bundle.manifest.get("timings_s") or {}
+    timings = manifest.get("timings_s") or {}
     spent = sum(float(v) for v in timings.values() if isinstance(v, int | float))
     return created - spent - TRAINING_MARGIN_S
 
@@ -201,11 +220,13 @@ def overlay_bundle(
         base: the bundle as trained (not modified).
         changed: store catalog rows (``ITEM_COLUMNS``), one per item id.
         embed: returns unit text vectors, shape ``(m, d)`` float32, for ``m`` catalog rows
-            (called only for the rows that really changed), or None without a text model.
+            (called only for the rows that really changed), or None without a text model. A row
+            of NaN means "no vector yet" (background embedding): that item keeps its trained
+            text vector, or has none if it is new, until a later overlay gets the vector.
 
     Returns:
         A bundle sharing the base's arrays where nothing changed (``manifest["live"]`` counts
-        the updated and appended items).
+        the updated and appended items, and the changed items whose text vector is pending).
     """
     if changed.height == 0:
         return base
@@ -261,8 +282,11 @@ def overlay_bundle(
     effective_rows = changed.filter(pl.col("item_id").is_in(effective))
     order = {item_id: k for k, item_id in enumerate(effective_rows["item_id"].to_list())}
     vectors = embed(effective_rows) if base.text_vectors is not None else None
+    pending = 0
     if base.text_vectors is not None and vectors is not None:
         vectors = vectors[np.asarray([order[i] for i in effective], dtype=np.int64)]
+        ready = ~np.isnan(vectors).any(axis=1)
+        pending = int((~ready).sum())
         # only new items and items whose text vector really changed enter the overlay: a stock
         # or price change keeps the trained text index (and the precomputed lists) as they are
         inside = positions < len(base.items)
@@ -270,26 +294,36 @@ def overlay_bundle(
         same[inside] = base.text_mask[positions[inside]] & np.all(
             base.text_vectors[positions[inside]] == vectors[inside], axis=1
         )
-        vectors, positions = vectors[~same], positions[~same]
-    if base.text_vectors is not None and vectors is not None and positions.size:
+        vectors, positions = vectors[ready & ~same], positions[ready & ~same]
+    if (
+        base.text_vectors is not None
+        and vectors is not None
+        and (positions.size or n_total > len(base.items))
+    ):
+        # appended items get rows (zero, masked out) until their vector is there
         text_vectors = np.zeros((n_total, base.text_vectors.shape[1]), dtype=np.float32)
         text_vectors[: len(base.items)] = base.text_vectors
-        text_vectors[positions] = vectors
         text_mask = np.zeros(n_total, dtype=bool)
         text_mask[: len(base.items)] = base.text_mask
-        text_mask[positions] = True
-        extra = VectorIndex(base.config.index).build(vectors, positions)
-        base_index = base.text_index
-        if isinstance(base_index, OverlayIndex):  # never stack overlays
-            base_index = base_index.base
-        replaced = positions[positions < len(base.items)]
-        text_index = OverlayIndex(base_index, extra, replaced)  # type: ignore[assignment]
+        if positions.size:
+            text_vectors[positions] = vectors
+            text_mask[positions] = True
+            extra = VectorIndex(base.config.index).build(vectors, positions)
+            base_index = base.text_index
+            if isinstance(base_index, OverlayIndex):  # never stack overlays
+                base_index = base_index.base
+            replaced = positions[positions < len(base.items)]
+            text_index = OverlayIndex(base_index, extra, replaced)  # type: ignore[assignment]
     elif n_total > len(base.items):
         text_mask = np.concatenate([base.text_mask, np.zeros(n_total - len(base.items), bool)])
 
     manifest = {
         **base.manifest,
-        "live": {"updated_items": int(updated.height), "appended_items": len(new_ids)},
+        "live": {
+            "updated_items": int(updated.height),
+            "appended_items": len(new_ids),
+            "pending_embeddings": pending,
+        },
     }
     return replace(
         base,
@@ -328,15 +362,33 @@ class LiveCatalog:
         self._base: Bundle | None = None
         self._seq = 0
         self._changed: set[str] = set()
+        self.background: BackgroundEmbedder | None = None
+        self._pending: dict[str, str] = {}  # item id -> cache key of its text, not cached yet
+        self.vector_refresh_s = VECTOR_REFRESH_S
+        self._next_vector_refresh = 0.0  # monotonic time from which new vectors rebuild
+        self._jobs_seen = 0  # the embedder's finished jobs when the overlay was last built
 
     # ------------------------------------------------------------------------ embedding
+    def use_background(self, embedder: BackgroundEmbedder) -> None:
+        """Never embed in :meth:`refresh` from now on; ``embedder`` computes missing vectors.
+
+        Items whose vector is missing are served by their facts until a refresh finds their
+        vector in the cache (see the module docs). Applies from the next refresh.
+        """
+        with self._lock:
+            self.background = embedder
+
     def _embedder(self, base: Bundle) -> tuple[TextEncoder, EmbeddingCache]:
         with self._lock:
             if self._encoder is None or self._encoder.config != base.config.text:
                 self._encoder = TextEncoder(base.config.text)
+            return self._encoder, self._embedding_cache()
+
+    def _embedding_cache(self) -> EmbeddingCache:
+        with self._lock:
             if self._cache is None:
                 self._cache = EmbeddingCache(self.cache_path)
-            return self._encoder, self._cache
+            return self._cache
 
     def vectors_for(self, base: Bundle, rows: pl.DataFrame) -> npt.NDArray[np.float32] | None:
         """Unit text vectors of catalog rows (from the cache, embedding the misses).
@@ -346,12 +398,29 @@ class LiveCatalog:
         if base.text_vectors is None or not base.config.text.enabled:
             return None
         encoder, cache = self._embedder(base)
-        limit = base.config.text.max_description_chars
-        texts = [
-            item_text(r["title"], r["category"], r["description"], r["attributes"], limit)
-            for r in rows.iter_rows(named=True)
-        ]
+        texts = [body for _, _, body in texts_of(rows, base.config.text)]
         return embed_with_cache(texts, encoder, cache).vectors
+
+    def cached_vectors(
+        self, base: Bundle, rows: pl.DataFrame, pending: dict[str, str]
+    ) -> npt.NDArray[np.float32] | None:
+        """Text vectors of catalog rows from the cache only: a row of NaN where none is cached.
+
+        Never loads the text model. The ids and cache keys of the rows without a vector are
+        added to ``pending``. Returns None when the bundle has no text model.
+        """
+        if base.text_vectors is None or not base.config.text.enabled:
+            return None
+        keyed = texts_of(rows, base.config.text)
+        found = self._embedding_cache().get_many([key for _, key, _ in keyed])
+        out = np.full((len(keyed), base.text_vectors.shape[1]), np.nan, dtype=np.float32)
+        for k, (item_id, key, _) in enumerate(keyed):
+            vector = found.get(key)
+            if vector is not None and vector.shape[0] == out.shape[1]:
+                out[k] = vector
+            else:
+                pending[item_id] = key
+        return out
 
     def embed(self, rows: pl.DataFrame) -> int:
         """Embed catalog rows into the shared cache now (before the overlay needs them).
@@ -367,6 +436,42 @@ class LiveCatalog:
         self.vectors_for(base, rows)
         return len(self._embedder(base)[1]) - before
 
+    def pending_ids(self) -> list[str]:
+        """Changed items served without their current text vector (background mode), sorted."""
+        with self._lock:
+            return sorted(self._pending)
+
+    def pending_count(self, item_ids: Sequence[str] | None = None) -> int:
+        """How many changed items (of ``item_ids``, or all) wait for their text vector."""
+        with self._lock:
+            if item_ids is None:
+                return len(self._pending)
+            return sum(1 for i in set(item_ids) if i in self._pending)
+
+    def _vectors_arrived(self) -> bool:
+        """Whether the cache now holds a vector some pending item waits for.
+
+        Checked at most every :data:`VECTOR_REFRESH_S` seconds, or :data:`REBUILD_SHARE` times
+        the last rebuild's time, while a job is writing vectors (so a long job over a large
+        catalog change does not keep every worker rebuilding), and at once when this process's
+        job has ended.
+        """
+        if not self._pending or self.background is None:
+            return False
+        finished = self.background.jobs_finished
+        if finished == self._jobs_seen and time.monotonic() < self._next_vector_refresh:
+            return False
+        if self._embedding_cache().get_many(list(self._pending.values())):
+            return True
+        self._jobs_seen = finished  # what that job wrote is all visible now
+        self._next_vector_refresh = time.monotonic() + self.vector_refresh_s
+        return False
+
+    def _kick(self, base: Bundle) -> None:
+        """Start the background embedder when items are pending (it refuses when one runs)."""
+        if self.background is not None and self._pending:
+            self.background.kick(base.version, base.config.text, training_started(base))
+
     # ------------------------------------------------------------------------- overlay
     def start(self, base: Bundle) -> Bundle:
         """Adopt a new base bundle and return it with every change since its training applied."""
@@ -374,10 +479,11 @@ class LiveCatalog:
             self._base = base
             self._seq = self.store.item_log_position(since=training_started(base))
             self._changed = set()
+            self._pending = {}
             return self.refresh(force=True) or base
 
     def refresh(self, force: bool = False) -> Bundle | None:
-        """Apply catalog changes that arrived since the last call.
+        """Apply catalog changes (and, in background mode, vectors) that arrived since last call.
 
         Returns:
             The new overlaid bundle, or None if nothing changed (and ``force`` is False) or no
@@ -388,14 +494,26 @@ class LiveCatalog:
             if base is None:
                 return None
             seq, ids = self.store.item_changes(self._seq)
-            if not ids and not force:
+            if not ids and not force and not self._vectors_arrived():
+                self._kick(base)  # e.g. the last job failed and its back-off is over
                 return None
             self._seq = seq
             self._changed.update(ids)
             if not self._changed:
                 return base
+            t0 = time.monotonic()
             rows = self.store.get_items(sorted(self._changed))
-            bundle = overlay_bundle(base, rows, lambda r: self.vectors_for(base, r))
+            pending: dict[str, str] = {}
+            if self.background is None:
+                bundle = overlay_bundle(base, rows, lambda r: self.vectors_for(base, r))
+            else:
+                self._jobs_seen = self.background.jobs_finished
+                bundle = overlay_bundle(base, rows, lambda r: self.cached_vectors(base, r, pending))
+                took = time.monotonic() - t0
+                wait = max(self.vector_refresh_s, REBUILD_SHARE * took)
+                self._next_vector_refresh = time.monotonic() + wait
+            self._pending = pending
+            self._kick(base)
             live = bundle.manifest.get("live") or {}
             # items re-imported just before training count as changes but usually differ in
             # nothing: an empty overlay is routine (every CLI answer builds one), not news
@@ -409,7 +527,10 @@ class LiveCatalog:
             return sorted(self._changed)
 
     def close(self) -> None:
-        """Close the embedding cache."""
+        """Stop the background embedder (if any) and close the embedding cache."""
+        background = self.background
+        if background is not None:
+            background.close()
         with self._lock:
             if self._cache is not None:
                 self._cache.close()

@@ -35,6 +35,7 @@ from typing import Any
 import polars as pl
 
 from recsys.bundle import Bundle, current_version, load_bundle
+from recsys.erasure import ErasureReport, erase_users
 from recsys.home import Home
 from recsys.hybrid import Filters, HybridRecommender, Recommendations, SimilarMode
 from recsys.live import LiveCatalog, training_started
@@ -424,32 +425,70 @@ class RecommendationService:
     # ------------------------------------------------------------------------------ writes
     def add_events(self, events: pl.DataFrame) -> int:
         """Store validated events durably; return how many were new (see ``Store.add_events``)."""
-        return self.store.add_events(events)
+        return self.store.add_events(events, atomic=True)
 
     def upsert_items(self, items: pl.DataFrame) -> dict[str, int]:
-        """Upsert validated catalog rows, embed their text, and serve them at once here.
+        """Upsert validated catalog rows and serve them at once here.
 
-        Other processes pick the change up on their next :meth:`refresh`.
+        Their texts are embedded now (the default, for a CLI or notebook process), or, after
+        :meth:`embed_in_background` (the HTTP API), by a background job: the items are then
+        served by their facts (price, stock, category) at once and by text similarity once
+        their vectors are in the shared embedding cache. Other processes pick the change up on
+        their next :meth:`refresh`.
 
         Returns:
-            ``{"upserted", "new", "embedded"}``: rows written, ids the served bundle did not know,
-            texts embedded now (cache misses).
+            ``{"upserted", "new", "embedded", "pending"}``: rows written, ids the served bundle
+            did not know, texts embedded during this call (cache misses), and items of this
+            batch whose text vector is not ready yet (background mode).
         """
         snap = self._snapshot
+        ids = items["item_id"].to_list()
         new = 0
         if snap is not None:
-            new = int((snap.bundle.items.indices(items["item_id"].to_list()) < 0).sum())
-        written = self.store.upsert_items(items)
-        embedded = 0
+            new = int((snap.bundle.items.indices(ids) < 0).sum())
+        written = self.store.upsert_items(items, atomic=True)
+        embedded = pending = 0
         live = self.live
         if snap is not None and live is not None:
-            embedded = live.embed(self.store.get_items(items["item_id"].to_list()))
+            if live.background is None:
+                embedded = live.embed(self.store.get_items(ids))
             self.refresh()
-        return {"upserted": written, "new": new, "embedded": embedded}
+            pending = live.pending_count(ids)
+        return {"upserted": written, "new": new, "embedded": embedded, "pending": pending}
 
-    def erase_user(self, user_id: str) -> int:
-        """Erase the user's events, stop personalizing for them at once; return events deleted."""
-        return self.store.delete_user(user_id)
+    def embed_in_background(self) -> None:
+        """Embed catalog texts off the request path from now on (what the HTTP API does).
+
+        Neither :meth:`upsert_items` nor :meth:`refresh` embeds or loads the text model after
+        this: items whose text has no vector in the shared cache are *pending*, served by their
+        facts, until a :class:`~recsys.live_embed.BackgroundEmbedder` job has embedded them.
+        That job runs in a thread when this service was given an encoder (tests), else in a
+        short-lived subprocess (one per data home at a time), so a server's memory stays where
+        it was. The job's end refreshes this service; other processes see the vectors on their
+        next refresh.
+        """
+        from recsys.live_embed import BackgroundEmbedder
+
+        live = self.live
+        if live is None or live.background is not None:
+            return
+
+        def refresh() -> None:
+            try:
+                self.refresh()
+            except Exception:  # the watcher logs and retries refresh failures on its next poll
+                log.exception("refresh after catalog embedding failed")
+
+        live.use_background(
+            BackgroundEmbedder(self.home.root, self.store, encoder=self._encoder, on_done=refresh)
+        )
+
+    def erase_user(self, user_id: str) -> ErasureReport:
+        """Erase every copy of the user's data and stop personalizing for them at once.
+
+        See :func:`recsys.erasure.erase_users`.
+        """
+        return erase_users(self.home, self.store, [user_id], source="api")
 
     def manifest(self) -> dict[str, Any]:
         """The served bundle's manifest (with ``live`` overlay counts when items were added)."""

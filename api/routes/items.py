@@ -32,12 +32,17 @@ def similar(item_id: str) -> Any:
 
 @bp.put("")
 def upsert() -> Any:
-    """Insert or update catalog items; their text is embedded before the answer.
+    """Insert or update catalog items: stored durably before the answer, embedded afterwards.
 
-    Embedding is synchronous (a batch of 1,000 new texts takes seconds on 2 CPU cores): when this
-    returns, new items are recommendable through text similarity on this worker, and on the
-    other workers after their next catalog poll (``swap_poll_s``), which reads the vectors from
-    the shared embedding cache.
+    The answer comes as soon as the rows are stored; it says how many of them are ``pending``
+    (their text has no vector yet). Items are served by their facts (price, stock, category) at
+    once, on this worker now and on the others after their next catalog poll (``swap_poll_s``).
+    Their texts are embedded in the background, by one short-lived job per data home at a time
+    (:mod:`recsys.live_embed`; a worker never loads the text model: embedding 1,000 texts in
+    the request took over a minute and grew the worker by over 1 GB); once a vector is in the
+    shared embedding cache, every worker serves the item by text similarity too, after its next
+    poll (``/v1/model``'s ``manifest.live.pending_embeddings`` counts what is left). A busy
+    store (e.g. a bulk import) answers 503 with ``Retry-After`` and stores nothing.
     """
     require_key("write")
     api = state()

@@ -209,7 +209,8 @@ class Store:
                     [(_user_key(secret, u), t) for u, t in rows],
                 )
                 conn.execute("DROP TABLE erased_users")
-                log.info("moved %d erasure tombstones to keyed form", len(rows))
+                if rows:
+                    log.info("moved %d erasure tombstones to keyed form", len(rows))
         return secret
 
     def _read(self) -> sqlite3.Connection:
