@@ -14,6 +14,7 @@ import sqlite3
 from typing import Any
 
 from flask import Flask, Response, g, jsonify
+from gunicorn.http.errors import ParseException
 from werkzeug.exceptions import HTTPException
 
 from recsys.errors import (
@@ -136,6 +137,12 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ConfigError)
     def _invalid(exc: RecsysError) -> Response:
         return error_response(422, "validation_error", str(exc))
+
+    @app.errorhandler(ParseException)
+    def _bad_body(exc: Exception) -> Response:
+        # gunicorn parses a chunked body while the route reads it: a malformed chunk is the
+        # client's mistake (400), not a server failure
+        return error_response(400, "bad_request", f"malformed request body: {type(exc).__name__}")
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:

@@ -212,7 +212,7 @@ def test_serve_refuses_a_port_in_use(tmp_path: Path) -> None:
     assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in done.stderr
 
 
-@pytest.mark.slow  # the first PUT loads the text model in a worker (~10 s on 2 cores)
+@pytest.mark.slow  # a real server; the PUT starts the background embedding job
 def test_new_item_reaches_every_worker(server: Server) -> None:
     headers = {"Authorization": f"Bearer {WRITE_KEY}"}
     # a new item added on one worker is served by every worker after its next poll

@@ -164,6 +164,19 @@ def test_requests_gunicorn_rejects_get_json_errors(server: Server, raw: bytes, s
     assert server.get("/healthz") == 200  # the worker is fine afterwards
 
 
+def test_a_malformed_chunked_body_is_a_json_400_not_a_500(server: Server) -> None:
+    # gunicorn parses the chunks while the route reads the body, so the error reaches Flask
+    raw = (
+        b"POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+        + WRITE_KEY.encode()
+        + b"\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+        + b"zz\r\n{}\r\n0\r\n\r\n"
+    )
+    status, headers, body = exchange(server.port, raw)
+    assert status == 400 and headers["content-type"].startswith("application/json")
+    assert json.loads(body)["error"]["code"] == "bad_request"
+
+
 def read_all(sock: socket.socket) -> bytes:
     data = b""
     while chunk := sock.recv(65536):
