@@ -187,7 +187,11 @@ SCHEMAS: dict[str, Any] = {
             "item_id": _ID,
             "type": {"type": "string", "enum": EVENT_TYPES},
             "ts": {
-                "description": "Epoch seconds, epoch milliseconds, or ISO 8601; default: now.",
+                "description": "ISO 8601 (naive: UTC) or an epoch number: seconds, unless read "
+                "as seconds it is over a day ahead while read as milliseconds it lies between "
+                "1990-01-01 and a day from now (then milliseconds); default: now. A time before "
+                "1990-01-01 or over a day ahead is rejected (422), never reinterpreted. An "
+                "erased user's event from before the erasure is accepted but not stored.",
                 "oneOf": [
                     {"type": "number", "minimum": 0, "maximum": 1e14},
                     {"type": "string", "minLength": 1, "maxLength": 64},
