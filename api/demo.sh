@@ -47,7 +47,14 @@ run "curl -s '$URL/v1/users/1/recommendations?n=2&pitch=true&pitch_wait_ms=0'"
 run "curl -s -X POST $URL/v1/recommendations -H 'Content-Type: application/json' -d '{\"recent_item_ids\": [\"50\", \"181\"], \"n\": 3}'"
 run "curl -s -X POST $URL/v1/events -H 'Authorization: Bearer $KEY' -H 'Content-Type: application/json' -d '{\"user_id\": \"1\", \"item_id\": \"50\", \"type\": \"purchase\"}'"
 run "curl -s -X PUT $URL/v1/items -H 'Authorization: Bearer $KEY' -H 'Content-Type: application/json' -d '{\"items\": [{\"item_id\": \"new-1\", \"title\": \"Space adventure (2026)\", \"category\": \"Sci-Fi\"}]}'"
-sleep 3  # the other worker picks the new item up on its next catalog poll (swap_poll_s = 2 s)
+# the answer says the text is pending: one background job embeds it (loading the text model takes
+# seconds); every worker serves it by text once the vector is in the shared cache
+for _ in $(seq 1 60); do
+    pending=$(curl -s "$URL/v1/model" | "$BIN/python" -c 'import json, sys; print(json.load(sys.stdin)["manifest"].get("live", {}).get("pending_embeddings", 0))' 2>/dev/null || echo 1)
+    [ "$pending" = "0" ] && break
+    sleep 1
+done
+sleep 3  # the other worker picks the new vector up on its next catalog poll (swap_poll_s = 2 s)
 run "curl -s '$URL/v1/items/new-1/similar?n=3&mode=content'"
 run "curl -s '$URL/v1/users/1/recommendations?n=2&exclude=1,2'"
 run "curl -s $URL/v1/nope"
