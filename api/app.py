@@ -215,6 +215,7 @@ def create_app(
 
     for module in (system, users, items, recommendations, events):
         app.register_blueprint(module.bp)
+    app.register_blueprint(users.erasures)
     if cfg.fast_path:
         from api.fastpath import UserRecommendationsFastPath
 

@@ -286,45 +286,64 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "user_id": {"type": "string"},
             "deleted_events": {"type": "integer", "minimum": 0},
-            "erasure": {
+            "erasure": _ref("ErasureReport"),
+        },
+    },
+    "ErasureRequest": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["user_ids"],
+        "properties": {
+            "user_ids": {"type": "array", "items": _ID, "minItems": 1, "maxItems": 1000},
+        },
+    },
+    "UsersErased": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["users", "deleted_events", "erasure"],
+        "properties": {
+            "users": {"type": "integer", "minimum": 1},
+            "deleted_events": {"type": "integer", "minimum": 0},
+            "erasure": _ref("ErasureReport"),
+        },
+    },
+    "ErasureReport": {
+        "type": "object",
+        "description": "What was removed, in counts (docs/privacy.md); the same line, "
+        "without any user id, is appended to <home>/audit.log.",
+        "additionalProperties": False,
+        "required": [
+            "erasure_id",
+            "users",
+            "events",
+            "pitches",
+            "bundles",
+            "inbox_files",
+            "inbox_rows",
+            "unreadable_files",
+            "failed_bundles",
+            "wal_truncated",
+            "compacted",
+        ],
+        "properties": {
+            "erasure_id": {"type": "string"},
+            "users": {"type": "integer", "minimum": 0},
+            "events": {"type": "integer", "minimum": 0},
+            "pitches": {"type": "integer", "minimum": 0},
+            "bundles": {
                 "type": "object",
-                "description": "What was removed, in counts (see docs/operations.md, Erasure); "
-                "the same line, without the user id, is appended to <home>/audit.log.",
-                "additionalProperties": False,
-                "required": [
-                    "erasure_id",
-                    "users",
-                    "events",
-                    "pitches",
-                    "bundles",
-                    "inbox_files",
-                    "inbox_rows",
-                    "unreadable_files",
-                    "failed_bundles",
-                    "wal_truncated",
-                    "compacted",
-                ],
-                "properties": {
-                    "erasure_id": {"type": "string"},
-                    "users": {"type": "integer", "minimum": 0},
-                    "events": {"type": "integer", "minimum": 0},
-                    "pitches": {"type": "integer", "minimum": 0},
-                    "bundles": {
-                        "type": "object",
-                        "description": "Kept bundle versions that held the user (now scrubbed).",
-                        "additionalProperties": {"type": "integer", "minimum": 0},
-                    },
-                    "inbox_files": {"type": "integer", "minimum": 0},
-                    "inbox_rows": {"type": "integer", "minimum": 0},
-                    "unreadable_files": {"type": "array", "items": {"type": "string"}},
-                    "failed_bundles": {"type": "array", "items": {"type": "string"}},
-                    "wal_truncated": {"type": "boolean"},
-                    "compacted": {
-                        "type": "boolean",
-                        "description": "The store was rewritten now; false: the next nightly "
-                        "run does it (a store over 128 MB).",
-                    },
-                },
+                "description": "Kept bundle versions that held the user (now scrubbed).",
+                "additionalProperties": {"type": "integer", "minimum": 0},
+            },
+            "inbox_files": {"type": "integer", "minimum": 0},
+            "inbox_rows": {"type": "integer", "minimum": 0},
+            "unreadable_files": {"type": "array", "items": {"type": "string"}},
+            "failed_bundles": {"type": "array", "items": {"type": "string"}},
+            "wal_truncated": {"type": "boolean"},
+            "compacted": {
+                "type": "boolean",
+                "description": "The store was rewritten now; false: the next nightly "
+                "run does it (a store over 128 MB).",
             },
         },
     },
@@ -451,9 +470,9 @@ def build_spec(max_batch: int = 1000) -> dict[str, Any]:
                 "description": "Events, event ids, sessions, pitches derived from the user's "
                 "history, their rows in every kept model bundle and in kept import files are "
                 "gone when this returns, and the write-ahead logs are truncated; "
-                "personalization stops at once in every worker. Any id that POST /v1/events "
-                "accepts can be erased, including ids with '/' (the path is the rest of the "
-                "URL). Answers 503 with Retry-After when the store is busy (nothing erased).",
+                "personalization stops at once in every worker. An id with '/' is erased with "
+                "POST /v1/erasures. Answers 503 with Retry-After when the store is busy "
+                "(nothing erased).",
                 "security": [{"bearer": []}],
                 "parameters": [_param("user_id", _ID, "path")],
                 "responses": {
@@ -462,6 +481,25 @@ def build_spec(max_batch: int = 1000) -> dict[str, Any]:
                     "403": _error("The key is not an admin key."),
                     "422": _error("Malformed user id."),
                     "503": _WRITE_ERRORS["503"],
+                },
+            }
+        },
+        "/v1/erasures": {
+            "post": {
+                "operationId": "eraseUsers",
+                "summary": "Erase every copy of these users' data under the data home.",
+                "description": "As DELETE /v1/users/{user_id}, for up to 1,000 ids at once (each "
+                "kept bundle is rewritten once) and for any id, including ids that contain '/' "
+                "(which a path segment cannot carry).",
+                "security": [{"bearer": []}],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("ErasureRequest")}},
+                },
+                "responses": {
+                    "200": _json(_ref("UsersErased"), "Erased."),
+                    **{k: v for k, v in _WRITE_ERRORS.items() if k != "403"},
+                    "403": _error("The key is not an admin key."),
                 },
             }
         },

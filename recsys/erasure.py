@@ -1,8 +1,8 @@
 """Erase shoppers: every copy of their data under the data home, gone when the call returns.
 
 A shop's privacy officer asks for one thing: after "erase user X", nothing under the data home
-still holds X's data. :func:`erase_users` (behind ``DELETE /v1/users/<id>`` and
-``recsys erase``) removes, in this order:
+still holds X's data. :func:`erase_users` (behind ``DELETE /v1/users/<id>``,
+``POST /v1/erasures`` and ``recsys erase``) removes, in this order:
 
 1. **Events, event ids and sessions** in the store, with SQLite's ``secure_delete`` (freed
    content is overwritten with zeros), and a tombstone holding an HMAC of the id, not the id

@@ -483,12 +483,12 @@ class RecommendationService:
             BackgroundEmbedder(self.home.root, self.store, encoder=self._encoder, on_done=refresh)
         )
 
-    def erase_user(self, user_id: str) -> ErasureReport:
-        """Erase every copy of the user's data and stop personalizing for them at once.
+    def erase_users(self, user_ids: Sequence[str]) -> ErasureReport:
+        """Erase every copy of these users' data and stop personalizing for them at once.
 
         See :func:`recsys.erasure.erase_users`.
         """
-        return erase_users(self.home, self.store, [user_id], source="api")
+        return erase_users(self.home, self.store, user_ids, source="api")
 
     def manifest(self) -> dict[str, Any]:
         """The served bundle's manifest (with ``live`` overlay counts when items were added)."""

@@ -303,7 +303,7 @@ class TestService:
     def test_an_erased_user_is_not_personalized(self, service: RecommendationService) -> None:
         user = self._user(service)
         assert service.recommend_user(user, n=5, explain=False)["ranking"] == "precomputed"
-        service.erase_user(user)
+        service.erase_users([user])
         answer = service.recommend_user(user, n=5, explain=False)
         assert (answer["ranking"], answer["strategy"]) == ("live", "popular")
 

@@ -8,7 +8,15 @@ from flask import Blueprint, g, jsonify, request
 
 from api.app import ApiState, require_key, state
 from api.errors import ApiError
-from api.validation import Args, bool_param, check_id, int_param, n_param, query_filters
+from api.validation import (
+    Args,
+    bool_param,
+    check_id,
+    int_param,
+    json_body,
+    n_param,
+    query_filters,
+)
 from recsys.toplists import HISTORY_LIMIT
 
 bp = Blueprint("users", __name__, url_prefix="/v1/users")
@@ -67,17 +75,33 @@ def user_answer(api: ApiState, user_id: str, args: Args) -> dict[str, Any]:
     return answer
 
 
-@bp.delete("/<path:user_id>")
+@bp.delete("/<user_id>")  # no slashes: DELETE .../recommendations must not erase a user
 def erase(user_id: str) -> Any:
     """Erase every copy of the user's data (see :mod:`recsys.erasure`).
 
-    The id is the whole rest of the path, so any id ``POST /v1/events`` accepts can be erased,
-    ``/`` included (``DELETE /v1/users/a/b`` erases user ``a/b``; no route deletes
-    recommendations, so nothing else can be meant).
+    An id containing ``/`` cannot be one path segment: ``POST /v1/erasures`` erases any id.
     """
     require_key("admin")
     check_id(user_id, "user_id")
-    report = state().service.erase_user(user_id)
+    report = state().service.erase_users([user_id])
     return jsonify(
         {"user_id": user_id, "deleted_events": report.events, "erasure": report.to_dict()}
+    )
+
+
+erasures = Blueprint("erasures", __name__, url_prefix="/v1/erasures")
+
+
+@erasures.post("")
+def erase_many() -> Any:
+    """Erase up to ``max_batch`` users at once, any id (each kept bundle is rewritten once)."""
+    require_key("admin")
+    api = state()
+    body = json_body("ErasureRequest", api.config.max_batch)
+    ids = [str(u) for u in body["user_ids"]]
+    for user_id in ids:
+        check_id(user_id, "user_id")
+    report = api.service.erase_users(ids)
+    return jsonify(
+        {"users": report.users, "deleted_events": report.events, "erasure": report.to_dict()}
     )

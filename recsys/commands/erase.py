@@ -1,4 +1,4 @@
-"""``recsys erase``: erase shoppers' data from the data home (as ``DELETE /v1/users/<id>``)."""
+"""``recsys erase``: erase shoppers' data from the data home (as ``POST /v1/erasures``)."""
 
 from __future__ import annotations
 

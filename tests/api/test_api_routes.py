@@ -485,17 +485,25 @@ def test_json_errors_never_leak_html(client: FlaskClient) -> None:
         json.loads(response.get_data())
 
 
-def test_delete_erases_the_whole_path_as_the_id_never_a_prefix(client: FlaskClient) -> None:
-    # ids may contain "/" (POST /v1/events accepts them), so every one must be erasable: the id
-    # is the whole rest of the path, and DELETE .../run1/recommendations erases that id, not run1
+def test_delete_on_a_sub_resource_is_405_not_an_erasure(client: FlaskClient) -> None:
     r = client.delete("/v1/users/run1/recommendations", headers=auth(ADMIN_KEY))
-    assert r.status_code == 200 and r.get_json()["user_id"] == "run1/recommendations"
-    assert r.get_json()["deleted_events"] == 0
+    assert_error(r, 405, "method_not_allowed")
     assert client.get("/v1/users/run1/recommendations").get_json()["strategy"] == "hybrid"
-    event = {"user_id": "a/b", "item_id": "r1", "type": "view"}
-    assert client.post("/v1/events", json=event, headers=auth()).status_code == 202
-    r = client.delete("/v1/users/a%2Fb", headers=auth(ADMIN_KEY))  # encoded or not: same id
-    assert r.status_code == 200 and r.get_json()["deleted_events"] == 1
+
+
+def test_post_erasures_erases_any_id_the_api_accepts(client: FlaskClient) -> None:
+    # an id with "/" cannot be one path segment: POST /v1/erasures names ids in the body
+    for user in ("a/b", "run1/recommendations"):
+        event = {"user_id": user, "item_id": "r1", "type": "view"}
+        assert client.post("/v1/events", json=event, headers=auth()).status_code == 202
+    body = {"user_ids": ["a/b", "run1/recommendations", "never-seen"]}
+    assert_error(client.post("/v1/erasures", json=body, headers=auth()), 403, "forbidden")
+    r = client.post("/v1/erasures", json=body, headers=auth(ADMIN_KEY))
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["users"] == 3 and r.get_json()["deleted_events"] == 2
+    assert client.get("/v1/users/run1/recommendations").get_json()["strategy"] == "hybrid"
+    bad = client.post("/v1/erasures", json={"user_ids": []}, headers=auth(ADMIN_KEY))
+    assert_error(bad, 422, "validation_error")
 
 
 def test_pitch_with_the_real_provider_template_backend(

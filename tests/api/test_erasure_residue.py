@@ -3,9 +3,10 @@
 The user has a unique id (with a ``/``), unique session ids and event ids, events in two kept
 model bundles (trained by the one training door), a precomputed list, pitches written from their
 history, and rows in a kept inbox file. Before the erasure every marker is found in the files
-where it should be (so the grep can see them); after ``DELETE /v1/users/<id>`` returns, no file
+where it should be (so the grep can see them); after ``POST /v1/erasures`` returns, no file
 under the data home holds any of them, the bundles still load and answer for other users, and an
-audit line records the erasure without the id.
+audit line records the erasure without the id. (Plain ids through ``DELETE /v1/users/<id>``
+share the same code: ``tests/api/test_api_routes.py``.)
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from recsys.pitch.serving import PitchProvider
 from recsys.store import Store
 from recsys.text import TextEncoder
 
-USER = "zq/mark-user-51c7"  # contains "/": POST /v1/events accepts it, so DELETE must erase it
+USER = "zq/mark-user-51c7"  # contains "/": POST /v1/events accepts it, so it must be erasable
 SESSION = "zq-mark-session-8d2e"
 EVENT_ID = "zq-mark-event-4b90"
 INBOX_SESSION = "zq-mark-inbox-session-77a1"
@@ -131,10 +132,11 @@ def test_erasure_leaves_no_marker_anywhere(
 
         before = answers_for_others(home)
         started = time.time()
-        erased = client.delete(f"/v1/users/{USER}", headers=auth(ADMIN_KEY))
+        # an id with "/": POST /v1/erasures (DELETE /v1/users/<id> takes one path segment)
+        erased = client.post("/v1/erasures", json={"user_ids": [USER]}, headers=auth(ADMIN_KEY))
         assert erased.status_code == 200, erased.get_json()
         body = erased.get_json()
-        assert body["user_id"] == USER and body["deleted_events"] == 5  # 3 + inbox 1 + posted 1
+        assert body["users"] == 1 and body["deleted_events"] == 5  # 3 + inbox 1 + posted 1
         report = body["erasure"]
         assert report["events"] == 5 and report["pitches"] >= 1
         assert len(report["bundles"]) == 2 and report["inbox_rows"] == 1
