@@ -3,18 +3,20 @@
 What a privacy officer would check, on the real server (``recsys serve``, 2 workers):
 
 1. An ML-100K home (``recsys load-demo``) gets 50 marked users: copies of the histories of
-   ML-100K users 1..50 under ids ``zq/bench-user-<i>`` (a ``/`` in every id) with marked session
-   ids; user 0 also gets a row in a kept inbox file (imported by the inbox, kept in ``done/``).
+   ML-100K users 1..50 under ids ``zq/bench-user-<i>`` (a ``/`` in ids 1..49) and
+   ``zq-bench-user-0``, with marked session ids; user 0 also gets a row in a kept inbox file
+   (imported by the inbox, kept in ``done/``).
 2. ``recsys train`` runs twice: two kept bundles hold every marked user (ids, training rows,
    vectors, precomputed lists).
 3. Through the server: user 0 posts events with marked event ids, then asks for pitched
    recommendations (the default local LLM, prepared by ``make pitch-model``) until they are
    cached (or ``--pitch-seconds`` pass). Positive control: every marker is found in the
    files before the erasure.
-4. ``DELETE /v1/users/zq%2Fbench-user-0`` (admin key): its time, and then every file under the
+4. ``DELETE /v1/users/zq-bench-user-0`` (admin key): its time, and then every file under the
    home is grepped for user 0's markers (id, sessions, event ids, pitch texts).
-5. ``recsys erase --from-file`` erases the other 49 at once (each bundle rewritten once): its
-   time, and the grep for all markers again.
+5. ``POST /v1/erasures`` erases users 1..9 (ids with ``/``) in one call; then
+   ``recsys erase --from-file`` erases the other 40 at once (each bundle rewritten once): their
+   times, and the grep for their markers (after the CLI: all markers of all 50 users).
 
 Usage::
 
@@ -31,6 +33,7 @@ import http.client
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -73,15 +76,20 @@ def call(
 
 
 def grep(root: Path, markers: list[str]) -> dict[str, Any]:
-    """Every file under ``root``: how many, how many bytes, and where each marker is found."""
+    """Every file under ``root``: how many, how many bytes, and where each marker is found.
+
+    A marker counts when it is not followed by a digit (``zq/bench-user-1`` is not found inside
+    ``zq/bench-user-12``).
+    """
     files = [p for p in root.rglob("*") if p.is_file()]
+    patterns = {m: re.compile(re.escape(m.encode("utf-8")) + rb"(?![0-9])") for m in markers}
     found: dict[str, list[str]] = {}
     size = 0
     for path in files:
         data = path.read_bytes()
         size += len(data)
-        for marker in markers:
-            if marker.encode("utf-8") in data:
+        for marker, pattern in patterns.items():
+            if pattern.search(data):
                 found.setdefault(marker, []).append(str(path.relative_to(root)))
     return {"files": len(files), "bytes": size, "found": found}
 
@@ -98,7 +106,8 @@ def mark(home: Path) -> dict[str, list[str]]:
         events = store.events_frame()
         frames = []
         for i in range(MARKED):
-            user, session = f"zq/bench-user-{i}", f"zq-bench-session-{i}"
+            user = "zq-bench-user-0" if i == 0 else f"zq/bench-user-{i}"
+            session = f"zq-bench-session-{i}"
             mine = events.filter(pl.col("user_id") == str(i + 1)).with_columns(
                 pl.lit(user).alias("user_id"), pl.lit(session).alias("session_id")
             )
@@ -109,12 +118,12 @@ def mark(home: Path) -> dict[str, list[str]]:
         inbox.mkdir(exist_ok=True)
         (inbox / "events-bench.csv").write_text(
             "user_id,item_id,type,ts,session_id\n"
-            f"zq/bench-user-0,50,click,{time.time() - 60:.0f},zq-bench-inbox-0\n"
+            f"zq-bench-user-0,50,click,{time.time() - 60:.0f},zq-bench-inbox-0\n"
             f"1,50,view,{time.time() - 60:.0f},\n",
             encoding="utf-8",
         )
         import_inbox(store, inbox)
-    markers["zq/bench-user-0"].append("zq-bench-inbox-0")
+    markers["zq-bench-user-0"].append("zq-bench-inbox-0")
     return markers
 
 
@@ -138,7 +147,7 @@ def main() -> None:
         proc = start_server("recsys", home, port, 2, 4, Path(tmp) / "server.log", settings)
         try:
             wait_ready(port, "/readyz", proc)
-            user = "zq/bench-user-0"
+            user = "zq-bench-user-0"
             path = urllib.parse.quote(user, safe="")
             event_ids = [f"zq-bench-event-{k}" for k in range(5)]
             for k, event_id in enumerate(event_ids):
@@ -189,10 +198,27 @@ def main() -> None:
                 "markers_found": sum(len(v) for v in after_one["found"].values()),
                 "found": after_one["found"],
             }
+            batch = [f"zq/bench-user-{i}" for i in range(1, 10)]  # ids with "/": in the body
+            status, erased, seconds = call(
+                port, "POST", "/v1/erasures", {"user_ids": batch}, key=ADMIN
+            )
+            assert status == 200, erased
+            batch_markers = [m for u in batch for m in markers[u]]
+            after_batch = grep(home, batch_markers)
+            result["api_batch_erase"] = {
+                "users": len(batch),
+                "seconds": round(seconds, 3),
+                "report": erased["erasure"],
+                "files_checked": after_batch["files"],
+                "markers": len(batch_markers),
+                "markers_found": sum(len(v) for v in after_batch["found"].values()),
+                "found": after_batch["found"],
+            }
         finally:
             stop_server(proc)
         rest = Path(tmp) / "ids.txt"
-        rest.write_text("\n".join(u for u in markers if u != "zq/bench-user-0") + "\n")
+        done = {"zq-bench-user-0", *batch}
+        rest.write_text("\n".join(u for u in markers if u not in done) + "\n")
         started = time.perf_counter()
         out = subprocess.run(
             [str(RECSYS), "--home", str(home), "erase", "--from-file", str(rest), "--json"],
@@ -204,7 +230,7 @@ def main() -> None:
         everything = [m for ms in markers.values() for m in ms]
         after_all = grep(home, everything)
         result["cli_erase"] = {
-            "users": MARKED - 1,
+            "users": MARKED - len(done),
             "seconds": round(cli_s, 2),
             "report": json.loads(out.stdout),
             "files_checked": after_all["files"],
@@ -223,11 +249,17 @@ def main() -> None:
     print(json.dumps(result, indent=2))
     print()
     print(
-        f"| erasure residue, API (`DELETE /v1/users/zq%2Fbench-user-0`, ML-100K home, 2 kept "
+        f"| erasure residue, API (`DELETE /v1/users/zq-bench-user-0`, ML-100K home, 2 kept "
         f"bundles, LLM pitches cached: {result['pitch_texts_cached']}) | "
         f"{api['files_checked']} files ({api['bytes_checked'] / 1e6:.0f} MB) grepped for "
         f"{api['markers']} markers found before in {len(result['before']['where'])} files | "
         f"markers found after: **{api['markers_found']}**; answer in {api['seconds']} s |"
+    )
+    batch = result["api_batch_erase"]
+    print(
+        f"| erasure residue, API batch (`POST /v1/erasures`, {batch['users']} ids with `/`) | "
+        f"{batch['files_checked']} files grepped for {batch['markers']} markers | "
+        f"markers found after: **{batch['markers_found']}**; answer in {batch['seconds']} s |"
     )
     print(
         f"| erasure residue, CLI (`recsys erase --from-file`, {cli['users']} users at once) | "

@@ -149,10 +149,8 @@ def erase_users(
     if home.pitch_cache_path.is_file():
         cache = PitchCache(home.pitch_cache_path)
         try:
-            pitches = cache.forget_users(ids)
-            if pitches:
-                cache.compact()
-            else:
+            pitches = cache.forget_users(ids)  # compacts the file when it deleted any
+            if not pitches:
                 cache.checkpoint()
         finally:
             cache.close()

@@ -149,7 +149,8 @@ def test_a_pitch_cache_from_before_links_is_emptied_once(tmp_path: Path) -> None
 def test_a_pitch_being_written_when_its_shopper_is_erased_is_not_kept(
     shop_home: Home, fake_model
 ) -> None:
-    model = fake_model([GOOD])
+    jacket = "Since you bought Running socks, the Running jacket keeps you warm on every run."
+    model = fake_model([jacket])
     model.release.clear()  # the model blocks until released: the erasure lands meanwhile
     with Store(shop_home.db_path) as store:
         provider = PitchProvider(
@@ -167,6 +168,10 @@ def test_a_pitch_being_written_when_its_shopper_is_erased_is_not_kept(
                 time.sleep(0.02)
             assert not provider._pending
             assert PitchCache(shop_home.pitch_cache_path).count() == 0
+            assert model.calls  # the pitch was written (then dropped), not skipped
+            # nor is its text left in the file's free space or its write-ahead log
+            cache_files = shop_home.pitch_cache_path.parent.glob("pitches.sqlite3*")
+            assert not any(b"keeps you warm" in p.read_bytes() for p in cache_files)
         finally:
             model.release.set()
             provider.close()

@@ -142,7 +142,11 @@ class PitchCache:
             self._conn.executemany("INSERT OR IGNORE INTO pitch_users VALUES (?, ?, ?)", rows)
 
     def forget_users(self, user_ids: Sequence[str]) -> int:
-        """Delete every pitch linked to these shoppers, and their links; return pitches deleted."""
+        """Delete every pitch linked to these shoppers, and their links; return pitches deleted.
+
+        When anything was deleted the file is then compacted (:meth:`compact`), so no copy of a
+        pitch stays in a page gap or in the write-ahead log.
+        """
         deleted = 0
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
@@ -158,13 +162,16 @@ class PitchCache:
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
+        if deleted:
+            self.compact()
         return deleted
 
     def drop_unlinked(self, keys: Iterable[CacheKey]) -> int:
         """Delete the pitches of ``keys`` that no shopper links to any more; return how many.
 
         A writer calls it after :meth:`put`: if every shopper the pitch was for was erased while
-        it was being written, the erasure could not delete it yet, so it goes now.
+        it was being written, the erasure could not delete it yet, so it goes now (and the file
+        is compacted, so the text is not left in the write-ahead log either).
         """
         deleted = 0
         with self._lock:
@@ -174,6 +181,8 @@ class PitchCache:
                     "(SELECT 1 FROM pitch_users WHERE item_id = ? AND context_hash = ?)",
                     (k.item_id, k.context_hash, k.item_id, k.context_hash),
                 ).rowcount
+        if deleted:
+            self.compact()
         return deleted
 
     def compact(self) -> bool:
@@ -182,11 +191,26 @@ class PitchCache:
             self._conn.execute("VACUUM")
         return self.checkpoint()
 
-    def checkpoint(self) -> bool:
-        """Truncate the write-ahead log (after an erasure); False if a reader kept it busy."""
-        with self._lock:
-            busy = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
-        return not busy
+    def checkpoint(self, wait_s: float = 5.0) -> bool:
+        """Truncate the write-ahead log (after an erasure), waiting up to ``wait_s`` for readers.
+
+        Returns:
+            False if a reader or writer (another API worker's pitch writer) kept it busy.
+        """
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                with self._lock:
+                    busy = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            except sqlite3.OperationalError as exc:
+                log.debug("pitch cache checkpoint: %s", exc)
+                busy = 1
+            if not busy:
+                return True
+            if time.monotonic() >= deadline:
+                log.warning("pitch cache: write-ahead log still in use after %.1f s", wait_s)
+                return False
+            time.sleep(0.05)
 
     def count(self) -> int:
         """Number of cached pitches."""
