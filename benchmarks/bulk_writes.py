@@ -40,8 +40,6 @@ import os
 import platform
 import random
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -53,9 +51,13 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import api_latency  # noqa: E402
+from api_latency import KEY, free_port, stop_server, wait_ready  # noqa: E402
+
 RESULTS = ROOT / "benchmarks" / "results"
 RECSYS = Path(sys.executable).parent / "recsys"
-KEY = "bench-write-key"
 SEED = 2026
 
 Row = tuple[str, float, float, int, str | None]  # kind, start, latency s, status, Retry-After
@@ -65,48 +67,17 @@ def loadavg() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def start_server(home: Path, port: int, log: Path, **env: str) -> subprocess.Popen[bytes]:
-    """``recsys serve`` on 127.0.0.1 in its own session (stopped with :func:`stop_server`)."""
-    environ = {
-        **os.environ,
-        "RECSYS_API_WRITE_KEYS": KEY,
-        "RECSYS_API_SWAP_POLL_S": "0.5",
-        **env,
-    }
-    environ.pop("RECSYS_API_CONFIG", None)
-    cmd = [str(RECSYS), "--home", str(home), "serve", "--host", "127.0.0.1", "--port", str(port)]
-    cmd += ["--workers", "2", "--threads", "4"]
-    proc = subprocess.Popen(
-        cmd, env=environ, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True
-    )
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {log.read_text()[-2000:]}")
-        try:
-            if request(port, "GET", "/readyz")[0] == 200:
-                return proc
-        except OSError:
-            pass
-        time.sleep(0.3)
-    stop_server(proc)
-    raise RuntimeError("server not ready")
-
-
-def stop_server(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+    """``recsys serve`` (2 workers x 4 threads) on 127.0.0.1, ready (stop with ``stop_server``)."""
+    os.environ.pop("RECSYS_API_CONFIG", None)
+    settings = {"RECSYS_API_SWAP_POLL_S": "0.5", **env}
+    proc = api_latency.start_server("recsys", home, port, 2, 4, log, settings)
+    try:
+        wait_ready(port, "/readyz", proc)
+    except RuntimeError:
+        stop_server(proc)
+        raise RuntimeError(f"server not ready: {log.read_text()[-2000:]}") from None
+    return proc
 
 
 def request(

@@ -61,7 +61,7 @@ import polars as pl
 
 from recsys.bundle import TMP_PREFIX, fsync_dir, list_versions, process_alive
 from recsys.errors import BundleError, InvalidInputError, LockedError
-from recsys.store.importing import EVENT_ALIASES
+from recsys.store.importing import EVENT_ALIASES, cell_text
 from recsys.vocab import IdVocabulary
 
 log = logging.getLogger(__name__)
@@ -518,16 +518,9 @@ def _column_name(name: str) -> str:
 
 
 def _cell(value: Any) -> str | None:
-    """A JSON value as the importer stores it as text (``records_to_frame``), stripped."""
-    if value is None:
-        return None
-    if isinstance(value, dict | list):
-        text = json.dumps(value, sort_keys=True)
-    elif isinstance(value, bool):
-        text = "true" if value else "false"
-    else:
-        text = str(value)
-    return text.strip(ID_WHITESPACE)
+    """A JSON value as the importer stores it as text (:func:`cell_text`), stripped."""
+    text = cell_text(value)
+    return None if text is None else text.strip(ID_WHITESPACE)
 
 
 @dataclass

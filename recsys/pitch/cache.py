@@ -85,6 +85,14 @@ class PitchCache:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute("PRAGMA secure_delete=ON")
+        linked = self._conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'pitch_users'"
+        ).fetchone()
+        if linked is None:  # a new file, or one from before links: create (and empty) it once
+            self._create()
+
+    def _create(self) -> None:
+        """Create the tables; a file from before links loses its unattributable pitches."""
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:

@@ -447,6 +447,17 @@ def _read_jsonl(path: Path, id_keys: frozenset[str]) -> tuple[pl.DataFrame, list
     return frame.select([*(c for c in frame.columns if c != LINE), LINE]), errors
 
 
+def cell_text(value: Any) -> str | None:
+    """A JSON value as an imported record's text cell (nested values JSON-encoded)."""
+    if value is None:
+        return None
+    if isinstance(value, dict | list):
+        return json.dumps(value, sort_keys=True)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 def records_to_frame(records: Sequence[Mapping[str, Any]]) -> pl.DataFrame:
     """Turn JSON-like records into a frame of strings (nested values JSON-encoded).
 
@@ -461,15 +472,7 @@ def records_to_frame(records: Sequence[Mapping[str, Any]]) -> pl.DataFrame:
         for key, value in record.items():
             if key == LINE:
                 continue
-            if value is None:
-                cell = None
-            elif isinstance(value, dict | list):
-                cell = json.dumps(value, sort_keys=True)
-            elif isinstance(value, bool):
-                cell = "true" if value else "false"
-            else:
-                cell = str(value)
-            columns[str(key)][i] = cell
+            columns[str(key)][i] = cell_text(value)
     lines = [int(r.get(LINE, i + 1)) for i, r in enumerate(records)]
     data: dict[str, Any] = {
         k: pl.Series(k, v, dtype=pl.String) for k, v in columns.items() if k != LINE

@@ -188,7 +188,16 @@ class Store:
         self._closed = False
 
     def _init_meta(self) -> bytes:
-        """Create the erasure secret once and move tombstones of older versions to ``erasures``."""
+        """Create the erasure secret once and move tombstones of older versions to ``erasures``.
+
+        Every later open only reads (no write transaction when a process opens the store).
+        """
+        row = self._conn.execute("SELECT value FROM meta WHERE key = 'erasure_secret'").fetchone()
+        legacy = self._conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'erased_users'"
+        ).fetchone()
+        if row is not None and legacy is None:
+            return bytes.fromhex(row[0])
         with self._transaction() as conn:
             conn.execute(
                 "INSERT OR IGNORE INTO meta (key, value) VALUES ('erasure_secret', ?)",

@@ -20,23 +20,13 @@ import pytest
 
 from recsys.errors import StoreBusyError
 from recsys.store import sqlite as sqlite_module
-from recsys.store.sqlite import Store
+from recsys.store.sqlite import EVENT_SCHEMA, Store
 
 MARK = "zq-store-mark-93af"
 
 
 def events(rows: list[tuple[str, str, str, float, str]]) -> pl.DataFrame:
-    return pl.DataFrame(
-        rows,
-        schema={
-            "user_id": pl.String,
-            "item_id": pl.String,
-            "type": pl.String,
-            "ts": pl.Float64,
-            "session_id": pl.String,
-        },
-        orient="row",
-    )
+    return pl.DataFrame(rows, schema=EVENT_SCHEMA, orient="row")
 
 
 def db_bytes(path: Path) -> bytes:
