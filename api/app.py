@@ -82,7 +82,8 @@ class ApiState:
                 except ImportError:
                     log.warning("recsys.pitch.serving is not available: ?pitch=true disabled")
                 else:
-                    self._pitch_provider = module.PitchProvider(self.service.home, None)
+                    home, pitch = self.service.home, self.config.pitch
+                    self._pitch_provider = module.PitchProvider(home, pitch)
             return self._pitch_provider
 
     def close(self) -> None:

@@ -1,7 +1,9 @@
 """API configuration: defaults → config file → ``RECSYS_*`` environment → explicit overrides.
 
 The file (TOML or JSON) is named by ``RECSYS_API_CONFIG``; its keys are the field names below
-(a TOML file may also put them under an ``[api]`` table). Environment variables are
+(a TOML file may also put them under an ``[api]`` table). A ``[pitch]`` table (and
+``[pitch.openai]``) configures the pitch writer of ``?pitch=true``, with the keys of
+:class:`recsys.pitch.config.PitchConfig`, as in the nightly job's config. Environment variables are
 ``RECSYS_HOME`` for ``home`` and ``RECSYS_API_<FIELD>`` for the others (lists comma-separated,
 booleans ``true``/``false``). ``create_app(config)`` overrides win over everything.
 
@@ -22,12 +24,13 @@ import json
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from recsys.config import from_dict
 from recsys.errors import ConfigError
+from recsys.pitch.config import PitchConfig
 
 CONFIG_ENV = "RECSYS_API_CONFIG"
 ENV_PREFIX = "RECSYS_API_"
@@ -55,6 +58,8 @@ class ApiConfig:
     watch: bool = True  # run the background swap watcher (tests may drive refresh() by hand)
     precomputed: bool = True  # answer unchanged users from the bundle's lists (False: all live)
     fast_path: bool = True  # serve GET /v1/users/<id>/recommendations without Flask's dispatch
+    # the pitch writer of ?pitch=true (the config file's [pitch] table)
+    pitch: PitchConfig = field(default_factory=PitchConfig)
 
     def __post_init__(self) -> None:
         for name in ("write_keys", "admin_keys", "metrics_keys"):
@@ -102,9 +107,13 @@ def _read_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"API config {str(path)!r} is not valid: {exc}") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"API config {str(path)!r} must be a table / object")
+    pitch = data.get("pitch")
     if isinstance(data.get("api"), dict):
         data = data["api"]
-    return dict(data)
+    out = {k: v for k, v in data.items() if k != "pitch"}
+    if pitch is not None:
+        out["pitch"] = pitch
+    return out
 
 
 def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -162,6 +171,13 @@ def load_api_config(
 
 
 def _build(data: dict[str, Any]) -> ApiConfig:
+    pitch = data.pop("pitch", None)
+    if pitch is None:
+        pitch = PitchConfig()
+    elif isinstance(pitch, Mapping):
+        pitch = PitchConfig.from_mapping(pitch)
+    elif not isinstance(pitch, PitchConfig):
+        raise ConfigError(f"pitch={pitch!r} is not allowed: must be a [pitch] table")
     plain = {k: (list(v) if isinstance(v, tuple) else v) for k, v in data.items()}
     # reuse the library's strict key/type checking (lists arrive as lists, the config wants tuples)
     lists = {k: plain.pop(k) for k in _LIST_FIELDS if k in plain}
@@ -169,7 +185,7 @@ def _build(data: dict[str, Any]) -> ApiConfig:
         if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
             raise ConfigError(f"{name}={value!r} is not allowed: must be a list of strings")
     cfg = from_dict(_ApiScalars, plain, "api.")
-    return ApiConfig(**{**cfg.__dict__, **{k: tuple(v) for k, v in lists.items()}})
+    return ApiConfig(**{**cfg.__dict__, **{k: tuple(v) for k, v in lists.items()}}, pitch=pitch)
 
 
 @dataclass(frozen=True)

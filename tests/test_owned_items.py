@@ -9,6 +9,8 @@ newest ``HISTORY_LIMIT``, so without whole-history exclusion they would fill the
 from __future__ import annotations
 
 import shutil
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -184,16 +186,11 @@ def test_a_session_excludes_every_item_it_names(heavy_home: Home) -> None:
         service.close()
 
 
-def _product(messages: list[dict[str, str]]) -> str:
-    """The product a pitch request is about (the title the prompt names)."""
-    request = [m for m in messages if m["role"] == "user"][-1]["content"]
-    return request.split('Product: "')[1].split('"')[0]
-
-
 def test_pitched_items_hold_no_owned_item(heavy_home: Home, fake_model: Any) -> None:
     """``recsys nightly`` pre-writes pitches for the items it recommends: none may be owned."""
     bundle = load_bundle(heavy_home.artifacts)
-    model = fake_model(reply_fn=lambda m: [f"You will enjoy {_product(m)} from our shop today."])
+    # the prompt names no product (issue 18): the pitched items are read from the pitch cache
+    model = fake_model(reply_fn=lambda m: [f"{m[-1]['content']} a fine choice for every day."])
     with Store(heavy_home.db_path) as store:
         report = prewrite_pitches(
             heavy_home,
@@ -205,9 +202,9 @@ def test_pitched_items_hold_no_owned_item(heavy_home: Home, fake_model: Any) -> 
             config=PitchConfig(n_samples=1, rerank=False),
             model=model,
         )
-    assert report.skipped == 0 and report.written == 10
-    titles = [_product(call["messages"]) for call in model.calls]
-    pitched = {"i" + title.removeprefix("Item ") for title in titles}
+    assert report.skipped == 0 and report.written == 10 and len(model.calls) == 10
+    with closing(sqlite3.connect(heavy_home.pitch_cache_path)) as db:
+        pitched = {row[0] for row in db.execute("SELECT item_id FROM pitches")}
     assert len(pitched) == 10 and not pitched & OWNED
 
 

@@ -36,6 +36,31 @@ def precision_option(help_text: str) -> Callable[[F], F]:
     )
 
 
+def read_pitch_config(path: str | None) -> Any:
+    """The ``[pitch]`` table of a TOML/JSON file as a PitchConfig (defaults without a file).
+
+    Raises:
+        ConfigError: when the file cannot be read or parsed, or a key or value is invalid.
+    """
+    import tomllib
+    from pathlib import Path
+
+    from recsys.errors import ConfigError
+    from recsys.pitch.config import PitchConfig
+
+    if path is None:
+        return PitchConfig()
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+        data = json.loads(text) if path.lower().endswith(".json") else tomllib.loads(text)
+    except (OSError, ValueError) as exc:  # JSONDecodeError and TOMLDecodeError are ValueErrors
+        raise ConfigError(f"cannot read pitch config {path!r}: {exc}") from exc
+    table = data.get("pitch", {}) if isinstance(data, dict) else None
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path!r}: [pitch] must be a table")
+    return PitchConfig.from_mapping(table)
+
+
 @click.command("pitch")
 @click.argument("user_id")
 @click.argument("item_id", required=False)
@@ -43,11 +68,18 @@ def precision_option(help_text: str) -> Callable[[F], F]:
 @click.option(
     "--backend",
     type=click.Choice(["local", "openai", "template"]),
-    default="local",
-    show_default=True,
-    help="Who writes the pitch.",
+    default=None,
+    help="Who writes the pitch (default: the config's, else local).",
 )
-@click.option("--language", type=click.Choice(["en", "de", "fr", "es"]), default="en")
+@click.option("--language", type=click.Choice(["en", "de", "fr", "es"]), default=None)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="TOML/JSON file whose [pitch] table (and [pitch.openai]) sets the writer, as for the "
+    "API and the nightly job; the options here override it.",
+)
 @RUNTIME_OPTION
 @precision_option("Local model weights (bf16: transformers only; int4: onnx only).")
 @click.option("--samples", type=click.IntRange(1, 16), default=None, help="Best-of-n samples.")
@@ -59,8 +91,9 @@ def pitch_cmd(
     user_id: str,
     item_id: str | None,
     n: int,
-    backend: str,
-    language: str,
+    backend: str | None,
+    language: str | None,
+    config_path: str | None,
     runtime: str | None,
     precision: str | None,
     samples: int | None,
@@ -70,18 +103,21 @@ def pitch_cmd(
     """Write pitches for USER_ID's top-N recommendations, or for ITEM_ID only."""
     from recsys.errors import UnknownItemError
     from recsys.pitch.batch import write_for_user
-    from recsys.pitch.config import PitchConfig
     from recsys.service import RecommendationService
     from recsys.store.sqlite import Store
 
-    changes: dict[str, Any] = {"backend": backend, "language": language}
+    changes: dict[str, Any] = {}
+    if backend:
+        changes["backend"] = backend
+    if language:
+        changes["language"] = language
     if runtime:
         changes["runtime"] = runtime
     if precision:
         changes["precision"] = precision
     if samples:
         changes["n_samples"] = samples
-    config = PitchConfig(**changes)
+    config = read_pitch_config(config_path).with_(**changes)
     obj.home.ensure()
     store = Store(obj.home.db_path)
     try:
@@ -120,7 +156,9 @@ def pitch_cmd(
         )
         return
     for facts, r in results:
-        click.echo(f"{facts.title} (id {facts.item_id}) [{r.pitch.source}, {r.seconds:.2f} s]")
+        click.echo(
+            f"{facts.display_title} (id {facts.item_id}) [{r.pitch.source}, {r.seconds:.2f} s]"
+        )
         click.echo(f"  {r.pitch.text}")
 
 

@@ -70,6 +70,7 @@ def load_ml100k() -> tuple[pl.DataFrame, pl.DataFrame]:
         attrs: dict[str, object] = {"genres": genre_list}
         if year_text.isdigit():
             attrs["year"] = int(year_text)
+        attrs["product_type"] = "film"  # the noun a pitch uses: "This film is ..."
         rows.append(
             {
                 "item_id": str(item_id),

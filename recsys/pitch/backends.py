@@ -21,6 +21,7 @@ run by ``make``) does it ahead of time, so that no pitch waits for it.
 from __future__ import annotations
 
 import fcntl
+import http.client
 import importlib.util
 import json
 import logging
@@ -372,6 +373,7 @@ class OnnxModel:
     """
 
     sequential = True
+    languages = ("en",)  # SmolLM2-135M writes English only: other languages get the template
 
     def __init__(self, home: Home, config: PitchConfig | None = None) -> None:
         self.home = home
@@ -412,6 +414,43 @@ class OnnxModel:
         ``min_new_tokens`` suppresses the end token until that many are generated (benchmarks
         use it to time a fixed length).
         """
+        scored = self.generate_scored(
+            messages, n, max_new_tokens, temperature, seed, min_new_tokens=min_new_tokens
+        )
+        return [text for text, _ in scored]
+
+    def generate_scored(
+        self,
+        messages: Messages,
+        n: int,
+        max_new_tokens: int,
+        temperature: float,
+        seed: int,
+        *,
+        min_new_tokens: int = 0,
+        one_sentence: bool = False,
+    ) -> list[tuple[str, float]]:
+        """Like :meth:`generate`, with each reply's mean token log-probability under the model.
+
+        The score is the model's own judgement of its reply: the mean, over the generated
+        tokens, of log p(token) at temperature 1 (the end token excluded). Phrasings the model
+        stumbled into while sampling ("a romantic undertones", "your paladin") score low; on the
+        judged dev set the score separated good from bad sentences that passed the validator
+        (benchmarks/README.md, pitch quality).
+
+        Args:
+            messages: chat messages; a final ``assistant`` message is the answer start.
+            n: samples to draw (1 when ``temperature`` is 0).
+            max_new_tokens: generation length cap per sample.
+            temperature: sampling temperature (0: greedy).
+            seed: seed of the first sample (``seed + i`` for the i-th).
+            min_new_tokens: suppress the end token until this many tokens.
+            one_sentence: stop at the first sentence end (the writer keeps only that sentence;
+                this saves the tokens after it and scores exactly what is kept).
+
+        Returns:
+            ``(reply, mean log-probability)`` per sample.
+        """
         import numpy as np
         import onnxruntime_genai as og
 
@@ -421,7 +460,8 @@ class OnnxModel:
         prompt = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         ids = tok(prompt + prefix, add_special_tokens=False)["input_ids"]
         tokens = np.asarray([ids], dtype=np.int32)
-        out: list[str] = []
+        stop_ids = {int(t) for t in (tok.eos_token_id, tok.pad_token_id) if t is not None}
+        out: list[tuple[str, float]] = []
         new_tokens = 0
         started = time.perf_counter()
         with self._lock:
@@ -440,14 +480,64 @@ class OnnxModel:
                 params.set_search_options(**options)
                 generator = og.Generator(self._model, params)
                 generator.append_tokens(tokens)
+                row: list[int] = []
+                logprobs: list[float] = []
                 while not generator.is_done():
                     generator.generate_next_token()
-                row = generator.get_sequence(0)[len(ids) :]
+                    token = int(generator.get_next_tokens()[0])
+                    if token in stop_ids:
+                        break
+                    # the logits the token was drawn from (the last step's, temperature 1)
+                    logits = np.asarray(generator.get_output("logits"), dtype=np.float64)
+                    logits = logits.reshape(-1)[-len(tok) :] if logits.size > 1 else logits
+                    top = float(logits.max())
+                    logprobs.append(float(logits[token] - top - np.log(np.exp(logits - top).sum())))
+                    row.append(token)
+                    if one_sentence and _ends_sentence(tok.decode(row, skip_special_tokens=True)):
+                        break
                 new_tokens += len(row)
-                out.append(prefix + tok.decode(row, skip_special_tokens=True))
+                score = float(np.mean(logprobs)) if logprobs else float("-inf")
+                out.append((prefix + tok.decode(row, skip_special_tokens=True), score))
         self.last_generate_s = time.perf_counter() - started
         self.last_new_tokens = new_tokens
         return out
+
+    def score(self, messages: Messages, text: str) -> float:
+        """The mean token log-probability of ``text`` as the reply to ``messages``.
+
+        Teacher-forced: the tokens of ``text`` after the answer start are fed one by one and
+        each one's log-probability is read from the model's logits, as
+        :meth:`generate_scored` does while sampling (the same number for the same text).
+        """
+        import numpy as np
+        import onnxruntime_genai as og
+
+        self.load()
+        tok = self._tokenizer
+        messages, prefix = split_prefill(messages)
+        prompt = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        ids = tok(prompt + prefix, add_special_tokens=False)["input_ids"]
+        rest = text[len(prefix) :] if text.startswith(prefix) else text
+        full = tok(prompt + prefix + rest, add_special_tokens=False)["input_ids"]
+        logprobs: list[float] = []
+        with self._lock:
+            params = og.GeneratorParams(self._model)
+            params.set_search_options(max_length=len(full) + 1)
+            generator = og.Generator(self._model, params)
+            generator.append_tokens(np.asarray([ids], dtype=np.int32))
+            for token in full[len(ids) :]:
+                logits = np.asarray(generator.get_output("logits"), dtype=np.float64)
+                logits = logits.reshape(-1)[-len(tok) :]
+                top = float(logits.max())
+                logprobs.append(float(logits[token] - top - np.log(np.exp(logits - top).sum())))
+                generator.append_tokens(np.asarray([[token]], dtype=np.int32))
+        return float(np.mean(logprobs)) if logprobs else float("-inf")
+
+
+def _ends_sentence(text: str) -> bool:
+    """Whether ``text`` ends a sentence ('.', '!' or '?', not the point of a number like 4.5)."""
+    text = text.rstrip()
+    return bool(text) and (text[-1] in "!?" or (text[-1] == "." and not text[-2:-1].isdigit()))
 
 
 def llamacpp_available() -> bool:
@@ -465,6 +555,7 @@ class LlamaCppModel:
     """
 
     sequential = True
+    languages = ("en",)  # SmolLM2-135M writes English only: other languages get the template
 
     def __init__(self, home: Home, config: PitchConfig | None = None) -> None:
         self.home = home
@@ -537,6 +628,8 @@ class TransformersModel:
         >>> model = TransformersModel(Home.resolve(), PitchConfig(runtime="transformers"))
         >>> model.generate(messages, n=3, max_new_tokens=40, temperature=0.7, seed=1)
     """
+
+    languages = ("en",)  # SmolLM2-135M writes English only: other languages get the template
 
     def __init__(self, home: Home, config: PitchConfig | None = None) -> None:
         self.home = home
@@ -611,8 +704,132 @@ class TransformersModel:
         return [prefix + tok.decode(row[start:], skip_special_tokens=True) for row in out]
 
 
+# HTTP statuses worth another try: rate limited, or the server (or a proxy before it) failing
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+_QUOTES = "\"'“”„«»"
+
+
+class _OneChoiceOnlyError(PitchModelError):
+    """The server refused ``n`` > 1 (llama-server: "Only one completion choice is allowed")."""
+
+
+def _error_detail(exc: urllib.error.HTTPError) -> str:
+    """The server's own error message from an error response body, shortened ('' if none)."""
+    try:
+        raw = exc.read(2000).decode("utf-8", "replace")
+    except Exception:  # the body is a courtesy: a broken one must not hide the status
+        return ""
+    message: Any = raw
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError:
+        pass
+    else:
+        error = data.get("error", data) if isinstance(data, dict) else data
+        if isinstance(error, dict):
+            error = error.get("message") or error.get("detail") or ""
+        message = error
+    text = " ".join(str(message).split())
+    return text[:200]
+
+
+def _retry_after(exc: urllib.error.HTTPError) -> float | None:
+    """The ``Retry-After`` header in seconds, or None (absent, or an HTTP date)."""
+    value = exc.headers.get("Retry-After") if exc.headers is not None else None
+    if value is None:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        return None
+    return max(0.0, seconds) if seconds == seconds else None  # NaN -> None
+
+
+def ask_for_prefix(messages: Messages, prefix: str) -> Messages:
+    """``messages`` asking in words for the answer start ``prefix`` (a copy; no prefill).
+
+    The line ``Begin your answer with the words "<prefix>".`` is appended to the last user
+    message (or sent as a user message of its own when there is none).
+    """
+    line = f'Begin your answer with the words "{prefix}".'
+    out = [dict(m) for m in messages]
+    for message in reversed(out):
+        if message.get("role") == "user":
+            message["content"] = f"{message.get('content', '').rstrip()}\n{line}"
+            return out
+    out.append({"role": "user", "content": line})
+    return out
+
+
+def _word(word: str) -> str:
+    return word.lower().strip(_QUOTES + ",.;:!?")
+
+
+def join_prefix(prefix: str, reply: str) -> str:
+    """One reply of a model asked to begin with ``prefix``, as the full answer.
+
+    A reply that begins with the prefix (case-insensitively, after stripping whitespace and
+    quotes) is returned as is. A reply that begins with a lower-case letter is the continuation:
+    it is returned as ``prefix + " " + reply``, without the words that repeat the prefix's last
+    words (``"This film is"`` + ``"is a gripping film."`` -> ``"This film is a gripping
+    film."``). Any other reply (a sentence of its own) is returned as is.
+
+    Example:
+        >>> join_prefix("This film is", "a gripping thriller.")
+        'This film is a gripping thriller.'
+    """
+    if not prefix.strip():
+        return reply
+    core = reply.strip().strip(_QUOTES).strip()
+    if core.lower().startswith(prefix.strip().lower()):
+        return reply
+    if not core[:1].islower():
+        return reply
+    head, words = prefix.split(), core.split()
+    overlap = 0
+    for k in range(min(len(head), len(words)), 0, -1):
+        if [_word(w) for w in head[-k:]] == [_word(w) for w in words[:k]]:
+            overlap = k
+            break
+    rest = " ".join(words[overlap:])
+    return f"{prefix.rstrip()} {rest}" if rest else prefix.rstrip()
+
+
 class OpenAIModel:
     """An OpenAI-compatible chat endpoint over plain HTTP (urllib), rate limited per process.
+
+    Works with vLLM, Ollama, llama.cpp's ``llama-server`` and hosted APIs (docs/pitch-backends.md).
+    Each request is ``POST {base_url}/chat/completions`` with ``model``, ``messages``, ``n``,
+    ``max_tokens``, ``temperature`` and ``seed``, and ``Authorization: Bearer <key>`` when a key
+    is set (:attr:`OpenAIConfig.resolved_api_key`).
+
+    Failures: a connection error, a timeout (``timeout_s`` per request) or HTTP 429, 500, 502,
+    503 or 504 is retried up to ``retries`` more times, after ``backoff_s``, doubling each time,
+    or after the server's ``Retry-After`` seconds when it sends them. Nothing sleeps past the
+    deadline: no call takes longer than ``deadline_s`` (each request's timeout is cut to the time
+    left; only a slow DNS lookup, or a server that trickles its answer a few bytes at a time,
+    can stretch that), and a wait that would end past it ends the call instead. Any other
+    status (400, 401, 403, 404, ...) and an answer that is not JSON or has no choices fail at
+    once. Every failure is a :class:`~recsys.errors.PitchModelError` naming the endpoint and the
+    status or cause; the pitch writer then uses the template.
+
+    Fewer choices than ``n``: Ollama (and llama-cpp-python's server) ignore ``n`` and answer one
+    choice, so further requests (for the choices still missing, with ``seed + 1``, ``seed + 2``,
+    ... so that a seeded server does not repeat itself) are made until there are ``n`` replies
+    or the deadline passes; a call that got at least one reply returns what it has instead of
+    failing. llama.cpp's ``llama-server`` refuses ``n`` > 1 instead (HTTP 400 or 500, "Only one
+    completion choice is allowed"): on such a refusal (a 400, 422 or 500 whose message mentions
+    "choice", to a request with ``n`` > 1) the request is sent again at once with ``n`` = 1, and
+    this model asks for one choice per request from then on (:attr:`one_choice`).
+
+    Answer start (prefill): the writer's messages may end with an ``assistant`` message holding
+    the start of the answer (``"This film is"``), which local runtimes continue. Chat APIs differ
+    on continuing a final assistant message, so it is not sent: it is dropped and the line
+    ``Begin your answer with the words "<prefix>".`` is appended to the last user message. Each
+    reply then goes through :func:`join_prefix`: one that begins with the prefix (ignoring case,
+    whitespace and quotes) is returned as is; one that begins with a lower-case letter is the
+    continuation and comes back as ``prefix + " " + reply`` (words repeating the prefix's end
+    dropped); any other reply is returned as is. The writer's validator judges all of them.
 
     Example:
         >>> model = OpenAIModel(OpenAIConfig(base_url="http://127.0.0.1:8080/v1", model="smol"))
@@ -624,56 +841,151 @@ class OpenAIModel:
         self.name = f"openai/{self.config.model}"
         self._lock = threading.Lock()
         self._next_at = 0.0
+        self.one_choice = False  # set once the server refused n > 1: ask for one at a time
 
-    def _wait_turn(self) -> None:
+    @property
+    def url(self) -> str:
+        """The chat completions endpoint."""
+        return self.config.base_url.rstrip("/") + "/chat/completions"
+
+    def _wait_turn(self, deadline: float) -> None:
+        """Wait for this process's next request slot (``rate_limit_per_s``), not past ``deadline``.
+
+        Raises:
+            PitchModelError: when the slot comes only after the deadline (no slot is taken).
+        """
         with self._lock:
             now = time.monotonic()
             start = max(now, self._next_at)
+            if start >= deadline:
+                raise PitchModelError(
+                    f"pitch endpoint {self.url}: no request slot before deadline_s="
+                    f"{self.config.deadline_s} passes (rate_limit_per_s="
+                    f"{self.config.rate_limit_per_s})"
+                )
             self._next_at = start + 1.0 / self.config.rate_limit_per_s
         if start > now:
             time.sleep(start - now)
 
+    def _post(self, body: dict[str, Any], deadline: float) -> list[str]:
+        """One request, with retries; the choices' message contents (at least one).
+
+        Raises:
+            PitchModelError: see the class doc.
+        """
+        cfg = self.config
+        url = self.url
+        headers = {"Content-Type": "application/json"}
+        key = cfg.resolved_api_key
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        data = json.dumps(body).encode()
+        delay = cfg.backoff_s
+        attempt = 0
+        while True:
+            attempt += 1
+            self._wait_turn(deadline)
+            timeout = min(cfg.timeout_s, deadline - time.monotonic())
+            if timeout <= 0:
+                raise PitchModelError(f"pitch endpoint {url}: deadline_s={cfg.deadline_s} passed")
+            request = urllib.request.Request(url, data=data, headers=headers, method="POST")
+            retry_after: float | None = None
+            error: Exception
+            try:
+                with urllib.request.urlopen(request, timeout=timeout) as response:
+                    raw = response.read()
+            except urllib.error.HTTPError as exc:
+                code = exc.code
+                detail = _error_detail(exc)
+                problem = f"answered HTTP {code}" + (f": {detail}" if detail else "")
+                if body["n"] > 1 and code in (400, 422, 500) and "choice" in detail.lower():
+                    raise _OneChoiceOnlyError(f"pitch endpoint {url} {problem}") from exc
+                if code not in RETRY_STATUSES:
+                    hint = ""
+                    if code in (401, 403):
+                        hint = " (check the api key: openai.api_key or $RECSYS_PITCH_API_KEY)"
+                    elif code == 404:
+                        hint = " (check openai.base_url, e.g. ending in /v1, and openai.model)"
+                    raise PitchModelError(f"pitch endpoint {url} {problem}{hint}") from exc
+                retry_after = _retry_after(exc)
+                error = exc
+            except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
+                reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+                if isinstance(reason, TimeoutError):
+                    problem = f"unreachable: timed out after {timeout:.3g} s"
+                else:
+                    problem = f"unreachable: {reason}"
+                error = exc
+            else:
+                return self._choices(raw, url)
+            tries = f"{attempt} attempt{'s' if attempt > 1 else ''}"
+            if attempt > cfg.retries:
+                raise PitchModelError(f"pitch endpoint {url} {problem} ({tries})") from error
+            wait = retry_after if retry_after is not None else delay
+            left = deadline - time.monotonic()
+            if wait >= left:
+                raise PitchModelError(
+                    f"pitch endpoint {url} {problem} ({tries}; deadline_s={cfg.deadline_s} "
+                    f"leaves {max(left, 0.0):.2f} s, the next try waits {wait:.2f} s)"
+                ) from error
+            log.info("pitch endpoint %s %s; retrying in %.2f s", url, problem, wait)
+            if wait > 0:
+                time.sleep(wait)
+            delay *= 2
+
+    @staticmethod
+    def _choices(raw: bytes, url: str) -> list[str]:
+        try:
+            payload = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise PitchModelError(f"pitch endpoint {url} returned invalid JSON") from exc
+        try:
+            choices = payload["choices"]
+            texts = [c["message"]["content"] for c in choices]
+        except (KeyError, TypeError) as exc:
+            raise PitchModelError(f"pitch endpoint {url} returned no choices") from exc
+        texts = [t for t in texts if isinstance(t, str)]
+        if not texts:
+            raise PitchModelError(f"pitch endpoint {url} returned no choices")
+        return texts
+
     def generate(
         self, messages: Messages, n: int, max_new_tokens: int, temperature: float, seed: int
     ) -> list[str]:
-        """POST ``/chat/completions`` and return the choices' message contents.
+        """POST ``/chat/completions`` until ``n`` replies (or the deadline); their contents.
 
         Raises:
-            PitchModelError: on a connection error, timeout, non-2xx status or bad JSON.
+            PitchModelError: when not one reply came back (see the class doc for retries, the
+                deadline and which failures are final).
         """
-        self._wait_turn()
-        # the answer start (assistant prefill) is for small local models; chat APIs differ in
-        # whether they continue a final assistant message, so it is not sent
-        messages, _ = split_prefill(messages)
-        body = {
-            "model": self.config.model,
-            "messages": messages,
-            "n": n,
-            "max_tokens": max_new_tokens,
-            "temperature": temperature,
-            "seed": seed,
-        }
-        headers = {"Content-Type": "application/json"}
-        key = self.config.resolved_api_key
-        if key:
-            headers["Authorization"] = f"Bearer {key}"
-        url = self.config.base_url.rstrip("/") + "/chat/completions"
-        request = urllib.request.Request(
-            url, data=json.dumps(body).encode(), headers=headers, method="POST"
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=self.config.timeout_s) as response:
-                payload = json.loads(response.read().decode("utf-8"))
-        except urllib.error.HTTPError as exc:
-            raise PitchModelError(f"pitch endpoint {url} answered HTTP {exc.code}") from exc
-        except (urllib.error.URLError, TimeoutError, OSError) as exc:
-            raise PitchModelError(f"pitch endpoint {url} unreachable: {exc}") from exc
-        except json.JSONDecodeError as exc:
-            raise PitchModelError(f"pitch endpoint {url} returned invalid JSON") from exc
-        try:
-            return [str(choice["message"]["content"]) for choice in payload["choices"]]
-        except (KeyError, TypeError) as exc:
-            raise PitchModelError(f"pitch endpoint {url} returned no choices") from exc
+        deadline = time.monotonic() + self.config.deadline_s
+        messages, prefix = split_prefill(messages)
+        if prefix.strip():
+            messages = ask_for_prefix(messages, prefix)
+        replies: list[str] = []
+        while len(replies) < n:
+            body = {
+                "model": self.config.model,
+                "messages": messages,
+                "n": 1 if self.one_choice else n - len(replies),
+                "max_tokens": max_new_tokens,
+                "temperature": temperature,
+                "seed": seed + len(replies),
+            }
+            try:
+                got = self._post(body, deadline)
+            except _OneChoiceOnlyError as exc:
+                log.info("%s: asking for one choice per request from now on", exc)
+                self.one_choice = True
+                continue
+            except PitchModelError as exc:
+                if not replies:
+                    raise
+                # the first request answered; a top-up that fails or meets the deadline ends it
+                log.info("pitch endpoint: %d of %d replies (%s)", len(replies), n, exc)
+                break
+            replies += got[: n - len(replies)]
+        return [join_prefix(prefix, r) for r in replies]
 
 
 def make_model(home: Home, config: PitchConfig) -> PitchModel | None:

@@ -122,7 +122,9 @@ def prewrite_pitches(
     catalog = store.catalog_frame()
     titles = dict(zip(catalog["item_id"].to_list(), catalog["title"].to_list(), strict=True))
     rows = {str(r["item_id"]): r for r in catalog.iter_rows(named=True)}
-    writer = PitchWriter(model, config, cache=cache, encoder=encoder, names=CatalogNames(titles))
+    writer = PitchWriter(
+        model, config, cache=cache, encoder=encoder, names=CatalogNames.from_catalog(rows.values())
+    )
     recommender = HybridRecommender(bundle)
     counts = {"written": 0, "cached": 0, "template": 0, "failed": 0, "skipped": 0}
     total = len(user_ids) * items_per_user
@@ -221,7 +223,9 @@ def write_for_user(
     rows = {str(r["item_id"]): r for r in catalog.iter_rows(named=True)}
     history = store.user_events(str(user_id), limit=HISTORY_LIMIT)
     cache = PitchCache(pitch_cache_path(home))
-    writer = PitchWriter(model, config, cache=cache, encoder=encoder, names=CatalogNames(titles))
+    writer = PitchWriter(
+        model, config, cache=cache, encoder=encoder, names=CatalogNames.from_catalog(rows.values())
+    )
     out = []
     try:
         for item in items:

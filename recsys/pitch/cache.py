@@ -70,9 +70,9 @@ class PitchCache:
 
     Example:
         >>> cache = PitchCache(home.cache / "pitches.sqlite3")
-        >>> cache.put(key, "Since you bought ...", "llm")
+        >>> cache.put(key, "Because you bought ...", "llm")
         >>> cache.get(key).text
-        'Since you bought ...'
+        'Because you bought ...'
     """
 
     def __init__(self, path: str | Path) -> None:

@@ -32,8 +32,12 @@ class OpenAIConfig:
     base_url: str = "http://127.0.0.1:8000/v1"  # up to and including the version path (/v1)
     model: str = "smollm2"  # model name sent in the request body
     api_key: str = ""  # bearer token; empty -> $RECSYS_PITCH_API_KEY, else no header
-    timeout_s: float = 10.0  # per HTTP request (connect + read)
+    timeout_s: float = 10.0  # per HTTP request (connect, and each wait for data)
     rate_limit_per_s: float = 5.0  # most requests started per second by this process
+    # a connection error, timeout or HTTP 429/500/502/503/504 is retried this many more times
+    retries: int = 2
+    backoff_s: float = 0.5  # wait before the first retry, doubling; Retry-After wins when sent
+    deadline_s: float = 20.0  # one generate call (retries, waits, top-up requests) ends by then
 
     def __post_init__(self) -> None:
         if not self.base_url.startswith(("http://", "https://")):
@@ -46,6 +50,16 @@ class OpenAIConfig:
             raise ConfigError(f"openai.timeout_s must be > 0, got {self.timeout_s}")
         if self.rate_limit_per_s <= 0:
             raise ConfigError(f"openai.rate_limit_per_s must be > 0, got {self.rate_limit_per_s}")
+        if (
+            not isinstance(self.retries, int)
+            or isinstance(self.retries, bool)
+            or not 0 <= self.retries <= 10
+        ):
+            raise ConfigError(f"openai.retries must be an integer in [0, 10], got {self.retries!r}")
+        if not self.backoff_s >= 0:
+            raise ConfigError(f"openai.backoff_s must be >= 0, got {self.backoff_s}")
+        if not self.deadline_s > 0:
+            raise ConfigError(f"openai.deadline_s must be > 0, got {self.deadline_s}")
 
     @property
     def resolved_api_key(self) -> str:
@@ -64,13 +78,17 @@ class PitchConfig:
 
     backend: Backend = "local"  # local packaged model | openai endpoint | template only
     language: Language = "en"  # language of the pitch (prompt, template and language check)
-    n_samples: int = 3  # best-of-n: samples drawn per pitch before falling back to the template
-    max_new_tokens: int = 40  # generation length cap per sample
-    temperature: float = 0.7  # sampling temperature (0 = greedy; then n_samples is forced to 1)
+    n_samples: int = 5  # best-of-n: samples drawn per pitch before falling back to the template
+    max_new_tokens: int = 32  # generation length cap per sample (one sentence)
+    temperature: float = 0.3  # sampling temperature (0 = greedy; then n_samples is forced to 1)
     top_p: float = 0.9  # nucleus sampling
     seed: int = 0  # base seed; each pitch derives its own from (seed, item, context)
-    max_chars: int = 220  # validator: longest pitch accepted
-    min_chars: int = 20  # validator: shortest pitch accepted
+    max_chars: int = 160  # validator: longest model-written sentence accepted
+    min_chars: int = 20  # validator: shortest model-written sentence accepted
+    max_words: int = 14  # validator: most words in the model-written sentence
+    # a sample whose mean token log-probability under the local model is lower is rejected
+    # ("unlikely"; chosen on the judged dev sets, benchmarks/README.md); -100 turns it off
+    min_logprob: float = -1.0
     recent_items: int = 3  # shopper's recent items put in the prompt
     # local backend runtime: onnx (onnxruntime-genai; falls back to transformers if missing) |
     # transformers | llamacpp (the GGUF as is; optional extra that compiles llama.cpp)
@@ -78,6 +96,9 @@ class PitchConfig:
     # local model weights: int8 | int4 (onnx only) | fp32 | bf16 (transformers only)
     precision: Precision = "int8"
     first_valid: bool = True  # one-at-a-time runtimes: stop at the first valid sample
+    # one-at-a-time runtimes: no further sample is started that would end after this many
+    # seconds of the pitch (the slowest sample so far is the estimate); then the template
+    budget_s: float = 3.5
     threads: int = 0  # threads of the local model (0: torch's default; onnx/llamacpp min(4, cpus))
     generate_timeout_s: float = 30.0  # background generation of one pitch gives up after this
     queue_size: int = 256  # background queue bound; misses beyond it are not queued
@@ -109,12 +130,15 @@ class PitchConfig:
             ("recent_items", 0, 10),
             ("queue_size", 1, 100_000),
             ("threads", 0, 256),
+            ("max_words", 5, 60),
         ):
             value = getattr(self, name)
             if not isinstance(value, int) or not low <= value <= high:
                 raise ConfigError(
                     f"pitch.{name} must be an integer in [{low}, {high}], got {value!r}"
                 )
+        if not -100.0 <= self.min_logprob <= 0.0:
+            raise ConfigError(f"pitch.min_logprob must be in [-100, 0], got {self.min_logprob}")
         if not 0.0 <= self.temperature <= 2.0:
             raise ConfigError(f"pitch.temperature must be in [0, 2], got {self.temperature}")
         if not 0.0 < self.top_p <= 1.0:
@@ -123,6 +147,8 @@ class PitchConfig:
             raise ConfigError(
                 f"pitch.min_chars ({self.min_chars}) must be > 0 and < max_chars ({self.max_chars})"
             )
+        if self.budget_s <= 0:
+            raise ConfigError(f"pitch.budget_s must be > 0, got {self.budget_s}")
         if self.generate_timeout_s <= 0:
             raise ConfigError(
                 f"pitch.generate_timeout_s must be > 0, got {self.generate_timeout_s}"

@@ -18,6 +18,19 @@ MAX_VALUE_CHARS = 60
 MAX_ATTRIBUTES = 4
 # attribute keys never shown to the model (ids, internal fields, long free text)
 SKIP_ATTRIBUTE_KEYS = frozenset({"id", "sku", "ean", "gtin", "url", "image", "description"})
+# attribute keys that name what kind of thing the product is ("film", "dress"): the noun of the
+# model-written sentence ("This film is ..."); the first one present wins
+KIND_KEYS = ("product_type", "kind", "type")
+# kinds that are plural in English ("These jeans are ...")
+PLURAL_KINDS = frozenset(
+    ["jeans", "shorts", "pants", "trousers", "leggings", "tights", "pajamas", "overalls",
+     "glasses", "sunglasses", "scissors", "headphones", "earbuds", "socks", "shoes", "boots",
+     "bottoms", "intimates", "clothes"]
+)  # fmt: skip
+MAX_DESCRIPTION_CHARS = 160
+_ARTICLES = ("The", "A", "An", "Les", "La", "Le", "L'", "Il", "Der", "Die", "Das", "El", "Los")
+_PAREN = re.compile(r"\s*\([^()]*\)")
+_YEAR_PAREN = re.compile(r"\((\d{4})\)\s*$")
 
 ACTION_BY_EVENT = {
     "purchase": "bought",
@@ -34,12 +47,42 @@ def one_line(text: Any, limit: int) -> str:
     r"""Collapse whitespace and control characters into single spaces and cut to ``limit`` chars.
 
     Example:
-        >>> one_line("Trail\\n  shoes", 20)
+        >>> one_line("Trail\n  shoes", 20)
         'Trail shoes'
     """
     clean = _SPACE.sub(" ", "".join(ch if ch.isprintable() else " " for ch in str(text or "")))
     clean = clean.replace('"', "'").strip()
     return clean[:limit].rstrip()
+
+
+def core_title(title: str) -> str:
+    """The title without brackets (a year, an alternative title), its article in front.
+
+    Example:
+        >>> core_title("Usual Suspects, The (1995)")
+        'The Usual Suspects'
+    """
+    core = _PAREN.sub("", title).strip()
+    for article in _ARTICLES:
+        suffix = f", {article}"
+        if core.endswith(suffix):
+            core = f"{article} {core[: -len(suffix)]}"
+    return core or title
+
+
+def display_title(title: str) -> str:
+    """A catalog title as a storefront shows it: the article in front, a year kept at the end.
+
+    Catalog exports often sort titles by their main word ("Matrix, The (1999)") and carry
+    alternative titles in brackets; a shopper reads "The Matrix (1999)".
+
+    Example:
+        >>> display_title("City of Lost Children, The (Cité des enfants perdus, La) (1995)")
+        'The City of Lost Children (1995)'
+    """
+    year = _YEAR_PAREN.search(title)
+    core = core_title(title)
+    return f"{core} ({year.group(1)})" if year and core != title else core
 
 
 def format_price(price: float | None, currency: str = "") -> str:
@@ -66,7 +109,10 @@ class ItemFacts:
         price: price, or None when unknown.
         currency: ISO currency code ('' when unknown).
         attributes: up to four (key, value) pairs shown to the model.
-        description: product description; used only for re-ranking, never in the prompt.
+        description: product description (one line); its first phrases are shown to the model
+            as data, and re-ranking compares samples with it.
+        kind: what the product is, as a noun ("film", "dress"; '' when unknown): from the
+            ``product_type``/``kind``/``type`` attribute.
     """
 
     item_id: str
@@ -76,6 +122,7 @@ class ItemFacts:
     currency: str = ""
     attributes: tuple[tuple[str, str], ...] = ()
     description: str = ""
+    kind: str = ""
 
     @classmethod
     def from_item(
@@ -96,9 +143,16 @@ class ItemFacts:
             except json.JSONDecodeError:
                 attrs = {}
         pairs: list[tuple[str, str]] = []
+        kind = ""
         if isinstance(attrs, Mapping):
+            for key in KIND_KEYS:
+                if isinstance(attrs.get(key), str) and attrs[key].strip():
+                    kind = one_line(attrs[key], 30).lower()
+                    break
             for key, value in attrs.items():
                 if str(key).lower() in SKIP_ATTRIBUTE_KEYS or value in (None, "", [], {}):
+                    continue
+                if str(key).lower() in KIND_KEYS:
                     continue
                 if isinstance(value, list | tuple):
                     value = ", ".join(str(v) for v in value)
@@ -114,7 +168,38 @@ class ItemFacts:
             currency=one_line(row.get("currency") or "", 8),
             attributes=tuple(pairs),
             description=one_line(row.get("description") or "", 600),
+            kind=kind,
         )
+
+    @property
+    def display_title(self) -> str:
+        """The title as a storefront shows it (see :func:`display_title`)."""
+        return display_title(self.title)
+
+    @property
+    def plural(self) -> bool:
+        """Whether :attr:`kind` is a plural noun ("jeans", "casual bottoms")."""
+        return bool(self.kind) and self.kind.split()[-1] in PLURAL_KINDS
+
+    def description_phrases(self, limit: int = MAX_DESCRIPTION_CHARS) -> str:
+        """The description's opening phrases, without sentences that only restate the title.
+
+        Example:
+            >>> film = ItemFacts("1", "Heat (1995)", description="Heat (1995). Genres: Crime.")
+            >>> film.description_phrases()
+            ''
+        """
+        title = self.title.lower()
+        kept = [
+            s.strip()
+            for s in re.split(r"(?<=[.!?])\s+", self.description)
+            if s.strip() and title not in s.lower() and not s.lower().startswith("genres:")
+        ]
+        text = " ".join(kept)
+        if len(text) <= limit:
+            return text
+        cut = text[:limit].rsplit(" ", 1)[0]
+        return cut.rstrip(",;:") + " ..."
 
     @property
     def price_text(self) -> str:
@@ -122,8 +207,8 @@ class ItemFacts:
         return format_price(self.price, self.currency)
 
     def fact_text(self) -> str:
-        """Every fact in one string (the validator draws its allowed numbers from it)."""
-        parts = [self.title, self.category, self.price_text]
+        """Every fact in one string (what the validator allows a sentence to say)."""
+        parts = [self.title, self.kind, self.category, self.price_text, self.description]
         parts += [f"{k} {v}" for k, v in self.attributes]
         return " ".join(p for p in parts if p)
 
@@ -202,6 +287,9 @@ def build_context(
     preferred = [i for i in dict.fromkeys(str(p) for p in prefer) if i in best]
     chosen = (preferred + [i for i in order if i not in preferred])[:limit]
     return ShopperContext(
-        recent=tuple(RecentItem(i, one_line(titles[i], MAX_TITLE_CHARS), best[i]) for i in chosen),
+        recent=tuple(
+            RecentItem(i, display_title(one_line(titles[i], MAX_TITLE_CHARS)), best[i])
+            for i in chosen
+        ),
         language=language,
     )

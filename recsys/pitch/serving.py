@@ -196,8 +196,8 @@ class PitchProvider:
                 self._worker.start()
 
     def _names(self) -> CatalogNames:
-        frame = self.store.catalog_frame().select("item_id", "title")
-        return CatalogNames(zip(frame["item_id"].to_list(), frame["title"].to_list(), strict=True))
+        frame = self.store.catalog_frame().select("item_id", "title", "category", "attributes")
+        return CatalogNames.from_catalog(frame.iter_rows(named=True))
 
     def _work(self) -> None:
         try:

@@ -1,68 +1,102 @@
-"""Deterministic template pitches: always grounded (only facts), in the configured language."""
+"""The parts of a pitch that code writes: the personal link and the template fallback.
+
+Every pitch starts with a link sentence composed from facts, grammatical for every event type
+("Because you added Tron (1982) to your cart, we picked The Matrix (1999) for you."). The model
+writes only the sentence after it (:mod:`recsys.pitch.prompt`); when no sample passes the
+validator, a deterministic sentence from the catalog facts follows instead.
+"""
 
 from __future__ import annotations
 
 from recsys.pitch.facts import ItemFacts, ShopperContext
 
-# per language: (with a recent item, without one, price sentence, action words)
-_TEMPLATES: dict[str, dict[str, str]] = {
+# per language: link with a recent item (by action), link without one, category and price
+_WORDS: dict[str, dict[str, str]] = {
     "en": {
-        "recent": "Since you {action} {recent}, you may like {title}{category}.",
-        "plain": "Take a look at {title}{category}, picked for you.",
-        "category": ", from our {category} range",
-        "price": " It costs {price}.",
-        "bought": "bought",
-        "added to cart": "added to your cart",
-        "viewed": "looked at",
+        "bought": "Because you bought {recent}, we picked {title} for you.",
+        "added to cart": "Because you added {recent} to your cart, we picked {title} for you.",
+        "viewed": "Because you looked at {recent}, we picked {title} for you.",
+        "plain": "We picked {title} for you.",
+        "category": "It is from our {category} range.",
+        "price": "It costs {price}.",
     },
     "de": {
-        "recent": "Weil Sie {recent} {action}, gefällt Ihnen vielleicht {title}{category}.",
-        "plain": "Entdecken Sie {title}{category}, für Sie ausgewählt.",
-        "category": " aus unserem Sortiment {category}",
-        "price": " Der Preis: {price}.",
-        "bought": "gekauft haben",
-        "added to cart": "in den Warenkorb gelegt haben",
-        "viewed": "angesehen haben",
+        "bought": "Weil Sie {recent} gekauft haben, haben wir {title} für Sie ausgewählt.",
+        "added to cart": (
+            "Weil Sie {recent} in den Warenkorb gelegt haben, haben wir {title} für Sie ausgewählt."
+        ),
+        "viewed": "Weil Sie {recent} angesehen haben, haben wir {title} für Sie ausgewählt.",
+        "plain": "Für Sie ausgewählt: {title}.",
+        "category": "Aus unserem Sortiment {category}.",
+        "price": "Der Preis: {price}.",
     },
     "fr": {
-        "recent": "Comme vous avez {action} {recent}, vous aimerez peut-être {title}{category}.",
-        "plain": "Découvrez {title}{category}, choisi pour vous.",
-        "category": ", de notre rayon {category}",
-        "price": " Prix : {price}.",
-        "bought": "acheté",
-        "added to cart": "ajouté au panier",
-        "viewed": "regardé",
+        "bought": "Comme vous avez acheté {recent}, nous avons choisi {title} pour vous.",
+        "added to cart": (
+            "Comme vous avez ajouté {recent} au panier, nous avons choisi {title} pour vous."
+        ),
+        "viewed": "Comme vous avez regardé {recent}, nous avons choisi {title} pour vous.",
+        "plain": "Nous avons choisi {title} pour vous.",
+        "category": "De notre rayon {category}.",
+        "price": "Prix : {price}.",
     },
     "es": {
-        "recent": "Como {action} {recent}, quizá le guste {title}{category}.",
-        "plain": "Descubra {title}{category}, elegido para usted.",
-        "category": ", de nuestra sección {category}",
-        "price": " Precio: {price}.",
-        "bought": "compró",
-        "added to cart": "añadió al carrito",
-        "viewed": "miró",
+        "bought": "Como compró {recent}, elegimos {title} para usted.",
+        "added to cart": "Como añadió {recent} al carrito, elegimos {title} para usted.",
+        "viewed": "Como miró {recent}, elegimos {title} para usted.",
+        "plain": "Elegimos {title} para usted.",
+        "category": "De nuestra sección {category}.",
+        "price": "Precio: {price}.",
     },
 }
 
 
+def _words(language: str) -> dict[str, str]:
+    return _WORDS.get(language, _WORDS["en"])
+
+
+def link_sentence(facts: ItemFacts, context: ShopperContext) -> str:
+    """The personal first sentence: why this product, from the shopper's strongest recent event.
+
+    Titles are shown as a storefront shows them ("The Matrix (1999)", not "Matrix, The (1999)").
+
+    Example:
+        >>> from recsys.pitch.facts import RecentItem
+        >>> ctx = ShopperContext((RecentItem("t", "Tron (1982)", "added to cart"),))
+        >>> link_sentence(ItemFacts("m", "Matrix, The (1999)"), ctx)
+        'Because you added Tron (1982) to your cart, we picked The Matrix (1999) for you.'
+    """
+    words = _words(context.language)
+    title = facts.display_title
+    if context.recent:
+        first = context.recent[0]
+        return words[first.action].format(recent=first.title, title=title)
+    return words["plain"].format(title=title)
+
+
+def compose(link: str, sentence: str) -> str:
+    """The pitch a shopper reads: the link, then the model's (or the template's) sentence."""
+    return f"{link} {sentence}".strip() if sentence else link
+
+
+def template_sentence(facts: ItemFacts, language: str = "en") -> str:
+    """The deterministic sentence after the link: category and price when known ('' if none)."""
+    words = _words(language)
+    parts = []
+    if facts.category:
+        parts.append(words["category"].format(category=facts.category))
+    if facts.price_text:
+        parts.append(words["price"].format(price=facts.price_text))
+    return " ".join(parts)
+
+
 def template_pitch(facts: ItemFacts, context: ShopperContext) -> str:
-    """The template pitch for one product and shopper (one or two sentences).
+    """The template pitch for one product and shopper: the link and the template sentence.
 
     Example:
         >>> from recsys.pitch.facts import RecentItem
         >>> ctx = ShopperContext((RecentItem("r2", "Running socks", "bought"),))
         >>> template_pitch(ItemFacts("r1", "Trail shoes", price=80.0, currency="EUR"), ctx)
-        'Since you bought Running socks, you may like Trail shoes. It costs 80 EUR.'
+        'Because you bought Running socks, we picked Trail shoes for you. It costs 80 EUR.'
     """
-    words = _TEMPLATES.get(context.language, _TEMPLATES["en"])
-    category = words["category"].format(category=facts.category) if facts.category else ""
-    if context.recent:
-        first = context.recent[0]
-        text = words["recent"].format(
-            action=words[first.action], recent=first.title, title=facts.title, category=category
-        )
-    else:
-        text = words["plain"].format(title=facts.title, category=category)
-    if facts.price_text:
-        text += words["price"].format(price=facts.price_text)
-    return text
+    return compose(link_sentence(facts, context), template_sentence(facts, context.language))

@@ -1,4 +1,10 @@
-"""Write one pitch: cache → best-of-n LLM samples → validate → re-rank → template fallback."""
+"""Write one pitch: cache → link + best-of-n model sentences → validate → re-rank → template.
+
+A pitch is two sentences. The first, the link, is composed by code from the shopper's events
+(:func:`recsys.pitch.template.link_sentence`); the model writes only the second, about the
+product, from its catalog facts (:mod:`recsys.pitch.prompt`); the validator judges that sentence
+(:mod:`recsys.pitch.validate`). When no sample passes, the template sentence follows the link.
+"""
 
 from __future__ import annotations
 
@@ -16,9 +22,9 @@ from recsys.pitch.backends import PitchModel
 from recsys.pitch.cache import CacheKey, PitchCache
 from recsys.pitch.config import PitchConfig
 from recsys.pitch.facts import ItemFacts, ShopperContext
-from recsys.pitch.prompt import EXAMPLE_ANSWER, PROMPT_VERSION, build_messages
-from recsys.pitch.template import template_pitch
-from recsys.pitch.validate import CatalogNames, Verdict, normalize, validate
+from recsys.pitch.prompt import PROMPT_VERSION, build_messages
+from recsys.pitch.template import compose, link_sentence, template_pitch
+from recsys.pitch.validate import CatalogNames, Verdict, validate
 from recsys.text import TextEncoder
 
 log = logging.getLogger(__name__)
@@ -36,7 +42,7 @@ class Pitch:
 
     Attributes:
         item_id: the product pitched.
-        text: one or two sentences for the shopper.
+        text: the link sentence, then the model's (or the template's) sentence.
         source: who wrote it: ``"llm"`` (just generated and validated), ``"template"``
             (deterministic fallback) or ``"cache"`` (a validated LLM pitch from the cache).
         model: the model that wrote it (``"template"`` for templates).
@@ -54,11 +60,13 @@ class WriteResult:
 
     Attributes:
         pitch: the final pitch (always grounded: an LLM pitch that passed, or the template).
-        samples: cleaned LLM samples in generation order (empty for cache hits / template).
+        samples: cleaned model sentences in generation order (empty for cache hits / template).
         verdicts: the validator's verdict on each sample.
         first_ok: whether the first (single-sample) output passed; None when no LLM ran.
         seconds: wall time of this call.
         error: the model error that forced the template, if any.
+        link: the link sentence every sample was composed with.
+        scores: each sample's mean token log-probability (None: the model gives none).
     """
 
     pitch: Pitch
@@ -68,45 +76,30 @@ class WriteResult:
     seconds: float = 0.0
     error: str | None = None
     similarities: tuple[float, ...] = field(default=())
+    link: str = ""
+    scores: tuple[float | None, ...] = ()
 
 
 def clean_sample(text: str) -> str:
-    """Tidy one raw model reply: first paragraph, no wrapping quotes or 'Pitch:' label.
+    """Tidy one raw model reply into one sentence: first line, no wrapping quotes or label.
 
-    A reply cut off by the token limit keeps its complete sentences only.
+    Only the first sentence is kept (the model was asked for one; what follows is where it
+    rambles). A reply cut off by the token limit before any sentence ends is kept as it is, and
+    the validator rejects it as a fragment.
 
     Example:
-        >>> clean_sample('"Try the socks. They are warm and')
-        'Try the socks.'
+        >>> clean_sample('"This film is a gentle comedy. It stars a cat and')
+        'This film is a gentle comedy.'
     """
-    text = text.strip().split("\n\n")[0].strip()
+    text = text.strip().split("\n")[0].strip()
     if len(text) >= 2 and text[0] in _QUOTES and text[-1] in _QUOTES:
         text = text[1:-1].strip()
     elif text[:1] in _QUOTES and text.count(text[0]) == 1:
         text = text[1:].strip()
     text = _LEAD.sub("", text).strip()
     text = " ".join(text.split())
-    if text and text[-1] not in ".!?":
-        ends = [m.end() for m in re.finditer(r"[.!?](?=\s)", text)]
-        if ends:
-            text = text[: ends[-1]].strip()
-    return text
-
-
-def copies_example(text: str, facts: ItemFacts, span: int = 4) -> bool:
-    """Whether ``text`` repeats ``span`` consecutive words of the prompt's example answer.
-
-    Word runs that also occur in the product's own facts do not count.
-    """
-    example = normalize(EXAMPLE_ANSWER).split()
-    grams = {" ".join(example[i : i + span]) for i in range(len(example) - span + 1)}
-    own = f" {normalize(facts.fact_text())} "
-    words = normalize(text).split()
-    for i in range(len(words) - span + 1):
-        gram = " ".join(words[i : i + span])
-        if gram in grams and f" {gram} " not in own:
-            return True
-    return False
+    end = re.search(r"[.!?](?=\s|$)", text)
+    return text[: end.end()].strip() if end else text
 
 
 def pitch_seed(seed: int, item_id: str, context_hash: str) -> int:
@@ -162,12 +155,19 @@ class PitchWriter:
         """The deterministic template pitch."""
         return Pitch(facts.item_id, template_pitch(facts, context), "template", TEMPLATE_MODEL)
 
-    def check(self, text: str, facts: ItemFacts, context: ShopperContext) -> Verdict:
-        """Validate ``text`` with this writer's limits and catalog names.
+    def writes(self, language: str) -> bool:
+        """Whether the model writes ``language`` (the packaged local model: English only)."""
+        languages = getattr(self.model, "languages", None)
+        return self.model is not None and (languages is None or language in languages)
 
-        Besides the rules of :func:`~recsys.pitch.validate.validate`, a sample that copies four
-        or more words in a row from the prompt's worked example fails with ``example_copy``
-        (small models parrot it: "... will keep your feet comfortable on long runs").
+    def check(
+        self, text: str, facts: ItemFacts, context: ShopperContext, score: float | None = None
+    ) -> Verdict:
+        """Validate one model-written sentence with this writer's limits and catalog names.
+
+        Besides the rules of :func:`~recsys.pitch.validate.validate`, a sample whose mean token
+        log-probability under the model (``score``; only models with ``generate_scored`` give
+        one) is below ``config.min_logprob`` fails with ``unlikely``.
         """
         verdict = validate(
             text,
@@ -176,10 +176,27 @@ class PitchWriter:
             names=self.names,
             max_chars=self.config.max_chars,
             min_chars=self.config.min_chars,
+            max_words=self.config.max_words,
         )
-        if copies_example(text, facts):
-            return Verdict(False, (*verdict.problems, "example_copy"))
+        if score is not None and score < self.config.min_logprob:
+            return Verdict(False, (*verdict.problems, "unlikely"))
         return verdict
+
+    def _generate(
+        self, messages: list[dict[str, str]], n: int, seed: int
+    ) -> list[tuple[str, float | None]]:
+        """``n`` replies with their scores (None when the model gives no score)."""
+        assert self.model is not None
+        cfg = self.config
+        scored = getattr(self.model, "generate_scored", None)
+        if callable(scored):
+            return list(
+                scored(messages, n, cfg.max_new_tokens, cfg.temperature, seed, one_sentence=True)
+            )
+        texts = self.model.generate(
+            messages, n=n, max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, seed=seed
+        )
+        return [(text, None) for text in texts]
 
     def _rank(self, facts: ItemFacts, texts: list[str]) -> list[float]:
         if not self.config.rerank or self.encoder is None or len(texts) < 2:
@@ -206,30 +223,36 @@ class PitchWriter:
             hit = self.cached(facts, context)
             if hit is not None:
                 return WriteResult(hit, seconds=time.perf_counter() - started)
-        if self.model is None:
+        if self.model is None or not self.writes(context.language):
             return WriteResult(self.template(facts, context), seconds=time.perf_counter() - started)
         key = self.key(facts, context)
         cfg = self.config
         n = cfg.n_samples if cfg.temperature > 0 else 1
         seed = pitch_seed(cfg.seed, facts.item_id, key.context_hash)
-        messages = build_messages(facts, context)
+        messages = build_messages(facts, context.language)
+        link = link_sentence(facts, context)
         # a model that samples one at a time anyway (onnx) stops at the first valid sample;
         # batched models (transformers, HTTP) draw all n at once and the re-ranker picks
         one_by_one = bool(getattr(self.model, "sequential", False)) and cfg.first_valid
         samples: list[str] = []
+        scores: list[float | None] = []
         verdicts: list[Verdict] = []
         try:
+            longest = 0.0  # the slowest sample so far
             for i in range(n if one_by_one else 1):
-                raw = self.model.generate(
-                    messages,
-                    n=1 if one_by_one else n,
-                    max_new_tokens=cfg.max_new_tokens,
-                    temperature=cfg.temperature,
-                    seed=seed + i,
-                )
-                batch = [clean_sample(r) for r in raw]
+                elapsed = time.perf_counter() - started
+                if i and elapsed + longest > cfg.budget_s:  # it would end past the budget
+                    break
+                sample_started = time.perf_counter()
+                raw = self._generate(messages, 1 if one_by_one else n, seed + i)
+                longest = max(longest, time.perf_counter() - sample_started)
+                batch = [clean_sample(text) for text, _ in raw]
                 samples += batch
-                verdicts += [self.check(s, facts, context) for s in batch]
+                scores += [score for _, score in raw]
+                verdicts += [
+                    self.check(text, facts, context, score)
+                    for text, (_, score) in zip(batch, raw, strict=True)
+                ]
                 if one_by_one and verdicts[-1].ok:
                     break
         except PitchModelError as exc:
@@ -238,6 +261,7 @@ class PitchWriter:
                 self.template(facts, context),
                 seconds=time.perf_counter() - started,
                 error=str(exc),
+                link=link,
             )
         valid = [s for s, v in zip(samples, verdicts, strict=True) if v.ok]
         valid = list(dict.fromkeys(valid))
@@ -245,7 +269,7 @@ class PitchWriter:
         if valid:
             sims = self._rank(facts, valid)
             best = valid[int(np.argmax(sims))]
-            pitch = Pitch(facts.item_id, best, "llm", self.model_name)
+            pitch = Pitch(facts.item_id, compose(link, best), "llm", self.model_name)
         else:
             pitch = self.template(facts, context)
         if self.cache is not None:
@@ -257,4 +281,6 @@ class PitchWriter:
             first_ok=verdicts[0].ok if verdicts else False,
             seconds=time.perf_counter() - started,
             similarities=tuple(sims),
+            link=link,
+            scores=tuple(scores),
         )

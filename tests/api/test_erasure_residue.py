@@ -34,7 +34,8 @@ USER = "zq/mark-user-51c7"  # contains "/": POST /v1/events accepts it, so it mu
 SESSION = "zq-mark-session-8d2e"
 EVENT_ID = "zq-mark-event-4b90"
 INBOX_SESSION = "zq-mark-inbox-session-77a1"
-PITCH = "Since you bought Running socks, the Running shoes carry every zqmarkpace stride."
+# the model's sentence (the pitch is the link sentence, then this); valid for any item pitched
+PITCH = "This pick is a zqmarkpace treat for every day of the week."
 SMALL = TrainConfig.from_dict({"behavior": {"factors": 8, "iterations": 10}})
 
 
@@ -120,7 +121,8 @@ def test_erasure_leaves_no_marker_anywhere(
         answer = client.get(f"/v1/users/{USER}/recommendations?pitch=true&pitch_wait_ms=3000")
         assert answer.status_code == 200
         texts = [item["pitch"]["text"] for item in answer.get_json()["items"]]
-        assert PITCH in texts, texts  # the LLM pitch (validated and cached), not the template
+        # the LLM pitch (validated and cached), not the template
+        assert any(t.startswith("Because you ") and t.endswith(f" {PITCH}") for t in texts), texts
 
         # positive control: the grep sees every marker where it is stored
         assert any(f.startswith("recsys.sqlite3") for f in files_with(home.root, SESSION))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+from contextlib import closing
 
 import polars as pl
 import pytest
@@ -21,9 +23,9 @@ SMALL = {"behavior": {"factors": 8, "iterations": 10}, "text": {"enabled": False
 
 
 def pitch_for(messages):  # type: ignore[no-untyped-def]
-    request = [m for m in messages if m["role"] == "user"][-1]["content"]
-    title = request.split('Product: "')[1].split('"')[0]
-    return [f"You will enjoy {title} from our shop today."]
+    """Continue the started answer ("This pick is"), as the local runtimes do."""
+    assert messages[-1]["role"] == "assistant"
+    return [f"{messages[-1]['content']} a fine choice for every day of the week."]
 
 
 def test_prewrite_counts_and_cache(shop_home: Home, shop_store: Store, fake_model) -> None:
@@ -39,6 +41,12 @@ def test_prewrite_counts_and_cache(shop_home: Home, shop_store: Store, fake_mode
     assert (report.written, report.cached, report.template, report.failed) == (4, 0, 0, 0)
     again = prewrite_pitches(shop_home, bundle, shop_store, users, 2, 60.0, config=cfg, model=model)
     assert (again.written, again.cached) == (0, 4) and len(model.calls) == 4
+    with closing(sqlite3.connect(shop_home.pitch_cache_path)) as db:
+        rows = db.execute("SELECT text, origin FROM pitches").fetchall()
+    assert len(rows) == 4 and {origin for _, origin in rows} == {"llm"}
+    for text, _ in rows:  # the link, then the model's sentence
+        assert text.startswith("Because you bought ")
+        assert text.endswith("for you. This pick is a fine choice for every day of the week.")
 
 
 def test_prewrite_budget_and_bad_input(shop_home: Home, shop_store: Store, fake_model) -> None:

@@ -25,10 +25,11 @@ from recsys.pitch.config import PitchConfig
 from recsys.pitch.facts import ItemFacts, RecentItem, ShopperContext
 from recsys.pitch.writer import PitchWriter
 
-FACTS = ItemFacts("r1", "Trail shoes", "Running")
+FACTS = ItemFacts("r1", "Trail shoes", "Running", kind="shoes")
 CTX = ShopperContext((RecentItem("r2", "Running socks", "bought"),))
-GOOD = "Since you bought Running socks, Trail shoes grip well on wet trails."
-BAD = "A lovely gift for everyone."  # does not name the product
+LINK = "Because you bought Running socks, we picked Trail shoes for you."
+GOOD = "These shoes grip well on wet trails."
+BAD = "These shoes are a top seller in the market."  # a popularity claim the facts do not make
 
 
 @pytest.fixture(autouse=True)
@@ -177,7 +178,8 @@ def test_writer_stops_at_the_first_valid_sample_of_a_sequential_model() -> None:
     model = SequentialFake([BAD, GOOD, GOOD])
     writer = PitchWriter(model, PitchConfig(n_samples=3, rerank=False))
     result = writer.write(FACTS, CTX, use_cache=False)
-    assert (result.pitch.source, result.pitch.text) == ("llm", GOOD)
+    assert (result.pitch.source, result.pitch.text) == ("llm", f"{LINK} {GOOD}")
+    assert result.samples == (BAD, GOOD)
     assert [n for n, _ in model.calls] == [1, 1]  # stopped after the second sample
     assert model.calls[1][1] == model.calls[0][1] + 1  # a new seed per sample
     assert result.first_ok is False
@@ -205,3 +207,15 @@ def test_llamacpp_runtime_is_optional_and_says_how_to_install(
         model.load()
     with pytest.raises(ConfigError, match="bf16"):
         PitchConfig(runtime="llamacpp", precision="bf16")
+
+
+def test_packaged_model_runtimes_write_english_only() -> None:
+    """SmolLM2-135M writes English only: the writer gives other languages the template."""
+    for runtime in (OnnxModel, TransformersModel, backends.LlamaCppModel):
+        assert runtime.languages == ("en",)
+    model = SequentialFake([GOOD])
+    model.languages = ("en",)  # type: ignore[attr-defined]
+    german = ShopperContext(CTX.recent, "de")
+    result = PitchWriter(model, PitchConfig(rerank=False)).write(FACTS, german, use_cache=False)
+    assert result.pitch.source == "template" and model.calls == []
+    assert result.pitch.text.startswith("Weil Sie Running socks gekauft haben")

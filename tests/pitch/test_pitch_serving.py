@@ -9,7 +9,8 @@ from recsys.pitch.config import PitchConfig
 from recsys.pitch.serving import PitchProvider
 from recsys.store import Store
 
-GOOD = "Since you bought Running socks, the Running shoes will carry you on every run."
+LINK = "Because you bought Running socks, we picked Running shoes for you."
+GOOD = "This pick is light and will carry you through every long run."
 ITEMS = [
     {
         "item_id": "r1",
@@ -32,7 +33,8 @@ def test_miss_gets_template_now_then_cache(shop_home: Home, shop_store: Store, f
     try:
         history = shop_store.user_events("run1")
         first = p.pitches_for("run1", history, ITEMS, wait_ms=0)
-        assert first[0].source == "template" and "Running shoes" in first[0].text
+        assert first[0].source == "template"
+        assert first[0].text == f"{LINK} It is from our Running range. It costs 10 EUR."
         deadline = time.monotonic() + 5
         while (
             p.writer.cached(
@@ -43,10 +45,12 @@ def test_miss_gets_template_now_then_cache(shop_home: Home, shop_store: Store, f
             assert time.monotonic() < deadline
             time.sleep(0.02)
         second = p.pitches_for("run1", history, ITEMS)
-        assert (second[0].source, second[0].text) == ("cache", GOOD)
-        # the reason's item r2 is the context the model saw
+        assert (second[0].source, second[0].text) == ("cache", f"{LINK} {GOOD}")
+        # the reason's item r2 is named by the link; the model saw only the product's facts
         request = [m for m in model.calls[0]["messages"] if m["role"] == "user"][-1]
-        assert 'bought: "Running socks"' in request["content"]
+        assert "Category: Running" in request["content"]
+        assert "Running socks" not in request["content"]
+        assert "Running shoes" not in request["content"]
     finally:
         p.close()
 
@@ -55,7 +59,7 @@ def test_wait_ms_returns_fresh_llm_pitch(shop_home: Home, shop_store: Store, fak
     p = provider(shop_home, shop_store, fake_model([GOOD]))
     try:
         pitches = p.pitches_for("run1", shop_store.user_events("run1"), ITEMS, wait_ms=3000)
-        assert (pitches[0].source, pitches[0].text) == ("llm", GOOD)
+        assert (pitches[0].source, pitches[0].text) == ("llm", f"{LINK} {GOOD}")
     finally:
         p.close()
 
@@ -97,6 +101,9 @@ def test_queue_is_bounded_and_deduplicated(shop_home: Home, shop_store: Store, f
 def test_template_backend_and_close_is_idempotent(shop_home: Home, shop_store: Store) -> None:
     p = PitchProvider(shop_home, PitchConfig(backend="template"), store=shop_store)
     pitches = p.pitches_for("nobody", [], ITEMS, wait_ms=500)
-    assert pitches[0].source == "template" and pitches[0].text.startswith("Take a look at")
+    assert pitches[0].source == "template"
+    assert pitches[0].text == (
+        "We picked Running shoes for you. It is from our Running range. It costs 10 EUR."
+    )
     p.close()
     p.close()
