@@ -110,6 +110,8 @@ def _read_file(path: Path) -> dict[str, Any]:
     pitch = data.get("pitch")
     if isinstance(data.get("api"), dict):
         data = data["api"]
+        if pitch is None:  # [api.pitch] is read like [pitch]
+            pitch = data.get("pitch")
     out = {k: v for k, v in data.items() if k != "pitch"}
     if pitch is not None:
         out["pitch"] = pitch

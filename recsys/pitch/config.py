@@ -172,8 +172,9 @@ class PitchConfig:
             bad = sorted(set(sub) - allowed)
             if bad:
                 raise ConfigError(f"unknown pitch.openai keys {bad}; allowed: {sorted(allowed)}")
-            values["openai"] = OpenAIConfig(**sub)
-        return cls(**values)
+        from recsys.config import from_dict  # types checked as for every other config file
+
+        return from_dict(cls, values, "pitch.")
 
     def with_(self, **changes: Any) -> PitchConfig:
         """A copy with ``changes`` applied (validated again)."""

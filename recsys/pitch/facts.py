@@ -25,11 +25,11 @@ KIND_KEYS = ("product_type", "kind", "type")
 PLURAL_KINDS = frozenset(
     ["jeans", "shorts", "pants", "trousers", "leggings", "tights", "pajamas", "overalls",
      "glasses", "sunglasses", "scissors", "headphones", "earbuds", "socks", "shoes", "boots",
-     "bottoms", "intimates", "clothes"]
+     "bottoms", "intimates", "clothes", "pajamas", "jeggings"]
 )  # fmt: skip
 MAX_DESCRIPTION_CHARS = 160
 _ARTICLES = ("The", "A", "An", "Les", "La", "Le", "L'", "Il", "Der", "Die", "Das", "El", "Los")
-_PAREN = re.compile(r"\s*\([^()]*\)")
+_PAREN = re.compile(r"\s+\([^()]*\)")
 _YEAR_PAREN = re.compile(r"\((\d{4})\)\s*$")
 
 ACTION_BY_EVENT = {
@@ -55,18 +55,31 @@ def one_line(text: Any, limit: int) -> str:
     return clean[:limit].rstrip()
 
 
+def _split_year(title: str) -> tuple[str, str | None]:
+    """``(title without a trailing "(YYYY)", the year)``; the year is None when there is none."""
+    match = _YEAR_PAREN.search(title)
+    return (title[: match.start()].rstrip(), match.group(1)) if match else (title, None)
+
+
 def core_title(title: str) -> str:
-    """The title without brackets (a year, an alternative title), its article in front.
+    """The title as a person says it: no trailing year, its article in front.
+
+    A film catalog's title ("City of Lost Children, The (Cité des enfants perdus, La) (1995)")
+    also loses its bracketed alternative titles; brackets of other titles are kept ("Classic
+    Tee (Black)" is another product than "Classic Tee (White)").
 
     Example:
         >>> core_title("Usual Suspects, The (1995)")
         'The Usual Suspects'
     """
-    core = _PAREN.sub("", title).strip()
+    core, year = _split_year(title.strip())
+    if year is not None:
+        core = _PAREN.sub("", core).strip()  # alternative titles, not a leading "(500)"
     for article in _ARTICLES:
         suffix = f", {article}"
         if core.endswith(suffix):
-            core = f"{article} {core[: -len(suffix)]}"
+            core = core[: -len(suffix)]
+            core = f"{article}{core}" if article.endswith("'") else f"{article} {core}"
     return core or title
 
 
@@ -80,9 +93,25 @@ def display_title(title: str) -> str:
         >>> display_title("City of Lost Children, The (Cité des enfants perdus, La) (1995)")
         'The City of Lost Children (1995)'
     """
-    year = _YEAR_PAREN.search(title)
+    year = _split_year(title.strip())[1]
     core = core_title(title)
-    return f"{core} ({year.group(1)})" if year and core != title else core
+    return f"{core} ({year})" if year else core
+
+
+def kind_noun_of(value: str) -> str:
+    """A product type as the noun of a sentence ('' when it is no short noun phrase).
+
+    A taxonomy path gives its last segment, lower-case.
+
+    Example:
+        >>> kind_noun_of("Apparel & Accessories > Clothing > Dresses")
+        'dresses'
+    """
+    last = re.split(r"\s*[>/|]\s*", str(value).strip())[-1]
+    noun = one_line(last, 200).lower()
+    if not noun or len(noun) > 30 or not re.fullmatch(r"[^\W\d_][\w' -]*", noun):
+        return ""
+    return noun
 
 
 def format_price(price: float | None, currency: str = "") -> str:
@@ -147,7 +176,7 @@ class ItemFacts:
         if isinstance(attrs, Mapping):
             for key in KIND_KEYS:
                 if isinstance(attrs.get(key), str) and attrs[key].strip():
-                    kind = one_line(attrs[key], 30).lower()
+                    kind = kind_noun_of(attrs[key])
                     break
             for key, value in attrs.items():
                 if str(key).lower() in SKIP_ATTRIBUTE_KEYS or value in (None, "", [], {}):
@@ -179,7 +208,13 @@ class ItemFacts:
     @property
     def plural(self) -> bool:
         """Whether :attr:`kind` is a plural noun ("jeans", "casual bottoms")."""
-        return bool(self.kind) and self.kind.split()[-1] in PLURAL_KINDS
+        if not self.kind:
+            return False
+        last = self.kind.split()[-1]
+        if last in PLURAL_KINDS:
+            return True
+        # "dresses", "t-shirts": an English plural (not "glass", "bus", "dress")
+        return last.endswith("s") and not last.endswith(("ss", "us", "is"))
 
     def description_phrases(self, limit: int = MAX_DESCRIPTION_CHARS) -> str:
         """The description's opening phrases, without sentences that only restate the title.
@@ -189,11 +224,13 @@ class ItemFacts:
             >>> film.description_phrases()
             ''
         """
-        title = self.title.lower()
+        names = {self.title.lower(), core_title(self.title).lower()} - {""}
         kept = [
             s.strip()
             for s in re.split(r"(?<=[.!?])\s+", self.description)
-            if s.strip() and title not in s.lower() and not s.lower().startswith("genres:")
+            if s.strip()
+            and not any(name in s.lower() for name in names)
+            and not s.lower().startswith("genres:")
         ]
         text = " ".join(kept)
         if len(text) <= limit:

@@ -175,7 +175,7 @@ LANGUAGE_WORDS = {
 CLAIMS = (
     "brand, designer, designed by, luxury, high end, limited edition, exclusive, award, oscar, "
     "bestseller, best selling, top selling, bestselling, acclaimed, critic, directed, director, "
-    "starring, cast, actor, actress, written by, author, publisher, published, studio, season, "
+    "starring, cast, actor, actress, written by, author, publisher, published, studio, tv season, "
     "series, episode, sequel, remake, true story, novel, book, game, video, tv, franchise, "
     "released, latest, newest, new collection, cotton, wool, silk, leather, linen, polyester, "
     "cashmere, waterproof, organic, handmade, sustainable, vegan, guarantee, warranty, discount, "
@@ -219,7 +219,8 @@ FIRST_PERSON = frozenset(
 AUDIENCE_NOUNS = frozenset(
     [
         "fan", "buff", "lover", "enthusiast", "fashionista", "seeker", "thrill", "viewer",
-        "family", "kid", "child", "occasion", "outfit", "wardrobe", "closet", "season",
+        "family", "kid", "child", "occasion", "outfit", "wardrobe", "closet", "season", "party",
+        "event", "wedding", "guest", "trip", "holiday", "vacation",
         "day", "night", "evening", "weekend", "weather", "look", "style", "taste", "one",
         "age", "audience", "movie-goer", "moviegoer", "cinephile", "girl", "woman", "person",
     ]
@@ -279,7 +280,7 @@ VOCAB_KEYS = frozenset(
 )  # fmt: skip
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-_MARKUP = re.compile(r"https?://|www\.|\S+@\S+\.\w|[*#`<>\[\]{}|_]|\n")
+_MARKUP = re.compile(r"https?://|www\.|[^\s@]+@[^\s@]+\.\w|[*#`<>\[\]{}|_]|\n")
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _CASED_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
 _SENTENCE_END = re.compile(r"[.!?]+(?=\s|$)")
@@ -298,6 +299,12 @@ def normalize(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text)
     plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()
     return " ".join(_WORD.findall(plain))
+
+
+# compared after normalize(), which strips accents ("für" -> "fur")
+LANGUAGE_WORDS = {
+    lang: frozenset(normalize(w) for w in words) for lang, words in LANGUAGE_WORDS.items()
+}
 
 
 def stem(word: str) -> str:
@@ -386,7 +393,9 @@ class CatalogNames:
     def __len__(self) -> int:
         return self._count
 
-    def mentioned(self, text: str, allowed: set[str], masked: Iterable[str] = ()) -> list[str]:
+    def mentioned(
+        self, text: str, allowed: set[str], masked: Iterable[str] = (), cased: bool = True
+    ) -> list[str]:
         """Ids of catalog products named in ``text``, except ``allowed`` ids.
 
         Args:
@@ -394,17 +403,19 @@ class CatalogNames:
             allowed: ids that may be named (the product itself).
             masked: titles removed from the text first (a product whose title contains another
                 title, e.g. "Star Wars: Return of the Jedi" contains "Return of the Jedi").
+            cased: whether a capitalised word mid-sentence may name a one-word title (not in
+                German, where every noun is capitalised).
         """
-        cased = _CASED_WORD.findall(_mask_titles(text, masked, token="\x00"))
-        words = [normalize(w) for w in cased]
-        starts = _sentence_starts(text, cased)
+        words_cased = _CASED_WORD.findall(_mask_titles(text, masked, token="\x00"))
+        words = [normalize(w) for w in words_cased]
+        starts = _sentence_starts(text, words_cased)
         found: list[str] = []
         for i, word in enumerate(words):
             for item_id, match, single in self._by_first.get(word, ()):
                 if item_id in allowed or item_id in found:
                     continue
                 if single:
-                    if cased[i][:1].isupper() and i not in starts:
+                    if cased and words_cased[i][:1].isupper() and i not in starts:
                         found.append(item_id)
                 elif tuple(words[i : i + len(match)]) == match:
                     found.append(item_id)
@@ -412,10 +423,10 @@ class CatalogNames:
 
 
 def _vocabulary(words: Iterable[str]) -> dict[str, str]:
-    """Stemmed phrase -> canonical phrase, for every category word and its synonyms.
+    """Stemmed phrase -> canonical phrase, for every category and its synonyms.
 
-    A word of a several-word category ("petite" of "General Petite") stands for it too, unless
-    it is a category of its own or too short to mean anything alone ("s" of "Children's").
+    A several-word category counts only as a whole ("Must Haves" does not make "must" a
+    category word, nor "Best Sellers" "best").
     """
     vocab: dict[str, str] = {}
     for word in words:
@@ -426,10 +437,6 @@ def _vocabulary(words: Iterable[str]) -> dict[str, str]:
             vocab[phrase] = phrase
             for synonym in SYNONYMS.get(phrase, ()):
                 vocab[stems(synonym)] = phrase
-    for phrase in [p for p in vocab if " " in p and vocab[p] == p]:
-        for single in phrase.split():
-            if len(single) >= 4 and single not in AMBIGUOUS_VOCAB | STOPWORDS:
-                vocab.setdefault(single, phrase)
     return vocab
 
 
@@ -566,14 +573,16 @@ def validate(
         return Verdict(False, ("empty",))
     problems: list[str] = []
     english = context.language == "en"
-    if not min_chars <= len(stripped) <= max_chars or len(norm.split()) > max_words:
+    if not min_chars <= len(stripped) <= max_chars or len(stripped.split()) > max_words:
         problems.append("length")
     masked = _mask_titles(stripped, [facts.title])
     if _fragment(masked):
         problems.append("fragment")
     if count_sentences(masked) > 1:
         problems.append("sentences")
-    if names is not None and names.mentioned(stripped, {facts.item_id}, masked=[facts.title]):
+    # the kind is the sentence's own noun ("These running shoes are"), not another product
+    own_names = [facts.title, facts.kind] if facts.kind else [facts.title]
+    if names is not None and names.mentioned(stripped, {facts.item_id}, own_names, cased=english):
         problems.append("other_product")
     years = _YEAR.findall(masked)
     own_year = re.findall(r"\((\d{4})\)", facts.title)

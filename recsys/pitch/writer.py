@@ -92,6 +92,8 @@ def clean_sample(text: str) -> str:
         'This film is a gentle comedy.'
     """
     text = text.strip().split("\n")[0].strip()
+    if not text:  # an empty reply (a model that ends at once): the validator says "empty"
+        return ""
     if len(text) >= 2 and text[0] in _QUOTES and text[-1] in _QUOTES:
         text = text[1:-1].strip()
     elif text[:1] in _QUOTES and text.count(text[0]) == 1:
