@@ -302,14 +302,21 @@ def load_config(path: str | Path | None) -> TrainConfig:
     """
     if path is None:
         return TrainConfig()
+    return TrainConfig.from_dict(read_config_file(path))
+
+
+def read_config_file(path: str | Path) -> Any:
+    """The contents of a TOML file (or a ``.json`` file) as plain data (not checked further).
+
+    Raises:
+        ConfigError: if the file is missing, unreadable or invalid.
+    """
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"config file {str(p)!r} does not exist")
     try:
-        if p.suffix == ".json":
-            data = json.loads(p.read_text(encoding="utf-8"))
-        else:
-            data = tomllib.loads(p.read_text(encoding="utf-8"))
+        text = p.read_text(encoding="utf-8")
+        data = json.loads(text) if p.suffix == ".json" else tomllib.loads(text)
     except (json.JSONDecodeError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config file {str(p)!r} is not valid: {exc}") from exc
-    return TrainConfig.from_dict(data)
+    return data  # type: ignore[no-any-return]  # from_dict checks it is a mapping

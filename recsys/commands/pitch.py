@@ -36,31 +36,6 @@ def precision_option(help_text: str) -> Callable[[F], F]:
     )
 
 
-def read_pitch_config(path: str | None) -> Any:
-    """The ``[pitch]`` table of a TOML/JSON file as a PitchConfig (defaults without a file).
-
-    Raises:
-        ConfigError: when the file cannot be read or parsed, or a key or value is invalid.
-    """
-    import tomllib
-    from pathlib import Path
-
-    from recsys.errors import ConfigError
-    from recsys.pitch.config import PitchConfig
-
-    if path is None:
-        return PitchConfig()
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-        data = json.loads(text) if path.lower().endswith(".json") else tomllib.loads(text)
-    except (OSError, ValueError) as exc:  # JSONDecodeError and TOMLDecodeError are ValueErrors
-        raise ConfigError(f"cannot read pitch config {path!r}: {exc}") from exc
-    table = data.get("pitch", {}) if isinstance(data, dict) else None
-    if not isinstance(table, dict):
-        raise ConfigError(f"{path!r}: [pitch] must be a table")
-    return PitchConfig.from_mapping(table)
-
-
 @click.command("pitch")
 @click.argument("user_id")
 @click.argument("item_id", required=False)
@@ -103,6 +78,7 @@ def pitch_cmd(
     """Write pitches for USER_ID's top-N recommendations, or for ITEM_ID only."""
     from recsys.errors import UnknownItemError
     from recsys.pitch.batch import write_for_user
+    from recsys.pitch.config import load_pitch_config
     from recsys.service import RecommendationService
     from recsys.store.sqlite import Store
 
@@ -117,7 +93,7 @@ def pitch_cmd(
         changes["precision"] = precision
     if samples:
         changes["n_samples"] = samples
-    config = read_pitch_config(config_path).with_(**changes)
+    config = load_pitch_config(config_path).with_(**changes)
     obj.home.ensure()
     store = Store(obj.home.db_path)
     try:

@@ -17,13 +17,11 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import json
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from recsys.config import TrainConfig, from_dict
+from recsys.config import TrainConfig, from_dict, read_config_file
 from recsys.errors import ConfigError
 from recsys.pitch.config import PitchConfig
 
@@ -111,12 +109,4 @@ def load_nightly_config(path: str | Path | None) -> NightlyConfig:
     """
     if path is None:
         return NightlyConfig()
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"config file {str(p)!r} does not exist")
-    try:
-        text = p.read_text(encoding="utf-8")
-        data = json.loads(text) if p.suffix == ".json" else tomllib.loads(text)
-    except (json.JSONDecodeError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"config file {str(p)!r} is not valid: {exc}") from exc
-    return NightlyConfig.from_dict(data)
+    return NightlyConfig.from_dict(read_config_file(path))

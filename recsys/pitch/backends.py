@@ -456,9 +456,8 @@ class OnnxModel:
 
         self.load()
         tok = self._tokenizer
-        messages, prefix = split_prefill(messages)
-        prompt = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        ids = tok(prompt + prefix, add_special_tokens=False)["input_ids"]
+        prompt, prefix = self._prompt(messages)
+        ids = tok(prompt, add_special_tokens=False)["input_ids"]
         tokens = np.asarray([ids], dtype=np.int32)
         stop_ids = {int(t) for t in (tok.eos_token_id, tok.pad_token_id) if t is not None}
         out: list[tuple[str, float]] = []
@@ -488,10 +487,7 @@ class OnnxModel:
                     if token in stop_ids:
                         break
                     # the logits the token was drawn from (the last step's, temperature 1)
-                    logits = np.asarray(generator.get_output("logits"), dtype=np.float64)
-                    logits = logits.reshape(-1)[-len(tok) :] if logits.size > 1 else logits
-                    top = float(logits.max())
-                    logprobs.append(float(logits[token] - top - np.log(np.exp(logits - top).sum())))
+                    logprobs.append(self._logprob(generator, token))
                     row.append(token)
                     if one_sentence and _ends_sentence(tok.decode(row, skip_special_tokens=True)):
                         break
@@ -501,6 +497,23 @@ class OnnxModel:
         self.last_generate_s = time.perf_counter() - started
         self.last_new_tokens = new_tokens
         return out
+
+    def _prompt(self, messages: Messages) -> tuple[str, str]:
+        """``(chat prompt ending with the answer start, the answer start)``."""
+        messages, prefix = split_prefill(messages)
+        prompt = self._tokenizer.apply_chat_template(
+            messages, tokenize=False, add_generation_prompt=True
+        )
+        return prompt + prefix, prefix
+
+    def _logprob(self, generator: Any, token: int) -> float:
+        """Log p(token) under the generator's current logits (temperature 1)."""
+        import numpy as np
+
+        logits = np.asarray(generator.get_output("logits"), dtype=np.float64).reshape(-1)
+        logits = logits[-len(self._tokenizer) :]
+        top = float(logits.max())
+        return float(logits[token] - top - np.log(np.exp(logits - top).sum()))
 
     def score(self, messages: Messages, text: str) -> float:
         """The mean token log-probability of ``text`` as the reply to ``messages``.
@@ -514,11 +527,10 @@ class OnnxModel:
 
         self.load()
         tok = self._tokenizer
-        messages, prefix = split_prefill(messages)
-        prompt = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        ids = tok(prompt + prefix, add_special_tokens=False)["input_ids"]
+        prompt, prefix = self._prompt(messages)
+        ids = tok(prompt, add_special_tokens=False)["input_ids"]
         rest = text[len(prefix) :] if text.startswith(prefix) else text
-        full = tok(prompt + prefix + rest, add_special_tokens=False)["input_ids"]
+        full = tok(prompt + rest, add_special_tokens=False)["input_ids"]
         logprobs: list[float] = []
         with self._lock:
             params = og.GeneratorParams(self._model)
@@ -526,10 +538,7 @@ class OnnxModel:
             generator = og.Generator(self._model, params)
             generator.append_tokens(np.asarray([ids], dtype=np.int32))
             for token in full[len(ids) :]:
-                logits = np.asarray(generator.get_output("logits"), dtype=np.float64)
-                logits = logits.reshape(-1)[-len(tok) :]
-                top = float(logits.max())
-                logprobs.append(float(logits[token] - top - np.log(np.exp(logits - top).sum())))
+                logprobs.append(self._logprob(generator, token))
                 generator.append_tokens(np.asarray([[token]], dtype=np.int32))
         return float(np.mean(logprobs)) if logprobs else float("-inf")
 

@@ -179,3 +179,23 @@ class PitchConfig:
     def with_(self, **changes: Any) -> PitchConfig:
         """A copy with ``changes`` applied (validated again)."""
         return replace(self, **changes)
+
+
+def load_pitch_config(path: str | None) -> PitchConfig:
+    """The ``[pitch]`` table of a TOML/JSON config file (the defaults without a file).
+
+    Raises:
+        ConfigError: when the file cannot be read or parsed, or a key or value is invalid.
+    """
+    from recsys.config import read_config_file
+
+    if path is None:
+        return PitchConfig()
+    try:
+        data = read_config_file(path)
+    except ConfigError as exc:
+        raise ConfigError(f"cannot read pitch config {path!r}: {exc}") from exc
+    table = data.get("pitch", {}) if isinstance(data, Mapping) else None
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{path!r}: [pitch] must be a table")
+    return PitchConfig.from_mapping(table)
