@@ -23,12 +23,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args, get_origin
 
 from recsys.errors import ConfigError
-
-EventType = Literal["view", "click", "add_to_cart", "purchase"]
-EVENT_TYPES: tuple[str, ...] = ("view", "click", "add_to_cart", "purchase")
-
-Algorithm = Literal["als", "bpr", "itemknn"]
-ALGORITHMS: tuple[str, ...] = ("als", "bpr", "itemknn")
+from recsys.types import ALGORITHMS, EVENT_TYPES, Algorithm
 
 
 def _check(cond: bool, name: str, value: object, allowed: str) -> None:

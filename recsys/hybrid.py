@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -44,13 +44,19 @@ from recsys.bundle import Bundle
 from recsys.config import HybridConfig, MatrixConfig
 from recsys.errors import InvalidInputError, UnknownItemError
 from recsys.models.base import top_n
-from recsys.store.sqlite import UserEvent
-from recsys.toplists import RankedList
+from recsys.types import (
+    MAX_N,
+    SIMILAR_MODES,
+    Filters,
+    RankedList,
+    Reason,
+    Recommendations,
+    RecommendedItem,
+    SimilarMode,
+    Strategy,
+    UserEvent,
+)
 
-Strategy = Literal["hybrid", "content", "popular"]
-SimilarMode = Literal["hybrid", "behavior", "content"]
-SIMILAR_MODES: tuple[str, ...] = ("hybrid", "behavior", "content")
-MAX_N = 1000
 REASON_HISTORY = 200  # history items considered when explaining a recommendation
 SPREAD_FLOOR = 0.5  # a source's spread is floored at this share of its typical spread
 SELECT_PREFIX = 8  # _select sorts the best SELECT_PREFIX x n candidates first (see there)
@@ -60,26 +66,6 @@ VERBS = {
     "click": "clicked",
     "view": "viewed",
 }
-
-
-@dataclass(frozen=True)
-class Reason:
-    """Why an item was recommended.
-
-    Attributes:
-        kind: ``history`` (driven by the user's own items), ``similar`` (similar to a given item),
-            or ``popular``.
-        source: the signal that contributed most: ``behavior`` (the behavior model, from the whole
-            history or from the newest events), ``text``, ``popularity`` or ``repeat`` (the user
-            buys this item again and again).
-        item_ids: the user's items that contributed most (empty for ``popular``).
-        text: a short human-readable sentence.
-    """
-
-    kind: Literal["history", "similar", "popular"]
-    source: Literal["behavior", "text", "popularity", "repeat"]
-    item_ids: tuple[str, ...]
-    text: str
 
 
 def _unit(v: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
@@ -125,24 +111,6 @@ BARE_REASONS = tuple(_bare_reason({s: 1.0}) for s in SOURCES)  # by code
 
 
 @dataclass(frozen=True)
-class RecommendedItem:
-    """One recommended item with its blended score and reason."""
-
-    item_id: str
-    score: float
-    reason: Reason
-
-
-@dataclass(frozen=True)
-class Recommendations:
-    """An answer: which strategy served it, from which model version, and the items."""
-
-    strategy: Strategy
-    items: list[RecommendedItem]
-    model_version: str
-
-
-@dataclass(frozen=True)
 class _Scored:
     """Candidates with blended scores and each source's contribution (inside ``_rank``)."""
 
@@ -150,21 +118,6 @@ class _Scored:
     blended: npt.NDArray[np.float64]
     contrib: dict[str, npt.NDArray[np.float64]]
     hist_row: sp.csr_matrix
-
-
-@dataclass(frozen=True)
-class Filters:
-    """Per-request filters (on top of the configured defaults).
-
-    Attributes:
-        category: keep only items of this category (None: any).
-        exclude: item ids never to return.
-        in_stock_only: override the configured ``in_stock_only`` (None: use config).
-    """
-
-    category: str | None = None
-    exclude: frozenset[str] = field(default_factory=frozenset)
-    in_stock_only: bool | None = None
 
 
 def _check_n(n: int) -> int:

@@ -38,29 +38,12 @@ import numpy.typing as npt
 import polars as pl
 from tqdm import tqdm
 
-from recsys.store.sqlite import UserEvent, UserHistory
+from recsys.types import HISTORY_LIMIT, RankedList, UserEvent, UserHistory
 
 if TYPE_CHECKING:
     from recsys.hybrid import HybridRecommender
 
-# newest events a user request reads for taste, recency and reasons (the precomputed lists read
-# the same); the items to exclude come from the whole history (``Store.user_history``)
-HISTORY_LIMIT = 500
-
-
-@dataclass(frozen=True)
-class RankedList:
-    """A user's candidates in answer order, precomputed (see ``HybridRecommender.ranked_list``).
-
-    Attributes:
-        items: item indices, best first (``-1`` pads unused slots in stored tables).
-        scores: blended scores, as the live answer reports them.
-        sources: per item, the code (``SOURCES``) of the source that contributed most.
-    """
-
-    items: npt.NDArray[np.int32]
-    scores: npt.NDArray[np.float64]
-    sources: npt.NDArray[np.int8]
+__all__ = ["HISTORY_LIMIT", "RankedList", "TopLists", "compute_toplists", "user_histories"]
 
 
 @dataclass(frozen=True)

@@ -39,11 +39,12 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import polars as pl
 
 from recsys.errors import StoreBusyError
+from recsys.types import UserEvent, UserHistory
 
 log = logging.getLogger(__name__)
 
@@ -128,32 +129,6 @@ ITEM_SCHEMA = {
     "attributes": pl.String,
     "updated_at": pl.Float64,
 }
-
-
-class UserEvent(NamedTuple):
-    """One event of a user's history, newest first when returned by the store.
-
-    A named tuple rather than a dataclass: the API builds up to 200 of these per request.
-    """
-
-    item_id: str
-    type: str
-    ts: float
-
-
-class UserHistory(NamedTuple):
-    """What a request knows of a user's stored history (:meth:`Store.user_history`).
-
-    Attributes:
-        events: the newest events, newest first (at most the ``limit`` asked for): what taste,
-            recency and reasons are computed from.
-        item_types: the distinct ``(item_id, type)`` pairs of the *whole* stored history when
-            ``events`` is cut short by the limit, so owned items are excluded however long ago
-            they were bought; None when ``events`` already is the whole history.
-    """
-
-    events: list[UserEvent]
-    item_types: list[tuple[str, str]] | None = None
 
 
 class Store:
