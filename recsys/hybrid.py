@@ -175,6 +175,7 @@ class HybridRecommender:
         filters: Filters | None = None,
         explain: bool = True,
         item_types: Sequence[tuple[str, str]] | None = None,
+        use_trained_vector: bool = True,
     ) -> Recommendations:
         """Recommend ``n`` items for a user given their current history (newest first).
 
@@ -190,18 +191,22 @@ class HybridRecommender:
                 (``Store.user_history(...).item_types``): ``exclude_seen`` and
                 ``exclude_purchased`` then cover every item the user ever had, not only the
                 ones in ``history``.
+            use_trained_vector: False to ignore what training learnt about ``user_id`` (an
+                erased user): the answer is computed from ``history`` alone.
 
         Returns:
             :class:`Recommendations` (possibly fewer than ``n`` items if the filters leave fewer).
         """
         n = _check_n(n)
-        strategy, user_idx = self._strategy(user_id, history)
+        strategy, user_idx = self._strategy(user_id, history, use_trained_vector)
         return self._rank(strategy, user_idx, history, n, filters or Filters(), explain, item_types)
 
-    def _strategy(self, user_id: str, history: Sequence[UserEvent]) -> tuple[Strategy, int]:
+    def _strategy(
+        self, user_id: str, history: Sequence[UserEvent], use_trained_vector: bool = True
+    ) -> tuple[Strategy, int]:
         """Which strategy serves ``user_id`` with ``history``, and the user's model row (or -1)."""
         b = self.bundle
-        user_idx = b.users.index(user_id)
+        user_idx = b.users.index(user_id) if use_trained_vector else -1
         trained_events = (
             int(b.user_items.indptr[user_idx + 1] - b.user_items.indptr[user_idx])
             if user_idx >= 0
