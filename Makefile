@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 export RECSYS_HOME ?= $(CURDIR)/var/demo
 PYTEST_ARGS ?=
 
-.PHONY: venv pitch-model demo test test-heavy test-llm test-all lint bench clean
+.PHONY: venv pitch-model demo test test-heavy test-llm test-all lint fmt bench clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -60,10 +60,18 @@ test-llm: $(STAMP) pitch-model
 test-all: $(STAMP) pitch-model
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# ruff (lint + format check), mypy (config in pyproject.toml) and the import contracts of
+# .importlinter (layers, recsys imports neither api nor jobs, no cycles); pre-commit runs the same
 lint: $(STAMP)
 	$(BIN)/ruff check recsys api jobs tests benchmarks
 	$(BIN)/ruff format --check recsys api jobs tests benchmarks
 	$(BIN)/mypy recsys api jobs
+	$(BIN)/lint-imports
+
+# rewrite the code in place: ruff's safe fixes (import order, ...), then its formatter
+fmt: $(STAMP)
+	$(BIN)/ruff check --fix recsys api jobs tests benchmarks
+	$(BIN)/ruff format recsys api jobs tests benchmarks
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/recall.py --dataset ml-100k

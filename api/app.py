@@ -1,5 +1,9 @@
 """Flask application factory: config, the recommendation service, blueprints, errors, metrics.
 
+Only the factory and what it installs live here; what the routes share is in :mod:`api.state`
+(the app's state), :mod:`api.auth` (keys, request ids) and :mod:`api.answers` (JSON answers),
+so that no route imports this module.
+
 Example:
     >>> app = create_app({"home": "var/demo", "write_keys": ["secret"]})
     >>> app.test_client().get("/healthz").get_json()
@@ -9,31 +13,24 @@ Example:
 from __future__ import annotations
 
 import atexit
-import hmac
-import importlib
 import logging
-import re
-import threading
-import uuid
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 
 import orjson
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, g, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.routing import PathConverter
 
+from api.auth import request_id
 from api.config import ApiConfig, load_api_config
-from api.errors import ApiError, register_error_handlers
-from api.metrics import Metrics, init_metrics
+from api.errors import register_error_handlers
+from api.metrics import init_metrics
+from api.state import EXTENSION, ApiState, PitchSource
 from recsys.home import Home
 from recsys.service import RecommendationService
 
 log = logging.getLogger(__name__)
-
-EXTENSION = "recsys"
-REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
-KeyKind = Literal["read", "write", "admin"]
 
 
 class OrjsonProvider(DefaultJSONProvider):
@@ -56,93 +53,6 @@ class OrjsonProvider(DefaultJSONProvider):
         return Response(orjson.dumps(obj, default=self.default), mimetype=self.mimetype)
 
 
-class ApiState:
-    """Everything the routes share, stored as ``app.extensions["recsys"]``."""
-
-    def __init__(
-        self, config: ApiConfig, service: RecommendationService, pitch_provider: Any | None
-    ) -> None:
-        self.config = config
-        self.service = service
-        self.metrics = Metrics()
-        self._pitch_provider = pitch_provider
-        self._pitch_lock = threading.Lock()
-        self._pitch_checked = pitch_provider is not None
-
-    def pitch_provider(self) -> Any | None:
-        """The pitch provider: the injected one, else ``recsys.pitch.serving.PitchProvider``.
-
-        Built on first use (it may load a language model); None when the module is missing.
-        """
-        with self._pitch_lock:
-            if not self._pitch_checked:
-                self._pitch_checked = True
-                try:
-                    module = importlib.import_module("recsys.pitch.serving")
-                except ImportError:
-                    log.warning("recsys.pitch.serving is not available: ?pitch=true disabled")
-                else:
-                    home, pitch = self.service.home, self.config.pitch
-                    self._pitch_provider = module.PitchProvider(home, pitch)
-            return self._pitch_provider
-
-    def close(self) -> None:
-        """Stop the watcher, close the pitch provider and the store."""
-        provider = self._pitch_provider
-        if provider is not None and hasattr(provider, "close"):
-            provider.close()
-        self.service.close()
-
-
-def state() -> ApiState:
-    """The current app's :class:`ApiState`."""
-    return current_app.extensions[EXTENSION]  # type: ignore[no-any-return]
-
-
-def require_key(kind: KeyKind) -> None:
-    """Check ``Authorization: Bearer <key>`` for a route of this kind (401/403 otherwise)."""
-    check_key(state().config, kind, request.headers.get("Authorization", ""))
-
-
-def check_key(cfg: ApiConfig, kind: KeyKind, header: str) -> None:
-    """Check an ``Authorization`` header value for a route of this kind (401/403 otherwise)."""
-    if kind == "read" and not cfg.read_requires_key:
-        return
-    accepted = {"read": cfg.all_keys, "write": cfg.all_keys, "admin": cfg.admin_keys}[kind]
-    scheme, _, key = header.partition(" ")
-    key = key.strip()
-    if scheme.lower() != "bearer" or not key:
-        raise ApiError(401, "unauthorized", "send Authorization: Bearer <api key>")
-    if not any(hmac.compare_digest(key.encode(), k.encode()) for k in accepted):
-        if kind == "admin" and any(
-            hmac.compare_digest(key.encode(), k.encode()) for k in cfg.all_keys
-        ):
-            raise ApiError(403, "forbidden", "this route needs an admin key")
-        if not cfg.all_keys:
-            raise ApiError(401, "unauthorized", "no API keys are configured on this server")
-        raise ApiError(401, "unauthorized", "the API key is not valid")
-
-
-def request_id(given: str) -> str:
-    """The request id to use and echo: the caller's ``X-Request-ID`` if sane, else a new one."""
-    return given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
-
-
-def limit_native_threads() -> None:
-    """One BLAS / OpenMP thread per request thread.
-
-    The server already runs requests in parallel (workers x threads); letting numpy's BLAS and
-    FAISS's OpenMP each start a thread per core on top oversubscribes the CPUs and makes small
-    matrix products and searches several times slower under load (measured: 122 ms vs 22 ms per
-    user request with four busy processes on 2 cores).
-    """
-    import faiss
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(1)
-    faiss.omp_set_num_threads(1)
-
-
 class AnyPathConverter(PathConverter):
     """Like werkzeug's ``path`` converter, but ``.`` also matches newlines."""
 
@@ -152,7 +62,7 @@ class AnyPathConverter(PathConverter):
 def create_app(
     config: ApiConfig | Mapping[str, Any] | None = None,
     *,
-    pitch_provider: Any | None = None,
+    pitch_provider: PitchSource | None = None,
     service: RecommendationService | None = None,
 ) -> Flask:
     """Create the app.
@@ -174,23 +84,23 @@ def create_app(
         mapping = dict(config or {})
         flask_config = {k: v for k, v in mapping.items() if k.isupper()}
         cfg = load_api_config({k: v for k, v in mapping.items() if not k.isupper()})
-    limit_native_threads()
     app = Flask(__name__)
-    app.json = OrjsonProvider(app)
+    json_provider = OrjsonProvider(app)
+    json_provider.sort_keys = False
+    json_provider.compact = True
+    app.json = json_provider
     # ids may contain any character but "/" at the start and NUL (rejected by check_id);
     # werkzeug's default path converter stops at a newline and would answer 404 for such ids
     app.url_map.converters["path"] = AnyPathConverter
     app.config.update(flask_config)
     app.config["MAX_CONTENT_LENGTH"] = cfg.max_body_bytes
-    app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.json.compact = True  # type: ignore[attr-defined]
 
     service = service or RecommendationService(Home.resolve(cfg.home))
     service.use_precomputed = cfg.precomputed
     api_state = ApiState(cfg, service, pitch_provider)
     app.extensions[EXTENSION] = api_state
     # catalog texts are embedded off the request path, by one short-lived job per data home
-    # (recsys.live_embed), so no worker loads the text model: set before the first snapshot
+    # (recsys.overlay_embed), so no worker loads the text model: set before the first snapshot
     service.embed_in_background()
     try:
         _ = service.snapshot  # load now when published; otherwise the watcher picks it up later

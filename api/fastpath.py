@@ -7,7 +7,7 @@ cost more than that: called as plain WSGI, such a request took 0.48 ms through F
 through this path, against 0.10 ms for a bare Flask route (``benchmarks/api_cpu.py --wsgi``).
 This WSGI middleware answers that one route directly:
 it parses the query with werkzeug's own parser, checks the key, validates and answers with the
-same functions as the Flask route (:func:`api.routes.users.user_answer`), writes the same JSON
+same functions as the Flask route (:func:`api.answers.user_answer`), writes the same JSON
 and headers (``Content-Type``, ``Content-Length``, ``X-Request-ID``) and records the same
 Prometheus samples under the route's template.
 
@@ -30,14 +30,13 @@ from urllib.parse import parse_qsl
 import orjson
 from werkzeug.datastructures import ImmutableMultiDict
 
-from api.app import check_key, request_id
+from api.answers import user_answer
+from api.auth import check_key, request_id
 from api.errors import ApiError
-from api.routes.users import user_answer
+from api.state import ApiState
 
 if TYPE_CHECKING:
     from flask import Flask
-
-    from api.app import ApiState
 
 log = logging.getLogger(__name__)
 

@@ -15,16 +15,19 @@ from __future__ import annotations
 
 import copy
 from functools import cache
-from typing import Any
+from typing import Any, get_args
 
 from jsonschema import Draft4Validator
 
+from recsys.pitch.writer import Source as PitchSource
+from recsys.serving.sources import reason_sources
 from recsys.store.importing import MAX_ID_LENGTH
+from recsys.types import EVENT_TYPES, RANKINGS, REASON_KINDS, SIMILAR_MODES, STRATEGIES
 
-MAX_N = 100
+# the longest list the HTTP API answers (the library ranks up to recsys.types.MAX_N = 1000)
+MAX_API_N = 100
 MAX_RECENT_ITEMS = 100
 MAX_EVENT_ID_LENGTH = 128
-EVENT_TYPES = ["view", "click", "add_to_cart", "purchase"]
 
 # A character that is not whitespace under BOTH Python's and ECMAScript's definitions, written
 # out so that validators and fuzzers (either regex engine) agree on which ids are blank.
@@ -86,8 +89,8 @@ SCHEMAS: dict[str, Any] = {
         "additionalProperties": False,
         "required": ["kind", "source", "item_ids", "text"],
         "properties": {
-            "kind": {"type": "string", "enum": ["history", "similar", "popular"]},
-            "source": {"type": "string", "enum": ["behavior", "text", "popularity", "repeat"]},
+            "kind": {"type": "string", "enum": list(REASON_KINDS)},
+            "source": {"type": "string", "enum": list(reason_sources())},
             "item_ids": {"type": "array", "items": {"type": "string"}},
             "text": {"type": "string"},
         },
@@ -98,7 +101,7 @@ SCHEMAS: dict[str, Any] = {
         "required": ["text", "source"],
         "properties": {
             "text": {"type": "string"},
-            "source": {"type": "string", "enum": ["llm", "template", "cache"]},
+            "source": {"type": "string", "enum": list(get_args(PitchSource))},
         },
     },
     "RecommendedItem": {
@@ -117,7 +120,7 @@ SCHEMAS: dict[str, Any] = {
             "pitch": _ref("Pitch"),
         },
     },
-    "Strategy": {"type": "string", "enum": ["hybrid", "content", "popular"]},
+    "Strategy": {"type": "string", "enum": list(STRATEGIES)},
     "UserRecommendations": {
         "type": "object",
         "additionalProperties": False,
@@ -128,11 +131,11 @@ SCHEMAS: dict[str, Any] = {
             "strategy": _ref("Strategy"),
             "ranking": {
                 "type": "string",
-                "enum": ["precomputed", "live"],
+                "enum": list(RANKINGS),
                 "description": "precomputed: the user's list ranked at training (no event "
                 "since); live: ranked for this request",
             },
-            "items": {"type": "array", "items": _ref("RecommendedItem"), "maxItems": MAX_N},
+            "items": {"type": "array", "items": _ref("RecommendedItem"), "maxItems": MAX_API_N},
             "request_id": {"type": "string"},
         },
     },
@@ -143,7 +146,7 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "model_version": {"type": "string"},
             "strategy": _ref("Strategy"),
-            "items": {"type": "array", "items": _ref("RecommendedItem"), "maxItems": MAX_N},
+            "items": {"type": "array", "items": _ref("RecommendedItem"), "maxItems": MAX_API_N},
             "request_id": {"type": "string"},
         },
     },
@@ -153,10 +156,10 @@ SCHEMAS: dict[str, Any] = {
         "required": ["item_id", "mode", "model_version", "strategy", "items", "request_id"],
         "properties": {
             "item_id": {"type": "string"},
-            "mode": {"type": "string", "enum": ["hybrid", "behavior", "content"]},
+            "mode": {"type": "string", "enum": list(SIMILAR_MODES)},
             "model_version": {"type": "string"},
             "strategy": _ref("Strategy"),
-            "items": {"type": "array", "items": _ref("RecommendedItem"), "maxItems": MAX_N},
+            "items": {"type": "array", "items": _ref("RecommendedItem"), "maxItems": MAX_API_N},
             "request_id": {"type": "string"},
         },
     },
@@ -171,7 +174,7 @@ SCHEMAS: dict[str, Any] = {
                 "maxItems": MAX_RECENT_ITEMS,
                 "description": "Items the session looked at, most recent first.",
             },
-            "n": {"type": "integer", "minimum": 1, "maximum": MAX_N, "default": 10},
+            "n": {"type": "integer", "minimum": 1, "maximum": MAX_API_N, "default": 10},
             "category": {"type": "string", "minLength": 1, "maxLength": 256},
             "exclude": {"type": "array", "items": _ID, "maxItems": 1000},
             "in_stock": {"type": "boolean", "default": True},
@@ -185,7 +188,7 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "user_id": _ID,
             "item_id": _ID,
-            "type": {"type": "string", "enum": EVENT_TYPES},
+            "type": {"type": "string", "enum": list(EVENT_TYPES)},
             "ts": {
                 "description": "ISO 8601 (naive: UTC) or an epoch number: seconds, unless read "
                 "as seconds it is over a day ahead while read as milliseconds it lies between "
@@ -380,7 +383,7 @@ def _n_param() -> dict[str, Any]:
         "name": "n",
         "in": "query",
         "required": False,
-        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_N, "default": 10},
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_API_N, "default": 10},
     }
 
 
@@ -514,7 +517,7 @@ def build_spec(max_batch: int = 1000) -> dict[str, Any]:
                         "mode",
                         {
                             "type": "string",
-                            "enum": ["hybrid", "behavior", "content"],
+                            "enum": list(SIMILAR_MODES),
                             "default": "hybrid",
                         },
                     ),

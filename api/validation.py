@@ -14,9 +14,9 @@ from flask import request
 from werkzeug.datastructures import MultiDict
 
 from api.errors import ApiError
-from api.openapi import MAX_CATEGORY_QUERY, MAX_EXCLUDE_QUERY, MAX_N, NOT_BLANK, validator
-from recsys.hybrid import Filters
+from api.openapi import MAX_API_N, MAX_CATEGORY_QUERY, MAX_EXCLUDE_QUERY, NOT_BLANK, validator
 from recsys.store.importing import MAX_ID_LENGTH
+from recsys.types import Filters
 
 _NOT_BLANK = re.compile(NOT_BLANK)
 _INTEGER = re.compile(r"[+-]?[0-9]{1,9}")
@@ -111,9 +111,11 @@ def bool_param(name: str, default: bool, args: Args | None = None) -> bool:
     raise ApiError(422, "validation_error", f"{name}={raw!r} must be true or false")
 
 
-def choice_param(name: str, default: str, allowed: tuple[str, ...]) -> str:
-    """A query parameter from a closed set."""
-    raw = _arg(name)
+def choice_param(
+    name: str, default: str, allowed: tuple[str, ...], args: Args | None = None
+) -> str:
+    """A query parameter from a closed set (e.g. ``recsys.types.SIMILAR_MODES``)."""
+    raw = _arg(name, args)
     if raw is None:
         return default
     if raw not in allowed:
@@ -122,13 +124,18 @@ def choice_param(name: str, default: str, allowed: tuple[str, ...]) -> str:
 
 
 def n_param(args: Args | None = None) -> int:
-    """The list length ``n`` (1..100, default 10)."""
-    value = int_param("n", 10, 1, MAX_N, args)
+    """The list length ``n`` (1..:data:`~api.openapi.MAX_API_N`, default 10)."""
+    value = int_param("n", 10, 1, MAX_API_N, args)
     return 10 if value is None else value
 
 
-def query_filters(args: Args | None = None) -> tuple[Filters, bool]:
-    """``(filters, explain)`` from ``category``, ``exclude``, ``in_stock``, ``explain``."""
+def reasons_param(args: Args | None = None) -> bool:
+    """Whether the caller asked for each item's reason (``explain``, default false)."""
+    return bool_param("explain", False, args)
+
+
+def query_filters(args: Args | None = None) -> Filters:
+    """Request filters from the ``category``, ``exclude`` and ``in_stock`` query parameters."""
     category = _arg("category", args)
     if category is not None and not 1 <= len(category) <= MAX_CATEGORY_QUERY:
         raise ApiError(
@@ -141,6 +148,13 @@ def query_filters(args: Args | None = None) -> tuple[Filters, bool]:
         )
     exclude = frozenset(x.strip() for x in exclude_raw.split(",") if x.strip())
     in_stock = bool_param("in_stock", True, args)
-    explain = bool_param("explain", False, args)
-    filters = Filters(category=category, exclude=exclude, in_stock_only=None if in_stock else False)
-    return filters, explain
+    return Filters(category=category, exclude=exclude, in_stock_only=None if in_stock else False)
+
+
+def body_filters(body: dict[str, Any]) -> Filters:
+    """Request filters from a validated JSON body's ``category``, ``exclude`` and ``in_stock``."""
+    return Filters(
+        category=body.get("category"),
+        exclude=frozenset(body.get("exclude", ())),
+        in_stock_only=None if body.get("in_stock", True) else False,
+    )

@@ -57,11 +57,11 @@ from recall import (  # noqa: E402
 )
 
 from recsys.config import TrainConfig  # noqa: E402
-from recsys.data import load_dataset  # noqa: E402
+from recsys.datasets import load_dataset  # noqa: E402
 from recsys.evaluation import history_of, ranking_metrics, temporal_split  # noqa: E402
 from recsys.models import MODELS, ALSModel  # noqa: E402
-from recsys.pipeline import build_bundle  # noqa: E402
 from recsys.text import EmbeddingCache, TextEncoder  # noqa: E402
+from recsys.training import build_bundle  # noqa: E402
 
 K = 20
 OBJECTIVES = {"raw": 0.0, "documented": 1.0}  # name -> ALSModel.confidence_offset

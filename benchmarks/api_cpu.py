@@ -23,15 +23,14 @@ import argparse
 import dataclasses
 import json
 import random
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from api.app import create_app
+from api.testing import bare_app
 
-from api.app import create_app  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 QUERIES = ("n=20", "n=20&explain=true", "n=20&category=Drama")
 
@@ -42,10 +41,9 @@ def wsgi_costs(app: Any, users: list[str]) -> None:
     The environ of every request is built before the clock starts; the best of five passes is
     printed (the spread between passes is this VM's noise, not the code's).
     """
-    from api_latency import bare_app  # the bare endpoint of the load benchmark
     from werkzeug.test import EnvironBuilder
 
-    bare = bare_app()
+    bare = bare_app()  # the bare endpoint of the load benchmarks
 
     def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
         assert status.startswith("200"), status

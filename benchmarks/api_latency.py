@@ -40,8 +40,6 @@ import asyncio
 import json
 import os
 import platform
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -57,6 +55,18 @@ ML_HOME = ROOT / "var" / "api-bench"
 SYNTH_HOME = ROOT / "var" / "api-bench-synth"
 KEY = "bench-write-key"
 SEED = 7
+# The server harness (api.testing: free port, start, wait, stop) is imported where a server
+# starts, not at the top: the load generator runs this file in a process of its own whose CPU
+# per request is measured (api_spread.py loadgen), and `import api` costs about a second of CPU.
+HARNESS = ("free_port", "stop_server", "wait_ready")  # also importable from here
+
+
+def __getattr__(name: str) -> Any:
+    if name in HARNESS:
+        from api import testing
+
+        return getattr(testing, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # ------------------------------------------------------------------------- synthetic bundle
@@ -70,8 +80,8 @@ def build_synthetic(home_root: Path, n_items: int, n_users: int, per_user: int) 
     from recsys.home import Home
     from recsys.index import VectorIndex
     from recsys.models.base import BehaviorModel
-    from recsys.pipeline import precompute_lists
     from recsys.store import Store
+    from recsys.training import precompute_lists
     from recsys.vocab import IdVocabulary
 
     rng = np.random.default_rng(SEED)
@@ -158,7 +168,7 @@ def build_synthetic(home_root: Path, n_items: int, n_users: int, per_user: int) 
         watermark = store.last_seq()
         stored = store.events_frame(until_seq=watermark)
     t1 = time.perf_counter()
-    bundle.toplists = precompute_lists(bundle, stored, watermark, show_progress=True)
+    bundle.precomputed = precompute_lists(bundle, stored, watermark, show_progress=True)
     print(f"precomputed lists {time.perf_counter() - t1:.1f}s", flush=True)
     version = write_bundle(home.artifacts, bundle)
     publish(home.artifacts, version)
@@ -167,25 +177,6 @@ def build_synthetic(home_root: Path, n_items: int, n_users: int, per_user: int) 
 
 
 # ------------------------------------------------------------------------------- servers
-def bare_app() -> Any:
-    """The bare Flask app: one JSON route, nothing else."""
-    from flask import Flask, jsonify
-
-    app = Flask("bare")
-
-    @app.get("/bare")
-    def bare() -> Any:
-        return jsonify({"status": "ok", "items": []})
-
-    return app
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def start_server(
     kind: str,
     home: Path | None,
@@ -196,8 +187,10 @@ def start_server(
     settings: dict[str, str] | None = None,
     reuse_port: bool = True,
 ) -> subprocess.Popen[bytes]:
+    """``recsys serve`` over ``home`` (or, for ``kind="bare"``, the bare app) on 127.0.0.1."""
+    from api.testing import bare_command, serve_command, start_process
+
     env = {
-        **os.environ,
         "RECSYS_API_WRITE_KEYS": KEY,
         "RECSYS_API_SWAP_POLL_S": "2",
         "RECSYS_API_PRECOMPUTED": "true",
@@ -205,66 +198,12 @@ def start_server(
         **(settings or {}),
     }
     if kind == "bare":
-        cmd = [
-            sys.executable,
-            __file__,
-            "--serve-bare",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--threads",
-            str(threads),
-        ]
+        cmd = bare_command(port, workers=workers, threads=threads, reuse_port=reuse_port)
+    elif home is None:
+        raise ValueError(f"a {kind!r} server needs a home")
     else:
-        cmd = [
-            str(Path(sys.executable).parent / "recsys"),
-            "--home",
-            str(home),
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--threads",
-            str(threads),
-        ]
-    if not reuse_port:
-        cmd.append("--no-reuse-port")
-    return subprocess.Popen(
-        cmd, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True
-    )
-
-
-def wait_ready(port: int, path: str, proc: subprocess.Popen[bytes], timeout: float = 180) -> None:
-    import http.client
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("server exited early")
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            conn.request("GET", path)
-            if conn.getresponse().status == 200:
-                conn.close()
-                return
-        except OSError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError("server not ready")
-
-
-def stop_server(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        cmd = serve_command(home, port, workers=workers, threads=threads, reuse_port=reuse_port)
+    return start_process(cmd, log, env)
 
 
 # -------------------------------------------------------------------------- load generator
@@ -490,14 +429,6 @@ def drive(
     return result
 
 
-def ids_of(home: Path) -> tuple[list[str], list[str]]:
-    from recsys.bundle import load_bundle
-    from recsys.home import Home
-
-    bundle = load_bundle(Home(home).artifacts)
-    return bundle.users.ids(), bundle.items.ids()
-
-
 def copy_sqlite(src: Path, dst: Path) -> None:
     """Copy a SQLite database with its online backup API (consistent, WAL included)."""
     import sqlite3
@@ -509,9 +440,11 @@ def copy_sqlite(src: Path, dst: Path) -> None:
 
 
 def bench_dataset(name: str, home: Path, args: argparse.Namespace) -> dict[str, Any]:
+    from api.testing import free_port, served_ids, stop_server, wait_ready
+
     tmp = ROOT / "var" / "api-bench-logs"
     tmp.mkdir(parents=True, exist_ok=True)
-    users, items = ids_of(home)
+    users, items = served_ids(home)
     print(f"{name}: {len(users)} users, {len(items)} items", flush=True)
     out: dict[str, Any] = {"users": len(users), "items": len(items)}
     # bare and user_recs alternate `--repeat` times, each on a fresh server: on this shared
@@ -683,23 +616,8 @@ def main() -> None:
     parser.add_argument("--ml-home", type=Path, default=ML_HOME)
     parser.add_argument("--synthetic-home", type=Path, default=SYNTH_HOME)
     parser.add_argument("--out", type=Path, default=RESULTS / "api_latency.json")
-    parser.add_argument("--serve-bare", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--no-reuse-port", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--load", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.serve_bare:
-        from recsys.commands.serve import run_gunicorn
-
-        run_gunicorn(
-            bare_app,
-            "127.0.0.1",
-            args.port,
-            args.workers,
-            args.threads,
-            reuse_port=not args.no_reuse_port,
-        )
-        return
     if args.load:
         load_process(args)
         return

@@ -33,9 +33,36 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from api_latency import ROOT, free_port, ids_of, start_server, stop_server, wait_ready
 
+from api.testing import (
+    bare_command,
+    free_port,
+    serve_command,
+    served_ids,
+    start_process,
+    stop_server,
+    wait_ready,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
 LOGS = ROOT / "var" / "api-bench-logs"
+# as in api_latency.py: the precomputed lists and the lean path on, whatever the defaults
+SETTINGS = {
+    "RECSYS_API_SWAP_POLL_S": "2",
+    "RECSYS_API_PRECOMPUTED": "true",
+    "RECSYS_API_FAST_PATH": "true",
+}
+
+
+def start_server(
+    home: Path | None, port: int, workers: int, threads: int, log: Path, reuse_port: bool = True
+) -> subprocess.Popen[bytes]:
+    """``recsys serve`` over ``home``, or the bare app when ``home`` is None, on 127.0.0.1."""
+    if home is None:
+        cmd = bare_command(port, workers=workers, threads=threads, reuse_port=reuse_port)
+    else:
+        cmd = serve_command(home, port, workers=workers, threads=threads, reuse_port=reuse_port)
+    return start_process(cmd, log, SETTINGS)
 
 
 def load(script: Path, spec: dict[str, Any]) -> subprocess.Popen[str]:
@@ -65,13 +92,13 @@ def connections_per_worker(server: subprocess.Popen[bytes], port: int) -> list[i
 
 def spread(args: argparse.Namespace) -> None:
     kind = "bare" if args.home is None else "api"
-    users, items = ids_of(args.home) if args.home is not None else (["1"], ["1"])
+    users, items = served_ids(args.home) if args.home is not None else (["1"], ["1"])
     scenario = "user_recs" if kind == "api" else "bare"
     for trial in range(args.trials):
         port = free_port()
         log = LOGS / f"spread-{kind}.log"
         server = start_server(
-            kind, args.home, port, args.workers, args.threads, log, reuse_port=args.reuse_port
+            args.home, port, args.workers, args.threads, log, reuse_port=args.reuse_port
         )
         try:
             wait_ready(port, "/readyz" if kind == "api" else "/bare", server)
@@ -100,7 +127,7 @@ def spread(args: argparse.Namespace) -> None:
 
 def loadgen(args: argparse.Namespace) -> None:
     port = free_port()
-    server = start_server("bare", None, port, args.workers, args.threads, LOGS / "spread-bare.log")
+    server = start_server(None, port, args.workers, args.threads, LOGS / "spread-bare.log")
     try:
         wait_ready(port, "/bare", server)
         warmup = 2.0

@@ -130,7 +130,7 @@ def _has(module: str) -> Callable[[], bool]:
 
 def _dataset_events(name: str, file: str) -> Callable[[Path], Path]:
     def build(folder: Path) -> Path:
-        from recsys.data import load_dataset
+        from recsys.datasets import load_dataset
 
         events, _ = load_dataset(name)
         path = folder / file
@@ -145,7 +145,7 @@ def _dataset_events(name: str, file: str) -> Callable[[Path], Path]:
 
 def _dataset_catalog(name: str, file: str) -> Callable[[Path], Path]:
     def build(folder: Path) -> Path:
-        from recsys.data import load_dataset
+        from recsys.datasets import load_dataset
 
         _, catalog = load_dataset(name)
         path = folder / file

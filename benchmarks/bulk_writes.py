@@ -50,12 +50,10 @@ from typing import Any
 
 import numpy as np
 
+# The server harness (api.testing) is imported in the functions that use it, not at the top: the
+# load child runs this file too, and `import api` takes about a second of CPU.
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-import api_latency  # noqa: E402
-from api_latency import KEY, free_port, stop_server, wait_ready  # noqa: E402
-
+KEY = "bench-write-key"
 RESULTS = ROOT / "benchmarks" / "results"
 RECSYS = Path(sys.executable).parent / "recsys"
 SEED = 2026
@@ -69,38 +67,33 @@ def loadavg() -> list[float]:
 
 def start_server(home: Path, port: int, log: Path, **env: str) -> subprocess.Popen[bytes]:
     """``recsys serve`` (2 workers x 4 threads) on 127.0.0.1, ready (stop with ``stop_server``)."""
-    os.environ.pop("RECSYS_API_CONFIG", None)
-    settings = {"RECSYS_API_SWAP_POLL_S": "0.5", **env}
-    proc = api_latency.start_server("recsys", home, port, 2, 4, log, settings)
+    from api.testing import start_server as start_process
+    from api.testing import stop_server, wait_ready
+
+    settings: dict[str, str | None] = {
+        "RECSYS_API_CONFIG": None,
+        "RECSYS_API_WRITE_KEYS": KEY,
+        "RECSYS_API_SWAP_POLL_S": "0.5",
+        "RECSYS_API_PRECOMPUTED": "true",
+        "RECSYS_API_FAST_PATH": "true",
+        **env,
+    }
+    proc = start_process(home, port, log, workers=2, threads=4, env=settings)
     try:
-        wait_ready(port, "/readyz", proc)
+        wait_ready(port, "/readyz", proc, log=log)
     except RuntimeError:
         stop_server(proc)
-        raise RuntimeError(f"server not ready: {log.read_text()[-2000:]}") from None
+        raise
     return proc
 
 
 def request(
     port: int, method: str, path: str, body: Any = None, timeout: float = 30
 ) -> tuple[int, Any]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        data = None if body is None else json.dumps(body).encode()
-        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {KEY}"}
-        conn.request(method, path, body=data, headers=headers)
-        response = conn.getresponse()
-        raw = response.read()
-        is_json = "json" in response.getheader("Content-Type", "")
-        return response.status, json.loads(raw) if is_json else raw.decode()
-    finally:
-        conn.close()
+    headers = {"Authorization": f"Bearer {KEY}"}
+    from api.testing import request as http_call
 
-
-def ids_of(home: Path) -> tuple[list[str], list[str]]:
-    from recsys.bundle import load_bundle
-
-    bundle = load_bundle(home / "artifacts")
-    return bundle.users.ids(), bundle.items.ids()
+    return http_call(port, method, path, body, headers, timeout=timeout)
 
 
 def stats(latencies: list[float]) -> dict[str, Any]:
@@ -204,7 +197,9 @@ def window(rows: list[Row], kind: str, lo: float, hi: float) -> dict[str, Any]:
 def import_load(
     home: Path, tmp: Path, rows: int, readers: int, writers: int, quiet_s: float
 ) -> dict[str, Any]:
-    users, items = ids_of(home)
+    from api.testing import free_port, served_ids, stop_server
+
+    users, items = served_ids(home)
     events = tmp / "bulk-events.parquet"
     t0 = time.perf_counter()
     write_events(events, users, items, rows)
@@ -346,7 +341,9 @@ def tree_rss_mb(proc: subprocess.Popen[bytes]) -> tuple[dict[int, float], float]
 
 
 def catalog_put(home: Path, tmp: Path, n_items: int, chars: int) -> dict[str, Any]:
-    users, _ = ids_of(home)
+    from api.testing import free_port, served_ids, stop_server
+
+    users, _ = served_ids(home)
     items = catalog_items(n_items, chars)
     body = {"items": items}
     port = free_port()

@@ -27,11 +27,11 @@ from recall import last_order_split  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from recsys.config import TrainConfig  # noqa: E402
-from recsys.data.demo import load_instacart, load_ml100k  # noqa: E402
+from recsys.datasets.demo import load_instacart, load_ml100k  # noqa: E402
 from recsys.evaluation import evaluate_ranker, history_of, temporal_split, truth_of  # noqa: E402
-from recsys.hybrid import HybridRecommender  # noqa: E402
-from recsys.pipeline import build_bundle  # noqa: E402
+from recsys.serving import HybridRecommender  # noqa: E402
 from recsys.text import TextEncoder  # noqa: E402
+from recsys.training import build_bundle  # noqa: E402
 
 N = 20
 

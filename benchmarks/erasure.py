@@ -98,7 +98,7 @@ def mark(home: Path) -> dict[str, list[str]]:
     """Add the marked users (copies of users 1..50) and user 0's inbox file; return markers."""
     import polars as pl
 
-    from recsys.nightly.inbox import import_inbox
+    from jobs.nightly.inbox import import_inbox
     from recsys.store import Store
 
     markers: dict[str, list[str]] = {}

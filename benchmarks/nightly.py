@@ -33,8 +33,8 @@ import polars as pl
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from jobs.nightly import NightlyConfig, run_nightly  # noqa: E402
 from recsys.home import Home  # noqa: E402
-from recsys.nightly import NightlyConfig, run_nightly  # noqa: E402
 from recsys.store import Store  # noqa: E402
 
 SEED = 2026
@@ -105,7 +105,7 @@ def synthetic(n_events: int, n_users: int, n_items: int) -> tuple[pl.DataFrame, 
 def load(name: str, args: argparse.Namespace) -> tuple[pl.DataFrame, pl.DataFrame]:
     if name == "synthetic":
         return synthetic(args.events, args.users, args.items)
-    from recsys.data import load_dataset
+    from recsys.datasets import load_dataset
 
     return load_dataset(name)
 

@@ -35,13 +35,13 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from recsys.bundle import load_bundle
-from recsys.data.demo import load_dataset
+from recsys.datasets.demo import load_dataset
 from recsys.home import Home
-from recsys.hybrid import HybridRecommender
-from recsys.pipeline import train
 from recsys.service import RecommendationService
+from recsys.serving import HybridRecommender
 from recsys.store import Store
-from recsys.toplists import HISTORY_LIMIT
+from recsys.training import train
+from recsys.types import HISTORY_LIMIT
 
 
 def owned_counts(rec: HybridRecommender, store: Store, users: list[str], n: int) -> dict[str, int]:
@@ -72,7 +72,7 @@ def time_paths(service: RecommendationService, users: list[str], repeat: int) ->
         rec.recommend_user(user, h.events, n=20, explain=False, item_types=h.item_types)
 
     def pre(user: str) -> None:
-        service.recommend_user(user, n=20, explain=False)
+        service.recommend_user(user, n=20, reasons=False)
 
     rounds: dict[str, list[float]] = {"live_before": [], "live_after": [], "precomputed": []}
     for user in users[:3]:  # warm caches and lazy state
@@ -114,9 +114,9 @@ def main() -> None:
                 result[f"owned_at_{n}"] = owned_counts(rec, store, heavy, n)
                 print(f"n={n}: {result[f'owned_at_{n}']}")
             listed_owned = 0
-            assert bundle.toplists is not None
+            assert bundle.precomputed is not None
             for user in heavy:
-                ranked = bundle.toplists.get(bundle.users.index(user))
+                ranked = bundle.precomputed.get(bundle.users.index(user))
                 if ranked is None:
                     continue
                 owned = {i for i, _ in store.user_item_types(user)}

@@ -40,7 +40,6 @@ import polars as pl
 
 from recsys.bundle import load_bundle
 from recsys.home import Home
-from recsys.hybrid import HybridRecommender
 from recsys.pitch.backends import (
     LlamaCppModel,
     OnnxModel,
@@ -55,6 +54,7 @@ from recsys.pitch.prompt import PROMPT_VERSION, build_messages
 from recsys.pitch.serving import PitchProvider
 from recsys.pitch.validate import CatalogNames
 from recsys.pitch.writer import PitchWriter
+from recsys.serving import HybridRecommender
 from recsys.store import Store
 from recsys.text import TextEncoder
 

@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 
 from recsys.bundle import Bundle  # noqa: E402
 from recsys.config import HybridConfig, TrainConfig  # noqa: E402
-from recsys.data import load_dataset  # noqa: E402
+from recsys.datasets import load_dataset  # noqa: E402
 from recsys.evaluation import (  # noqa: E402
     cold_split,
     coverage_and_popularity,
@@ -55,10 +55,12 @@ from recsys.evaluation import (  # noqa: E402
     temporal_split,
     truth_of,
 )
-from recsys.hybrid import Filters, HybridRecommender  # noqa: E402
-from recsys.pipeline import build_bundle  # noqa: E402
+from recsys.serving import FrameEvents, HybridRecommender  # noqa: E402
+from recsys.serving.sources.text import text_profile  # noqa: E402
 from recsys.text import EmbeddingCache, TextEncoder  # noqa: E402
+from recsys.training import build_bundle  # noqa: E402
 from recsys.tuning import TuneSettings, tune  # noqa: E402
+from recsys.types import Filters  # noqa: E402
 from recsys.vocab import IdVocabulary  # noqa: E402
 
 KS = (10, 20, 50)
@@ -388,7 +390,7 @@ def run_protocol(
     bundle, _ = build_bundle(train, catalog, config, encoder=encoder, cache=cache)
     train_s = time.perf_counter() - t
     hist = history_of(train)
-    ours = OurModels(bundle, split, hist, ranker)
+    ours = OurModels(bundle, split, hist, ranker, train)
     t = time.perf_counter()
     report(
         f"ours: ALS {config.behavior.factors}f, behavior only",
@@ -433,7 +435,7 @@ def run_protocol(
     tune_s = time.perf_counter() - t
     if best_cfg.behavior != config.behavior:
         bundle, _ = build_bundle(train, catalog, best_cfg, encoder=encoder, cache=cache)
-        ours = OurModels(bundle, split, hist, ranker)
+        ours = OurModels(bundle, split, hist, ranker, train)
     t = time.perf_counter()
     report(
         "ours: hybrid, tuned on validation", ours.hybrid(best_cfg), time.perf_counter() - t + tune_s
@@ -458,8 +460,11 @@ def run_protocol(
 class OurModels:
     """Our pipeline's parts on one trained bundle."""
 
-    def __init__(self, bundle: Bundle, split: Split, hist: dict, ranker: Ranker) -> None:
+    def __init__(
+        self, bundle: Bundle, split: Split, hist: dict, ranker: Ranker, train: pl.DataFrame
+    ) -> None:
         self.b, self.s, self.hist, self.ranker = bundle, split, hist, ranker
+        self.events = FrameEvents(train)  # for sources that read raw events
         # our vocabulary -> the split's (identical ids, possibly different order)
         self.cols = split.items.indices(bundle.items.ids())
         self.excluded = frozenset(split.items.ids(np.flatnonzero(~split.allowed)))
@@ -484,7 +489,7 @@ class OurModels:
         assert b.text_vectors is not None
         rows = {}
         for user in self.s.truth:
-            profile = rec._text_profile(self.hist.get(user, []))
+            profile = text_profile(b, self.hist.get(user, []), rec.config.recent_items)
             s = np.full(len(b.items), -np.inf)
             if profile is not None:
                 s = np.where(b.text_mask, b.text_vectors @ profile, -np.inf)
@@ -499,7 +504,7 @@ class OurModels:
         return self.ranker.lists(Rows())  # type: ignore[arg-type]
 
     def hybrid(self, config: TrainConfig, users: list[str] | None = None) -> dict[str, list[str]]:
-        rec = HybridRecommender(self.b, config.hybrid)
+        rec = HybridRecommender(self.b, config.hybrid, events=self.events)
         out = {}
         for user in users if users is not None else list(self.s.truth):
             answer = rec.recommend_user(
@@ -524,7 +529,7 @@ def tune_cold(
 ) -> tuple[TrainConfig, dict]:
     """Cold protocol: pick the text weight on a validation set of cold items (within training)."""
     bundle, _ = build_bundle(inner, catalog, config, encoder=encoder, cache=cache)
-    ours = OurModels(bundle, vsplit, history_of(inner), Ranker(vsplit))
+    ours = OurModels(bundle, vsplit, history_of(inner), Ranker(vsplit), inner)
     users = sorted(vsplit.truth)
     if len(users) > MAX_VAL_USERS:  # as recsys.tuning's blend stage sampled before issue 16
         rng = np.random.default_rng(SEED)

@@ -10,7 +10,7 @@ copy of an ML-100K home (built with ``recsys load-demo`` + ``recsys train``):
   ``tests/api/test_api_security.py``), counted from their pytest run.
 * ``durability``: 4 client processes post 20,000 events in batches of 100 with idempotency keys;
   the server's process group is SIGKILLed when a quarter is acknowledged and restarted; then
-  every acknowledged event is looked up in SQLite (see ``tests/api/reliability_harness.py``).
+  every acknowledged event is looked up in SQLite (see ``api/testing.py``).
 * ``swap``: ``--swap-seconds`` of closed-loop load at ``--concurrency`` clients on user
   recommendations while ``recsys nightly --force`` runs twice (each publishes a new bundle that
   every worker hot-swaps); failed requests and p50/p99 before, during and after the swaps.
@@ -44,25 +44,10 @@ from typing import Any
 
 import numpy as np
 
+# The server harness (api.testing) is imported in the functions that start servers, not at the
+# top: the load children run this file too, and `import api` takes about a second of CPU.
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests" / "api"))
-
-from api_latency import (  # noqa: E402
-    KEY,
-    free_port,
-    http_request,
-    start_server,
-    stop_server,
-    wait_ready,
-)
-from reliability_harness import (  # noqa: E402
-    acknowledged,
-    kill_process_group,
-    start_clients,
-    summarize_run,
-)
-
+KEY = "bench-write-key"
 RECSYS = Path(sys.executable).parent / "recsys"
 # RELIABILITY.md from this heading on is written by other scripts (erasure, bad_imports,
 # bulk_writes) and kept when this script rewrites the page
@@ -75,30 +60,31 @@ def loadavg() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
-def server_env() -> dict[str, str]:
-    return {
-        **os.environ,
-        "RECSYS_API_WRITE_KEYS": KEY,
-        "RECSYS_API_ADMIN_KEYS": KEY + "-admin",
-        "RECSYS_API_SWAP_POLL_S": "0.5",
-    }
-
-
 def start(home: Path, port: int, log: Path, workers: int = 2) -> subprocess.Popen[bytes]:
-    proc = start_server("recsys", home, port, workers, 4, log)
-    wait_ready(port, "/readyz", proc)
+    """``recsys serve`` over ``home`` on 127.0.0.1 (``workers`` x 4 threads), ready."""
+    from api.testing import start_server, wait_ready
+
+    settings = {  # the settings of api_latency.py's servers, which these runs always used
+        "RECSYS_API_WRITE_KEYS": KEY,
+        "RECSYS_API_SWAP_POLL_S": "2",
+        "RECSYS_API_PRECOMPUTED": "true",
+        "RECSYS_API_FAST_PATH": "true",
+    }
+    proc = start_server(home, port, log, workers=workers, threads=4, env=settings)
+    wait_ready(port, "/readyz", proc, log=log)
     return proc
 
 
-def ids_of(home: Path) -> tuple[list[str], list[str]]:
-    from recsys.bundle import load_bundle
+def http_request(method: str, path: str, body: bytes = b"", auth: bool = False) -> bytes:
+    from api.testing import raw_request
 
-    bundle = load_bundle(home / "artifacts")
-    return bundle.users.ids(), bundle.items.ids()
+    return raw_request(method, path, body, KEY if auth else None)
 
 
 # ------------------------------------------------------------------------------------ fuzz
 def fuzz(home: Path, tmp: Path, max_examples: int) -> dict[str, Any]:
+    from api.testing import free_port, stop_server
+
     port = free_port()
     proc = start(home, port, tmp / "fuzz-server.log")
     report_dir = tmp / "fuzz-report"
@@ -168,6 +154,15 @@ def badinput() -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------ durability
 def durability(home: Path, tmp: Path, clients: int, events: int, batch: int) -> dict[str, Any]:
+    from api.testing import (
+        acknowledged,
+        free_port,
+        kill_server,
+        start_clients,
+        stop_server,
+        summarize_run,
+    )
+
     folder = tmp / "durability"
     folder.mkdir()
     port = free_port()
@@ -177,7 +172,7 @@ def durability(home: Path, tmp: Path, clients: int, events: int, batch: int) -> 
     total = clients * events
     while len(acknowledged(folder)) < total // 4:
         time.sleep(0.05)
-    kill_process_group(proc)
+    kill_server(proc)
     before = len(acknowledged(folder))
     killed = time.monotonic()
     proc2 = start(home, port, tmp / "dur-server-2.log")
@@ -262,9 +257,10 @@ def window_stats(rows: list[tuple[float, float, int]]) -> dict[str, Any]:
 
 
 def swap(home: Path, tmp: Path, seconds: float, concurrency: int) -> dict[str, Any]:
+    from api.testing import free_port, served_ids, stop_server
     from recsys.bundle import current_version
 
-    users, _ = ids_of(home)
+    users, _ = served_ids(home)
     rng = np.random.default_rng(SEED)
     reqs = [
         http_request("GET", f"/v1/users/{u}/recommendations?n=20").decode("latin-1")
@@ -348,7 +344,9 @@ def swap(home: Path, tmp: Path, seconds: float, concurrency: int) -> dict[str, A
 def rss(home: Path, tmp: Path, n_requests: int, concurrency: int) -> dict[str, Any]:
     import psutil
 
-    users, items = ids_of(home)
+    from api.testing import free_port, served_ids, stop_server
+
+    users, items = served_ids(home)
     rng = np.random.default_rng(SEED + 1)
     reqs: list[str] = []
     for k in range(4000):

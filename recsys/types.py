@@ -33,6 +33,11 @@ SIMILAR_MODES: tuple[str, ...] = get_args(SimilarMode)
 ReasonKind = Literal["history", "similar", "popular"]
 REASON_KINDS: tuple[str, ...] = get_args(ReasonKind)
 
+# how a user answer was ranked: from the user's list precomputed at training time (no event
+# since), or for this request
+Ranking = Literal["precomputed", "live"]
+RANKINGS: tuple[str, ...] = get_args(Ranking)
+
 MAX_N = 1000  # the longest list the library ranks (the HTTP API allows fewer: api.openapi)
 
 # newest events a user request reads for taste, recency and reasons (the precomputed lists read
@@ -94,9 +99,9 @@ class Reason:
     Attributes:
         kind: ``history`` (driven by the user's own items), ``similar`` (similar to a given item),
             or ``popular`` (what many shoppers take now).
-        source: the candidate source that contributed most, as it reports itself: ``behavior``
-            (the behavior model, from the whole history or from the newest events), ``text``,
-            ``popularity``, ``repeat`` (the user buys this item again and again), ``trending``.
+        source: the candidate source that contributed most, as it reports itself (e.g.
+            ``behavior``, ``text``, ``popularity``, ``repeat``; every value:
+            ``recsys.serving.sources.reason_sources()``).
         item_ids: the user's items that contributed most (empty for ``popular``).
         text: a short human-readable sentence (blank when the answer was not explained).
     """

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import polars as pl
@@ -53,9 +56,12 @@ def _item(item_id: str, title: str, category: str, in_stock: bool = True) -> dic
     }
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def shop() -> tuple[pl.DataFrame, pl.DataFrame]:
-    """A tiny shop with two clear taste groups and a known right answer.
+    """A tiny shop with two clear taste groups and a known right answer (``events, catalog``).
+
+    Built once per session and shared, also by module-scoped fixtures: polars frames are
+    immutable, so no test can change what the next one sees.
 
     Catalog: running gear r1..r4 (category Running) and kitchen items k1..k4 (Kitchen), plus
     ``r5`` "Trail running shoes" with NO events (new item, reachable only by text) and ``k5``
@@ -99,6 +105,35 @@ def shop() -> tuple[pl.DataFrame, pl.DataFrame]:
         orient="row",
     )
     return events, pl.DataFrame(items, schema_overrides={"price": pl.Float64})
+
+
+@pytest.fixture(scope="session")
+def bench_script() -> Callable[[str], ModuleType]:
+    """Import a script of ``benchmarks/`` by its path: ``bench_script("recall")``.
+
+    The scripts are not a package (they run as ``python benchmarks/<name>.py``), so tests load
+    them by file name instead of putting ``benchmarks/`` on ``sys.path``. Each script is loaded
+    once per session, as ``benchmarks_<name>`` in ``sys.modules``.
+    """
+    folder = Path(__file__).resolve().parents[1] / "benchmarks"
+
+    def load(name: str) -> ModuleType:
+        module_name = f"benchmarks_{name}"
+        if module_name in sys.modules:
+            return sys.modules[module_name]
+        spec = importlib.util.spec_from_file_location(module_name, folder / f"{name}.py")
+        if spec is None or spec.loader is None:
+            raise FileNotFoundError(folder / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module  # dataclasses look their module up while it runs
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[module_name]
+            raise
+        return module
+
+    return load
 
 
 @pytest.fixture

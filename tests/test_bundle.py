@@ -1,4 +1,5 @@
-"""Tests for recsys.bundle: manifest, lossless round-trip without pickle, atomic publishing."""
+"""Tests for recsys.bundle (format and versions): manifest, lossless round-trip without pickle,
+atomic publishing."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ import numpy as np
 import polars as pl
 import pytest
 
-from recsys import bundle as bundle_mod
 from recsys.bundle import (
     CURRENT,
     LIBRARIES,
@@ -31,14 +31,16 @@ from recsys.bundle import (
     rollback,
     write_bundle,
 )
+from recsys.bundle import format as bundle_format
+from recsys.bundle import versions as bundle_versions
 from recsys.config import TrainConfig
 from recsys.errors import BundleError, NoBundleError
 from recsys.home import Home
-from recsys.hybrid import HybridRecommender
-from recsys.pipeline import build_bundle, train
+from recsys.serving import HybridRecommender
 from recsys.store import Store
 from recsys.store.sqlite import UserEvent
 from recsys.text import TextEncoder
+from recsys.training import build_bundle, train
 
 Shop = tuple[pl.DataFrame, pl.DataFrame]
 SMALL = {"behavior": {"factors": 8, "iterations": 10}}
@@ -72,7 +74,7 @@ def test_train_writes_version_folder_with_manifest(
     assert current_version(home.artifacts) == report.version
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["version"] == report.version
-    assert manifest["format"] == bundle_mod.FORMAT_VERSION
+    assert manifest["format"] == bundle_format.FORMAT_VERSION
     assert manifest["config"] == config.to_dict()
     assert manifest["config_hash"] == config.config_hash()
     assert report.version.endswith(config.config_hash()[:8])
@@ -218,7 +220,7 @@ def test_publish_replaces_current_atomically(
         calls.append((Path(src).name, Path(dst).name))
         real_replace(src, dst)
 
-    monkeypatch.setattr(bundle_mod.os, "replace", spy)
+    monkeypatch.setattr(bundle_versions.os, "replace", spy)
     publish(artifacts, v1)
     assert current_version(artifacts) == v1
     publish(artifacts, v2)
@@ -285,7 +287,7 @@ def test_crash_mid_write_leaves_no_version_folder(
     def boom(*args: object, **kwargs: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(bundle_mod, "save_csr", boom)
+    monkeypatch.setattr(bundle_format, "save_csr", boom)
     with pytest.raises(OSError, match="disk full"):
         _write(home.artifacts, shop)
     assert list(home.artifacts.iterdir()) == []
@@ -354,7 +356,7 @@ def test_same_second_versions_still_sort_in_write_order(
         def now(cls, tz: object = None) -> datetime:  # type: ignore[override]
             return datetime(2030, 1, 2, 3, 4, 5, 678, tzinfo=UTC)
 
-    monkeypatch.setattr(bundle_mod, "datetime", FrozenClock)
+    monkeypatch.setattr(bundle_format, "datetime", FrozenClock)
     bundle = _bundle(shop)
     written = [write_bundle(home.artifacts, bundle) for _ in range(12)]
     assert len(set(written)) == 12

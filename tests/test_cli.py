@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import polars as pl
@@ -14,9 +16,9 @@ from recsys.bundle import current_version, list_versions
 from recsys.cli import main
 from recsys.config import TrainConfig
 from recsys.home import Home
-from recsys.pipeline import train
 from recsys.store import Store
 from recsys.text import TextEncoder
+from recsys.training import train
 
 Shop = tuple[pl.DataFrame, pl.DataFrame]
 SMALL = {"behavior": {"factors": 8, "iterations": 10}}
@@ -37,7 +39,7 @@ def trained(home: Home, store: Store, shop: Shop, encoder: TextEncoder) -> Home:
 @pytest.fixture
 def shared_encoder(monkeypatch: pytest.MonkeyPatch, encoder: TextEncoder) -> None:
     """Make ``recsys train`` reuse the session's loaded model instead of loading its own."""
-    monkeypatch.setattr("recsys.pipeline.TextEncoder", lambda config=None: encoder)
+    monkeypatch.setattr("recsys.training.TextEncoder", lambda config=None: encoder)
 
 
 def _run(home: Home, *args: str) -> None:
@@ -301,7 +303,7 @@ def test_load_demo_ml100k(home: Home, capsys: pytest.CaptureFixture[str]) -> Non
 def test_load_demo_without_its_package(
     home: Home, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr("recsys.data.demo.importlib.util.find_spec", lambda name: None)
+    monkeypatch.setattr("recsys.datasets.demo.importlib.util.find_spec", lambda name: None)
     assert _fails(home, "load-demo", "--dataset", "ml-100k") == 2
     line = _one_line_error(capsys.readouterr().err)
     assert line == (
@@ -331,3 +333,25 @@ def test_ml100k_end_to_end(
     with Store(home.db_path) as store:
         seen = {e.item_id for e in store.user_events("1", limit=1000)}
     assert not seen & {i["item_id"] for i in data["items"]}
+
+
+# ---------------------------------------------------------------------------- one CLI
+def test_help_lists_library_and_registered_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["--help"])  # returns normally: exit code 0
+    commands = capsys.readouterr().out.split("Commands:")[1].splitlines()
+    listed = {line.split()[0] for line in commands if line.strip()}
+    # serve (api/serve.py), nightly and rollback (jobs/nightly/command.py) come from the
+    # "recsys.commands" entry points; the rest are the library's own
+    assert {"serve", "nightly", "rollback", "train", "recommend", "similar", "info"} <= listed
+    main(["rollback", "--help"])  # a registered command is loaded by its name
+    assert "Point CURRENT back" in capsys.readouterr().out
+
+
+def test_the_library_imports_neither_api_nor_jobs() -> None:
+    code = (
+        "import sys, recsys.cli, recsys.training, recsys.gate, recsys.bundle, recsys.nightly\n"
+        "recsys.cli.cli.get_command(None, 'train')\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('api', 'jobs'))\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from recsys.config import (
@@ -16,9 +19,13 @@ from recsys.config import (
     MatrixConfig,
     TextConfig,
     TrainConfig,
+    config_hash,
+    env_overrides,
     load_config,
 )
+from recsys.config_docs import field_comments
 from recsys.errors import ConfigError
+from recsys.pitch.config import PitchConfig
 
 
 @pytest.mark.parametrize(
@@ -55,16 +62,21 @@ def test_from_dict_overrides_nested_fields_only() -> None:
 
 
 @pytest.mark.parametrize(
-    ("data", "name"),
+    ("data", "message"),
     [
-        ({"bogus": 1}, "bogus"),
-        ({"behavior": {"factor": 8}}, "behavior.factor"),
-        ({"hybrid": {"text_weigth": 0.2}}, "hybrid.text_weigth"),
+        ({"bogus": 1}, "unknown key 'bogus' at the top level; known: matrix, behavior, "),
+        (
+            {"behavior": {"factor": 8}},
+            "unknown key 'factor' in [behavior] (did you mean 'factors'?); known: algorithm, ",
+        ),
+        ({"hybrid": {"text_weigth": 0.2}}, "unknown key 'text_weigth' in [hybrid] (did you mean"),
+        ({"text": {"a": 1, "b": 2}}, "unknown keys 'a', 'b' in [text]; known: enabled, model"),
     ],
 )
-def test_unknown_key_is_named(data: dict[str, Any], name: str) -> None:
-    with pytest.raises(ConfigError, match=f"unknown config key.*'{name}'"):
+def test_unknown_key_is_named_with_its_table(data: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError) as info:
         TrainConfig.from_dict(data)
+    assert str(info.value).startswith(message)
 
 
 @pytest.mark.parametrize(
@@ -95,7 +107,7 @@ def test_wrong_type_is_rejected(data: dict[str, Any], name: str) -> None:
         ({"behavior": {"iterations": 0}}, "behavior.iterations"),
         ({"behavior": {"learning_rate": 0.0}}, "behavior.learning_rate"),
         ({"matrix": {"purchase": -1.0}}, "matrix.purchase"),
-        ({"matrix": {"view": 0, "click": 0, "add_to_cart": 0, "purchase": 0}}, "matrix weights"),
+        ({"matrix": {"view": 0, "click": 0, "add_to_cart": 0, "purchase": 0}}, r"matrix\.weights"),
         ({"matrix": {"half_life_days": 0}}, "matrix.half_life_days"),
         ({"matrix": {"window_days": -1}}, "matrix.window_days"),
         ({"hybrid": {"text_weight": -0.1}}, "hybrid.text_weight"),
@@ -115,10 +127,73 @@ def test_out_of_range_is_rejected(data: dict[str, Any], name: str) -> None:
 
 
 def test_direct_construction_validates_too() -> None:
-    with pytest.raises(ConfigError, match=r"behavior\.factors=0 is not allowed: must be >= 1"):
+    with pytest.raises(ConfigError) as info:
         BehaviorConfig(factors=0)
+    assert str(info.value) == "behavior.factors=0 is not allowed: must be an integer >= 1"
     with pytest.raises(ConfigError, match=r"hybrid\.behavior_weight"):
         HybridConfig(behavior_weight=-1.0)
+    with pytest.raises(ConfigError) as info:
+        BehaviorConfig(factors="8")  # type: ignore[arg-type]
+    assert str(info.value) == "behavior.factors='8' is not allowed: must be an integer"
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (
+            lambda: TrainConfig.from_dict({"hybrid": {"precomputed_items": 2000}}),
+            "hybrid.precomputed_items=2000 is not allowed: must be an integer in [0, 1000]",
+        ),
+        (
+            lambda: TrainConfig.from_dict({"hybrid": {"max_category_share": 1.5}}),
+            "hybrid.max_category_share=1.5 is not allowed: must be a number in (0, 1], or unset",
+        ),
+        (
+            lambda: TrainConfig.from_dict({"behavior": {"algorithm": "svd"}}),
+            "behavior.algorithm='svd' is not allowed: must be one of 'als', 'bpr', 'itemknn'",
+        ),
+        (
+            lambda: TrainConfig.from_dict({"matrix": {"half_life_days": "soon"}}),
+            "matrix.half_life_days='soon' is not allowed: must be a number, or unset",
+        ),
+        (
+            lambda: TrainConfig.from_dict({"hybrid": 5}),
+            "hybrid=5 is not allowed: must be a table",
+        ),
+        (
+            lambda: TrainConfig.from_dict({"text": {"enabled": 1}}),
+            "text.enabled=1 is not allowed: must be true or false",
+        ),
+        (
+            lambda: PitchConfig.from_dict({"openai": {"retries": 11}}),
+            "pitch.openai.retries=11 is not allowed: must be an integer in [0, 10]",
+        ),
+        (
+            lambda: PitchConfig(runtime="transformers", precision="int4"),
+            "pitch.precision='int4' is not allowed: must be one of 'fp32', 'bf16', 'int8' with "
+            "runtime 'transformers'",
+        ),
+    ],
+)
+def test_every_config_speaks_one_error_style(make: Any, message: str) -> None:
+    """Training and pitch configs name the key by its path (nightly: tests/nightly)."""
+    with pytest.raises(ConfigError) as info:
+        make()
+    assert str(info.value) == message
+
+
+def test_construction_normalizes_types() -> None:
+    """An int for a float field is stored as a float: to_dict (and the hash) do not depend on it."""
+    cfg = MatrixConfig(view=1, half_life_days=30)
+    assert type(cfg.view) is float and type(cfg.half_life_days) is float
+    assert TrainConfig(matrix=cfg) == TrainConfig.from_dict(
+        {"matrix": {"view": 1.0, "half_life_days": 30.0}}
+    )
+    assert type(BehaviorConfig(factors=np.int64(16)).factors) is int  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"behavior\.factors=8\.0 is not allowed"):
+        BehaviorConfig(factors=8.0)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"text\.batch_size=True is not allowed"):
+        TextConfig(batch_size=True)
 
 
 def test_config_error_is_a_value_error() -> None:
@@ -140,6 +215,35 @@ def test_to_dict_from_dict_round_trip() -> None:
     # and through JSON (what a bundle manifest stores)
     assert TrainConfig.from_dict(json.loads(json.dumps(data))) == cfg
     assert data["behavior"]["neighbors"] == 10
+
+
+# The hash of the default TrainConfig, computed by the code before the config rewrite (issue 19).
+# Bundle manifests and the nightly job's data fingerprint rely on it: it must never change.
+DEFAULT_HASH = "365874d6175b4e6197b9f5be9222888db1f08e0c1b871c0d628c27428b32e1f7"
+CUSTOM_HASH = "c0b8298bfa96ab8f6c443a63f7a40fad22ba090d20c1ad7f830829a8959c7665"
+
+
+def test_config_hash_is_pinned() -> None:
+    assert TrainConfig().config_hash() == DEFAULT_HASH
+    custom = {"behavior": {"factors": 64}, "matrix": {"half_life_days": 30}}
+    assert TrainConfig.from_dict(custom).config_hash() == CUSTOM_HASH
+    # a manifest's config read back gives the same hash
+    manifest = json.loads(json.dumps(TrainConfig.from_dict(custom).to_dict()))
+    assert TrainConfig.from_dict(manifest).config_hash() == CUSTOM_HASH
+
+
+def test_a_new_field_at_its_default_leaves_the_hash_alone() -> None:
+    """A field added later (e.g. ``trending_weight``) counts only when it is not the default."""
+    newer = dataclasses.make_dataclass(
+        "HybridConfig",
+        [("trending_weight", float, dataclasses.field(default=0.0))],
+        bases=(HybridConfig,),
+        frozen=True,
+    )
+    assert TrainConfig(hybrid=newer()).config_hash() == DEFAULT_HASH
+    changed = TrainConfig(hybrid=newer(trending_weight=0.5)).config_hash()
+    assert changed != DEFAULT_HASH
+    assert config_hash(TrainConfig(hybrid=newer())) == DEFAULT_HASH  # the function, too
 
 
 def test_config_hash_is_stable_and_sensitive() -> None:
@@ -207,3 +311,69 @@ def test_load_config_json_top_level_must_be_a_mapping(tmp_path: Path) -> None:
     path.write_text("[1, 2]", encoding="utf-8")
     with pytest.raises(ConfigError, match="must be a mapping"):
         load_config(path)
+
+
+def test_load_config_json_top_level_must_be_a_table(tmp_path: Path) -> None:
+    path = tmp_path / "nested.json"
+    path.write_text(json.dumps({"behavior": [1]}), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"behavior=\[1\] is not allowed: must be a table"):
+        load_config(path)
+
+
+def test_env_overrides_parse_by_annotation() -> None:
+    environ = {
+        "X_FACTORS": "16",
+        "X_ALPHA": "0.5",
+        "X_ALGORITHM": "bpr",
+        "X_SEED": "",  # empty: unset
+        "X_OTHER": "ignored",
+    }
+    assert env_overrides(BehaviorConfig, environ, "X_") == {
+        "factors": 16,
+        "alpha": 0.5,
+        "algorithm": "bpr",
+    }
+    assert env_overrides(MatrixConfig, {"M_HALF_LIFE_DAYS": "7"}, "M_") == {"half_life_days": 7.0}
+    assert env_overrides(TextConfig, {"T_ENABLED": "off"}, "T_") == {"enabled": False}
+    assert env_overrides(TrainConfig, {"T_HYBRID": "x"}, "T_") == {}  # nested: not from env
+    with pytest.raises(ConfigError) as info:
+        env_overrides(BehaviorConfig, {"X_FACTORS": "ten"}, "X_")
+    assert str(info.value) == "X_FACTORS='ten' is not allowed: must be an integer"
+    with pytest.raises(ConfigError, match="X_ENABLED='maybe' is not allowed: must be true or"):
+        env_overrides(TextConfig, {"X_ENABLED": "maybe"}, "X_")
+
+
+def test_every_field_has_a_comment() -> None:
+    """STYLE rule 2: every config key is commented (the comment is its line in docs/config.md)."""
+    for cls in (TrainConfig, MatrixConfig, BehaviorConfig, TextConfig, IndexConfig, HybridConfig):
+        comments = field_comments(cls)
+        missing = [f.name for f in dataclasses.fields(cls) if not comments.get(f.name)]
+        assert not missing, f"{cls.__name__}: no comment on {missing}"
+
+
+def _toml_blocks(text: str) -> dict[str, dict[str, Any]]:
+    """The ```toml blocks of docs/config.md, parsed, by the file name in the heading above."""
+    out = {}
+    for name, block in re.findall(r"\(`([\w.]+\.toml)`\)\n\n```toml\n(.*?)```", text, re.S):
+        out[name] = tomllib.loads(block)
+    return out
+
+
+def test_docs_config_md_is_up_to_date() -> None:
+    """docs/config.md is generated: run ``python -m api.config_docs`` after changing a config."""
+    from api.config import ApiConfig
+    from api.config_docs import DOC_PATH, render
+    from recsys.nightly.config import NightlyConfig
+
+    text = render()
+    assert DOC_PATH.read_text(encoding="utf-8") == text, "run: python -m api.config_docs"
+    # every key of every config is in it, and each example file reads back as the defaults
+    for cls in (TrainConfig, HybridConfig, NightlyConfig, ApiConfig, PitchConfig):
+        for f in dataclasses.fields(cls):
+            assert f"| `{f.name}` |" in text or f".{f.name}]` |" in text or f"[{f.name}]` |" in text
+    examples = _toml_blocks(text)
+    assert sorted(examples) == ["api.toml", "nightly.toml", "pitch.toml", "train.toml"]
+    assert TrainConfig.from_dict(examples["train.toml"]) == TrainConfig()
+    assert NightlyConfig.from_dict(examples["nightly.toml"]) == NightlyConfig()
+    assert ApiConfig.from_dict(examples["api.toml"]["api"]) == ApiConfig()
+    assert PitchConfig.from_dict(examples["pitch.toml"]["pitch"]) == PitchConfig()

@@ -15,7 +15,7 @@ import polars as pl
 import pytest
 from click.testing import CliRunner
 
-import recsys.pipeline as pipeline
+import recsys.training as pipeline
 from recsys.bundle import current_version, load_bundle
 from recsys.cli import cli
 from recsys.config import TrainConfig

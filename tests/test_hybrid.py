@@ -1,4 +1,4 @@
-"""Tests for recsys.hybrid.HybridRecommender over a bundle trained on the tiny ``shop``.
+"""Tests for recsys.serving.HybridRecommender over a bundle trained on the tiny ``shop``.
 
 The shop has two taste groups (running r1..r4, kitchen k1..k4), a new item r5 with no events
 and an out-of-stock, popular k5 (see ``tests/conftest.py``).
@@ -15,10 +15,13 @@ import pytest
 from recsys.bundle import Bundle
 from recsys.config import TrainConfig
 from recsys.errors import InvalidInputError, UnknownItemError
-from recsys.hybrid import Filters, HybridRecommender, Recommendations, _zscore
-from recsys.pipeline import build_bundle
-from recsys.store.sqlite import UserEvent
+from recsys.serving import HybridRecommender
+from recsys.serving import select as sel
+from recsys.serving.blend import zscore
+from recsys.serving.similar import behavior_cosine
 from recsys.text import TextEncoder
+from recsys.training import build_bundle
+from recsys.types import Filters, Recommendations, UserEvent
 
 Shop = tuple[pl.DataFrame, pl.DataFrame]
 
@@ -402,11 +405,11 @@ def test_repeat_weight_zero_turns_the_source_off(rec: HybridRecommender, bundle:
 # --------------------------------------------------------------------------- blend scaling
 def test_spread_floor_keeps_near_constant_scores_small() -> None:
     noise = np.array([0.01, -0.01, 0.02, 0.0], dtype=np.float32)
-    assert np.abs(_zscore(noise)).max() > 1  # plain z-scoring stretches noise
-    assert np.abs(_zscore(noise, floor=0.5)).max() < 0.05
+    assert np.abs(zscore(noise)).max() > 1  # plain z-scoring stretches noise
+    assert np.abs(zscore(noise, floor=0.5)).max() < 0.05
     signal = np.array([2.0, -2.0, 1.0, -1.0], dtype=np.float32)
-    np.testing.assert_allclose(_zscore(signal, floor=0.5), _zscore(signal))  # no effect above it
-    assert _zscore(np.array([1.0, -np.inf], dtype=np.float32), floor=0.5)[1] == 0.0
+    np.testing.assert_allclose(zscore(signal, floor=0.5), zscore(signal))  # no effect above it
+    assert zscore(np.array([1.0, -np.inf], dtype=np.float32), floor=0.5)[1] == 0.0
 
 
 def test_reasons_prefer_the_history_item_with_more_weight(rec: HybridRecommender) -> None:
@@ -424,7 +427,7 @@ def test_reasons_prefer_the_history_item_with_more_weight(rec: HybridRecommender
 def _select_by_full_sort(
     rec: HybridRecommender, cand: np.ndarray, blended: np.ndarray, n: int, share: float | None
 ) -> list[int]:
-    """The definition of ``_select``: sort everything, then walk it with the category cap."""
+    """The definition of ``select``: sort everything, then walk it with the category cap."""
     ids = rec.bundle.items.ids(cand)
     order = sorted(range(cand.size), key=lambda p: (-blended[p], ids[p]))
     if share is None:
@@ -445,6 +448,17 @@ def _select_by_full_sort(
     return chosen + overflow[: n - len(chosen)]
 
 
+def test_capped_walk_on_a_hand_computed_list() -> None:
+    # categories A A B A C B A, cap 2, n 5: the third and fourth A are skipped (overflow)
+    codes = np.asarray([0, 0, 1, 0, 2, 1, 0, -1], dtype=np.int32)
+    chosen, overflow = sel.capped_walk(list(range(8)), codes, 5, 2)
+    assert chosen == [0, 1, 2, 4, 5]
+    assert overflow == [3]
+    # uncategorised items (-1) are never capped
+    chosen, overflow = sel.capped_walk([7, 7, 7], codes, 3, 1)
+    assert chosen == [7, 7, 7] and overflow == []
+
+
 @pytest.mark.parametrize("prefix", [1, 8])  # 1: the prefix rarely suffices (full-sort fallback)
 @pytest.mark.parametrize("share", [None, 0.5, 0.2])
 @pytest.mark.parametrize("seed", range(5))
@@ -455,7 +469,7 @@ def test_select_sorts_a_prefix_but_answers_like_a_full_sort(
     prefix: int,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("recsys.hybrid.SELECT_PREFIX", prefix)
+    monkeypatch.setattr("recsys.serving.select.SELECT_PREFIX", prefix)
     rng = np.random.default_rng(seed)
     cand = rng.permutation(len(rec.bundle.items)).astype(np.int64)
     # few distinct values: many ties, so the id tie-break and the tie extension both matter
@@ -464,7 +478,7 @@ def test_select_sorts_a_prefix_but_answers_like_a_full_sort(
     r = rec.with_config(dataclasses.replace(rec.config, max_category_share=share))
     for n in (1, 2, 3, cand.size):
         expected = _select_by_full_sort(r, cand, blended, n, share)
-        assert r._select(cand, blended, n, category_cap=True) == expected
+        assert sel.select(r.bundle, r.config, cand, blended, n) == expected
 
 
 def test_behavior_cosine_of_candidates_matches_the_full_similarity_row(
@@ -474,7 +488,7 @@ def test_behavior_cosine_of_candidates_matches_the_full_similarity_row(
     cand = np.arange(len(b.items), dtype=np.int64)[::-1].copy()
     for idx in np.flatnonzero(b.behavior.known_items):
         full = b.behavior.item_similarities(np.asarray([idx]))[0][cand]
-        np.testing.assert_allclose(rec._behavior_cosine(int(idx), cand), full, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(behavior_cosine(b, int(idx), cand), full, rtol=1e-5, atol=1e-6)
 
 
 # ---------------------------------------------------------------------------- recent source

@@ -7,10 +7,10 @@ import polars as pl
 import pytest
 
 from recsys.config import TrainConfig
-from recsys.hybrid import HybridRecommender
-from recsys.pipeline import build_bundle
+from recsys.serving import HybridRecommender
 from recsys.store.sqlite import UserEvent
 from recsys.text import TextEncoder
+from recsys.training import build_bundle
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import scipy.sparse as sp
 
 from recsys.config import MatrixConfig
 from recsys.errors import BundleError
-from recsys.matrix import build_interactions, load_csr, save_csr
+from recsys.matrix import build_interactions, decay, load_csr, save_csr
 
 DAY = 86_400.0
 T0 = 1_700_000_000.0
@@ -76,13 +76,28 @@ def test_event_one_half_life_older_counts_half() -> None:
     np.testing.assert_allclose(got, [[5.0, 2.5, 1.25]], rtol=1e-6)
 
 
-def test_decay_is_measured_against_the_given_reference_time() -> None:
+def test_decay_is_measured_from_each_users_newest_event() -> None:
+    # one clock for training and requests: a user away for 3 days keeps their last visit's taste
     config = MatrixConfig(half_life_days=1.0)
     inter = build_interactions(
-        _events([("u", "a", "click", T0)]), config, reference_ts=T0 + 3 * DAY
+        _events(
+            [
+                ("away", "a", "click", T0 - DAY),
+                ("away", "b", "click", T0),
+                ("here", "a", "click", T0 + 3 * DAY),
+            ]
+        ),
+        config,
     )
     assert inter.reference_ts == T0 + 3 * DAY
-    np.testing.assert_allclose(inter.matrix.toarray(), [[0.125]], rtol=1e-6)
+    np.testing.assert_allclose(inter.matrix.toarray(), [[0.5, 1.0], [1.0, 0.0]], rtol=1e-6)
+
+
+def test_the_decay_formula_is_the_same_for_arrays_and_polars() -> None:
+    ages = np.asarray([0.0, DAY, 2.5 * DAY])
+    expr = pl.DataFrame({"age": ages}).select(decay(pl.col("age"), 1.0))["age"].to_numpy()
+    np.testing.assert_allclose(decay(ages, 1.0), [1.0, 0.5, 0.5**2.5], rtol=1e-12)
+    np.testing.assert_allclose(expr, decay(ages, 1.0), rtol=1e-12)
 
 
 def test_no_decay_without_half_life() -> None:

@@ -23,13 +23,14 @@ from hypothesis import strategies as st
 from recsys.bundle import load_bundle
 from recsys.config import HybridConfig, TrainConfig
 from recsys.home import Home
-from recsys.hybrid import Filters, HybridRecommender
-from recsys.pipeline import train
 from recsys.pitch.batch import prewrite_pitches
 from recsys.pitch.config import PitchConfig
-from recsys.service import RecommendationService
+from recsys.service import RecommendationService, ServedRecommendations
+from recsys.serving import HybridRecommender
+from recsys.serving.precompute import user_histories
 from recsys.store import Store
-from recsys.toplists import HISTORY_LIMIT, user_histories
+from recsys.training import train
+from recsys.types import HISTORY_LIMIT, Filters
 
 N_ITEMS = 1_600
 N_OWNED = 1_500  # the heavy shopper's distinct items: items 0..1499, the most popular ones
@@ -96,8 +97,8 @@ def heavy_home(tmp_path_factory: pytest.TempPathFactory) -> Home:
     return home
 
 
-def _ids(answer: dict[str, Any]) -> list[str]:
-    return [i["item_id"] for i in answer["items"]]
+def _ids(answer: ServedRecommendations) -> list[str]:
+    return [i.item_id for i in answer.items]
 
 
 def test_the_shop_is_a_real_trap(heavy_home: Home) -> None:
@@ -114,16 +115,16 @@ def test_the_shop_is_a_real_trap(heavy_home: Home) -> None:
 
 def test_precomputed_list_holds_no_owned_item(heavy_home: Home) -> None:
     bundle = load_bundle(heavy_home.artifacts)
-    assert bundle.toplists is not None
-    ranked = bundle.toplists.get(bundle.users.index(HEAVY))
+    assert bundle.precomputed is not None
+    ranked = bundle.precomputed.get(bundle.users.index(HEAVY))
     assert ranked is not None
     listed = set(bundle.items.ids(ranked.items[ranked.items >= 0]))
     assert len(listed) >= 50 and not listed & OWNED
     service = RecommendationService(heavy_home, live_catalog=False)
     try:
-        answer = service.recommend_user(HEAVY, n=20, explain=False)
-        assert answer["ranking"] == "precomputed"
-        assert len(answer["items"]) == 20 and not set(_ids(answer)) & OWNED
+        answer = service.recommend_user(HEAVY, n=20, reasons=False)
+        assert answer.ranking == "precomputed"
+        assert len(answer.items) == 20 and not set(_ids(answer)) & OWNED
     finally:
         service.close()
 
@@ -135,13 +136,13 @@ def test_live_answers_hold_no_owned_item(heavy_home: Home, tmp_path: Path) -> No
     try:
         for kwargs in (
             {"n": 20},  # explained: always ranked live
-            {"n": 100, "explain": False},  # n beyond the lists' reach
+            {"n": 100, "reasons": False},  # n beyond the lists' reach
             {"n": 10, "filters": Filters(category="c3")},
             {"n": 10, "filters": Filters(in_stock_only=False)},
         ):
             answer = service.recommend_user(HEAVY, **kwargs)  # type: ignore[arg-type]
-            assert answer["ranking"] == "live", kwargs
-            assert answer["items"] and not set(_ids(answer)) & OWNED, kwargs
+            assert answer.ranking == "live", kwargs
+            assert answer.items and not set(_ids(answer)) & OWNED, kwargs
         # one more event: the precomputed list no longer answers, the live one still excludes
         service.store.add_events(
             pl.DataFrame(
@@ -154,8 +155,8 @@ def test_live_answers_hold_no_owned_item(heavy_home: Home, tmp_path: Path) -> No
                 }
             )
         )
-        answer = service.recommend_user(HEAVY, n=20, explain=False)
-        assert answer["ranking"] == "live"
+        answer = service.recommend_user(HEAVY, n=20, reasons=False)
+        assert answer.ranking == "live"
         assert not set(_ids(answer)) & (OWNED | {"i1550"})
     finally:
         service.close()
@@ -181,7 +182,7 @@ def test_a_session_excludes_every_item_it_names(heavy_home: Home) -> None:
     try:
         recent = [f"i{i}" for i in range(100)]  # the API's most (MAX_RECENT_ITEMS)
         answer = service.recommend_session(recent, n=30)
-        assert len(answer["items"]) == 30 and not set(_ids(answer)) & set(recent)
+        assert len(answer.items) == 30 and not set(_ids(answer)) & set(recent)
     finally:
         service.close()
 

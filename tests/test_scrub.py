@@ -23,8 +23,6 @@ from recsys.bundle import Bundle, current_version, load_bundle
 from recsys.config import TrainConfig
 from recsys.errors import BundleError, InvalidInputError, LockedError
 from recsys.home import Home
-from recsys.hybrid import HybridRecommender, Recommendations
-from recsys.pipeline import train
 from recsys.scrub import (
     ID_WHITESPACE,
     ScrubFilesResult,
@@ -34,8 +32,11 @@ from recsys.scrub import (
     scrub_files,
     scrub_lock,
 )
+from recsys.serving import HybridRecommender
 from recsys.store import Store
 from recsys.store.sqlite import UserEvent
+from recsys.training import train
+from recsys.types import Recommendations
 
 MARKER = "zz-erase-marker-5d41"  # a user id that occurs nowhere else
 NON_ASCII = "jürgen-ü-€"
@@ -132,7 +133,7 @@ def test_scrubbed_user_is_gone_and_other_users_are_served_as_before(
     _, rows = trained
     before = _load(folder)
     row = before.users.index(MARKER)
-    assert row >= 0 and before.toplists is not None
+    assert row >= 0 and before.precomputed is not None
     assert _hits(folder, MARKER.encode()) == ["users.json"]  # the id is only in users.json
     others = [u for u in before.users.ids() if u != MARKER]
     rec_before = HybridRecommender(before)
@@ -159,7 +160,7 @@ def test_scrubbed_user_is_gone_and_other_users_are_served_as_before(
     np.testing.assert_array_equal(state_after["item_factors"], state_before["item_factors"])
     np.testing.assert_array_equal(after.behavior.known_items, before.behavior.known_items)
     np.testing.assert_array_equal(after.popularity, before.popularity)
-    lists_before, lists_after = before.toplists, after.toplists
+    lists_before, lists_after = before.precomputed, after.precomputed
     assert lists_after is not None
     assert lists_after.get(row) is None
     assert (lists_after.items[row] == -1).all() and not lists_after.scores[row].any()
@@ -189,7 +190,7 @@ def test_scrubbed_user_is_gone_and_other_users_are_served_as_before(
         )
         assert [i.score for i in b.items] == pytest.approx([i.score for i in a.items], rel=1e-4)
     pinned = HybridRecommender(after)
-    pinned._floors["behavior"] = rec_before._spread_floor("behavior")
+    pinned.sources["behavior"]._floor = rec_before.spread_floor("behavior")  # the source's cache
     assert _answers(pinned, rows, others) == old
     # the erased user is an unknown user now, whatever history a request brings
     history = _history(rows, MARKER)
@@ -216,7 +217,7 @@ def test_bundle_without_toplists(folder: Path) -> None:
     (folder / "toplists.npz").unlink()
     assert scrub_bundle(folder, [NON_ASCII]) == 1
     after = _load(folder)
-    assert after.toplists is None
+    assert after.precomputed is None
     assert after.users.index(NON_ASCII) == -1
     assert _hits(folder, NON_ASCII.encode()) == []
 

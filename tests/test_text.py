@@ -12,7 +12,6 @@ import pytest
 from recsys.config import TextConfig, TrainConfig
 from recsys.errors import ConfigError
 from recsys.home import Home
-from recsys.pipeline import train
 from recsys.store import Store
 from recsys.text import (
     EmbeddingCache,
@@ -22,6 +21,7 @@ from recsys.text import (
     item_text,
     resolve_model_path,
 )
+from recsys.training import train
 
 SMALL = {"behavior": {"factors": 8, "iterations": 10}}
 

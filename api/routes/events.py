@@ -14,8 +14,9 @@ from typing import Any
 
 from flask import Blueprint, jsonify
 
-from api.app import require_key, state
+from api.auth import require_key
 from api.errors import ApiError
+from api.state import state
 from api.validation import json_body
 from recsys.store.importing import records_to_frame, validate_events
 

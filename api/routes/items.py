@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from flask import Blueprint, g, jsonify
 
-from api.app import require_key, state
+from api.answers import similar_json
+from api.auth import require_key
 from api.errors import ApiError
-from api.routes.users import strip_reasons
-from api.validation import check_id, choice_param, json_body, n_param, query_filters
-from recsys.hybrid import SIMILAR_MODES
+from api.state import state
+from api.validation import (
+    check_id,
+    choice_param,
+    json_body,
+    n_param,
+    query_filters,
+    reasons_param,
+)
 from recsys.store.importing import records_to_frame, validate_items
+from recsys.types import SIMILAR_MODES, SimilarMode
 
 bp = Blueprint("items", __name__, url_prefix="/v1/items")
 
@@ -22,12 +30,11 @@ def similar(item_id: str) -> Any:
     require_key("read")
     check_id(item_id, "item_id")
     n = n_param()
-    mode = choice_param("mode", "hybrid", SIMILAR_MODES)
-    filters, explain = query_filters()
-    answer = state().service.similar(item_id, n=n, mode=mode, filters=filters)  # type: ignore[arg-type]
-    answer["items"] = strip_reasons(answer["items"], explain)
-    answer["request_id"] = g.request_id
-    return jsonify(answer)
+    mode = cast(SimilarMode, choice_param("mode", "hybrid", SIMILAR_MODES))
+    filters = query_filters()
+    reasons = reasons_param()
+    answer = state().service.similar(item_id, n=n, mode=mode, filters=filters)
+    return jsonify({**similar_json(item_id, mode, answer, reasons), "request_id": g.request_id})
 
 
 @bp.put("")
@@ -38,7 +45,7 @@ def upsert() -> Any:
     (their text has no vector yet). Items are served by their facts (price, stock, category) at
     once, on this worker now and on the others after their next catalog poll (``swap_poll_s``).
     Their texts are embedded in the background, by one short-lived job per data home at a time
-    (:mod:`recsys.live_embed`; a worker never loads the text model: embedding 1,000 texts in
+    (:mod:`recsys.overlay_embed`; a worker never loads the text model: embedding 1,000 texts in
     the request took over a minute and grew the worker by over 1 GB); once a vector is in the
     shared embedding cache, every worker serves the item by text similarity too, after its next
     poll (``/v1/model``'s ``manifest.live.pending_embeddings`` counts what is left). A busy

@@ -6,10 +6,10 @@ from typing import Any
 
 from flask import Blueprint, g, jsonify
 
-from api.app import require_key, state
-from api.routes.users import strip_reasons
-from api.validation import json_body
-from recsys.hybrid import Filters
+from api.answers import session_json
+from api.auth import require_key
+from api.state import state
+from api.validation import body_filters, json_body
 
 bp = Blueprint("recommendations", __name__, url_prefix="/v1/recommendations")
 
@@ -19,15 +19,11 @@ def session() -> Any:
     """Recommendations from a session's recent items (most recent first)."""
     require_key("read")
     body = json_body("SessionRequest")
-    filters = Filters(
-        category=body.get("category"),
-        exclude=frozenset(body.get("exclude", ())),
-        in_stock_only=None if body.get("in_stock", True) else False,
-    )
-    explain = bool(body.get("explain", False))
+    reasons = bool(body.get("explain", False))
     answer = state().service.recommend_session(
-        body["recent_item_ids"], n=int(body.get("n", 10)), filters=filters, explain=explain
+        body["recent_item_ids"],
+        n=int(body.get("n", 10)),
+        filters=body_filters(body),
+        reasons=reasons,
     )
-    answer["items"] = strip_reasons(answer["items"], explain)
-    answer["request_id"] = g.request_id
-    return jsonify(answer)
+    return jsonify({**session_json(answer, reasons), "request_id": g.request_id})

@@ -13,10 +13,11 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from api.app import check_key, require_key, state
+from api.auth import check_key, require_key
 from api.config import ApiConfig
 from api.errors import ApiError
 from api.openapi import build_spec
+from api.state import state
 
 bp = Blueprint("system", __name__)
 
@@ -30,10 +31,10 @@ def healthz() -> Any:
 @bp.get("/readyz")
 def readyz() -> Any:
     """200 once a model is loaded; 503 before."""
-    snap = state().service._snapshot
-    if snap is None:
+    service = state().service
+    if not service.loaded:  # never loads here: a probe must not wait for a bundle to load
         raise ApiError(503, "not_ready", "no model loaded yet (nothing published, or loading)")
-    return jsonify({"status": "ready", "model_version": snap.version})
+    return jsonify({"status": "ready", "model_version": service.snapshot.version})
 
 
 @bp.get("/v1/model")

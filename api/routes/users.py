@@ -6,73 +6,25 @@ from typing import Any
 
 from flask import Blueprint, g, jsonify, request
 
-from api.app import ApiState, require_key, state
-from api.errors import ApiError
-from api.validation import (
-    Args,
-    bool_param,
-    check_id,
-    int_param,
-    json_body,
-    n_param,
-    query_filters,
-)
-from recsys.toplists import HISTORY_LIMIT
+from api.answers import user_answer
+from api.auth import require_key
+from api.state import state
+from api.validation import check_id, json_body
 
 bp = Blueprint("users", __name__, url_prefix="/v1/users")
 
 
-def strip_reasons(items: list[dict[str, Any]], explain: bool) -> list[dict[str, Any]]:
-    """Drop each item's ``reason`` unless ``explain`` was asked for."""
-    if not explain:
-        for item in items:
-            item.pop("reason", None)
-    return items
-
-
 @bp.get("/<path:user_id>/recommendations")
 def recommend(user_id: str) -> Any:
-    """Recommendations for a user (unknown users get the fallback chain, not an error)."""
+    """Recommendations for a user (unknown users get the fallback chain, not an error).
+
+    The same answer as :mod:`api.fastpath` gives, which answers most of these requests before
+    Flask sees them (:func:`api.answers.user_answer` is shared).
+    """
     require_key("read")
     answer = user_answer(state(), user_id, request.args)
     answer["request_id"] = g.request_id
     return jsonify(answer)
-
-
-def user_answer(api: ApiState, user_id: str, args: Args) -> dict[str, Any]:
-    """The route's answer (all but ``request_id``) after the key check.
-
-    Shared by the route and :mod:`api.fastpath`, so both validate and answer alike.
-
-    Raises:
-        ApiError: a caller's mistake (422) or no pitch writer (503).
-    """
-    check_id(user_id, "user_id")
-    n = n_param(args)
-    filters, explain = query_filters(args)
-    pitch = bool_param("pitch", False, args)
-    wait_ms = int_param("pitch_wait_ms", api.config.pitch_wait_ms, 0, 5000, args)
-    service = api.service
-    # a pitch needs the history; otherwise the service reads it only if it must rank live
-    history = service.store.user_history(user_id, HISTORY_LIMIT) if pitch else None
-    answer = service.recommend_user(
-        user_id,
-        n=n,
-        filters=filters,
-        history=history,
-        explain=explain or pitch,
-        reasons=explain or pitch,
-    )
-    if pitch and history is not None and answer["items"]:
-        provider = api.pitch_provider()
-        if provider is None:
-            raise ApiError(503, "pitch_unavailable", "no pitch writer is installed on this server")
-        pitches = provider.pitches_for(user_id, history.events, answer["items"], int(wait_ms or 0))
-        for item, p in zip(answer["items"], pitches, strict=False):
-            item["pitch"] = {"text": p.text, "source": p.source}
-    answer["items"] = strip_reasons(answer["items"], explain)
-    api.metrics.user_recs.labels(ranking=answer["ranking"]).inc()
-    return answer
 
 
 @bp.delete("/<user_id>")  # no slashes: DELETE .../recommendations must not erase a user

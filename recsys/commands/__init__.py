@@ -1,7 +1,10 @@
-"""Sub-commands of ``recsys`` that live beside their feature (serve, pitch, tune, nightly).
+"""Sub-commands of ``recsys`` kept in their own modules (pitch, tune, erase).
 
 Each module exposes ``COMMANDS``, a list of click commands that :mod:`recsys.cli` registers.
-Commands receive the shared :class:`recsys.cli.Context` through ``@click.pass_obj``.
+Commands receive the shared :class:`recsys.cli.Context` through ``@click.pass_obj``. Commands of
+the applications outside the library (``recsys serve`` in ``api/serve.py``, ``recsys nightly`` and
+``recsys rollback`` in ``jobs/nightly/command.py``) register themselves through the
+``recsys.commands`` entry-point group instead (see :mod:`recsys.cli`).
 """
 
 from __future__ import annotations
@@ -10,13 +13,7 @@ import click
 
 
 def all_commands() -> list[click.Command]:
-    """Every extension command, in registration order."""
-    from recsys.commands import erase, nightly, pitch, serve, tune
+    """Every library command kept outside cli.py, in registration order."""
+    from recsys.commands import erase, pitch, tune
 
-    return [
-        *serve.COMMANDS,
-        *pitch.COMMANDS,
-        *tune.COMMANDS,
-        *nightly.COMMANDS,
-        *erase.COMMANDS,
-    ]
+    return [*pitch.COMMANDS, *tune.COMMANDS, *erase.COMMANDS]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import click
@@ -93,7 +94,7 @@ def pitch_cmd(
         changes["precision"] = precision
     if samples:
         changes["n_samples"] = samples
-    config = load_pitch_config(config_path).with_(**changes)
+    config = replace(load_pitch_config(config_path), **changes)
     obj.home.ensure()
     store = Store(obj.home.db_path)
     try:
@@ -104,7 +105,11 @@ def pitch_cmd(
             items: list[dict[str, Any]] = [row]
         else:
             service = RecommendationService(obj.home, store=store, live_catalog=False)
-            items = service.recommend_user(user_id, n=n)["items"]
+            answer = service.recommend_user(user_id, n=n)
+            items = [
+                {"item_id": i.item_id, "reason": {"item_ids": list(i.reason.item_ids)}}
+                for i in answer.items
+            ]
         results = write_for_user(obj.home, store, user_id, items, config, use_cache=not no_cache)
     finally:
         store.close()

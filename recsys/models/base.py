@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -21,6 +21,19 @@ from recsys.errors import BundleError, InvalidInputError, NotFittedError
 
 FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]
+
+
+@runtime_checkable
+class FactorModel(Protocol):
+    """A behavior model that has user vectors (matrix factorization: ALS, BPR).
+
+    Serving asks ``isinstance(model, FactorModel)`` before it searches a vector index with a user
+    vector, instead of testing a model's name; item vectors are ``BehaviorModel.item_vectors``.
+    """
+
+    def user_vector(self, user_idx: int, history: sp.csr_matrix) -> FloatArray:
+        """The user's factors: trained (``user_idx >= 0``) or folded in from ``history`` (-1)."""
+        ...
 
 
 def top_n(scores: npt.NDArray[np.floating[Any]], n: int) -> IntArray:

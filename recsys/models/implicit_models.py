@@ -10,8 +10,10 @@ from __future__ import annotations
 import logging
 import warnings
 from contextlib import AbstractContextManager
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import scipy.sparse as sp
 from implicit.cpu.als import AlternatingLeastSquares
 from implicit.cpu.bpr import BayesianPersonalizedRanking
@@ -37,12 +39,15 @@ def _one_blas_thread() -> AbstractContextManager[object]:
     global _controller
     if _controller is None:
         _controller = ThreadpoolController()
-    return _controller.limit(limits=1, user_api="blas")
+    limit: AbstractContextManager[object, bool | None] = _controller.limit(
+        limits=1, user_api="blas"
+    )
+    return limit
 
 
-def _normalize_rows(x: np.ndarray) -> np.ndarray:
+def _normalize_rows(x: npt.NDArray[np.floating[Any]]) -> FloatArray:
     norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return (x / np.maximum(norms, 1e-12)).astype(np.float32)
+    return np.asarray(x / np.maximum(norms, 1e-12), dtype=np.float32)
 
 
 class _FactorModel(BehaviorModel):
@@ -61,7 +66,8 @@ class _FactorModel(BehaviorModel):
         """The user's factor: trained row when ``user_idx >= 0``, else folded in from history."""
         self._require_fitted()
         if 0 <= user_idx < self._user.shape[0]:
-            return self._user[user_idx]
+            row: FloatArray = self._user[user_idx]
+            return row
         return self._fold_in(self._check_history(history))
 
     def _fold_in(self, history: sp.csr_matrix) -> FloatArray:
@@ -84,7 +90,7 @@ class _FactorModel(BehaviorModel):
         if self._item_unit is None:
             self._item_unit = _normalize_rows(self._item)
         unit = self._item_unit
-        return (unit[np.asarray(item_idx, dtype=np.int64)] @ unit.T).astype(np.float32)
+        return np.asarray(unit[np.asarray(item_idx, dtype=np.int64)] @ unit.T, dtype=np.float32)
 
     def _state(self) -> dict[str, np.ndarray]:
         return {"user_factors": self._user, "item_factors": self._item}

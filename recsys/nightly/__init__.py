@@ -1,16 +1,9 @@
-"""The nightly retraining job: locked, incremental, gated, crash-safe, with a report.
+"""The nightly job's settings, :class:`NightlyConfig`.
 
-See :mod:`recsys.nightly.job` for the steps and ``docs/operations.md`` for running it.
+The job itself is the application ``jobs/nightly``; its gate (:mod:`recsys.gate`) and its training
+door (:mod:`recsys.training`) are library parts.
 """
 
 from recsys.nightly.config import NightlyConfig, load_nightly_config
-from recsys.nightly.job import ExitCode, NightlyResult, rollback_current, run_nightly
 
-__all__ = [
-    "ExitCode",
-    "NightlyConfig",
-    "NightlyResult",
-    "load_nightly_config",
-    "rollback_current",
-    "run_nightly",
-]
+__all__ = ["NightlyConfig", "load_nightly_config"]

@@ -16,30 +16,25 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import ClassVar, Literal
 
-from recsys.config import TrainConfig, from_dict, read_config_file
-from recsys.errors import ConfigError
+from recsys.config import Config, TrainConfig, check, check_range, read_config_file
 from recsys.pitch.config import PitchConfig
 
 GateMetric = Literal["recall@20", "ndcg@20"]
 ToleranceMode = Literal["relative", "absolute"]
 
 
-def _check(cond: bool, name: str, value: object, allowed: str) -> None:
-    if not cond:
-        raise ConfigError(f"{name}={value!r} is not allowed: must be {allowed}")
-
-
 @dataclass(frozen=True)
-class NightlyConfig:
+class NightlyConfig(Config):
     """Everything ``recsys nightly`` needs besides the data home."""
 
+    SECTION: ClassVar[str] = ""  # a nightly config file has these keys at its top level
+
     train: TrainConfig = field(default_factory=TrainConfig)  # the candidate's training config
-    window_days: float | None = None  # read only events this recent (vs the newest); None = all
+    window_days: float | None = None  # read only events this recent (vs the newest); unset: all
     holdout_frac: float = 0.1  # holdout = the most recent share of events in the window ...
     holdout_days: float | None = None  # ... or, when set, the events of the last N days
     gate_metric: GateMetric = "recall@20"  # metric the gate compares (NDCG@20 is reported too)
@@ -58,47 +53,20 @@ class NightlyConfig:
     pitch: PitchConfig = field(default_factory=PitchConfig)  # pitch writer ([pitch] table)
     report_runs: int = 30  # runs shown in the metrics plot
 
-    def __post_init__(self) -> None:
-        if self.window_days is not None:
-            _check(self.window_days > 0, "window_days", self.window_days, "> 0 or unset")
-        _check(0 < self.holdout_frac < 1, "holdout_frac", self.holdout_frac, "in (0, 1)")
-        if self.holdout_days is not None:
-            _check(self.holdout_days > 0, "holdout_days", self.holdout_days, "> 0 or unset")
-        _check(self.tolerance >= 0, "tolerance", self.tolerance, ">= 0")
+    def validate(self) -> None:  # noqa: D102
+        check_range(self, "window_days", "holdout_days", "pitch_activity_days", gt=0)
+        check_range(self, "holdout_frac", gt=0, lt=1)
+        check_range(self, "tolerance", "pitch_users", "pitch_budget_s", ge=0)
         if self.tolerance_mode == "relative":
-            _check(self.tolerance < 1, "tolerance", self.tolerance, "< 1 when relative")
-        _check(self.min_events >= 1, "min_events", self.min_events, ">= 1")
-        _check(self.min_eval_users >= 1, "min_eval_users", self.min_eval_users, ">= 1")
-        _check(self.eval_max_users >= 1, "eval_max_users", self.eval_max_users, ">= 1")
-        _check(
-            0 <= self.inbox_max_rejected_share <= 1,
-            "inbox_max_rejected_share",
-            self.inbox_max_rejected_share,
-            "in [0, 1]",
-        )
-        _check(self.pitch_users >= 0, "pitch_users", self.pitch_users, ">= 0")
-        _check(
-            self.pitch_items_per_user >= 1,
-            "pitch_items_per_user",
-            self.pitch_items_per_user,
-            ">= 1",
-        )
-        _check(self.pitch_budget_s >= 0, "pitch_budget_s", self.pitch_budget_s, ">= 0 (0 = off)")
-        _check(self.pitch_activity_days > 0, "pitch_activity_days", self.pitch_activity_days, "> 0")
-        _check(self.report_runs >= 1, "report_runs", self.report_runs, ">= 1")
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the config as plain JSON-able data."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> NightlyConfig:
-        """Build from plain data; missing keys take defaults.
-
-        Raises:
-            ConfigError: on unknown keys, wrong types or out-of-range values.
-        """
-        return from_dict(cls, data, "")
+            check(
+                self,
+                "tolerance",
+                self.tolerance < 1,
+                "a number < 1 when tolerance_mode is 'relative'",
+            )
+        check_range(self, "min_events", "min_eval_users", "eval_max_users", ge=1)
+        check_range(self, "pitch_items_per_user", "report_runs", ge=1)
+        check_range(self, "inbox_max_rejected_share", ge=0, le=1)
 
 
 def load_nightly_config(path: str | Path | None) -> NightlyConfig:

@@ -663,9 +663,9 @@ class TransformersModel:
                 torch.set_num_threads(self.config.threads)
             dtype = torch.bfloat16 if self.config.precision == "bf16" else torch.float32
             model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype)
-            model.eval()
+            model.eval()  # type: ignore[no-untyped-call]
             if self.config.precision == "int8":
-                model = torch.ao.quantization.quantize_dynamic(
+                model = torch.ao.quantization.quantize_dynamic(  # type: ignore[no-untyped-call]
                     model, {torch.nn.Linear}, dtype=torch.qint8
                 )
             self._tokenizer = AutoTokenizer.from_pretrained(folder)

@@ -11,7 +11,6 @@ from typing import Any
 from recsys.bundle import Bundle
 from recsys.errors import InvalidInputError
 from recsys.home import Home
-from recsys.hybrid import HybridRecommender
 from recsys.pitch.backends import PitchModel, make_model
 from recsys.pitch.cache import PitchCache
 from recsys.pitch.config import PitchConfig
@@ -19,9 +18,10 @@ from recsys.pitch.facts import ItemFacts, build_context
 from recsys.pitch.serving import pitch_cache_path, reason_item_ids
 from recsys.pitch.validate import CatalogNames
 from recsys.pitch.writer import PitchWriter
+from recsys.serving import HybridRecommender
 from recsys.store.sqlite import Store, UserHistory
 from recsys.text import TextEncoder
-from recsys.toplists import HISTORY_LIMIT as RANKING_HISTORY_LIMIT
+from recsys.types import HISTORY_LIMIT as RANKING_HISTORY_LIMIT
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ def prewrite_pitches(
     writer = PitchWriter(
         model, config, cache=cache, encoder=encoder, names=CatalogNames.from_catalog(rows.values())
     )
-    recommender = HybridRecommender(bundle)
+    recommender = HybridRecommender(bundle, events=store)
     counts = {"written": 0, "cached": 0, "template": 0, "failed": 0, "skipped": 0}
     total = len(user_ids) * items_per_user
     bar: Any = None

@@ -1,13 +1,22 @@
-"""Configuration of the pitch writer: one frozen dataclass per concern, validated on creation."""
+"""Configuration of the pitch writer: one frozen dataclass per concern, validated on creation.
+
+Read like every other config (:mod:`recsys.config`): the ``[pitch]`` table of a config file (the
+nightly job's, the API's, or any file given to ``recsys pitch --config``), with the endpoint of
+the ``openai`` backend in ``[pitch.openai]``.
+
+Example:
+    >>> PitchConfig.from_dict({"backend": "openai", "openai": {"model": "smollm2"}}).openai.model
+    'smollm2'
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
-from typing import Any, Literal, get_args
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar, Literal, get_args
 
-from recsys.errors import ConfigError
+from recsys.config import Config, check, check_range, from_dict, read_config_file
 
 Backend = Literal["local", "openai", "template"]
 Language = Literal["en", "de", "fr", "es"]
@@ -19,15 +28,25 @@ LANGUAGES: tuple[str, ...] = get_args(Language)
 PRECISIONS: tuple[str, ...] = get_args(Precision)
 RUNTIMES: tuple[str, ...] = get_args(Runtime)
 
+# the precisions each local runtime can load (the onnx builder writes int8/int4/fp32 models;
+# transformers loads the GGUF as fp32/bf16/int8; llama.cpp runs the GGUF as it is)
+_RUNTIME_PRECISIONS: dict[str, tuple[str, ...]] = {
+    "onnx": ("int8", "int4", "fp32"),
+    "transformers": ("fp32", "bf16", "int8"),
+    "llamacpp": ("fp32", "int8"),
+}
+
 
 @dataclass(frozen=True)
-class OpenAIConfig:
+class OpenAIConfig(Config):
     """An OpenAI-compatible chat endpoint (vLLM, Ollama, llama.cpp server, a hosted API).
 
     Example:
         >>> OpenAIConfig(base_url="http://127.0.0.1:11434/v1", model="smollm2").model
         'smollm2'
     """
+
+    SECTION: ClassVar[str] = "pitch.openai"
 
     base_url: str = "http://127.0.0.1:8000/v1"  # up to and including the version path (/v1)
     model: str = "smollm2"  # model name sent in the request body
@@ -39,27 +58,17 @@ class OpenAIConfig:
     backoff_s: float = 0.5  # wait before the first retry, doubling; Retry-After wins when sent
     deadline_s: float = 20.0  # one generate call (retries, waits, top-up requests) ends by then
 
-    def __post_init__(self) -> None:
-        if not self.base_url.startswith(("http://", "https://")):
-            raise ConfigError(
-                f"openai.base_url must start with http:// or https://, got {self.base_url!r}"
-            )
-        if not self.model:
-            raise ConfigError("openai.model must not be empty")
-        if self.timeout_s <= 0:
-            raise ConfigError(f"openai.timeout_s must be > 0, got {self.timeout_s}")
-        if self.rate_limit_per_s <= 0:
-            raise ConfigError(f"openai.rate_limit_per_s must be > 0, got {self.rate_limit_per_s}")
-        if (
-            not isinstance(self.retries, int)
-            or isinstance(self.retries, bool)
-            or not 0 <= self.retries <= 10
-        ):
-            raise ConfigError(f"openai.retries must be an integer in [0, 10], got {self.retries!r}")
-        if not self.backoff_s >= 0:
-            raise ConfigError(f"openai.backoff_s must be >= 0, got {self.backoff_s}")
-        if not self.deadline_s > 0:
-            raise ConfigError(f"openai.deadline_s must be > 0, got {self.deadline_s}")
+    def validate(self) -> None:  # noqa: D102
+        check(
+            self,
+            "base_url",
+            self.base_url.startswith(("http://", "https://")),
+            "a URL that starts with http:// or https://",
+        )
+        check(self, "model", bool(self.model), "a non-empty string")
+        check_range(self, "timeout_s", "rate_limit_per_s", "deadline_s", gt=0)
+        check_range(self, "retries", ge=0, le=10)
+        check_range(self, "backoff_s", ge=0)
 
     @property
     def resolved_api_key(self) -> str:
@@ -68,13 +77,15 @@ class OpenAIConfig:
 
 
 @dataclass(frozen=True)
-class PitchConfig:
+class PitchConfig(Config):
     """How pitches are written, validated, cached and served.
 
     Example:
         >>> PitchConfig(backend="template", language="de").language
         'de'
     """
+
+    SECTION: ClassVar[str] = "pitch"
 
     backend: Backend = "local"  # local packaged model | openai endpoint | template only
     language: Language = "en"  # language of the pitch (prompt, template and language check)
@@ -105,97 +116,39 @@ class PitchConfig:
     rerank: bool = True  # re-rank valid samples by embedding similarity to the product text
     openai: OpenAIConfig = field(default_factory=OpenAIConfig)  # used when backend == "openai"
 
-    def __post_init__(self) -> None:
-        if self.backend not in BACKENDS:
-            raise ConfigError(f"pitch.backend must be one of {BACKENDS}, got {self.backend!r}")
-        if self.language not in LANGUAGES:
-            raise ConfigError(f"pitch.language must be one of {LANGUAGES}, got {self.language!r}")
-        if self.precision not in PRECISIONS:
-            raise ConfigError(
-                f"pitch.precision must be one of {PRECISIONS}, got {self.precision!r}"
-            )
-        if self.runtime not in RUNTIMES:
-            raise ConfigError(f"pitch.runtime must be one of {RUNTIMES}, got {self.runtime!r}")
-        if self.runtime != "transformers" and self.precision == "bf16":
-            raise ConfigError(
-                "pitch.precision 'bf16' needs runtime 'transformers' (onnx: int8, int4, fp32)"
-            )
-        if self.runtime != "onnx" and self.precision == "int4":
-            raise ConfigError(
-                "pitch.precision 'int4' needs runtime 'onnx' (transformers: fp32, bf16, int8)"
-            )
-        for name, low, high in (
-            ("n_samples", 1, 16),
-            ("max_new_tokens", 8, 256),
-            ("recent_items", 0, 10),
-            ("queue_size", 1, 100_000),
-            ("threads", 0, 256),
-            ("max_words", 5, 60),
-        ):
-            value = getattr(self, name)
-            if not isinstance(value, int) or not low <= value <= high:
-                raise ConfigError(
-                    f"pitch.{name} must be an integer in [{low}, {high}], got {value!r}"
-                )
-        if not -100.0 <= self.min_logprob <= 0.0:
-            raise ConfigError(f"pitch.min_logprob must be in [-100, 0], got {self.min_logprob}")
-        if not 0.0 <= self.temperature <= 2.0:
-            raise ConfigError(f"pitch.temperature must be in [0, 2], got {self.temperature}")
-        if not 0.0 < self.top_p <= 1.0:
-            raise ConfigError(f"pitch.top_p must be in (0, 1], got {self.top_p}")
-        if not 0 < self.min_chars < self.max_chars:
-            raise ConfigError(
-                f"pitch.min_chars ({self.min_chars}) must be > 0 and < max_chars ({self.max_chars})"
-            )
-        if self.budget_s <= 0:
-            raise ConfigError(f"pitch.budget_s must be > 0, got {self.budget_s}")
-        if self.generate_timeout_s <= 0:
-            raise ConfigError(
-                f"pitch.generate_timeout_s must be > 0, got {self.generate_timeout_s}"
-            )
-
-    @classmethod
-    def from_mapping(cls, data: Mapping[str, Any]) -> PitchConfig:
-        """Build from a plain mapping (a TOML/JSON ``[pitch]`` table; ``openai`` is a sub-table).
-
-        Raises:
-            ConfigError: on an unknown key or an invalid value.
-        """
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"unknown pitch config keys {unknown}; allowed: {sorted(known)}")
-        values = dict(data)
-        if "openai" in values and isinstance(values["openai"], Mapping):
-            sub = dict(values["openai"])
-            allowed = {f.name for f in fields(OpenAIConfig)}
-            bad = sorted(set(sub) - allowed)
-            if bad:
-                raise ConfigError(f"unknown pitch.openai keys {bad}; allowed: {sorted(allowed)}")
-        from recsys.config import from_dict  # types checked as for every other config file
-
-        return from_dict(cls, values, "pitch.")
-
-    def with_(self, **changes: Any) -> PitchConfig:
-        """A copy with ``changes`` applied (validated again)."""
-        return replace(self, **changes)
+    def validate(self) -> None:  # noqa: D102
+        precisions = _RUNTIME_PRECISIONS[self.runtime]
+        check(
+            self,
+            "precision",
+            self.precision in precisions,
+            f"one of {', '.join(map(repr, precisions))} with runtime {self.runtime!r}",
+        )
+        check_range(self, "n_samples", ge=1, le=16)
+        check_range(self, "max_new_tokens", ge=8, le=256)
+        check_range(self, "recent_items", ge=0, le=10)
+        check_range(self, "queue_size", ge=1, le=100_000)
+        check_range(self, "threads", ge=0, le=256)
+        check_range(self, "max_words", ge=5, le=60)
+        check_range(self, "min_logprob", ge=-100, le=0)
+        check_range(self, "temperature", ge=0, le=2)
+        check_range(self, "top_p", gt=0, le=1)
+        check(
+            self,
+            "min_chars",
+            0 < self.min_chars < self.max_chars,
+            f"an integer > 0 and < max_chars ({self.max_chars})",
+        )
+        check_range(self, "budget_s", "generate_timeout_s", gt=0)
 
 
-def load_pitch_config(path: str | None) -> PitchConfig:
-    """The ``[pitch]`` table of a TOML/JSON config file (the defaults without a file).
+def load_pitch_config(path: str | Path | None) -> PitchConfig:
+    """The ``[pitch]`` table of a TOML/JSON config file (the defaults without a file or table).
 
     Raises:
         ConfigError: when the file cannot be read or parsed, or a key or value is invalid.
     """
-    from recsys.config import read_config_file
-
     if path is None:
         return PitchConfig()
-    try:
-        data = read_config_file(path)
-    except ConfigError as exc:
-        raise ConfigError(f"cannot read pitch config {path!r}: {exc}") from exc
-    table = data.get("pitch", {}) if isinstance(data, Mapping) else None
-    if not isinstance(table, Mapping):
-        raise ConfigError(f"{path!r}: [pitch] must be a table")
-    return PitchConfig.from_mapping(table)
+    table = read_config_file(path).get("pitch", {})
+    return from_dict(PitchConfig, table, "pitch.")

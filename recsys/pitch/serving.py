@@ -23,8 +23,9 @@ from recsys.pitch.config import PitchConfig
 from recsys.pitch.facts import ItemFacts, ShopperContext, build_context
 from recsys.pitch.validate import CatalogNames
 from recsys.pitch.writer import Pitch, PitchWriter
-from recsys.store.sqlite import Store, UserEvent
+from recsys.store.sqlite import Store
 from recsys.text import TextEncoder
+from recsys.types import RecommendedItem, UserEvent
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +39,29 @@ def pitch_cache_path(home: Home) -> Path:
     return home.pitch_cache_path
 
 
-def reason_item_ids(item: Mapping[str, Any]) -> list[str]:
-    """The shopper item ids a recommendation's reason names (``reason.item_ids``), if any."""
+def reason_item_ids(item: RecommendedItem | Mapping[str, Any]) -> list[str]:
+    """The shopper item ids a recommendation's reason names (``reason.item_ids``), if any.
+
+    Args:
+        item: a recommended item, or an item dict with an optional ``reason`` dict (what
+            :mod:`recsys.pitch.batch` builds).
+    """
+    if isinstance(item, RecommendedItem):
+        return list(item.reason.item_ids)
     reason = item.get("reason")
     if isinstance(reason, Mapping):
         return [str(i) for i in reason.get("item_ids") or []]
     return []
+
+
+def _as_mapping(item: RecommendedItem | Mapping[str, Any]) -> Mapping[str, Any]:
+    """What :meth:`ItemFacts.from_item` reads of an item beyond its catalog row.
+
+    A :class:`RecommendedItem` contributes only its id: the facts come from the store's catalog
+    row (the source of truth the bundle's facts were copied from). A mapping's own facts
+    (``title``, ``category``, ...) override the row, for callers that still pass item dicts.
+    """
+    return {"item_id": item.item_id} if isinstance(item, RecommendedItem) else item
 
 
 class PitchProvider:
@@ -51,8 +69,9 @@ class PitchProvider:
 
     Example:
         >>> provider = PitchProvider(Home.resolve())
-        >>> answer = service.recommend_user("42", n=5)
-        >>> provider.pitches_for("42", history, answer["items"], wait_ms=0)[0].source
+        >>> history = service.user_history("42")
+        >>> answer = service.recommend_user("42", n=5, history=history)
+        >>> provider.pitches_for("42", history.events, answer.items, wait_ms=0)[0].source
         'template'
         >>> provider.close()
     """
@@ -98,16 +117,25 @@ class PitchProvider:
         return {str(row["item_id"]): row for row in frame.iter_rows(named=True)}
 
     def facts_and_context(
-        self, history: Sequence[UserEvent], items: Sequence[Mapping[str, Any]]
+        self,
+        history: Sequence[UserEvent],
+        items: Sequence[RecommendedItem | Mapping[str, Any]],
     ) -> list[tuple[ItemFacts, ShopperContext]]:
-        """Catalog facts and shopper context for each item (catalog rows read in one query)."""
+        """Catalog facts and shopper context for each item (catalog rows read in one query).
+
+        Args:
+            history: the shopper's events, newest first.
+            items: the recommended items (an item dict with ``item_id``, optional catalog facts
+                and ``reason.item_ids`` is accepted too; see :func:`_as_mapping`).
+        """
+        given = [_as_mapping(item) for item in items]
         recent_ids = list(dict.fromkeys(str(e.item_id) for e in history))[:50]
-        rows = self._catalog(list({*recent_ids, *(str(i["item_id"]) for i in items)}))
+        rows = self._catalog(list({*recent_ids, *(str(i["item_id"]) for i in given)}))
         titles = {i: str(r["title"]) for i, r in rows.items() if r.get("title")}
         out = []
-        for item in items:
-            item_id = str(item["item_id"])
-            facts = ItemFacts.from_item(item, rows.get(item_id))
+        for item, mapping in zip(items, given, strict=True):
+            item_id = str(mapping["item_id"])
+            facts = ItemFacts.from_item(mapping, rows.get(item_id))
             context = build_context(
                 history,
                 titles,
@@ -124,16 +152,19 @@ class PitchProvider:
         self,
         user_id: str,
         history: Sequence[UserEvent],
-        items: Sequence[Mapping[str, Any]],
+        items: Sequence[RecommendedItem | Mapping[str, Any]],
         wait_ms: int = 0,
     ) -> list[Pitch]:
         """One pitch per item, in the items' order, within ``wait_ms`` milliseconds.
 
         Args:
             user_id: the shopper (only logged; the pitch depends on their history).
-            history: the shopper's events, newest first.
-            items: recommended items as the service returns them (``item_id``, ``title``,
-                ``category``, ``price``, ``reason``, ...).
+            history: the shopper's events, newest first (the history the items were ranked
+                from: ``RecommendationService.user_history``).
+            items: the recommended items (``RecommendationService.recommend_user(...).items``):
+                each one's facts are read from the catalog, and the items its reason names
+                (``reason.item_ids``) are preferred in the shopper context. An item dict
+                (``item_id``, optional catalog facts, ``reason.item_ids``) is accepted too.
             wait_ms: how long to wait for background LLM pitches of cache misses (0 = not at
                 all: misses get the template now and the LLM pitch on a later request).
 

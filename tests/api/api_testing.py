@@ -8,13 +8,12 @@ import polars as pl
 from flask import Flask
 
 from api.app import create_app
-from recsys.bundle import publish, write_bundle
 from recsys.config import TrainConfig
 from recsys.home import Home
-from recsys.pipeline import build_bundle, precompute_lists
 from recsys.service import RecommendationService
 from recsys.store import Store
-from recsys.text import EmbeddingCache, TextEncoder
+from recsys.text import TextEncoder
+from recsys.training import train
 
 WRITE_KEY = "test-write-key"
 ADMIN_KEY = "test-admin-key"
@@ -24,7 +23,7 @@ TRAIN_CONFIG = {"behavior": {"factors": 8, "iterations": 10}}
 def train_into(
     home: Home, events: pl.DataFrame, catalog: pl.DataFrame, encoder: TextEncoder
 ) -> str:
-    """Store the shop, train a bundle with text and precomputed lists, publish it.
+    """Store the shop, then train a bundle with text and precomputed lists and publish it.
 
     Returns:
         The published version.
@@ -32,19 +31,8 @@ def train_into(
     with Store(home.db_path) as store:
         store.upsert_items(catalog)
         store.add_events(events)
-        watermark = store.last_seq()
-        stored = store.events_frame(until_seq=watermark)
-    cache = EmbeddingCache(home.embedding_cache_path)
-    try:
-        bundle, _ = build_bundle(
-            events, catalog, TrainConfig.from_dict(TRAIN_CONFIG), encoder=encoder, cache=cache
-        )
-    finally:
-        cache.close()
-    bundle.toplists = precompute_lists(bundle, stored, watermark)
-    version = write_bundle(home.artifacts, bundle)
-    publish(home.artifacts, version)
-    return version
+        report = train(home, TrainConfig.from_dict(TRAIN_CONFIG), store=store, encoder=encoder)
+    return report.version
 
 
 def make_app(home: Home, encoder: TextEncoder, **overrides: Any) -> Flask:

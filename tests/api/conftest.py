@@ -16,21 +16,16 @@ from recsys.home import Home
 from recsys.text import TextEncoder
 
 
-def shop_frames(request: pytest.FixtureRequest) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The shared ``shop`` fixture's data, for module-scoped fixtures (it is function-scoped)."""
-    definitions = request._fixturemanager.getfixturedefs("shop", request.node)
-    assert definitions, "tests/conftest.py must define the shop fixture"
-    return definitions[-1].func()  # type: ignore[no-any-return]
-
-
 @pytest.fixture(scope="module")
 def trained_template(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, encoder: TextEncoder
+    shop: tuple[pl.DataFrame, pl.DataFrame],
+    tmp_path_factory: pytest.TempPathFactory,
+    encoder: TextEncoder,
 ) -> Path:
     """A home with the ``shop`` fixture's data and a published bundle (built once per module)."""
     root = tmp_path_factory.mktemp("api-template") / "home"
     home = Home(root).ensure()
-    events, catalog = shop_frames(request)
+    events, catalog = shop
     train_into(home, events, catalog, encoder)
     return root
 

@@ -227,3 +227,46 @@ def test_to_draft4_rewrites_nullable_only_in_schema_positions() -> None:
 def test_to_draft4_refuses_oas_keywords_it_cannot_translate() -> None:
     with pytest.raises(ValueError, match="readOnly"):
         to_draft4({"type": "object", "properties": {"id": {"type": "string", "readOnly": True}}})
+
+
+def test_closed_sets_come_from_the_library(client: FlaskClient) -> None:
+    from recsys.serving.sources import reason_sources
+    from recsys.types import EVENT_TYPES, RANKINGS, REASON_KINDS, SIMILAR_MODES, STRATEGIES
+
+    spec = client.get("/openapi.json").get_json()
+    schemas = spec["components"]["schemas"]
+    reason = schemas["Reason"]["properties"]
+    similar = spec["paths"]["/v1/items/{item_id}/similar"]["get"]["parameters"]
+    mode = next(p for p in similar if p["name"] == "mode")["schema"]
+    enums = {
+        "event type": (schemas["Event"]["properties"]["type"]["enum"], EVENT_TYPES),
+        "strategy": (schemas["Strategy"]["enum"], STRATEGIES),
+        "reason kind": (reason["kind"]["enum"], REASON_KINDS),
+        "reason source": (reason["source"]["enum"], reason_sources()),
+        "ranking": (schemas["UserRecommendations"]["properties"]["ranking"]["enum"], RANKINGS),
+        "similar mode": (mode["enum"], SIMILAR_MODES),
+        "similar answer mode": (
+            schemas["SimilarItems"]["properties"]["mode"]["enum"],
+            SIMILAR_MODES,
+        ),
+    }
+    for what, (served, library) in enums.items():
+        assert served == list(library), what
+    # the contract's values (a new candidate source may add a reason source, never remove one)
+    assert EVENT_TYPES == ("view", "click", "add_to_cart", "purchase")
+    assert STRATEGIES == ("hybrid", "content", "popular")
+    assert REASON_KINDS == ("history", "similar", "popular")
+    assert {"behavior", "text", "popularity", "repeat"} <= set(reason_sources())
+    assert RANKINGS == ("precomputed", "live")
+    assert SIMILAR_MODES == ("hybrid", "behavior", "content")
+
+
+def test_the_api_list_limit_is_below_the_librarys(client: FlaskClient) -> None:
+    from api.openapi import MAX_API_N
+    from recsys.types import MAX_N
+
+    spec = client.get("/openapi.json").get_json()
+    params = spec["paths"]["/v1/users/{user_id}/recommendations"]["get"]["parameters"]
+    assert next(p for p in params if p["name"] == "n")["schema"]["maximum"] == MAX_API_N == 100
+    assert MAX_API_N <= MAX_N
+    assert client.get(f"/v1/users/run1/recommendations?n={MAX_API_N + 1}").status_code == 422

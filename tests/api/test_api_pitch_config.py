@@ -76,7 +76,7 @@ def test_the_config_files_pitch_table_configures_the_writer(tmp_path: Path) -> N
     with pytest.raises(ConfigError, match="backend"):
         load_api_config(environ={"RECSYS_API_CONFIG": str(path)})
     path.write_text("[pitch]\nsamples = 3\n")
-    with pytest.raises(ConfigError, match="unknown pitch config keys"):
+    with pytest.raises(ConfigError, match=r"unknown key 'samples' in \[pitch\]"):
         load_api_config(environ={"RECSYS_API_CONFIG": str(path)})
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,7 @@ from flask.testing import FlaskClient
 from recsys.home import Home
 from recsys.store import Store
 from recsys.text import TextEncoder
+from recsys.types import RecommendedItem
 
 
 def assert_error(response: Any, status: int, code: str | None = None) -> dict[str, Any]:
@@ -440,15 +442,24 @@ class FakePitch:
     source: str
 
 
+TITLES = {"r1": "Running shoes"}  # the shop's catalog (tests/conftest.py), as far as needed
+
+
 class FakePitchProvider:
     def __init__(self) -> None:
         self.calls: list[tuple[str, list[str], list[str], int]] = []
 
-    def pitches_for(self, user_id: str, history: Any, items: Any, wait_ms: int) -> list[FakePitch]:
+    def pitches_for(
+        self, user_id: str, history: Any, items: Sequence[RecommendedItem], wait_ms: int
+    ) -> list[FakePitch]:
+        assert all(isinstance(i, RecommendedItem) for i in items)  # typed, not response dicts
         self.calls.append(
-            (user_id, [e.item_id for e in history], [i["item_id"] for i in items], wait_ms)
+            (user_id, [e.item_id for e in history], [i.item_id for i in items], wait_ms)
         )
-        return [FakePitch(f"You will love {i['title']}.", "template") for i in items]
+        return [
+            FakePitch(f"You will love {TITLES.get(i.item_id, i.item_id)}.", "template")
+            for i in items
+        ]
 
     def close(self) -> None:
         pass

@@ -17,9 +17,9 @@ from flask.testing import FlaskClient
 from recsys.bundle import load_bundle
 from recsys.config import TrainConfig
 from recsys.home import Home
-from recsys.pipeline import train
 from recsys.store import Store
 from recsys.text import TextEncoder
+from recsys.training import train
 
 WRITE_ROUTES: list[tuple[str, str, Any]] = [
     ("POST", "/v1/events", {"user_id": "u1", "item_id": "k1", "type": "click"}),
@@ -68,7 +68,7 @@ def test_keys_are_compared_in_constant_time(
 ) -> None:
     import hmac
 
-    import api.app
+    import api.auth
 
     calls: list[tuple[bytes, bytes]] = []
     real = hmac.compare_digest
@@ -77,7 +77,7 @@ def test_keys_are_compared_in_constant_time(
         calls.append((a, b))
         return real(a, b)
 
-    monkeypatch.setattr(api.app.hmac, "compare_digest", spy)
+    monkeypatch.setattr(api.auth.hmac, "compare_digest", spy)
     ok = client.post("/v1/events", json=WRITE_ROUTES[0][2], headers=auth(WRITE_KEY))
     assert ok.status_code == 202
     bad = client.post("/v1/events", json=WRITE_ROUTES[0][2], headers=auth("nope"))
@@ -157,7 +157,7 @@ def test_no_pickle_anywhere_in_the_code() -> None:
 def test_the_server_binds_loopback_by_default() -> None:
     import inspect
 
-    from recsys.commands.serve import run_gunicorn, serve
+    from api.serve import run_gunicorn, serve
 
     host_option = next(p for p in serve.params if p.name == "host")
     assert host_option.default == "127.0.0.1"

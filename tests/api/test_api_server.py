@@ -7,13 +7,10 @@ not one request may fail.
 from __future__ import annotations
 
 import http.client
-import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -23,99 +20,28 @@ from typing import Any
 import pytest
 from api_testing import ADMIN_KEY, TRAIN_CONFIG, WRITE_KEY
 
+from api.testing import RECSYS, ServerProcess, free_port
 from recsys.bundle import publish, write_bundle
 from recsys.config import TrainConfig
 from recsys.home import Home
-from recsys.pipeline import build_bundle
 from recsys.store import Store
 from recsys.text import EmbeddingCache, TextEncoder
+from recsys.training import build_bundle
 
-RECSYS = Path(sys.executable).parent / "recsys"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+__all__ = ["Server", "free_port"]  # the durability, fuzz and bulk-write tests start these too
 
 
-class Server:
-    """A running ``recsys serve`` and a tiny keep-alive HTTP client for it."""
+class Server(ServerProcess):
+    """``recsys serve`` (2 workers) over a test home, with the test keys and a fast swap poll."""
 
     def __init__(self, home: Home, port: int, log: Path) -> None:
         env = {
-            **os.environ,
             "RECSYS_API_WRITE_KEYS": WRITE_KEY,
             "RECSYS_API_ADMIN_KEYS": ADMIN_KEY,
             "RECSYS_API_SWAP_POLL_S": "0.2",
+            "RECSYS_API_CONFIG": None,  # a developer's config file stays out of the test
         }
-        env.pop("RECSYS_API_CONFIG", None)
-        self.port = port
-        self.log = log
-        self._log_file = log.open("w")
-        self.proc = subprocess.Popen(
-            [
-                str(RECSYS),
-                "--home",
-                str(home.root),
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--workers",
-                "2",
-            ],
-            env=env,
-            stdout=self._log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        headers: dict[str, str] | None = None,
-        conn: http.client.HTTPConnection | None = None,
-    ) -> tuple[int, Any]:
-        own = conn is None
-        conn = conn or http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        try:
-            data = None if body is None else json.dumps(body).encode()
-            hdrs = {"Content-Type": "application/json", **(headers or {})}
-            conn.request(method, path, body=data, headers=hdrs)
-            response = conn.getresponse()
-            raw = response.read()
-            ctype = response.getheader("Content-Type", "")
-            return response.status, json.loads(raw) if "json" in ctype else raw.decode()
-        finally:
-            if own:
-                conn.close()
-
-    def wait_ready(self, timeout: float = 90.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {self.log.read_text()[-3000:]}")
-            try:
-                if self.request("GET", "/readyz")[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"server not ready in {timeout}s: {self.log.read_text()[-3000:]}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
-        self._log_file.close()
+        super().__init__(home.root, port, log, workers=2, env=env)
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,6 @@ import json
 import os
 import signal
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,18 +26,12 @@ from flask import Flask
 
 from api.app import create_app
 from api.config import load_api_config
+from api.testing import ServerProcess, free_port
 
-RECSYS = Path(sys.executable).parent / "recsys"
 METRICS_KEY = "test-metrics-key"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
+class Server(ServerProcess):
     """``recsys serve`` on 127.0.0.1 over an empty home (no model: /healthz answers, /readyz 503).
 
     ``HOME`` is a private folder and ``XDG_RUNTIME_DIR`` is unset, so gunicorn's default control
@@ -49,55 +41,15 @@ class Server:
     def __init__(
         self, root: Path, user_home: Path, port: int, name: str, config: Path | None = None
     ) -> None:
-        env = {**os.environ, "HOME": str(user_home), "RECSYS_API_WRITE_KEYS": WRITE_KEY}
-        for name_ in ("XDG_RUNTIME_DIR", "RECSYS_API_CONFIG", "RECSYS_HOME"):
-            env.pop(name_, None)
-        if config is not None:
-            env["RECSYS_API_CONFIG"] = str(config)
-        self.port = port
-        self.log = root / f"{name}.log"
-        self._log_file = self.log.open("w")
-        options = ["--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--threads", "2"]
-        self.proc = subprocess.Popen(
-            [str(RECSYS), "--home", str(root / name), "serve", *options],
-            env=env,
-            stdout=self._log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def get(self, path: str) -> int:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        try:
-            conn.request("GET", path)
-            response = conn.getresponse()
-            response.read()
-            return response.status
-        finally:
-            conn.close()
-
-    def wait_alive(self, timeout: float = 90.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {self.log.read_text()[-3000:]}")
-            try:
-                if self.get("/healthz") == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"server not alive in {timeout}s: {self.log.read_text()[-3000:]}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
-        self._log_file.close()
+        env: dict[str, str | None] = {
+            "HOME": str(user_home),
+            "RECSYS_API_WRITE_KEYS": WRITE_KEY,
+            "XDG_RUNTIME_DIR": None,
+            "RECSYS_API_CONFIG": None if config is None else str(config),
+            "RECSYS_HOME": None,
+        }
+        home, log = root / name, root / f"{name}.log"
+        super().__init__(home, port, log, workers=1, threads=2, env=env)
 
 
 def unix_sockets(pid: int) -> set[str]:

@@ -19,16 +19,16 @@ import polars as pl
 import pytest
 from api_testing import ADMIN_KEY, WRITE_KEY, auth, make_app
 
+from jobs.nightly.inbox import import_inbox
 from recsys.bundle import list_versions, load_bundle
 from recsys.config import TrainConfig
 from recsys.home import Home
-from recsys.hybrid import HybridRecommender
-from recsys.nightly.inbox import import_inbox
-from recsys.pipeline import train
 from recsys.pitch.config import PitchConfig
 from recsys.pitch.serving import PitchProvider
+from recsys.serving import HybridRecommender
 from recsys.store import Store
 from recsys.text import TextEncoder
+from recsys.training import train
 
 USER = "zq/mark-user-51c7"  # contains "/": POST /v1/events accepts it, so it must be erasable
 SESSION = "zq-mark-session-8d2e"

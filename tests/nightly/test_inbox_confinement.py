@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from recsys.nightly.inbox import import_inbox
+from jobs.nightly.inbox import import_inbox
 from recsys.store import Store
 
 

@@ -6,8 +6,8 @@ import json
 
 from nightly_data import catalog, clustered_events, config
 
+from jobs.nightly import run_nightly
 from recsys.home import Home
-from recsys.nightly import run_nightly
 from recsys.store import Store
 
 

@@ -1,7 +1,8 @@
-"""Crash safety of the nightly job: a real ``python -m jobs.nightly`` killed with SIGKILL.
+"""Crash safety of the nightly job: a real ``recsys nightly`` process killed with SIGKILL.
 
-``RECSYS_NIGHTLY_PAUSE_AT=<step>`` makes the job write ``<home>/.nightly-paused-<step>`` and sleep
-when it reaches that step, so the test kills it at a known point.
+``paused_nightly.py <step>`` runs the job so that it writes ``<home>/.nightly-paused-<step>`` and
+sleeps when it reaches that step; the test kills it there. The rerun is the plain ``recsys``
+console script (its ``nightly`` command found through the ``recsys.commands`` entry points).
 """
 
 from __future__ import annotations
@@ -17,23 +18,27 @@ from pathlib import Path
 import pytest
 from nightly_data import FAST_TRAIN, catalog, clustered_events
 
+from jobs.nightly import NightlyConfig, run_nightly
 from recsys.bundle import TMP_PREFIX, current_version, list_versions, load_bundle
 from recsys.home import Home
-from recsys.nightly import NightlyConfig, run_nightly
 from recsys.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
+RECSYS = Path(sys.executable).parent / "recsys"
+PAUSED_NIGHTLY = Path(__file__).resolve().parent / "paused_nightly.py"
 CONFIG = {"train": FAST_TRAIN, "min_events": 100, "min_eval_users": 10, "pitch_users": 0}
 
 
 def _job(home: Home, pause_at: str | None = None) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RECSYS_")}
     env["RECSYS_HOME"] = str(home.root)
+    options = ["--config", str(home.root / "nightly.json")]
     if pause_at:
-        env["RECSYS_NIGHTLY_PAUSE_AT"] = pause_at
-        env["RECSYS_NIGHTLY_PAUSE_S"] = "120"
+        command = [sys.executable, str(PAUSED_NIGHTLY), pause_at, "120", *options]
+    else:
+        command = [str(RECSYS), "nightly", *options]
     return subprocess.Popen(
-        [sys.executable, "-m", "jobs.nightly", "--config", str(home.root / "nightly.json")],
+        command,
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -56,7 +61,7 @@ def _wait_for(path: Path, proc: subprocess.Popen[str], timeout: float = 90.0) ->
 
 
 def _prepared_home(tmp_path: Path) -> tuple[Home, str, int]:
-    """A home with a live bundle and new events waiting in the inbox; returns the live version."""
+    """A home with a current bundle and new events waiting in the inbox; returns its version."""
     home = Home(tmp_path / "home").ensure()
     events = clustered_events()
     cut = int(events.height * 0.8)
@@ -64,12 +69,12 @@ def _prepared_home(tmp_path: Path) -> tuple[Home, str, int]:
         store.upsert_items(catalog())
         store.add_events(events.head(cut))
     (home.root / "nightly.json").write_text(json.dumps(CONFIG), encoding="utf-8")
-    live = run_nightly(home, NightlyConfig.from_dict(CONFIG))
-    assert live.decision == "published" and live.live_after
+    before = run_nightly(home, NightlyConfig.from_dict(CONFIG))
+    assert before.decision == "published" and before.current_after
     inbox = home.root / "inbox"
     inbox.mkdir()
     events.tail(events.height - cut).write_csv(inbox / "events-new.csv")
-    return home, live.live_after, events.height
+    return home, before.current_after, events.height
 
 
 CRASH_STEPS = [
@@ -85,7 +90,7 @@ CRASH_STEPS = [
 def test_sigkill_at_a_step_leaves_valid_current_and_next_run_recovers(
     tmp_path: Path, step: str
 ) -> None:
-    home, live, n_events = _prepared_home(tmp_path)
+    home, before, n_events = _prepared_home(tmp_path)
     artifacts = home.artifacts
     proc = _job(home, pause_at=step)
     _wait_for(home.root / f".nightly-paused-{step}", proc)
@@ -97,10 +102,10 @@ def test_sigkill_at_a_step_leaves_valid_current_and_next_run_recovers(
     after_crash = current_version(artifacts)
     assert after_crash is not None
     assert load_bundle(artifacts).version == after_crash
-    if step == "report":  # killed after publishing: the new bundle is live and complete
-        assert after_crash != live
+    if step == "report":  # killed after publishing: the new bundle is current and complete
+        assert after_crash != before
     else:
-        assert after_crash == live
+        assert after_crash == before
     lock_record = json.loads((home.root / "nightly.lock").read_text(encoding="utf-8"))
     assert lock_record["pid"] == proc.pid
     assert lock_record["step"] == step
@@ -121,12 +126,12 @@ def test_sigkill_at_a_step_leaves_valid_current_and_next_run_recovers(
         assert report["decision"] == "up_to_date"
     else:
         assert report["decision"] == "published"
-        assert report["bundle"]["live_before"] == live
+        assert report["bundle"]["live_before"] == before
     final = current_version(artifacts)
     assert final is not None and load_bundle(artifacts).version == final
     assert not [p.name for p in artifacts.iterdir() if p.name.startswith(TMP_PREFIX)]
     assert not [p.name for p in artifacts.iterdir() if p.name.startswith("CURRENT.tmp")]
-    assert set(list_versions(artifacts)) == {live, final}  # no orphan of the killed run
+    assert set(list_versions(artifacts)) == {before, final}  # no orphan of the killed run
     assert (home.root / "nightly.lock").read_text(encoding="utf-8") == ""
     assert (home.root / "inbox" / "done" / "events-new.csv").is_file()
     assert not (home.root / "inbox" / "events-new.csv").exists()
@@ -135,7 +140,7 @@ def test_sigkill_at_a_step_leaves_valid_current_and_next_run_recovers(
 
 
 def test_second_concurrent_process_exits_with_locked_code(tmp_path: Path) -> None:
-    home, live, _ = _prepared_home(tmp_path)
+    home, before, _ = _prepared_home(tmp_path)
     first = _job(home, pause_at="evaluate")
     try:
         _wait_for(home.root / ".nightly-paused-evaluate", first)
@@ -149,4 +154,4 @@ def test_second_concurrent_process_exits_with_locked_code(tmp_path: Path) -> Non
     finally:
         first.send_signal(signal.SIGKILL)
         first.communicate(timeout=30)
-    assert current_version(home.artifacts) == live
+    assert current_version(home.artifacts) == before

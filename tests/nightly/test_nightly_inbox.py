@@ -7,8 +7,8 @@ from pathlib import Path
 import polars as pl
 from nightly_data import catalog, clustered_events
 
+from jobs.nightly.inbox import import_inbox, kind_of, pending_files
 from recsys.home import Home
-from recsys.nightly.inbox import import_inbox, kind_of, pending_files
 from recsys.store import Store
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import types
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -20,14 +20,16 @@ from nightly_data import (
     weak_train,
 )
 
+from jobs.nightly import ExitCode, NightlyConfig, rollback_current, run_nightly
+from jobs.nightly.lock import RunLock
 from recsys.bundle import current_version, list_versions, load_bundle
+from recsys.catalog_overlay import training_started
 from recsys.cli import main as cli_main
 from recsys.errors import BundleError, LockedError
+from recsys.gate import decide
 from recsys.home import Home
-from recsys.live import TRAINING_MARGIN_S, training_started
-from recsys.nightly import ExitCode, NightlyConfig, rollback_current, run_nightly
-from recsys.nightly.gate import decide
-from recsys.nightly.lock import RunLock
+from recsys.overlay_embed import TRAINING_MARGIN_S
+from recsys.pitch.batch import PrewriteReport
 from recsys.store import Store
 from recsys.text import TextEncoder
 
@@ -50,15 +52,15 @@ def test_first_run_publishes_and_writes_report(home: Home) -> None:
 
     assert result.decision == "published"
     assert result.exit_code == ExitCode.OK == 0
-    assert result.live_before is None
-    assert current_version(home.artifacts) == result.live_after
+    assert result.current_before is None
+    assert current_version(home.artifacts) == result.current_after
     bundle = load_bundle(home.artifacts)
     assert bundle.manifest["nightly"]["run_id"] == result.run_id
     assert bundle.manifest["metrics"]["recall@20"]["mean"] > 0.3  # the groups are learnable
     # the API's precomputed lists, and when the store was read (erasures after it are honoured)
-    assert bundle.toplists is not None and bundle.toplists.n_lists > 0
+    assert bundle.precomputed is not None and bundle.precomputed.n_lists > 0
     with Store(home.db_path) as store:
-        assert bundle.toplists.watermark == store.last_seq()
+        assert bundle.precomputed.watermark == store.last_seq()
     created = datetime.fromisoformat(bundle.manifest["created_at"]).timestamp()
     assert created - 600 < bundle.manifest["read_at"] < created
     assert training_started(bundle) == bundle.manifest["read_at"] - TRAINING_MARGIN_S
@@ -76,7 +78,7 @@ def test_first_run_publishes_and_writes_report(home: Home) -> None:
     assert {"recover", "inbox", "read", "evaluate", "train", "write", "publish"} <= set(
         report["timings_s"]
     )
-    assert report["bundle"]["candidate"] == result.live_after
+    assert report["bundle"]["candidate"] == result.current_after
     md = (reports / f"{result.run_id}.md").read_text(encoding="utf-8")
     assert "**Decision: published**" in md
     assert "| recall@20 |" in md
@@ -103,8 +105,8 @@ def test_second_run_on_same_data_is_idempotent(home: Home) -> None:
 
     assert second.decision == "up_to_date"
     assert second.exit_code == 0
-    assert second.live_after == first.live_after
-    assert list_versions(home.artifacts) == [first.live_after]
+    assert second.current_after == first.current_after
+    assert list_versions(home.artifacts) == [first.current_after]
     with Store(home.db_path) as store:
         assert store.count_events() == events.height
 
@@ -114,7 +116,7 @@ def test_kept_live_is_repeated_on_the_same_data(home: Home) -> None:
     clean = clustered_events()
     old, new = _split(clean)
     _seed_store(home, old)
-    live = run_nightly(home, config()).live_after
+    current = run_nightly(home, config()).current_after
     noise = noise_events(3, 6000, 150, 6, 12, T0, float(old["ts"].max()))
     with Store(home.db_path) as store:
         store.add_events(pl.concat([new, noise]))
@@ -122,17 +124,17 @@ def test_kept_live_is_repeated_on_the_same_data(home: Home) -> None:
     verdicts = [run_nightly(home, config()) for _ in range(2)]
     assert [v.decision for v in verdicts] == ["kept_live", "kept_live"]
     assert verdicts[0].report["gate"] == verdicts[1].report["gate"]
-    assert current_version(home.artifacts) == live
-    assert list_versions(home.artifacts) == [live]
+    assert current_version(home.artifacts) == current
+    assert list_versions(home.artifacts) == [current]
 
 
 # ------------------------------------------------------------------------------ the gate
-def test_gate_keeps_live_bundle_when_candidate_trained_on_corrupted_data(home: Home) -> None:
+def test_gate_keeps_current_bundle_when_candidate_trained_on_corrupted_data(home: Home) -> None:
     clean = clustered_events()
     old, new = _split(clean)
     _seed_store(home, old)
-    live = run_nightly(home, config())
-    assert live.decision == "published"
+    first = run_nightly(home, config())
+    assert first.decision == "published"
 
     # new real behavior arrives, together with a corrupted export of past events
     inbox = home.root / "inbox"
@@ -144,10 +146,10 @@ def test_gate_keeps_live_bundle_when_candidate_trained_on_corrupted_data(home: H
     result = run_nightly(home, config())
     assert result.decision == "kept_live"
     assert result.exit_code == ExitCode.KEPT_LIVE == 3
-    assert current_version(home.artifacts) == live.live_after
-    assert list_versions(home.artifacts) == [live.live_after]  # the candidate was never written
+    assert current_version(home.artifacts) == first.current_after
+    assert list_versions(home.artifacts) == [first.current_after]  # the candidate was never written
     metrics = result.report["metrics"]
-    assert metrics["live_mode"] == "as_is"  # judged on events newer than the live bundle's data
+    assert metrics["live_mode"] == "as_is"  # judged on events newer than the current bundle's data
     cand = metrics["candidate"]["recall@20"]["mean"]
     base = metrics["live"]["recall@20"]["mean"]
     assert cand < base * 0.98
@@ -158,7 +160,7 @@ def test_gate_keeps_live_bundle_when_candidate_trained_on_corrupted_data(home: H
     forced = run_nightly(home, config(), force=True)
     assert forced.decision == "published"
     assert forced.report["forced"] is True
-    assert current_version(home.artifacts) == forced.live_after != live.live_after
+    assert current_version(home.artifacts) == forced.current_after != first.current_after
     assert "forced past a failing gate" in forced.reason
 
 
@@ -175,22 +177,22 @@ def test_gate_publishes_when_candidate_is_better(home: Home) -> None:
     assert result.decision == "published"
     metrics = result.report["metrics"]
     assert metrics["live_mode"] == "as_is"
-    assert metrics["live_version"] == weak.live_after
+    assert metrics["live_version"] == weak.current_after
     assert metrics["candidate"]["recall@20"]["mean"] > metrics["live"]["recall@20"]["mean"]
-    assert current_version(home.artifacts) == result.live_after
-    assert list_versions(home.artifacts) == [weak.live_after, result.live_after]
+    assert current_version(home.artifacts) == result.current_after
+    assert list_versions(home.artifacts) == [weak.current_after, result.current_after]
 
 
 @pytest.mark.slow
-def test_live_bundle_that_saw_the_holdout_is_judged_by_a_replica(home: Home) -> None:
-    """Same data, different config: the live config is retrained on the pre-holdout slice."""
+def test_current_bundle_that_saw_the_holdout_is_judged_by_a_replica(home: Home) -> None:
+    """Same data, different config: the current config is retrained on the pre-holdout slice."""
     _seed_store(home, clustered_events())
     weak = run_nightly(home, replace(config(), train=weak_train()))
     result = run_nightly(home, config())
     assert result.report["metrics"]["live_mode"] == "replica"
-    assert "live_replica" in result.report["build_timings_s"]
+    assert "current_replica" in result.report["build_timings_s"]
     assert result.decision == "published"
-    assert result.live_before == weak.live_after
+    assert result.current_before == weak.current_after
 
 
 def test_decide_tolerance_modes() -> None:
@@ -203,7 +205,7 @@ def test_decide_tolerance_modes() -> None:
     absolute = NightlyConfig(tolerance=0.02, tolerance_mode="absolute")
     assert decide(summary(0.48), summary(0.5), absolute).passed
     assert not decide(summary(0.47), summary(0.5), absolute).passed
-    assert decide(summary(0.0), None, rel).passed  # nothing live to compare with
+    assert decide(summary(0.0), None, rel).passed  # nothing current to compare with
     ndcg = NightlyConfig(gate_metric="ndcg@20", tolerance=0.0)
     assert decide(summary(0.5), summary(0.5), ndcg).metric == "ndcg@20"
 
@@ -263,10 +265,10 @@ def test_stale_lock_of_dead_process_is_recovered(
 def test_rollback_points_current_back(home: Home, capsys: pytest.CaptureFixture[str]) -> None:
     old, new = _split(clustered_events())
     _seed_store(home, old)
-    v1 = run_nightly(home, config()).live_after
+    v1 = run_nightly(home, config()).current_after
     with Store(home.db_path) as store:
         store.add_events(new)
-    v2 = run_nightly(home, replace(config(), tolerance=0.9)).live_after
+    v2 = run_nightly(home, replace(config(), tolerance=0.9)).current_after
     assert v1 and v2 and v1 != v2
 
     cli_main(["--home", str(home.root), "rollback"])  # returns normally: exit code 0
@@ -282,19 +284,10 @@ def test_rollback_points_current_back(home: Home, capsys: pytest.CaptureFixture[
     # after a rollback the next run compares with the rolled-back bundle
     rollback_current(home, v1)
     again = run_nightly(home, replace(config(), tolerance=0.9))
-    assert again.live_before == v1
+    assert again.current_before == v1
 
 
 # ------------------------------------------------------------------------------ pitches
-@dataclass
-class FakeReport:
-    written: int
-    cached: int
-    template: int
-    failed: int
-    elapsed_s: float
-
-
 def test_pitch_step_calls_the_batch_writer_for_most_active_users(
     home: Home, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -312,7 +305,7 @@ def test_pitch_step_calls_the_batch_writer_for_most_active_users(
                 **kw,
             }
         )
-        return FakeReport(
+        return PrewriteReport(
             written=len(user_ids) * items_per_user, cached=1, template=2, failed=0, elapsed_s=0.5
         )
 
@@ -337,7 +330,7 @@ def test_pitch_step_calls_the_batch_writer_for_most_active_users(
     assert result.decision == "published"
     assert len(calls) == 1
     call = calls[0]
-    assert call["version"] == result.live_after
+    assert call["version"] == result.current_after
     assert call["home"] == home
     assert len(call["users"]) == 5  # type: ignore[arg-type]
     assert call["users"][0] == "u0"  # type: ignore[index]

@@ -14,10 +14,10 @@ from recsys.cli import cli
 from recsys.config import TrainConfig
 from recsys.errors import InvalidInputError, UnknownItemError
 from recsys.home import Home
-from recsys.pipeline import build_bundle, train
 from recsys.pitch.batch import prewrite_pitches
 from recsys.pitch.config import PitchConfig
 from recsys.store import Store
+from recsys.training import build_bundle, train
 
 SMALL = {"behavior": {"factors": 8, "iterations": 10}, "text": {"enabled": False}}
 

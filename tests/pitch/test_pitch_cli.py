@@ -37,8 +37,8 @@ def test_a_bad_pitch_table_is_a_usage_error_of_one_line(
 ) -> None:
     config = tmp_path / "pitch.toml"
     for text, message in (
-        ("[pitch]\nsamples = 3\n", "unknown pitch config keys ['samples']"),
-        ("[pitch\n", "cannot read pitch config"),
+        ("[pitch]\nsamples = 3\n", "unknown key 'samples' in [pitch]"),
+        ("[pitch\n", "pitch.toml' is not valid"),
     ):
         config.write_text(text)
         with pytest.raises(SystemExit) as exit_info:

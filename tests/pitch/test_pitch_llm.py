@@ -30,7 +30,7 @@ pytestmark = pytest.mark.llm
 
 
 def film(item_id: str, title: str, *genres: str) -> dict[str, Any]:
-    """A catalog row as recsys.data.demo loads MovieLens."""
+    """A catalog row as recsys.datasets.demo loads MovieLens."""
     return {
         "item_id": item_id,
         "title": title,

@@ -56,11 +56,11 @@ def test_runtime_is_validated_and_bf16_needs_transformers() -> None:
 def test_int4_is_an_onnx_only_precision() -> None:
     assert PitchConfig(precision="int4").precision == "int4"
     for runtime in ("transformers", "llamacpp"):
-        with pytest.raises(ConfigError, match="'int4' needs runtime 'onnx'"):
+        with pytest.raises(ConfigError, match=r"pitch\.precision='int4' is not allowed"):
             PitchConfig(runtime=runtime, precision="int4")  # type: ignore[arg-type]
-    with pytest.raises(ConfigError, match=r"pitch\.precision must be one of"):
+    with pytest.raises(ConfigError, match=r"precision='int2' is not allowed: must be one of"):
         PitchConfig(precision="int2")  # type: ignore[arg-type]
-    assert PitchConfig.from_mapping({"precision": "int4"}).precision == "int4"
+    assert PitchConfig.from_dict({"precision": "int4"}).precision == "int4"
 
 
 def test_make_model_prefers_onnx_and_falls_back_with_a_warning(

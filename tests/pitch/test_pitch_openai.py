@@ -392,9 +392,9 @@ def test_config_validation() -> None:
         OpenAIConfig(base_url="ftp://x")
     with pytest.raises(ConfigError, match="backend"):
         PitchConfig(backend="gpt")  # type: ignore[arg-type]
-    with pytest.raises(ConfigError, match="unknown pitch config keys"):
-        PitchConfig.from_mapping({"bogus": 1})
-    cfg = PitchConfig.from_mapping({"n_samples": 2, "openai": {"model": "m", "retries": 0}})
+    with pytest.raises(ConfigError, match=r"unknown key 'bogus' in \[pitch\]"):
+        PitchConfig.from_dict({"bogus": 1})
+    cfg = PitchConfig.from_dict({"n_samples": 2, "openai": {"model": "m", "retries": 0}})
     assert (cfg.n_samples, cfg.openai.model, cfg.openai.retries) == (2, "m", 0)
     defaults = OpenAIConfig()
     assert (defaults.retries, defaults.backoff_s, defaults.deadline_s) == (2, 0.5, 20.0)

@@ -8,18 +8,19 @@ from recsys.home import Home
 from recsys.pitch.config import PitchConfig
 from recsys.pitch.serving import PitchProvider
 from recsys.store import Store
+from recsys.types import Reason, RecommendedItem
 
 LINK = "Because you bought Running socks, we picked Running shoes for you."
 GOOD = "This pick is light and will carry you through every long run."
+# what the service answers (the catalog, tests/conftest.py, has r1 "Running shoes", Running, 10 EUR)
 ITEMS = [
-    {
-        "item_id": "r1",
-        "title": "Running shoes",
-        "category": "Running",
-        "price": 10.0,
-        "reason": {"item_ids": ["r2"]},
-    },
+    RecommendedItem("r1", 0.9, Reason("history", "behavior", ("r2",), "Because you bought ...")),
 ]
+
+
+def bare(item_id: str) -> RecommendedItem:
+    """An item recommended without reasons (a bare reason names no items)."""
+    return RecommendedItem(item_id, 0.5, Reason("popular", "popularity", (), ""))
 
 
 def provider(home: Home, store: Store, model, **cfg) -> PitchProvider:  # type: ignore[no-untyped-def]
@@ -83,10 +84,7 @@ def test_queue_is_bounded_and_deduplicated(shop_home: Home, shop_store: Store, f
     model = fake_model([GOOD])
     model.release.clear()
     p = provider(shop_home, shop_store, model, queue_size=1)
-    items = [
-        {"item_id": i, "title": t}
-        for i, t in [("k1", "Chef knife"), ("k2", "Cutting board"), ("k3", "Frying pan")]
-    ]
+    items = [bare(i) for i in ("k1", "k2", "k3")]
     try:
         history = shop_store.user_events("cook1")
         p.pitches_for("cook1", history, items)
@@ -107,3 +105,26 @@ def test_template_backend_and_close_is_idempotent(shop_home: Home, shop_store: S
     )
     p.close()
     p.close()
+
+
+def test_facts_come_from_the_catalog_and_the_reason_names_the_link(
+    shop_home: Home, shop_store: Store
+) -> None:
+    p = PitchProvider(shop_home, PitchConfig(backend="template"), store=shop_store)
+    try:
+        history = shop_store.user_events("run1")
+        (facts, context), (plain, _) = p.facts_and_context(history, [ITEMS[0], bare("r5")])
+        assert (facts.item_id, facts.title, facts.category) == ("r1", "Running shoes", "Running")
+        assert (facts.price, facts.currency) == (10.0, "EUR")
+        assert plain.title == "Trail running shoes"
+        # an item dict as recsys.pitch.batch builds it gives the same facts and context
+        as_dict = {"item_id": "r1", "title": "Running shoes", "reason": {"item_ids": ["r2"]}}
+        assert p.facts_and_context(history, [as_dict]) == [(facts, context)]
+        pitches = p.pitches_for("run1", history, [ITEMS[0], bare("r5")])
+        assert pitches[0].text.startswith(LINK)  # the reason's item r2 is the link
+        # no reason items: the newest of the shopper's items is the link
+        assert pitches[1].text.startswith(
+            "Because you bought Running jacket, we picked Trail running shoes for you."
+        )
+    finally:
+        p.close()

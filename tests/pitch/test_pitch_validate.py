@@ -2,7 +2,7 @@
 
 The failing sentences below are real outputs of the packaged model (SmolLM2-135M) from the issue
 and from benchmark runs (benchmarks/pitch_labels/); the facts are those of the product pitched,
-built the way the catalogs build them (recsys.data.demo for MovieLens, the clothing benchmark).
+built the way the catalogs build them (recsys.datasets.demo for MovieLens, the clothing benchmark).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ CLOTHING = (
 
 
 def film(item_id: str, title: str, *genres: str, year: int | None = None) -> ItemFacts:
-    """A film as recsys.data.demo loads MovieLens: first genre as category, genres attribute."""
+    """A film as recsys.datasets.demo loads MovieLens: first genre as category, genres attribute."""
     attributes: dict[str, object] = {"genres": list(genres), "product_type": "film"}
     if year is not None:
         attributes["year"] = year

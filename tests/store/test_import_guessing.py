@@ -12,10 +12,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from jobs.nightly.inbox import import_inbox
 from recsys.cli import main
 from recsys.errors import ImportRejectedError
 from recsys.home import Home
-from recsys.nightly.inbox import import_inbox
 from recsys.store import Store, import_catalog_file, import_events_file
 from recsys.store.importing import records_to_frame, validate_events
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import inspect
 import sqlite3
 
 import polars as pl
 
+from recsys import types
 from recsys.home import Home
 from recsys.store import Store
+from recsys.store import sqlite as sqlite_module
 from recsys.store.sqlite import EVENT_SCHEMA, UserEvent
+from recsys.types import EVENT_TYPES
 
 
 def _events(rows: list[tuple[str, str, str, float, str]]) -> pl.DataFrame:
@@ -168,3 +172,103 @@ def test_add_events_counts_only_rows_the_schema_accepts(store: Store) -> None:
     )
     assert store.add_events(frame) == 1
     assert store.events_frame()["type"].to_list() == ["view"]
+
+
+# the schema as it was written out by hand before the event types were derived from
+# recsys.types.EVENT_TYPES: existing databases were created from exactly this text
+SCHEMA_AS_WRITTEN = """
+CREATE TABLE IF NOT EXISTS events (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id    TEXT NOT NULL,
+    item_id    TEXT NOT NULL,
+    type       TEXT NOT NULL CHECK (type IN ('view', 'click', 'add_to_cart', 'purchase')),
+    ts         REAL NOT NULL,
+    session_id TEXT NOT NULL DEFAULT ''
+);
+CREATE UNIQUE INDEX IF NOT EXISTS events_natural_key
+    ON events (user_id, item_id, type, ts, session_id);
+CREATE INDEX IF NOT EXISTS events_user_ts ON events (user_id, ts);
+CREATE TABLE IF NOT EXISTS items (
+    item_id     TEXT PRIMARY KEY,
+    title       TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    category    TEXT NOT NULL DEFAULT '',
+    price       REAL,
+    currency    TEXT NOT NULL DEFAULT '',
+    in_stock    INTEGER NOT NULL DEFAULT 1,
+    attributes  TEXT NOT NULL DEFAULT '{}',
+    updated_at  REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS event_ids (
+    user_id  TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    PRIMARY KEY (user_id, event_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS erasures (
+    user_key  TEXT PRIMARY KEY,  -- HMAC-SHA256 of the user id (Store.user_key), never the id
+    erased_at REAL NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS item_log (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    item_id    TEXT NOT NULL,
+    changed_at REAL NOT NULL
+);
+"""
+
+
+def test_schema_is_the_text_it_always_was(store: Store, home: Home) -> None:
+    assert sqlite_module.SCHEMA == SCHEMA_AS_WRITTEN
+    conn = sqlite3.connect(home.db_path)
+    try:
+        created = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'events'").fetchone()[0]
+    finally:
+        conn.close()
+    assert created in SCHEMA_AS_WRITTEN.replace("IF NOT EXISTS ", "")
+    values = ", ".join(f"'{t}'" for t in EVENT_TYPES)
+    assert f"CHECK (type IN ({values}))" in created  # derived from the one closed set
+
+
+def test_schema_accepts_every_event_type_and_nothing_else(store: Store) -> None:
+    frame = pl.DataFrame(
+        {
+            "user_id": "u",
+            "item_id": "i",
+            "type": [*EVENT_TYPES, "bogus"],
+            "ts": [float(k) for k in range(len(EVENT_TYPES) + 1)],
+        }
+    )
+    assert store.add_events(frame) == len(EVENT_TYPES)
+    assert store.events_frame()["type"].to_list() == list(EVENT_TYPES)
+
+
+def test_store_names_stay_importable_from_the_sqlite_module() -> None:
+    for name in (
+        "Store",
+        "UserEvent",
+        "UserHistory",
+        "SCHEMA",
+        "EVENT_COLUMNS",
+        "CATALOG_COLUMNS",
+        "ITEM_COLUMNS",
+        "EVENT_SCHEMA",
+        "ITEM_SCHEMA",
+        "CHUNK_ROWS",
+        "YIELD_S",
+        "WRITE_TIMEOUT_S",
+    ):
+        assert hasattr(sqlite_module, name), name
+    assert sqlite_module.Store is Store
+    assert sqlite_module.UserEvent is types.UserEvent
+    assert sqlite_module.UserHistory is types.UserHistory
+
+
+def test_each_part_of_the_store_is_a_small_class() -> None:
+    parts = [c for c in Store.__mro__ if c.__module__.startswith("recsys.store.")]
+    assert len(parts) >= 6  # Store, four concerns, the core, the shared base
+    for part in parts:
+        lines, _ = inspect.getsourcelines(part)
+        assert len(lines) <= 250, (part.__qualname__, len(lines))

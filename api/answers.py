@@ -1,0 +1,131 @@
+"""JSON at the edge: the service's typed answers shaped as the HTTP API sends them.
+
+The service answers with :class:`~recsys.service.ServedRecommendations`; this module is the one
+place that turns them into the documented JSON (``api/openapi.py``: ``RecommendedItem``,
+``UserRecommendations``, ``SessionRecommendations``, ``SimilarItems``): scores rounded to 6
+decimals, empty categories and currencies as ``null``, and each item's ``reason`` only when the
+caller asked for reasons (``explain=true``). :func:`user_answer` is shared by the Flask route
+and the lean request path (:mod:`api.fastpath`), so both validate and answer alike.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from api.errors import ApiError
+from api.state import ApiState
+from api.validation import (
+    Args,
+    bool_param,
+    check_id,
+    int_param,
+    n_param,
+    query_filters,
+    reasons_param,
+)
+from recsys.bundle import ItemRow
+from recsys.service import ServedRecommendations
+from recsys.types import Reason, RecommendedItem
+
+
+def reason_json(reason: Reason) -> dict[str, Any]:
+    """A ``Reason`` object of the API."""
+    return {
+        "kind": reason.kind,
+        "source": reason.source,
+        "item_ids": list(reason.item_ids),
+        "text": reason.text,
+    }
+
+
+def item_json(item: RecommendedItem, facts: ItemRow, reasons: bool) -> dict[str, Any]:
+    """A ``RecommendedItem`` object of the API (``reason`` only when ``reasons``)."""
+    entry: dict[str, Any] = {
+        "item_id": item.item_id,
+        "score": round(item.score, 6),
+        "title": facts.title,
+        "category": facts.category or None,
+        "price": facts.price,
+        "currency": facts.currency or None,
+        "in_stock": bool(facts.in_stock),
+    }
+    if reasons:
+        entry["reason"] = reason_json(item.reason)
+    return entry
+
+
+def items_json(answer: ServedRecommendations, reasons: bool) -> list[dict[str, Any]]:
+    """The answer's items as the API lists them, best first."""
+    return [
+        item_json(item, facts, reasons)
+        for item, facts in zip(answer.recommendations.items, answer.facts, strict=True)
+    ]
+
+
+def session_json(answer: ServedRecommendations, reasons: bool) -> dict[str, Any]:
+    """A ``SessionRecommendations`` object, all but ``request_id``."""
+    return {
+        "model_version": answer.model_version,
+        "strategy": answer.strategy,
+        "items": items_json(answer, reasons),
+    }
+
+
+def similar_json(
+    item_id: str, mode: str, answer: ServedRecommendations, reasons: bool
+) -> dict[str, Any]:
+    """A ``SimilarItems`` object, all but ``request_id``."""
+    return {
+        "item_id": item_id,
+        "mode": mode,
+        "model_version": answer.model_version,
+        "strategy": answer.strategy,
+        "items": items_json(answer, reasons),
+    }
+
+
+def user_answer(api: ApiState, user_id: str, args: Args) -> dict[str, Any]:
+    """``GET /v1/users/<user_id>/recommendations``: the answer, all but ``request_id``.
+
+    Called after the key check, by the Flask route and by :mod:`api.fastpath`.
+
+    Args:
+        api: the app's shared state.
+        user_id: the path's user id (not yet checked).
+        args: the parsed query parameters.
+
+    Returns:
+        A ``UserRecommendations`` object without ``request_id``.
+
+    Raises:
+        ApiError: a caller's mistake (422) or no pitch writer (503).
+    """
+    check_id(user_id, "user_id")
+    n = n_param(args)
+    filters = query_filters(args)
+    reasons = reasons_param(args)
+    pitch = bool_param("pitch", False, args)
+    wait_ms = int_param("pitch_wait_ms", api.config.pitch_wait_ms, 0, 5000, args)
+    service = api.service
+    # a pitch is written from the history the answer is ranked from, and names the items that
+    # reason for it; otherwise the service reads the history only if it must rank live
+    history = service.user_history(user_id) if pitch else None
+    answer = service.recommend_user(
+        user_id, n=n, filters=filters, history=history, reasons=reasons or pitch
+    )
+    items = items_json(answer, reasons)
+    if pitch and history is not None and items:
+        provider = api.pitch_provider()
+        if provider is None:
+            raise ApiError(503, "pitch_unavailable", "no pitch writer is installed on this server")
+        pitches = provider.pitches_for(user_id, history.events, answer.items, int(wait_ms or 0))
+        for entry, p in zip(items, pitches, strict=False):
+            entry["pitch"] = {"text": p.text, "source": p.source}
+    api.metrics.user_recs.labels(ranking=answer.ranking).inc()
+    return {
+        "user_id": user_id,
+        "model_version": answer.model_version,
+        "strategy": answer.strategy,
+        "ranking": answer.ranking,
+        "items": items,
+    }

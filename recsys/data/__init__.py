@@ -1,5 +1,0 @@
-"""Real demo datasets read from installed packages (never downloaded, never committed)."""
-
-from recsys.data.demo import DATASETS, load_dataset
-
-__all__ = ["DATASETS", "load_dataset"]

@@ -1,0 +1,298 @@
+"""The serving door: :class:`RecommendationService`, composed of the serving state and the writes.
+
+Answers are ranked here; what they are ranked from (store, catalog overlay, the served snapshot
+and its hot swap) is :class:`~recsys.service.snapshots.ServingState`, and writes are
+:class:`~recsys.service.writes.ServiceWrites`. The service stays the one object the CLI and the
+HTTP API hold, so neither needs to know how the parts are split.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import polars as pl
+
+from recsys.bundle import Bundle
+from recsys.catalog_overlay import CatalogOverlay
+from recsys.erasure import ErasureReport
+from recsys.home import Home
+from recsys.service.served import ServedRecommendations, served
+from recsys.service.snapshots import ServingState, Snapshot
+from recsys.service.writes import ServiceWrites
+from recsys.serving import HybridRecommender
+from recsys.store.sqlite import Store
+from recsys.text import TextEncoder
+from recsys.types import HISTORY_LIMIT, Filters, Recommendations, SimilarMode, UserHistory
+
+
+def _ranks_as_lists(recommender: HybridRecommender, base: Bundle) -> bool:
+    """Whether ``recommender`` ranks with the config ``base``'s precomputed lists were ranked with.
+
+    A recommender re-configured after loading (e.g. a tuning experiment) ranks differently, so
+    the lists cannot answer for it. Compared by value; in serving the config is the very object
+    the bundle loaded, so the comparison stops at the identity check.
+    """
+    config, trained = recommender.config, base.config.hybrid
+    return config is trained or config == trained
+
+
+def _precomputed(
+    snap: Snapshot, state: ServingState, user_id: str, n: int, filters: Filters
+) -> Recommendations | None:
+    """The answer from the user's precomputed list, or None if it must be ranked live.
+
+    The store is read last, and only when the snapshot has a list the request can use, so a
+    request the lists cannot answer pays nothing for asking.
+    """
+    lists, rec = snap.precomputed, snap.recommender
+    if lists is None or not _ranks_as_lists(rec, snap.base) or not rec.serves_ranked(n, filters):
+        return None
+    ranked = lists.get(snap.bundle.users.index(user_id))
+    if ranked is None:
+        return None
+    newest, erased = state.store.user_state(user_id)
+    if newest is None or newest > lists.watermark:
+        return None  # history changed (new events, or erased) since the lists were ranked
+    if erased is not None and erased >= snap.trained_from:
+        return None
+    return rec.recommend_ranked(ranked, n, filters)
+
+
+class RecommendationService:
+    """Answers recommendation questions from the published bundle and the live event store.
+
+    Args:
+        home: the data home (bundles, store, embedding cache).
+        store: an open store to use (default: open ``home``'s on first use, closed by
+            :meth:`close`).
+        live_catalog: serve catalog changes made after training (the catalog overlay).
+        encoder: the text encoder for catalog texts (default: loaded when first needed).
+
+    Attributes:
+        use_precomputed: answer from precomputed lists when they can (False: every user request
+            is ranked live).
+
+    Example:
+        >>> service = RecommendationService(Home.resolve())
+        >>> service.recommend_user("1", n=5).strategy
+        'hybrid'
+    """
+
+    def __init__(
+        self,
+        home: Home,
+        store: Store | None = None,
+        live_catalog: bool = True,
+        encoder: TextEncoder | None = None,
+    ) -> None:
+        self.home = home
+        self._state = ServingState(home, store, live_catalog, encoder)
+        self._writes = ServiceWrites(self._state)
+        self.use_precomputed = True
+
+    # ------------------------------------------------------------------------------- state
+    # Request paths read ``self._state`` directly (one attribute lookup), not these properties.
+    @property
+    def store(self) -> Store:
+        """The event/catalog store (opened on first use)."""
+        return self._state.store
+
+    @property
+    def live(self) -> CatalogOverlay | None:
+        """The catalog overlay (None when disabled)."""
+        return self._state.live
+
+    @property
+    def snapshot(self) -> Snapshot:
+        """The snapshot being served (the current bundle is loaded on first use).
+
+        Raises:
+            NoBundleError: if nothing is published yet.
+        """
+        return self._state.snapshot
+
+    @property
+    def loaded(self) -> bool:
+        """Whether a bundle is loaded (the service is ready to answer)."""
+        return self._state.current is not None
+
+    def served_version(self) -> tuple[str | None, float]:
+        """``(version, loaded_at)`` of the served bundle, ``(None, 0.0)`` before one is loaded."""
+        snap = self._state.current
+        return (snap.version, snap.loaded_at) if snap is not None else (None, 0.0)
+
+    @property
+    def recommender(self) -> HybridRecommender:
+        """The recommender over the current bundle (loaded on first use)."""
+        return self._state.snapshot.recommender
+
+    @property
+    def bundle(self) -> Bundle:
+        """The bundle being served (with the live catalog overlay)."""
+        return self._state.snapshot.bundle
+
+    @property
+    def last_refresh_error(self) -> str | None:
+        """The watcher's last refresh failure (None: the last refresh succeeded)."""
+        return self._state.last_refresh_error
+
+    def refresh(self) -> bool:
+        """Swap to a newly published bundle, or apply new catalog changes; return if swapped.
+
+        See :meth:`recsys.service.snapshots.ServingState.refresh` (also for what it raises).
+        """
+        return self._state.refresh()
+
+    def start_watcher(self, poll_s: float) -> None:
+        """Poll ``CURRENT`` and the catalog log every ``poll_s`` seconds in a daemon thread."""
+        self._state.start_watcher(poll_s)
+
+    def stop_watcher(self) -> None:
+        """Stop the watcher thread (waits for it)."""
+        self._state.stop_watcher()
+
+    # ------------------------------------------------------------------------------ answers
+    def is_erased(self, user_id: str, snap: Snapshot | None = None) -> bool:
+        """Whether ``user_id`` was erased after the served bundle's training began."""
+        snap = snap or self._state.snapshot
+        erased = self._state.store.erased_at(user_id)
+        return erased is not None and erased >= snap.trained_from
+
+    def user_history(self, user_id: str) -> UserHistory:
+        """The user's stored history as a user request reads it.
+
+        Returns:
+            The newest :data:`~recsys.types.HISTORY_LIMIT` events, newest first, and (when the
+            history is longer) the whole history's ``(item_id, type)`` pairs; see
+            ``Store.user_history``. Pass it to :meth:`recommend_user` to rank from the same
+            read (e.g. to write pitches from the history the answer was ranked from).
+        """
+        return self._state.store.user_history(user_id, HISTORY_LIMIT)
+
+    def recommend_user(
+        self,
+        user_id: str,
+        n: int = 10,
+        filters: Filters | None = None,
+        history: UserHistory | None = None,
+        reasons: bool = True,
+    ) -> ServedRecommendations:
+        """Recommendations for a user, with their live history from the store.
+
+        Args:
+            user_id: external user id (unknown users get the fallback chain).
+            n: list length.
+            filters: per-request filters.
+            history: the user's history as :meth:`user_history` reads it (default: read here,
+                and only if the answer is ranked live; only then can the precomputed list
+                answer).
+            reasons: explain each item from the user's items (False: about half the cost, a
+                bare reason naming only the top source, and the precomputed list may answer).
+
+        Returns:
+            The answer; its ``ranking`` says whether the precomputed list answered
+            (``precomputed``) or it was ranked for this request (``live``).
+        """
+        snap = self._state.snapshot
+        filters = filters or Filters()
+        if history is None and not reasons and self.use_precomputed:
+            answer = _precomputed(snap, self._state, user_id, n, filters)
+            if answer is not None:
+                return served(snap.bundle, answer, "precomputed")
+        if history is None:
+            history = self.user_history(user_id)
+        # an erased user is served from the history kept since, never from the trained vector
+        erased = snap.bundle.users.index(user_id) >= 0 and self.is_erased(user_id, snap)
+        answer = snap.recommender.recommend_user(
+            user_id,
+            history.events,
+            n=n,
+            filters=filters,
+            explain=reasons,
+            item_types=history.item_types,
+            use_trained_vector=not erased,
+        )
+        return served(snap.bundle, answer, "live")
+
+    def recommend_session(
+        self,
+        recent_item_ids: Sequence[str],
+        n: int = 10,
+        filters: Filters | None = None,
+        reasons: bool = True,
+    ) -> ServedRecommendations:
+        """Recommendations for an anonymous session's recent items (most recent first).
+
+        Args:
+            recent_item_ids: the items the session looked at, most recent first.
+            n: list length.
+            filters: per-request filters.
+            reasons: explain each item from the session's items (False: a bare reason).
+        """
+        snap = self._state.snapshot
+        answer = snap.recommender.recommend_session(
+            recent_item_ids, n=n, filters=filters, explain=reasons
+        )
+        return served(snap.bundle, answer, "live")
+
+    def similar(
+        self,
+        item_id: str,
+        n: int = 10,
+        mode: SimilarMode = "hybrid",
+        filters: Filters | None = None,
+    ) -> ServedRecommendations:
+        """Items similar to ``item_id`` (each reason names ``item_id``).
+
+        Raises:
+            UnknownItemError: if the item is neither in the bundle nor added since.
+        """
+        snap = self._state.snapshot
+        answer = snap.recommender.similar(item_id, n=n, mode=mode, filters=filters)
+        return served(snap.bundle, answer, "live")
+
+    def manifest(self) -> dict[str, Any]:
+        """The served bundle's manifest (with ``live`` overlay counts when items were added)."""
+        snap = self._state.snapshot
+        return {
+            **snap.base.manifest,
+            **({"live": snap.bundle.manifest["live"]} if "live" in snap.bundle.manifest else {}),
+        }
+
+    # ------------------------------------------------------------------------------ writes
+    def add_events(self, events: pl.DataFrame) -> int:
+        """Store validated events durably; return how many were new (see ``Store.add_events``)."""
+        return self._writes.add_events(events)
+
+    def upsert_items(self, items: pl.DataFrame) -> dict[str, int]:
+        """Upsert validated catalog rows and serve them at once here.
+
+        Other processes pick the change up on their next :meth:`refresh`. When the texts are
+        embedded: :meth:`recsys.service.writes.ServiceWrites.upsert_items`.
+
+        Returns:
+            ``{"upserted", "new", "embedded", "pending"}``: rows written, ids the served bundle
+            did not know, texts embedded during this call (cache misses), and items of this
+            batch whose text vector is not ready yet (background mode).
+        """
+        return self._writes.upsert_items(items)
+
+    def embed_in_background(self) -> None:
+        """Embed catalog texts off the request path from now on (what the HTTP API does).
+
+        Neither :meth:`upsert_items` nor :meth:`refresh` embeds or loads the text model after
+        this; see :meth:`recsys.service.writes.ServiceWrites.embed_in_background`.
+        """
+        self._writes.embed_in_background()
+
+    def erase_users(self, user_ids: Sequence[str]) -> ErasureReport:
+        """Erase every copy of these users' data and stop personalizing for them at once.
+
+        See :func:`recsys.erasure.erase_users`.
+        """
+        return self._writes.erase_users(user_ids)
+
+    def close(self) -> None:
+        """Stop the watcher and close what this service opened."""
+        self._state.close()

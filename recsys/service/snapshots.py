@@ -1,0 +1,247 @@
+"""The served snapshot's life: load the current bundle, lay the catalog overlay on it, hot-swap.
+
+:class:`ServingState` holds what serving stands on (the store, the catalog overlay and one
+reference to an immutable :class:`Snapshot`) and replaces that reference as a whole when
+``CURRENT`` moves or the catalog changes. It is kept apart from the answers
+(:class:`~recsys.service.RecommendationService`) so that loading, warming and swapping, which
+run off the request path, live in one place, and a request only ever reads the reference.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from recsys.bundle import Bundle, current_version, load_bundle
+from recsys.catalog_overlay import CatalogOverlay, training_started
+from recsys.home import Home
+from recsys.precomputed import PrecomputedLists
+from recsys.serving import HybridRecommender
+from recsys.store.sqlite import Store
+from recsys.text import TextEncoder
+from recsys.types import UserEvent
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What one request serves from: never mutated, replaced as a whole.
+
+    Attributes:
+        recommender: recommender over the served bundle (base bundle plus catalog overlay).
+        base: the bundle as loaded from disk.
+        trained_from: conservative start time of the base bundle's training (epoch seconds);
+            erasures after it are honoured by serving the user as unknown.
+        loaded_at: when this snapshot was built (epoch seconds).
+        precomputed: the base bundle's precomputed lists while they still describe the served
+            catalog (None: every request is computed live).
+    """
+
+    recommender: HybridRecommender
+    base: Bundle
+    trained_from: float
+    loaded_at: float
+    precomputed: PrecomputedLists | None = None
+
+    @property
+    def bundle(self) -> Bundle:
+        """The served bundle (with the live catalog overlay)."""
+        return self.recommender.bundle
+
+    @property
+    def version(self) -> str:
+        """The served model version."""
+        return self.base.version
+
+
+def warm(recommender: HybridRecommender) -> None:
+    """Build per-bundle lazy state (score spreads, unit vectors) before serving.
+
+    Answers one user and one session request off the request path, so the first real request
+    after a swap is not the one that pays for it.
+    """
+    b = recommender.bundle
+    if len(b.items):
+        b.item_table.facts(0)  # builds the table's facts cache
+    if len(b.users) == 0 or len(b.items) == 0:
+        return
+    row = b.user_items.getrow(0)
+    if row.nnz:
+        item = b.items.id(int(row.indices[0]))
+        history = [UserEvent(item_id=item, type="view", ts=0.0)]
+        recommender.recommend_user(b.users.id(0), history, n=10)
+        recommender.recommend_session([item], n=10)
+
+
+def lists_still_valid(base: Bundle, served: Bundle) -> bool:
+    """Whether ``base``'s precomputed lists can serve ``served`` (base plus catalog overlay).
+
+    They can while the overlay adds no items (new items would be missing from them), puts no
+    item back in stock (it was never a candidate) and changes no item's text vector (text scores
+    would differ); items going out of stock, price and category changes are applied when
+    answering.
+    """
+    if base.precomputed is None or len(served.items) != len(base.items):
+        return False
+    if (served.item_table.in_stock & ~base.item_table.in_stock).any():
+        return False
+    # the overlay keeps the trained text vectors and index unless some item's text changed
+    return served.text_vectors is base.text_vectors and served.text_index is base.text_index
+
+
+class ServingState:
+    """The store, the catalog overlay and the served snapshot, with its reload and hot swap.
+
+    :meth:`refresh` (called by a background watcher every few seconds, see
+    :meth:`start_watcher`) notices a new ``CURRENT``, loads the new bundle *completely* off the
+    request path, and then replaces :attr:`current`, one reference to an immutable
+    :class:`Snapshot`. A request reads that reference once and uses the same snapshot to the
+    end, so it never sees a half-loaded model or a mix of two versions.
+
+    Args:
+        home: the data home (bundles, store, embedding cache).
+        store: an open store to use (default: open ``home``'s on first use, and close it in
+            :meth:`close`).
+        live_catalog: lay the catalog overlay on the bundle (False: serve the bundle as trained).
+        encoder: the text encoder for catalog texts (default: loaded when first needed).
+
+    Attributes:
+        current: the snapshot being served, None until one is loaded. Read it once per request.
+        last_refresh_error: the watcher's last refresh failure (None: the last one succeeded).
+    """
+
+    def __init__(
+        self,
+        home: Home,
+        store: Store | None = None,
+        live_catalog: bool = True,
+        encoder: TextEncoder | None = None,
+    ) -> None:
+        self.home = home
+        self.encoder = encoder
+        self._store = store
+        self._own_store = store is None
+        self._live_enabled = live_catalog
+        self._live: CatalogOverlay | None = None
+        self.current: Snapshot | None = None
+        self._lock = threading.RLock()  # guards opening the store and building snapshots
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+        self.last_refresh_error: str | None = None
+
+    @property
+    def store(self) -> Store:
+        """The event/catalog store (opened on first use)."""
+        with self._lock:
+            if self._store is None:
+                self._store = Store(self.home.db_path)
+            return self._store
+
+    @property
+    def live(self) -> CatalogOverlay | None:
+        """The catalog overlay (None when disabled; created on first use)."""
+        with self._lock:
+            if self._live is None and self._live_enabled:
+                cache = self.home.embedding_cache_path
+                self._live = CatalogOverlay(self.store, cache, self.encoder)
+            return self._live
+
+    @property
+    def snapshot(self) -> Snapshot:
+        """The snapshot being served (the current bundle is loaded on first use).
+
+        Raises:
+            NoBundleError: if nothing is published yet.
+        """
+        snap = self.current
+        if snap is None:
+            with self._lock:
+                if self.current is None:
+                    self.current = self._build(load_bundle(self.home.artifacts))
+                snap = self.current
+        return snap
+
+    def _build(self, base: Bundle, served: Bundle | None = None) -> Snapshot:
+        """A warmed snapshot of ``base`` served as ``served`` (default: base plus the overlay)."""
+        if served is None:
+            live = self.live
+            served = live.start(base) if live is not None else base
+        recommender = HybridRecommender(served, events=self.store)
+        warm(recommender)
+        precomputed = base.precomputed if lists_still_valid(base, served) else None
+        if base.precomputed is not None and precomputed is None:
+            log.info("catalog changed since %s was trained: user lists computed live", base.version)
+        return Snapshot(
+            recommender=recommender,
+            base=base,
+            trained_from=training_started(base),
+            loaded_at=time.time(),
+            precomputed=precomputed,
+        )
+
+    def refresh(self) -> bool:
+        """Swap to a newly published bundle, or apply new catalog changes; return if swapped.
+
+        The new snapshot is built completely before the reference is replaced, so requests in
+        flight finish on the old one and later requests see only the new one.
+
+        Raises:
+            recsys.errors.BundleError: if the newly published bundle cannot be loaded (the old
+                one stays).
+        """
+        version = current_version(self.home.artifacts)
+        snap = self.current
+        if version is not None and (snap is None or version != snap.version):
+            base = load_bundle(self.home.artifacts, version)
+            new = self._build(base)
+            with self._lock:
+                self.current = new
+            log.info("serving bundle %s (was %s)", version, snap.version if snap else None)
+            return True
+        live = self.live
+        if snap is not None and live is not None:
+            served = live.refresh()
+            if served is not None:
+                new = self._build(snap.base, served)
+                with self._lock:
+                    if self.current is snap:  # a concurrent swap wins over a stale overlay
+                        self.current = new
+                return True
+        return False
+
+    def start_watcher(self, poll_s: float) -> None:
+        """Poll ``CURRENT`` and the catalog log every ``poll_s`` seconds in a daemon thread."""
+        if self._watcher is not None:
+            return
+        self._stop.clear()
+
+        def loop() -> None:
+            while not self._stop.wait(poll_s):
+                try:
+                    self.refresh()
+                    self.last_refresh_error = None
+                except Exception as exc:  # keep serving the old bundle; retry on the next poll
+                    self.last_refresh_error = f"{type(exc).__name__}: {exc}"
+                    log.exception("bundle refresh failed; still serving the previous bundle")
+
+        self._watcher = threading.Thread(target=loop, name="recsys-bundle-watcher", daemon=True)
+        self._watcher.start()
+
+    def stop_watcher(self) -> None:
+        """Stop the watcher thread (waits for it)."""
+        self._stop.set()
+        if self._watcher is not None:
+            self._watcher.join(timeout=30)
+            self._watcher = None
+
+    def close(self) -> None:
+        """Stop the watcher and close the overlay, and the store if it was opened here."""
+        self.stop_watcher()
+        with self._lock:
+            if self._live is not None:
+                self._live.close()
+            if self._store is not None and self._own_store:
+                self._store.close()

@@ -1,0 +1,176 @@
+"""One request as the ranker's stages see it: who asks, what they did, and what may be returned.
+
+The recommender builds a :class:`Query` once per request (the "history lookup" stage); every
+candidate source, the blend, the selection and the explanation read from it. Values a source
+computes that another stage also needs (the user's fold-in vectors, the text profile, repeat
+scores) are kept in ``memo`` under the computing source's name, so each is computed once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+import scipy.sparse as sp
+
+from recsys.config import HybridConfig, MatrixConfig
+from recsys.matrix import decay
+from recsys.types import Strategy, UserEvent
+
+if TYPE_CHECKING:
+    from recsys.bundle import Bundle
+
+
+class EventLog(Protocol):
+    """Where a source that needs raw events reads them (``recsys.store.Store`` is one)."""
+
+    def events_frame(
+        self, since_ts: float | None = None, until_seq: int | None = None
+    ) -> pl.DataFrame:
+        """Events with ``ts >= since_ts`` stored up to position ``until_seq``, in store order."""
+        ...
+
+
+class FrameEvents:
+    """An :class:`EventLog` over an events frame already in memory (training, benchmarks).
+
+    Args:
+        events: frame with at least ``item_id, type, ts``, in store order.
+    """
+
+    def __init__(self, events: pl.DataFrame) -> None:
+        self.events = events
+
+    def events_frame(
+        self, since_ts: float | None = None, until_seq: int | None = None
+    ) -> pl.DataFrame:
+        """The frame's events with ``ts >= since_ts`` (the frame is the store up to a position)."""
+        if since_ts is None:
+            return self.events
+        return self.events.filter(pl.col("ts") >= since_ts)
+
+
+@dataclass
+class Query:
+    """One ranking request.
+
+    Attributes:
+        bundle: the trained bundle being served.
+        config: blend and filter settings.
+        strategy: ``hybrid``, ``content`` or ``popular`` (see ``recsys.serving.recommender``).
+        user_idx: the user's row in the trained model, or -1 (unknown, erased or not used).
+        history: the user's events, newest first.
+        n: items asked for.
+        k: candidates each source brings (``max(candidates, 4 * n)``).
+        hist_row: ``history`` as a ``1 x n_items`` confidence row (:func:`history_row`).
+        exclude: item indices the owned-items rules remove (they never come back).
+        allowed: per item, whether the request may return it (filters, stock, exclusions).
+        memo: values computed once per request and shared between stages.
+    """
+
+    bundle: Bundle
+    config: HybridConfig
+    strategy: Strategy
+    user_idx: int
+    history: Sequence[UserEvent]
+    n: int
+    k: int
+    hist_row: sp.csr_matrix
+    exclude: npt.NDArray[np.int64]
+    allowed: npt.NDArray[np.bool_]
+    memo: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def personal(self) -> bool:
+        """Whether the user's own history drives this answer (not the ``popular`` strategy)."""
+        return self.strategy != "popular"
+
+    @property
+    def hybrid(self) -> bool:
+        """Whether the trained user vector takes part (the ``hybrid`` strategy)."""
+        return self.strategy == "hybrid"
+
+
+def strategy_of(
+    bundle: Bundle, min_user_events: int, user_id: str | None, history: Sequence[UserEvent]
+) -> tuple[Strategy, int]:
+    """Which strategy serves a user with ``history``, and the user's model row (or -1).
+
+    ``hybrid`` for a user trained with at least ``min_user_events`` interactions whose history
+    still names a known item; ``content`` for any other history with a known item; ``popular``
+    otherwise. ``user_id`` None ignores what training learnt about the user (an erased user).
+    """
+    user_idx = bundle.users.index(user_id) if user_id is not None else -1
+    trained = int(bundle.user_items.indptr[user_idx + 1] - bundle.user_items.indptr[user_idx])
+    known = any(bundle.items.index(e.item_id) >= 0 for e in history)
+    if user_idx >= 0 and trained >= min_user_events and known:
+        return "hybrid", user_idx
+    return ("content" if known else "popular"), -1
+
+
+def history_row(bundle: Bundle, history: Sequence[UserEvent]) -> sp.csr_matrix:
+    """Turn events (any order) into a ``1 x n_items`` confidence row (unknown items ignored).
+
+    Each event counts its type's weight, decayed by :func:`recsys.matrix.decay` from the newest
+    event in ``history`` when ``matrix.half_life_days`` is set: the same weights and the same
+    clock as the rows the model was trained on (``recsys.matrix.build_interactions``).
+    """
+    mc: MatrixConfig = bundle.config.matrix
+    n_items = len(bundle.items)
+    if not history:
+        return sp.csr_matrix((1, n_items), dtype=np.float32)
+    idx = bundle.items.indices([e.item_id for e in history])
+    weight = {t: mc.weight(t) for t in {e.type for e in history}}
+    w = np.fromiter((weight[e.type] for e in history), np.float64, len(history))
+    if mc.half_life_days is not None:
+        ts = np.fromiter((e.ts for e in history), np.float64, len(history))
+        w *= decay((ts.max() - ts).clip(0), mc.half_life_days)
+    keep = (idx >= 0) & (w > 0)
+    cols, inverse = np.unique(idx[keep], return_inverse=True)
+    vals = np.zeros(cols.size, dtype=np.float64)
+    np.add.at(vals, inverse, w[keep])  # in event order, as a running sum would
+    return sp.csr_matrix(
+        (vals.astype(np.float32), cols, np.asarray([0, cols.size])), shape=(1, n_items)
+    )
+
+
+def owned_items(
+    bundle: Bundle,
+    config: HybridConfig,
+    hist_row: sp.csr_matrix,
+    history: Sequence[UserEvent],
+    item_types: Sequence[tuple[str, str]] | None,
+) -> npt.NDArray[np.int64]:
+    """Item indices the configured ``exclude_seen`` / ``exclude_purchased`` rules remove.
+
+    "Seen" is an item with an event of positive weight (the items of ``hist_row``), "purchased"
+    one with a purchase; both over ``history`` and, when given, over the whole history's
+    ``item_types`` pairs, so a long history's old items are excluded too.
+    """
+    if not (config.exclude_seen or config.exclude_purchased):
+        return np.empty(0, np.int64)
+    parts = []
+    if config.exclude_seen:
+        parts.append(hist_row.indices.astype(np.int64))
+    ids = []
+    if config.exclude_purchased:
+        ids = [e.item_id for e in history if e.type == "purchase"]
+    if item_types:
+        weight = bundle.config.matrix.weight
+        ids += [
+            item
+            for item, kind in item_types
+            if (config.exclude_seen and weight(kind) > 0)
+            or (config.exclude_purchased and kind == "purchase")
+        ]
+    if ids:
+        idx = bundle.items.indices(ids)
+        parts.append(idx[idx >= 0].astype(np.int64))
+    out = np.concatenate(parts) if parts else np.empty(0, np.int64)
+    # a long history names most items twice (seen and bought, and in both sources); the count
+    # sizes index searches (k + excluded), so count each item once
+    return np.unique(out) if item_types else out

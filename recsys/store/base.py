@@ -1,0 +1,53 @@
+"""What the parts of the store share: the connections, the write transaction, the tombstone lookup.
+
+:class:`~recsys.store.sqlite.Store` is made of one part per concern (:mod:`~recsys.store.events`,
+:mod:`~recsys.store.catalog`, :mod:`~recsys.store.privacy`, :mod:`~recsys.store.maintenance`) on
+top of the connection core in :mod:`recsys.store.sqlite`. Each part derives from
+:class:`StoreBase`, which declares what a part may use of the core and of the other parts, so each
+module type-checks on its own and no part imports another (or the core) to call it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+# ``write(conn, chunk) -> rows written``: one chunk of a bulk write, inside its transaction
+ChunkWriter = Callable[[sqlite3.Connection, Sequence[Any]], int]
+
+
+class StoreBase(ABC):
+    """The store's shared state and the operations its parts build on.
+
+    Attributes:
+        path: the database file.
+        write_timeout_s: how long a write waits for the write lock before
+            :class:`~recsys.errors.StoreBusyError`.
+    """
+
+    path: Path
+    write_timeout_s: float
+    _lock: threading.RLock  # held around every use of the write connection
+    _conn: sqlite3.Connection  # the process's one write connection (autocommit mode)
+    _secret: bytes  # the key of the erasure tombstones (``meta``)
+
+    @abstractmethod
+    def _read(self) -> sqlite3.Connection:
+        """This thread's read connection (query only; never waits behind a writer)."""
+
+    @abstractmethod
+    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        """One write transaction on the write connection (commits on exit, rolls back on error)."""
+
+    @abstractmethod
+    def _bulk(self, rows: Sequence[Any], write: ChunkWriter, atomic: bool = False) -> int:
+        """Write ``rows`` with ``write`` in chunks of one transaction (one chunk if ``atomic``)."""
+
+    @abstractmethod
+    def _erased_among(self, conn: sqlite3.Connection, user_ids: set[str]) -> dict[str, float]:
+        """``{user id: erased_at}`` for the erased users among ``user_ids`` (inside a write)."""

@@ -1,0 +1,92 @@
+"""The store's tables: the SQL that creates them and the columns the rest of the library reads.
+
+Kept apart from the code that reads and writes them so every part of the store (events, catalog,
+privacy, maintenance) and the importers share one spelling of each table and column. The set of
+event types in the ``events`` table's ``CHECK`` constraint is derived from
+:data:`recsys.types.EVENT_TYPES`, the one place the closed set is spelled; the SQL it produces is
+the same text as when the list was written out by hand, so databases created by older versions
+are identical to new ones (``CREATE TABLE IF NOT EXISTS`` never alters an existing table).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from recsys.types import EVENT_TYPES
+
+# the CHECK's value list, e.g. 'view', 'click', 'add_to_cart', 'purchase' (no type holds a quote)
+_EVENT_TYPE_VALUES = ", ".join(f"'{t}'" for t in EVENT_TYPES)
+
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS events (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id    TEXT NOT NULL,
+    item_id    TEXT NOT NULL,
+    type       TEXT NOT NULL CHECK (type IN ({_EVENT_TYPE_VALUES})),
+    ts         REAL NOT NULL,
+    session_id TEXT NOT NULL DEFAULT ''
+);
+CREATE UNIQUE INDEX IF NOT EXISTS events_natural_key
+    ON events (user_id, item_id, type, ts, session_id);
+CREATE INDEX IF NOT EXISTS events_user_ts ON events (user_id, ts);
+CREATE TABLE IF NOT EXISTS items (
+    item_id     TEXT PRIMARY KEY,
+    title       TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    category    TEXT NOT NULL DEFAULT '',
+    price       REAL,
+    currency    TEXT NOT NULL DEFAULT '',
+    in_stock    INTEGER NOT NULL DEFAULT 1,
+    attributes  TEXT NOT NULL DEFAULT '{{}}',
+    updated_at  REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS event_ids (
+    user_id  TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    PRIMARY KEY (user_id, event_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS erasures (
+    user_key  TEXT PRIMARY KEY,  -- HMAC-SHA256 of the user id (Store.user_key), never the id
+    erased_at REAL NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS item_log (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    item_id    TEXT NOT NULL,
+    changed_at REAL NOT NULL
+);
+"""
+
+EVENT_COLUMNS = ("user_id", "item_id", "type", "ts", "session_id")
+CATALOG_COLUMNS = (  # what a catalog item is (the stored row adds ``updated_at``)
+    "item_id",
+    "title",
+    "description",
+    "category",
+    "price",
+    "currency",
+    "in_stock",
+    "attributes",
+)
+ITEM_COLUMNS = (*CATALOG_COLUMNS, "updated_at")
+EVENT_SCHEMA = {
+    "user_id": pl.String,
+    "item_id": pl.String,
+    "type": pl.String,
+    "ts": pl.Float64,
+    "session_id": pl.String,
+}
+ITEM_SCHEMA = {
+    "item_id": pl.String,
+    "title": pl.String,
+    "description": pl.String,
+    "category": pl.String,
+    "price": pl.Float64,
+    "currency": pl.String,
+    "in_stock": pl.Boolean,
+    "attributes": pl.String,
+    "updated_at": pl.Float64,
+}

@@ -1,0 +1,411 @@
+"""Training: events + catalog → in-memory bundle → written, published version.
+
+:func:`train` is the one training door: ``recsys train``, the nightly job (``jobs/nightly``) and
+the tests all call it. It reads the store (:func:`read_training_data`, unless the caller read it
+already), builds the bundle (:func:`build_bundle`, which works on frames and is also used for
+in-memory models such as the nightly gate's and the benchmarks'), precomputes the ranked lists,
+writes the version folder, removes users erased meanwhile, and publishes it and prunes old versions.
+Hooks let a caller take part: ``steps`` (a :class:`StepTimer`) is told each phase as it starts,
+``after_write`` sees the written bundle, ``before_publish`` may keep it unpublished.
+
+Step timing has one helper, :func:`timed` (and :class:`StepTimer`, which adds a callback).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from recsys.bundle import Bundle, ItemTable, prune, publish, write_bundle
+from recsys.config import TrainConfig
+from recsys.erasure import scrub_new_bundle
+from recsys.errors import EmptyDataError
+from recsys.home import Home
+from recsys.index import VectorIndex
+from recsys.matrix import DAY_S, build_interactions
+from recsys.models import make_model
+from recsys.precomputed import PrecomputedLists
+from recsys.serving import FrameEvents, HybridRecommender
+from recsys.serving.precompute import rank_every_user
+from recsys.store.sqlite import CATALOG_COLUMNS, ITEM_SCHEMA, Store
+from recsys.text import EmbeddingCache, TextEncoder, embed_with_cache, item_text
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainReport:
+    """What one training run did."""
+
+    version: str  # bundle version written
+    published: bool  # whether CURRENT now points at it
+    n_events: int  # events trained on
+    n_users: int  # users in the matrix
+    n_items: int  # items (catalog + event-only)
+    n_interactions: int  # non-zero (user, item) cells
+    n_embedded: int  # texts sent to the text model (cache misses)
+    n_cached: int  # texts served from the embedding cache
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per step
+    pruned: list[str] = field(default_factory=list)  # old versions removed after publishing
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """What one training run reads from the store, at one moment.
+
+    Attributes:
+        events: the events to train on (``user_id, item_id, type, ts, session_id``); all stored
+            events, or the newest ``window_days`` of them.
+        stored_events: every stored event up to ``watermark`` (the precomputed lists rank from
+            them: a request reads the newest stored events whatever their age).
+        catalog: the catalog frame (store columns); may be empty.
+        watermark: ``Store.last_seq()`` when the events were read.
+        read_at: epoch seconds just before the store was read (erasures and catalog changes
+            after it are applied to the bundle later).
+    """
+
+    events: pl.DataFrame
+    stored_events: pl.DataFrame
+    catalog: pl.DataFrame
+    watermark: int
+    read_at: float
+
+
+def read_training_data(store: Store, window_days: float | None = None) -> TrainingData:
+    """Read the events and the catalog a training run uses.
+
+    Args:
+        store: the open store.
+        window_days: train on the events of the last ``window_days`` before the newest event
+            only (None: all of them).
+
+    Returns:
+        The :class:`TrainingData`, read at one watermark.
+    """
+    read_at = time.time()
+    watermark = store.last_seq()
+    stored = store.events_frame(until_seq=watermark)
+    catalog = store.catalog_frame()
+    events = stored
+    if window_days is not None and stored.height:
+        newest = float(stored["ts"].max())  # type: ignore[arg-type]
+        events = stored.filter(pl.col("ts") >= newest - window_days * DAY_S)
+    return TrainingData(events, stored, catalog, watermark, read_at)
+
+
+@contextmanager
+def timed(timings: dict[str, float], step: str) -> Iterator[None]:
+    """Add the seconds the ``with`` body takes to ``timings[step]`` (rounded to ms) and log them.
+
+    Example:
+        >>> timings: dict[str, float] = {}
+        >>> with timed(timings, "matrix"):
+        ...     pass
+        >>> list(timings)
+        ['matrix']
+    """
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[step] = round(timings.get(step, 0.0) + time.perf_counter() - start, 3)
+        log.info("step %s took %.2fs", step, timings[step])
+
+
+class StepTimer:
+    """Named steps of a run: seconds per step, and a callback as each step starts.
+
+    Args:
+        on_step: called with the step's name before its body runs (progress display, the
+            nightly job's lock record).
+
+    Example:
+        >>> timer = StepTimer(on_step=print)
+        >>> with timer.step("read"):
+        ...     pass
+        read
+        >>> list(timer.timings)
+        ['read']
+    """
+
+    def __init__(self, on_step: Callable[[str], None] | None = None) -> None:
+        self.timings: dict[str, float] = {}  # seconds per step, in the order steps started
+        self.on_step = on_step
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        """Time the ``with`` body as step ``name`` (times of a repeated name add up)."""
+        if self.on_step is not None:
+            self.on_step(name)
+        with timed(self.timings, name):
+            yield
+
+
+def _item_frame(catalog: pl.DataFrame, item_ids: list[str]) -> pl.DataFrame:
+    """Catalog rows in vocabulary order; items seen only in events get their id as title."""
+    order = pl.DataFrame({"item_id": item_ids, "_idx": np.arange(len(item_ids))})
+    cols = list(CATALOG_COLUMNS)
+    cat = (
+        catalog.select(cols)
+        if catalog.height
+        else pl.DataFrame(schema={c: ITEM_SCHEMA[c] for c in cols})
+    )
+    frame = order.join(cat, on="item_id", how="left").sort("_idx")
+    return frame.with_columns(
+        pl.col("title").is_not_null().alias("in_catalog"),
+        pl.col("title").fill_null(pl.col("item_id")),
+        pl.col("description").fill_null(""),
+        pl.col("category").fill_null(""),
+        pl.col("currency").fill_null(""),
+        pl.col("in_stock").fill_null(True),
+        pl.col("attributes").fill_null("{}"),
+    ).drop("_idx")
+
+
+def build_bundle(
+    events: pl.DataFrame,
+    catalog: pl.DataFrame,
+    config: TrainConfig,
+    *,
+    encoder: TextEncoder | None = None,
+    cache: EmbeddingCache | None = None,
+    show_progress: bool = False,
+    timings: dict[str, float] | None = None,
+) -> tuple[Bundle, dict[str, int]]:
+    """Train everything in memory.
+
+    Args:
+        events: ``user_id, item_id, type, ts`` frame.
+        catalog: catalog frame (store columns); may be empty.
+        config: training config.
+        encoder: text encoder (created from ``config.text`` when None and text is enabled).
+        cache: embedding cache (None: embed everything).
+        show_progress: progress bars for training and embedding.
+        timings: dict to fill with seconds per step.
+
+    Returns:
+        ``(bundle, counts)`` with the unsaved bundle (version ``"unsaved"``) and
+        ``{"embedded": ..., "cached": ...}``.
+
+    Raises:
+        EmptyDataError: if there are no events.
+    """
+    timings = {} if timings is None else timings
+    if events.height == 0:
+        raise EmptyDataError("no events to train on: import events first (recsys import-events)")
+    with timed(timings, "matrix"):
+        inter = build_interactions(events, config.matrix, item_ids=catalog["item_id"].to_list())
+        if inter.matrix.nnz == 0:
+            raise EmptyDataError("all events have zero weight: check matrix weights / window")
+    with timed(timings, "behavior"):
+        behavior = make_model(config.behavior).fit(inter.matrix, show_progress=show_progress)
+    with timed(timings, "behavior_index"):
+        behavior_index = None
+        if behavior.item_vectors is not None:
+            known = np.flatnonzero(behavior.known_items)
+            behavior_index = VectorIndex(config.index).build(behavior.item_vectors[known], known)
+    frame = _item_frame(catalog, inter.items.ids())
+    counts = {"embedded": 0, "cached": 0}
+    text_mask = frame["in_catalog"].to_numpy().astype(bool)
+    text_vectors = None
+    text_index = None
+    if config.text.enabled and text_mask.any():
+        with timed(timings, "embed"):
+            encoder = encoder or TextEncoder(config.text)
+            rows = frame.filter(pl.col("in_catalog")).iter_rows(named=True)
+            texts = [
+                item_text(
+                    r["title"],
+                    r["category"],
+                    r["description"],
+                    r["attributes"],
+                    config.text.max_description_chars,
+                )
+                for r in rows
+            ]
+            result = embed_with_cache(texts, encoder, cache, show_progress=show_progress)
+            text_vectors = np.zeros((len(frame), result.vectors.shape[1]), dtype=np.float32)
+            text_vectors[text_mask] = result.vectors
+            counts = {"embedded": result.n_embedded, "cached": result.n_cached}
+        with timed(timings, "text_index"):
+            present = np.flatnonzero(text_mask)
+            text_index = VectorIndex(config.index).build(text_vectors[present], present)
+    else:
+        text_mask = np.zeros(len(frame), dtype=bool)
+    ts = events["ts"]
+    manifest = {
+        "data_window": {
+            "first_event": datetime.fromtimestamp(float(ts.min()), UTC).isoformat(),  # type: ignore[arg-type]
+            "last_event": datetime.fromtimestamp(float(ts.max()), UTC).isoformat(),  # type: ignore[arg-type]
+            "events": events.height,
+        },
+        "timings_s": timings,
+        "embedding": counts,
+    }
+    bundle = Bundle(
+        version="unsaved",
+        path=None,  # type: ignore[arg-type]
+        manifest=manifest,
+        config=config,
+        users=inter.users,
+        items=inter.items,
+        user_items=inter.matrix,
+        popularity=np.log1p(inter.matrix.getnnz(axis=0)).astype(np.float32),
+        behavior=behavior,
+        behavior_index=behavior_index,
+        text_vectors=text_vectors,
+        text_mask=text_mask,
+        text_index=text_index,
+        item_table=ItemTable.from_frame(frame.drop("in_catalog")),
+    )
+    return bundle, counts
+
+
+def precompute_lists(
+    bundle: Bundle, events: pl.DataFrame, watermark: int, show_progress: bool = False
+) -> PrecomputedLists | None:
+    """Each user's ranked candidates for the API's fast path (None when turned off).
+
+    Args:
+        bundle: the freshly trained bundle.
+        events: the store's events up to ``watermark`` (all of them, not only the training
+            window: a request reads the newest stored events whatever their age).
+        watermark: ``Store.last_seq()`` when ``events`` were read.
+        show_progress: progress bar over users.
+    """
+    if bundle.config.hybrid.precomputed_items == 0:
+        return None
+    return rank_every_user(
+        HybridRecommender(bundle, events=FrameEvents(events)),
+        events,
+        watermark,
+        show_progress=show_progress,
+    )
+
+
+def train(
+    home: Home,
+    config: TrainConfig | None = None,
+    *,
+    store: Store | None = None,
+    data: TrainingData | None = None,
+    encoder: TextEncoder | None = None,
+    cache: EmbeddingCache | None = None,
+    show_progress: bool = False,
+    publish_bundle: bool = True,
+    metrics: Mapping[str, Any] | None = None,
+    manifest: Mapping[str, Any] | None = None,
+    steps: StepTimer | None = None,
+    after_write: Callable[[Bundle], None] | None = None,
+    before_publish: Callable[[Bundle], bool] | None = None,
+) -> TrainReport:
+    """Train on the store's data, write a bundle, and (by default) publish it and prune old ones.
+
+    Steps, each announced to and timed by ``steps``: ``read`` (only when ``data`` is None),
+    ``train`` (bundle and precomputed lists), ``write`` (the version folder; users erased since
+    ``read_at`` are scrubbed from it), ``publish`` (``CURRENT`` and pruning; only when
+    publishing).
+
+    Args:
+        home: the data home.
+        config: training config (defaults otherwise).
+        store: an open store (default: opened on the home's database, closed at the end).
+        data: what the caller already read (see :func:`read_training_data`); None: read all
+            stored events now.
+        encoder: text encoder to use (default: created from ``config.text`` when text is on).
+        cache: an open embedding cache (default: the home's, opened and closed here).
+        show_progress: progress bars for training, embedding and the precomputed lists.
+        publish_bundle: point ``CURRENT`` at the new version (False: only write it).
+        metrics: stored as the manifest's ``metrics``.
+        manifest: more manifest entries (e.g. the nightly run's record).
+        steps: timer told of each step as it starts (default: a private one).
+        after_write: called with the written bundle (``version`` and ``path`` set) before
+            anything else happens to it.
+        before_publish: called with the written bundle just before publishing; returning False
+            leaves it written but unpublished. Not called when ``publish_bundle`` is False.
+
+    Returns:
+        The :class:`TrainReport`; ``timings`` has ``read`` (when read here), the build steps
+        (``matrix``, ``behavior``, ...), ``toplists``, ``write`` and ``publish``.
+
+    Raises:
+        EmptyDataError: if there are no events (or all have zero weight).
+    """
+    config = config or TrainConfig()
+    home.ensure()
+    timer = steps if steps is not None else StepTimer()
+    own_store = store is None
+    store = store or Store(home.db_path)
+    own_cache = cache is None
+    cache = cache or EmbeddingCache(home.embedding_cache_path)
+    timings: dict[str, float] = {}  # the report's (and the manifest's) seconds per step
+    published = False
+    pruned: list[str] = []
+    try:
+        if data is None:
+            with timer.step("read"):
+                data = read_training_data(store)
+            timings["read"] = timer.timings["read"]
+        with timer.step("train"):
+            bundle, counts = build_bundle(
+                data.events,
+                data.catalog,
+                config,
+                encoder=encoder,
+                cache=cache,
+                show_progress=show_progress,
+                timings=timings,
+            )
+            bundle.manifest["read_at"] = data.read_at  # erasures and catalog changes after it count
+            if metrics:
+                bundle.manifest["metrics"] = dict(metrics)
+            bundle.manifest.update(manifest or {})
+            with timed(timings, "toplists"):
+                bundle.precomputed = precompute_lists(
+                    bundle, data.stored_events, data.watermark, show_progress
+                )
+        with timer.step("write"), timed(timings, "write"):
+            version = write_bundle(home.artifacts, bundle)
+            if after_write is not None:
+                after_write(bundle)
+            scrub_new_bundle(store, home.artifacts, version, data.read_at)  # erased meanwhile
+        if publish_bundle and (before_publish is None or before_publish(bundle)):
+            with timer.step("publish"), timed(timings, "publish"):
+                publish(home.artifacts, version)
+                published = True
+                pruned = prune(home.artifacts, config.keep_versions)
+                if pruned:
+                    log.info("pruned old bundles: %s", ", ".join(pruned))
+    finally:
+        if own_cache:
+            cache.close()
+        if own_store:
+            store.close()
+    log.info(
+        "trained %s: %d users x %d items, %d texts embedded, %d cached",
+        version,
+        len(bundle.users),
+        len(bundle.items),
+        counts["embedded"],
+        counts["cached"],
+    )
+    return TrainReport(
+        version=version,
+        published=published,
+        n_events=data.events.height,
+        n_users=len(bundle.users),
+        n_items=len(bundle.items),
+        n_interactions=int(bundle.user_items.nnz),
+        n_embedded=counts["embedded"],
+        n_cached=counts["cached"],
+        timings=timings,
+        pruned=pruned,
+    )

@@ -1,0 +1,163 @@
+"""RecommendationService: typed answers, one ``reasons`` switch, erasure, precomputed lists."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+
+import polars as pl
+import pytest
+
+from recsys.config import TrainConfig
+from recsys.home import Home
+from recsys.service import RecommendationService, ServedRecommendations
+from recsys.store import Store
+from recsys.text import TextEncoder
+from recsys.training import train
+from recsys.types import RecommendedItem
+
+SMALL = {"behavior": {"factors": 8, "iterations": 10}}
+
+
+@pytest.fixture
+def service(
+    home: Home, store: Store, shop: tuple[pl.DataFrame, pl.DataFrame], encoder: TextEncoder
+) -> Iterator[RecommendationService]:
+    """A service over the shop, trained and published (with precomputed lists)."""
+    events, catalog = shop
+    store.upsert_items(catalog)
+    store.add_events(events)
+    train(home, TrainConfig.from_dict(SMALL), store=store, encoder=encoder)
+    svc = RecommendationService(home, store=store, live_catalog=False, encoder=encoder)
+    yield svc
+    svc.close()
+
+
+def _ids(answer: ServedRecommendations) -> list[str]:
+    return [item.item_id for item in answer.items]
+
+
+def test_a_user_answer_is_typed_with_the_catalog_facts(service: RecommendationService) -> None:
+    answer = service.recommend_user("run1", n=3)
+    assert isinstance(answer, ServedRecommendations)
+    assert all(isinstance(item, RecommendedItem) for item in answer.items)
+    assert (answer.strategy, answer.ranking) == ("hybrid", "live")
+    assert answer.model_version == service.snapshot.version
+    assert len(answer.facts) == len(answer.items) == 3
+    (first, facts), *_ = answer.pairs()
+    assert (first.item_id, facts.item_id, facts.title) == ("r1", "r1", "Running shoes")
+    assert (facts.category, facts.price, facts.currency, facts.in_stock) == (
+        "Running",
+        10.0,
+        "EUR",
+        True,
+    )
+    assert first.reason.kind == "history" and first.reason.item_ids and first.reason.text
+    assert isinstance(first.score, float)  # unrounded: rounding is the applications' job
+
+
+def test_without_reasons_the_precomputed_list_answers_alike(
+    service: RecommendationService,
+) -> None:
+    answer = service.recommend_user("run1", n=3, reasons=False)
+    assert answer.ranking == "precomputed"
+    assert all(not i.reason.item_ids and not i.reason.text for i in answer.items)  # bare
+    history = service.user_history("run1")
+    live = service.recommend_user("run1", n=3, reasons=False, history=history)
+    assert live.ranking == "live" and _ids(live) == _ids(answer)
+    assert [i.score for i in live.items] == pytest.approx([i.score for i in answer.items])
+
+
+def test_the_history_a_request_reads(service: RecommendationService) -> None:
+    history = service.user_history("run1")
+    assert {e.item_id for e in history.events} == {"r2", "r3", "r4"}
+    assert history.item_types is None  # the whole history fits
+
+
+def test_an_equal_config_is_the_lists_config_a_changed_one_is_not(
+    service: RecommendationService,
+) -> None:
+    rec = service.snapshot.recommender
+    rec.config = dataclasses.replace(rec.config)  # an equal copy, not the bundle's object
+    assert service.recommend_user("run1", n=3, reasons=False).ranking == "precomputed"
+    rec.config = dataclasses.replace(rec.config, recent_weight=rec.config.recent_weight + 1.0)
+    assert service.recommend_user("run1", n=3, reasons=False).ranking == "live"
+
+
+def test_an_erased_user_is_served_from_their_new_history_only(
+    service: RecommendationService,
+) -> None:
+    assert service.recommend_user("run1", n=3).strategy == "hybrid"
+    service.erase_users(["run1"])
+    assert service.recommend_user("run1", n=3).strategy == "popular"
+    service.add_events(
+        pl.DataFrame(
+            {"user_id": ["run1"], "item_id": ["k1"], "type": ["view"], "ts": [1_800_000_000.0]}
+        )
+    )
+    # a history again, but the trained vector is never used: not "hybrid"
+    answer = service.recommend_user("run1", n=3)
+    assert answer.strategy == "content" and answer.ranking == "live"
+    assert "k1" not in _ids(answer)
+
+
+def test_sessions_and_similar_items_are_typed(service: RecommendationService) -> None:
+    session = service.recommend_session(["r1"], n=2, reasons=False)
+    assert session.ranking == "live" and session.strategy == "content"
+    assert all(not i.reason.text for i in session.items)
+    explained = service.recommend_session(["r1"], n=2)
+    assert all(i.reason.text for i in explained.items)
+    similar = service.similar("r1", n=2, mode="content")
+    assert similar.strategy == "content" and "r1" not in _ids(similar)
+    assert all(i.reason.kind == "similar" for i in similar.items)
+    assert [f.item_id for f in similar.facts] == _ids(similar)
+
+
+def test_the_state_before_and_after_the_first_answer(service: RecommendationService) -> None:
+    assert not service.loaded and service.served_version() == (None, 0.0)  # loads on first use
+    snap = service.snapshot
+    assert service.loaded and service.served_version() == (snap.version, snap.loaded_at)
+    assert service.bundle is snap.bundle and service.recommender is snap.recommender
+    assert service.manifest()["version"] == snap.version
+    assert service.refresh() is False  # nothing newly published, no catalog change
+    assert service.snapshot is snap and service.last_refresh_error is None
+
+
+def test_a_newly_published_bundle_is_swapped_in_whole(
+    service: RecommendationService, home: Home, store: Store, encoder: TextEncoder
+) -> None:
+    old = service.snapshot
+    train(home, TrainConfig.from_dict(SMALL), store=store, encoder=encoder)
+    assert service.refresh() is True
+    new = service.snapshot
+    assert new is not old and new.version != old.version
+    assert service.recommend_user("run1", n=3).model_version == new.version
+    service.start_watcher(3600.0)
+    service.start_watcher(3600.0)  # a second start keeps the one watcher
+    service.stop_watcher()
+
+
+def test_writes_reach_the_store_and_are_served(
+    home: Home, store: Store, shop: tuple[pl.DataFrame, pl.DataFrame], encoder: TextEncoder
+) -> None:
+    events, catalog = shop
+    store.upsert_items(catalog)
+    store.add_events(events)
+    train(home, TrainConfig.from_dict(SMALL), store=store, encoder=encoder)
+    service = RecommendationService(home, store=store, encoder=encoder)  # with the overlay
+    try:
+        assert service.upsert_items(catalog.head(1)) == {  # before a bundle is served
+            "upserted": 1,
+            "new": 0,
+            "embedded": 0,
+            "pending": 0,
+        }
+        version = service.snapshot.version
+        row = catalog.filter(pl.col("item_id") == "r1").with_columns(in_stock=pl.lit(False))
+        counts = service.upsert_items(row)
+        assert (counts["upserted"], counts["new"], counts["pending"]) == (1, 0, 0)
+        assert service.snapshot.version == version  # the same bundle, with the overlay
+        assert "r1" not in _ids(service.recommend_user("run1", n=5))
+        assert service.snapshot.precomputed is not None  # out of stock: the lists still answer
+    finally:
+        service.close()
