@@ -409,6 +409,13 @@ def run_protocol(
         flipped = replace(config, hybrid=replace(config.hybrid, recent_weight=weight))
         label = f"recent source on (weight {weight:g})" if on else "recent source off"
         report(f"ours: hybrid, {label}", ours.hybrid(flipped), time.perf_counter() - t)
+        # ablation: the trending source (issue 19), off by default
+        t = time.perf_counter()
+        weight = config.hybrid.trending_weight or TRENDING_WEIGHT
+        flipped = replace(config, hybrid=replace(config.hybrid, trending_weight=weight))
+        days = config.hybrid.trending_window_days
+        label = f"trending source on (weight {weight:g}, {days:g} days)"
+        report(f"ours: hybrid, {label}", ours.hybrid(flipped), time.perf_counter() - t)
 
     t = time.perf_counter()
     if allowed is None:  # recsys.tuning: the same code as `recsys tune`
@@ -514,6 +521,7 @@ class OurModels:
         return out
 
 
+TRENDING_WEIGHT = 0.5  # the trending ablation row's weight when the config has none
 GRID_COLD_TEXT = (0.5, 1.0, 2.0, 4.0, 0.25, 8.0)
 MAX_VAL_USERS = 300
 

@@ -231,11 +231,15 @@ class HybridConfig(Config):
     in_stock_only: bool = True  # drop out-of-stock items
     max_category_share: float | None = None  # diversity: at most ceil(n * share) items per category
     precomputed_items: int = 50  # per user, ranked at training for the API's fast path; 0: off
+    # the trending source (recsys.serving.sources.trending): items whose event rate rose most in
+    # the last ``trending_window_days`` of training data against the window before; 0 turns it off
+    trending_weight: float = 0.0
+    trending_window_days: float = 7.0  # length of the trending window (and of the one before)
 
     def validate(self) -> None:  # noqa: D102
         weights = [f.name for f in dataclasses.fields(self) if f.name.endswith("_weight")]
         check_range(self, *weights, ge=0)
-        check_range(self, "repeat_half_life_days", gt=0)
+        check_range(self, "repeat_half_life_days", "trending_window_days", gt=0)
         check_range(self, "candidates", "min_user_events", "recent_items", "recent_events", ge=1)
         check_range(self, "precomputed_items", ge=0, le=1000)
         check_range(self, "max_category_share", gt=0, le=1)

@@ -1,4 +1,4 @@
-"""Contract suite every candidate source passes.
+"""Contract suite every candidate source passes, and the trending source's known answers.
 
 Over the tiny ``shop`` (tests/conftest.py): running items r1..r5, kitchen items k1..k5, users
 run1..run4 and cook1..cook4. A source is one class in ``recsys/serving/sources/``; adding one
@@ -7,6 +7,8 @@ without a contract class here fails ``test_every_registered_source_has_a_contrac
 
 from __future__ import annotations
 
+import dataclasses
+from datetime import datetime
 from typing import ClassVar
 
 import numpy as np
@@ -14,22 +16,25 @@ import polars as pl
 import pytest
 
 from recsys.bundle import Bundle
-from recsys.config import TrainConfig
-from recsys.serving import HybridRecommender
+from recsys.config import HybridConfig, TrainConfig
+from recsys.serving import FrameEvents, HybridRecommender
+from recsys.serving.precompute import rank_every_user
 from recsys.serving.sources import REASON_CODES, CandidateSource, reason_sources, sources
+from recsys.serving.sources.trending import trend_scores
 from recsys.text import TextEncoder
 from recsys.training import build_bundle
 from recsys.types import Reason, UserEvent
 
 Shop = tuple[pl.DataFrame, pl.DataFrame]
 DAY = 86_400.0
-# every source on: re-buying allowed (repeat)
+# every source on: re-buying allowed (repeat), trending weighed in
 EVERY_SOURCE = {
     "behavior": {"factors": 2, "iterations": 10},
     "hybrid": {
         "exclude_seen": False,
         "exclude_purchased": False,
         "popularity_weight": 0.5,
+        "trending_weight": 1.0,
     },
 }
 
@@ -48,9 +53,28 @@ def bundle(shop: Shop, encoder: TextEncoder, trained: dict[str, Bundle]) -> Bund
     return trained["every"]
 
 
+def _end(bundle: Bundle) -> float:
+    return datetime.fromisoformat(bundle.manifest["data_window"]["last_event"]).timestamp()
+
+
+def _burst(bundle: Bundle) -> pl.DataFrame:
+    """r1 bought twice in the window before and four times in the last week; r2 fading."""
+    end = _end(bundle)
+    rows = [("a", "r1", "purchase", end - 10 * DAY), ("b", "r1", "purchase", end - 9 * DAY)]
+    rows += [(f"n{u}", "r1", "purchase", end - u * DAY) for u in range(4)]
+    rows += [(f"o{u}", "r2", "purchase", end - 8 * DAY - u) for u in range(3)]
+    rows += [("c", "k1", "view", end - DAY)]
+    rows += [("far", "k2", "purchase", end - 30 * DAY), ("late", "k3", "purchase", end + DAY)]
+    return pl.DataFrame(
+        rows,
+        schema={"user_id": pl.String, "item_id": pl.String, "type": pl.String, "ts": float},
+        orient="row",
+    )
+
+
 @pytest.fixture
 def rec(bundle: Bundle) -> HybridRecommender:
-    return HybridRecommender(bundle)
+    return HybridRecommender(bundle, events=FrameEvents(_burst(bundle)))
 
 
 def _history(*items: tuple[str, str]) -> list[UserEvent]:
@@ -145,6 +169,10 @@ class TestRepeat(SourceContract):
     source = "repeat"
 
 
+class TestTrending(SourceContract):
+    source = "trending"
+
+
 def test_every_registered_source_has_a_contract_suite() -> None:
     covered = {c.source for c in SourceContract.__subclasses__()}
     assert covered == {c.name for c in sources()}
@@ -157,4 +185,55 @@ def test_reason_codes_keep_their_meaning() -> None:
         "text": 1,
         "popularity": 2,
         "repeat": 3,
+        "trending": 4,
     }
+
+
+# ------------------------------------------------------------------------------ trending
+def test_trend_scores_by_hand(bundle: Bundle) -> None:
+    trend = trend_scores(bundle, _burst(bundle), _end(bundle), 7.0)
+    score = dict(zip(bundle.items.ids(), trend.tolist(), strict=True))
+    assert score["r1"] == pytest.approx((4 * 5.0 - 2 * 5.0) / np.sqrt(2 * 5.0 + 1))
+    assert score["k1"] == pytest.approx(0.5)  # one view, nothing before
+    assert score["r2"] == pytest.approx((0 - 3 * 5.0) / np.sqrt(3 * 5.0 + 1))  # fading
+    assert score["k2"] == 0.0 and score["k3"] == 0.0  # before both windows / after the end
+
+
+def test_a_trending_item_leads_for_a_new_shopper_and_says_why(rec: HybridRecommender) -> None:
+    answer = rec.recommend_user("nobody", [], n=3)
+    assert answer.strategy == "popular"
+    top = answer.items[0]
+    assert top.item_id == "r1"
+    assert top.reason == Reason("popular", "trending", (), "Trending in Running")
+
+
+def test_trending_is_off_by_default_and_without_events(bundle: Bundle) -> None:
+    off = dataclasses.replace(bundle.config.hybrid, trending_weight=0.0)
+    answers = [
+        HybridRecommender(bundle, off, events=FrameEvents(_burst(bundle))),
+        HybridRecommender(bundle),  # no event log: the source cannot see a trend
+    ]
+    for rec in answers:
+        for user, items in QUERIES.values():
+            got = rec.recommend_user(user, _history(*items), n=5)
+            assert all(i.reason.source != "trending" for i in got.items)
+    assert HybridConfig().trending_weight == 0.0
+
+
+def test_precomputed_lists_with_trending_equal_live_answers(
+    bundle: Bundle, rec: HybridRecommender, shop: Shop
+) -> None:
+    events = shop[0]
+    lists = rank_every_user(rec, events, watermark=len(events), depth=20)
+    for user in bundle.users.ids():
+        history = [
+            UserEvent(r["item_id"], r["type"], r["ts"])
+            for r in events.filter(pl.col("user_id") == user)
+            .sort("ts", descending=True)
+            .iter_rows(named=True)
+        ]
+        ranked = lists.get(bundle.users.index(user))
+        live = rec.recommend_user(user, history, n=3, explain=False)
+        from_list = rec.recommend_ranked(ranked, 3) if ranked is not None else None
+        assert from_list is not None
+        assert from_list.items == live.items
