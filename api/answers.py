@@ -23,35 +23,12 @@ from api.validation import (
     query_filters,
     reasons_param,
 )
-from recsys.bundle import ItemRow
 from recsys.service import ServedRecommendations
-from recsys.types import Reason, RecommendedItem
+from recsys.service.served import item_record
 
-
-def reason_json(reason: Reason) -> dict[str, Any]:
-    """A ``Reason`` object of the API."""
-    return {
-        "kind": reason.kind,
-        "source": reason.source,
-        "item_ids": list(reason.item_ids),
-        "text": reason.text,
-    }
-
-
-def item_json(item: RecommendedItem, facts: ItemRow, reasons: bool) -> dict[str, Any]:
-    """A ``RecommendedItem`` object of the API (``reason`` only when ``reasons``)."""
-    entry: dict[str, Any] = {
-        "item_id": item.item_id,
-        "score": round(item.score, 6),
-        "title": facts.title,
-        "category": facts.category or None,
-        "price": facts.price,
-        "currency": facts.currency or None,
-        "in_stock": bool(facts.in_stock),
-    }
-    if reasons:
-        entry["reason"] = reason_json(item.reason)
-    return entry
+# the API's ``RecommendedItem`` object: the library's one JSON shape of an item, which the CLI's
+# ``--json`` writes too
+item_json = item_record
 
 
 def items_json(answer: ServedRecommendations, reasons: bool) -> list[dict[str, Any]]:

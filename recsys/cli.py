@@ -262,24 +262,9 @@ def _answer_json(
     answer: ServedRecommendations, head: dict[str, str], ranking: bool = False
 ) -> dict[str, Any]:
     """The answer as JSON, with the HTTP API's field names (reasons included)."""
-    items = [
-        {
-            "item_id": item.item_id,
-            "score": round(item.score, 6),
-            "title": facts.title,
-            "category": facts.category or None,
-            "price": facts.price,
-            "currency": facts.currency or None,
-            "in_stock": bool(facts.in_stock),
-            "reason": {
-                "kind": item.reason.kind,
-                "source": item.reason.source,
-                "item_ids": list(item.reason.item_ids),
-                "text": item.reason.text,
-            },
-        }
-        for item, facts in answer.pairs()
-    ]
+    from recsys.service.served import item_record
+
+    items = [item_record(item, facts, reasons=True) for item, facts in answer.pairs()]
     return {
         **head,
         "model_version": answer.model_version,

@@ -52,16 +52,15 @@ def _train(shop: Shop, encoder: TextEncoder, settings: dict[str, object]) -> Bun
 
 
 @pytest.fixture(scope="module")
-def trained() -> dict[str, Bundle]:
-    """Bundles trained once per module (the recommender never mutates its bundle)."""
-    return {}
+def bundle(shop: Shop, encoder: TextEncoder) -> Bundle:
+    """Trained once per module (the recommender never mutates its bundle)."""
+    return _train(shop, encoder, SMALL)
 
 
-@pytest.fixture
-def bundle(shop: Shop, encoder: TextEncoder, trained: dict[str, Bundle]) -> Bundle:
-    if "small" not in trained:
-        trained["small"] = _train(shop, encoder, SMALL)
-    return trained["small"]
+@pytest.fixture(scope="module")
+def hnsw_bundle(shop: Shop, encoder: TextEncoder) -> Bundle:
+    """The same, with every index HNSW (the large-catalog path)."""
+    return _train(shop, encoder, {**SMALL, "index": {"hnsw_threshold": 1}})
 
 
 @pytest.fixture
@@ -503,15 +502,11 @@ def _runner_now_cooking(events: pl.DataFrame) -> list[UserEvent]:
 def test_recent_events_steer_a_known_user_to_what_they_do_now(
     rec: HybridRecommender,
     events: pl.DataFrame,
-    shop: Shop,
-    encoder: TextEncoder,
-    trained: dict[str, Bundle],
+    request: pytest.FixtureRequest,
     path: str,
 ) -> None:
     if path == "hnsw":  # one combined approximate search instead of exact scores of every item
-        if "hnsw" not in trained:
-            trained["hnsw"] = _train(shop, encoder, {**SMALL, "index": {"hnsw_threshold": 1}})
-        rec = HybridRecommender(trained["hnsw"])
+        rec = HybridRecommender(request.getfixturevalue("hnsw_bundle"))
         assert rec.bundle.behavior_index is not None
         assert rec.bundle.behavior_index.kind == "hnsw"
     history = _runner_now_cooking(events)

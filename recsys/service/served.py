@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from recsys.bundle import Bundle, ItemRow
-from recsys.types import Ranking, Recommendations, RecommendedItem, Strategy
+from recsys.types import Ranking, Reason, Recommendations, RecommendedItem, Strategy
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,37 @@ class ServedRecommendations:
     def pairs(self) -> list[tuple[RecommendedItem, ItemRow]]:
         """``(item, facts)`` per recommended item, best first."""
         return list(zip(self.recommendations.items, self.facts, strict=True))
+
+
+def reason_record(reason: Reason) -> dict[str, Any]:
+    """A reason as the edges write it in JSON (the API's ``Reason`` object)."""
+    return {
+        "kind": reason.kind,
+        "source": reason.source,
+        "item_ids": list(reason.item_ids),
+        "text": reason.text,
+    }
+
+
+def item_record(item: RecommendedItem, facts: ItemRow, reasons: bool) -> dict[str, Any]:
+    """A recommended item as the edges write it in JSON (the API's ``RecommendedItem`` object).
+
+    The one JSON shape of an item, shared by the two edges (``api/answers.py`` and the CLI's
+    ``--json``): scores rounded to 6 decimals, an empty category or currency as ``null``, and
+    ``reason`` only when ``reasons``.
+    """
+    entry: dict[str, Any] = {
+        "item_id": item.item_id,
+        "score": round(item.score, 6),
+        "title": facts.title,
+        "category": facts.category or None,
+        "price": facts.price,
+        "currency": facts.currency or None,
+        "in_stock": bool(facts.in_stock),
+    }
+    if reasons:
+        entry["reason"] = reason_record(item.reason)
+    return entry
 
 
 def served(bundle: Bundle, answer: Recommendations, ranking: Ranking) -> ServedRecommendations:

@@ -40,17 +40,9 @@ EVERY_SOURCE = {
 
 
 @pytest.fixture(scope="module")
-def trained(encoder: TextEncoder) -> dict[str, Bundle]:
-    return {}
-
-
-@pytest.fixture
-def bundle(shop: Shop, encoder: TextEncoder, trained: dict[str, Bundle]) -> Bundle:
-    if "every" not in trained:
-        events, catalog = shop
-        config = TrainConfig.from_dict(EVERY_SOURCE)
-        trained["every"] = build_bundle(events, catalog, config, encoder=encoder)[0]
-    return trained["every"]
+def bundle(shop: Shop, encoder: TextEncoder) -> Bundle:
+    events, catalog = shop
+    return build_bundle(events, catalog, TrainConfig.from_dict(EVERY_SOURCE), encoder=encoder)[0]
 
 
 def _end(bundle: Bundle) -> float:
