@@ -32,7 +32,7 @@ from recsys.bundle import Bundle
 from recsys.evaluation import evaluate_ranker, global_time_split, history_of, truth_of
 from recsys.matrix import DAY_S
 from recsys.nightly.config import NightlyConfig
-from recsys.serving import HybridRecommender
+from recsys.serving import EventLog, HybridRecommender
 from recsys.store.sqlite import UserEvent
 from recsys.types import Filters
 
@@ -102,16 +102,21 @@ def evaluation_set(
 
 
 def evaluate_bundle(
-    bundle: Bundle, truth: Mapping[str, set[str]], histories: Mapping[str, list[UserEvent]]
+    bundle: Bundle,
+    truth: Mapping[str, set[str]],
+    histories: Mapping[str, list[UserEvent]],
+    events: EventLog | None = None,
 ) -> dict[str, Any]:
     """recall@k and NDCG@k (k = 10, 20) of ``bundle``'s hybrid recommender on the holdout.
 
     Stock is not filtered (it changes between training and judging); already-seen items are.
+    ``events`` are what sources that read raw events see (the holdout's training events, as
+    the served recommender sees the store): without them those sources are judged off.
 
     Returns:
         ``{"users": n, "recall@20": {"mean", "ci95"}, "ndcg@20": {...}, ...}``.
     """
-    rec = HybridRecommender(bundle)
+    rec = HybridRecommender(bundle, events=events)
     filters = Filters(in_stock_only=False)
 
     def rank(user_id: str) -> list[str]:

@@ -37,6 +37,7 @@ from recsys.gate import (
     split_holdout,
 )
 from recsys.nightly.config import NightlyConfig
+from recsys.serving import FrameEvents
 from recsys.training import StepTimer
 
 
@@ -117,8 +118,9 @@ class Evaluation:
         step = self.steps.step
         with step("evaluate.train_candidate"):
             candidate = self.builds.build("candidate_eval", holdout.train, catalog, cfg.train)
+        seen = FrameEvents(holdout.train)  # what the served recommender would read in the store
         with step("evaluate.judge_candidate"):
-            cand_metrics = evaluate_bundle(candidate, truth, histories)
+            cand_metrics = evaluate_bundle(candidate, truth, histories, seen)
         current_metrics: MetricSummary | None = None
         mode: CurrentMode = "unreadable" if unreadable else "none"
         if current is not None:
@@ -126,7 +128,7 @@ class Evaluation:
                 last = last_event_ts(current)
                 if last is not None and last < holdout.cut_ts:
                     mode = "as_is"
-                    current_metrics = evaluate_bundle(current, truth, histories)
+                    current_metrics = evaluate_bundle(current, truth, histories, seen)
                 elif current.config.config_hash() == cfg.train.config_hash():
                     mode = "same_config"
                     current_metrics = cand_metrics
@@ -135,7 +137,7 @@ class Evaluation:
                     replica = self.builds.build(
                         "current_replica", holdout.train, catalog, current.config
                     )
-                    current_metrics = evaluate_bundle(replica, truth, histories)
+                    current_metrics = evaluate_bundle(replica, truth, histories, seen)
         gate = decide(cand_metrics, current_metrics, cfg)
         self.report.judgement = Judgement(
             candidate=cand_metrics,
