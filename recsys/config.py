@@ -328,6 +328,30 @@ def config_hash(cfg: Config) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+def stable_dict(cfg: Config) -> dict[str, Any]:
+    """``cfg.to_dict()`` without the fields added since hash format 1 that sit at their default.
+
+    What a bundle manifest records. An older release rejects config keys it does not know, so a
+    manifest that named every new field would make every bundle unreadable to the release before
+    (a software rollback would then find no bundle it can serve). Left out at their neutral
+    defaults (the rule of :func:`config_hash`), those fields read back as the same config in
+    every release; set, they are recorded, and an older release rightly refuses the bundle.
+    """
+    out = cfg.to_dict()
+
+    def prune(c: Any, d: dict[str, Any]) -> None:
+        always = _HASHED_FIELDS.get(type(c).__name__)
+        for f in dataclasses.fields(c):
+            value = getattr(c, f.name)
+            if always is not None and f.name not in always and value == field_default(f):
+                d.pop(f.name, None)
+            elif dataclasses.is_dataclass(value) and isinstance(d.get(f.name), dict):
+                prune(value, d[f.name])
+
+    prune(cfg, out)
+    return out
+
+
 # --------------------------------------------------------------------------- checks
 
 

@@ -22,6 +22,7 @@ from recsys.config import (
     config_hash,
     env_overrides,
     load_config,
+    stable_dict,
 )
 from recsys.config_docs import field_comments
 from recsys.errors import ConfigError
@@ -377,3 +378,18 @@ def test_docs_config_md_is_up_to_date() -> None:
     assert NightlyConfig.from_dict(examples["nightly.toml"]) == NightlyConfig()
     assert ApiConfig.from_dict(examples["api.toml"]["api"]) == ApiConfig()
     assert PitchConfig.from_dict(examples["pitch.toml"]["pitch"]) == PitchConfig()
+
+
+def test_a_manifest_names_new_fields_only_when_they_are_set() -> None:
+    # the release before trending rejects keys it does not know: a default config's manifest
+    # must not name them, and must read back as the same config
+    default = TrainConfig()
+    recorded = stable_dict(default)
+    assert "trending_weight" not in recorded["hybrid"]
+    assert "trending_window_days" not in recorded["hybrid"]
+    assert "recent_weight" in recorded["hybrid"]  # every field of hash format 1 stays
+    assert TrainConfig.from_dict(recorded) == default
+    trending = TrainConfig.from_dict({"hybrid": {"trending_weight": 0.5}})
+    recorded = stable_dict(trending)
+    assert recorded["hybrid"]["trending_weight"] == 0.5
+    assert TrainConfig.from_dict(recorded) == trending

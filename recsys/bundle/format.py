@@ -40,7 +40,7 @@ import numpy.typing as npt
 import polars as pl
 import scipy.sparse as sp
 
-from recsys.config import TrainConfig
+from recsys.config import TrainConfig, stable_dict
 from recsys.errors import BundleError, NoBundleError
 from recsys.index import VectorIndex
 from recsys.matrix import load_csr, save_csr
@@ -233,7 +233,7 @@ def write_bundle(
             "format": FORMAT_VERSION,
             "version": version,
             "created_at": datetime.now(UTC).isoformat(),
-            "config": bundle.config.to_dict(),
+            "config": stable_dict(bundle.config),  # readable by the release before
             "config_hash": config_hash,
             "counts": {
                 "users": len(bundle.users),
