@@ -15,13 +15,10 @@ import argparse
 import dataclasses
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from recall import last_order_split  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402

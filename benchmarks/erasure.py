@@ -44,7 +44,6 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from api_latency import KEY, free_port, start_server, stop_server, wait_ready  # noqa: E402
 

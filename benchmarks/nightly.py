@@ -22,7 +22,6 @@ import argparse
 import json
 import platform
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -31,7 +30,6 @@ import numpy as np
 import polars as pl
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from jobs.nightly import NightlyConfig, run_nightly  # noqa: E402
 from recsys.home import Home  # noqa: E402

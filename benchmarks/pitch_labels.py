@@ -53,12 +53,9 @@ import argparse
 import json
 import logging
 import os
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).parent))
 
 from pitch_quality import clothing_pairs, movielens_pairs
 

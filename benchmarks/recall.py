@@ -29,7 +29,6 @@ import argparse
 import json
 import os
 import platform
-import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -42,7 +41,6 @@ import polars as pl
 import scipy.sparse as sp
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from recsys.bundle import Bundle  # noqa: E402
 from recsys.config import HybridConfig, TrainConfig  # noqa: E402

@@ -38,7 +38,6 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 TYPES = np.array(["view", "click", "add_to_cart", "purchase"])
 TYPE_P = np.array([0.80, 0.10, 0.06, 0.04])

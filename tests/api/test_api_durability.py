@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 from api_testing import WRITE_KEY
-from reliability_harness import acknowledged, kill_process_group, start_clients, summarize_run
 from test_api_server import Server, free_port
 
+from api.testing import acknowledged, start_clients, summarize_run
+from api.testing import kill_server as kill_process_group
 from recsys.home import Home
 
 CLIENTS = 4

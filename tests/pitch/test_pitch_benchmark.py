@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,14 @@ import pytest
 from recsys.pitch.validate import CatalogNames
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "benchmarks"))
+
+
+@pytest.fixture(autouse=True)
+def _scripts_import_each_other(monkeypatch: pytest.MonkeyPatch) -> None:
+    # benchmarks/ are scripts, not a package: run as `python benchmarks/pitch_labels.py`, a script
+    # imports its neighbours (pitch_quality) from its own folder; here that folder is put first on
+    # the import path for one test at a time (monkeypatch undoes it)
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
 
 
 @pytest.mark.skipif(
