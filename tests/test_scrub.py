@@ -190,7 +190,7 @@ def test_scrubbed_user_is_gone_and_other_users_are_served_as_before(
         )
         assert [i.score for i in b.items] == pytest.approx([i.score for i in a.items], rel=1e-4)
     pinned = HybridRecommender(after)
-    pinned.sources["behavior"]._floor = rec_before.spread_floor("behavior")  # the source's cache
+    pinned._floors["behavior"] = rec_before.spread_floor("behavior")
     assert _answers(pinned, rows, others) == old
     # the erased user is an unknown user now, whatever history a request brings
     history = _history(rows, MARKER)

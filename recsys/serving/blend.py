@@ -14,6 +14,12 @@ import numpy as np
 import numpy.typing as npt
 
 Contributions = dict[str, npt.NDArray[np.float64]]
+SPREAD_FLOOR = 0.5  # a source's spread is floored at this share of its typical spread
+
+
+def spread_floor(typical_spreads: list[float]) -> float:
+    """The smallest spread a source is standardized with: a share of its median typical spread."""
+    return SPREAD_FLOOR * float(np.median(typical_spreads)) if typical_spreads else 0.0
 
 
 def zscore(values: npt.NDArray[np.float32], floor: float = 0.0) -> npt.NDArray[np.float32]:

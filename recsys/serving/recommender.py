@@ -31,7 +31,7 @@ import scipy.sparse as sp
 from recsys.config import HybridConfig, MatrixConfig
 from recsys.models.base import top_n
 from recsys.serving import select as sel
-from recsys.serving.blend import Contributions, blend
+from recsys.serving.blend import Contributions, blend, spread_floor
 from recsys.serving.explain import bare_reason, bare_reasons, explain
 from recsys.serving.query import EventLog, Query, history_row, owned_items, strategy_of
 from recsys.serving.ranked import answer_from_list, serves_ranked
@@ -95,10 +95,14 @@ class HybridRecommender:
             s.name: s(bundle, self.config, events) for s in sources()
         }
         self._bare = bare_reasons(self.sources)
+        self._floors: dict[str, float] = {}  # spread_floor() per source; depends on the bundle only
 
     def spread_floor(self, source: str) -> float:
-        """The smallest spread ``source``'s scores are standardized with (per bundle)."""
-        return self.sources[source].spread_floor() if source in self.sources else 0.0
+        """The smallest spread ``source``'s scores are standardized with (measured per bundle)."""
+        if source not in self._floors:
+            known = self.sources.get(source)
+            self._floors[source] = spread_floor(known.typical_spreads() if known else [])
+        return self._floors[source]
 
     # ------------------------------------------------------------------------------ answers
     def recommend_user(
@@ -192,8 +196,8 @@ class HybridRecommender:
         scored = self._score(self._query(strategy, user_idx, history, 1, Filters(), item_types))
         if scored is None:
             return None
-        order = sel.order(self.bundle, scored.cand, scored.blended, min(depth, scored.cand.size))
-        order = order[:depth]
+        m = min(depth, scored.cand.size)
+        order = sel.order(self.bundle, scored.cand, scored.blended, m)[:depth]  # ties may add more
         codes = [reason_code(bare_reason(scored.parts(p), self.sources).source) for p in order]
         return RankedList(
             items=scored.cand[order].astype(np.int32),
@@ -202,11 +206,7 @@ class HybridRecommender:
         )
 
     def serves_ranked(self, n: int, filters: Filters) -> bool:
-        """Whether a request with ``n`` and ``filters`` may be answered from a ranked list.
-
-        Category filters and a changed stock rule change which candidates are gathered, and
-        ``n > candidates / 4`` gathers more of them, so those requests are computed live.
-        """
+        """Whether a request may be answered from a ranked list (``ranked.serves_ranked``)."""
         return serves_ranked(self.config, n, filters)
 
     def recommend_ranked(
@@ -247,7 +247,10 @@ class HybridRecommender:
 
     def with_config(self, config: HybridConfig) -> HybridRecommender:
         """Return a recommender over the same bundle and events with other blend settings."""
-        return HybridRecommender(self.bundle, config, self.events)
+        rec = HybridRecommender(self.bundle, config, self.events)  # shares what is per bundle
+        rec._pop_order = self._pop_order
+        rec._floors = self._floors
+        return rec
 
     def _strategy(
         self, user_id: str, history: Sequence[UserEvent], use_trained_vector: bool = True

@@ -136,8 +136,11 @@ class SourceContract:
         if not src.personal:  # a shop-wide source always explains itself
             assert src.explain(q, 0) is not None
 
-    def test_spread_floor_is_a_finite_non_negative_number(self, src: CandidateSource) -> None:
-        floor = src.spread_floor()
+    def test_spread_floor_is_a_finite_non_negative_number(
+        self, rec: HybridRecommender, src: CandidateSource
+    ) -> None:
+        assert all(s >= 0 and np.isfinite(s) for s in src.typical_spreads())
+        floor = rec.spread_floor(src.name)
         assert floor >= 0 and np.isfinite(floor)
 
 

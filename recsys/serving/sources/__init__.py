@@ -75,7 +75,6 @@ class CandidateSource:
     def __init__(self, bundle: Bundle, config: HybridConfig, events: EventLog | None) -> None:
         self.bundle = bundle
         self.config = config
-        self._floor: float | None = None  # spread_floor(), measured once per bundle
 
     def weight(self, q: Query) -> float:
         """This source's blend weight for ``q`` (0: it takes no part)."""
@@ -93,9 +92,14 @@ class CandidateSource:
         """Raw scores of ``cand`` (any scale; ``-inf`` where the source cannot score an item)."""
         raise NotImplementedError
 
-    def spread_floor(self) -> float:
-        """Smallest spread its scores are standardized with (``recsys.serving.blend``); 0: none."""
-        return 0.0
+    def typical_spreads(self) -> list[float]:
+        """Spreads of this source's scores on sample requests (empty: no floor).
+
+        The blend standardizes the source with a spread of at least
+        ``recsys.serving.blend.spread_floor`` of these; the recommender measures it once per
+        bundle and keeps it across configs.
+        """
+        return []
 
     def explain(self, q: Query, item_idx: int) -> Reason | None:
         """A reason for ``item_idx`` when this source contributed most to it.

@@ -22,8 +22,6 @@ from recsys.serving.sources import CandidateSource
 if TYPE_CHECKING:
     from recsys.serving.query import Query
 
-SPREAD_FLOOR = 0.5  # a source's spread is floored at this share of its typical spread
-
 
 def unit(v: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     """``v`` scaled to length 1 (a zero vector stays zero)."""
@@ -105,20 +103,18 @@ class BehaviorSource(CandidateSource):
             return every[cand]  # type: ignore[no-any-return]
         return q.bundle.behavior.score_items(q.user_idx, q.hist_row, cand)
 
-    def spread_floor(self) -> float:
-        """Half the median, over up to 64 seeded trained users, of their scores' spread."""
-        if self._floor is None:
-            b = self.bundle
-            spreads: list[float] = []
-            if len(b.users):
-                rng = np.random.default_rng(0)
-                known = b.behavior.known_items
-                users = rng.choice(len(b.users), size=min(64, len(b.users)), replace=False)
-                for u in users.tolist():
-                    s = b.behavior.score_items(int(u), b.user_items[int(u)])[known]
-                    spreads.append(float(np.std(s[np.isfinite(s)])) if s.size else 0.0)
-            self._floor = SPREAD_FLOOR * float(np.median(spreads)) if spreads else 0.0
-        return self._floor
+    def typical_spreads(self) -> list[float]:
+        """Over up to 64 seeded trained users, the spread of their scores over known items."""
+        b = self.bundle
+        if not len(b.users):
+            return []
+        rng = np.random.default_rng(0)
+        known = b.behavior.known_items
+        spreads = []
+        for u in rng.choice(len(b.users), size=min(64, len(b.users)), replace=False).tolist():
+            s = b.behavior.score_items(int(u), b.user_items[int(u)])[known]
+            spreads.append(float(np.std(s[np.isfinite(s)])) if s.size else 0.0)
+        return spreads
 
 
 class RecentSource(CandidateSource):

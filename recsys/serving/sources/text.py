@@ -10,7 +10,6 @@ import numpy.typing as npt
 
 from recsys.config import MatrixConfig
 from recsys.serving.sources import CandidateSource
-from recsys.serving.sources.behavior import SPREAD_FLOOR
 from recsys.types import UserEvent
 
 if TYPE_CHECKING:
@@ -76,16 +75,13 @@ class TextSource(CandidateSource):
         tv = (b.text_vectors[cand] @ q.memo["text_profile"]).astype(np.float32)
         return np.where(b.text_mask[cand], tv, -np.inf).astype(np.float32)
 
-    def spread_floor(self) -> float:
-        """Half the median, over up to 64 seeded items, of their text similarities' spread."""
-        if self._floor is None:
-            b = self.bundle
-            spreads: list[float] = []
-            if b.text_vectors is not None and b.text_mask.any():
-                rng = np.random.default_rng(0)
-                present = np.flatnonzero(b.text_mask)
-                pick = rng.choice(present, size=min(64, present.size), replace=False)
-                sims = b.text_vectors[pick] @ b.text_vectors[present].T
-                spreads = [float(x) for x in sims.std(axis=1)]
-            self._floor = SPREAD_FLOOR * float(np.median(spreads)) if spreads else 0.0
-        return self._floor
+    def typical_spreads(self) -> list[float]:
+        """Over up to 64 seeded items, the spread of their text similarity to every item."""
+        b = self.bundle
+        if b.text_vectors is None or not b.text_mask.any():
+            return []
+        rng = np.random.default_rng(0)
+        present = np.flatnonzero(b.text_mask)
+        pick = rng.choice(present, size=min(64, present.size), replace=False)
+        sims = b.text_vectors[pick] @ b.text_vectors[present].T
+        return [float(x) for x in sims.std(axis=1)]
