@@ -76,5 +76,13 @@ fmt: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/recall.py --dataset ml-100k
 
+# tools the benchmarks use beside Python: wrk (a Debian package) for the wrk rows of
+# benchmarks/api_latency.py, which skips them when wrk is not on PATH; sudo unless root
+.PHONY: bench-tools
+bench-tools:
+	@if command -v wrk >/dev/null; then echo "wrk is installed: $$(command -v wrk)"; else \
+		sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$sudo apt-get update && $$sudo apt-get install -y wrk; fi
+
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

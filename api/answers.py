@@ -5,19 +5,22 @@ place that turns them into the documented JSON (``api/openapi.py``: ``Recommende
 ``UserRecommendations``, ``SessionRecommendations``, ``SimilarItems``): scores rounded to 6
 decimals, empty categories and currencies as ``null``, and each item's ``reason`` only when the
 caller asked for reasons (``explain=true``). :func:`user_answer` is shared by the Flask route
-and the lean request path (:mod:`api.fastpath`), so both validate and answer alike.
+and the lean request path (:mod:`api.fastpath`), so both validate and answer alike; so is
+:func:`similar_answer`.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from api.errors import ApiError
 from api.state import ApiState
 from api.validation import (
     Args,
+    body_filters,
     bool_param,
     check_id,
+    choice_param,
     int_param,
     n_param,
     query_filters,
@@ -25,6 +28,7 @@ from api.validation import (
 )
 from recsys.service import ServedRecommendations
 from recsys.service.served import item_record
+from recsys.types import SIMILAR_MODES, SimilarMode
 
 # the API's ``RecommendedItem`` object: the library's one JSON shape of an item, which the CLI's
 # ``--json`` writes too
@@ -106,3 +110,37 @@ def user_answer(api: ApiState, user_id: str, args: Args) -> dict[str, Any]:
         "ranking": answer.ranking,
         "items": items,
     }
+
+
+def similar_answer(api: ApiState, item_id: str, args: Args) -> dict[str, Any]:
+    """``GET /v1/items/<item_id>/similar``: the answer, all but ``request_id``.
+
+    Called after the key check, by the Flask route and by :mod:`api.fastpath`.
+
+    Raises:
+        ApiError: a caller's mistake (422).
+        UnknownItemError: the item is unknown (the error handler answers 404).
+    """
+    check_id(item_id, "item_id")
+    n = n_param(args)
+    mode = cast(SimilarMode, choice_param("mode", "hybrid", SIMILAR_MODES, args))
+    filters = query_filters(args)
+    reasons = reasons_param(args)
+    answer = api.service.similar(item_id, n=n, mode=mode, filters=filters)
+    return similar_json(item_id, mode, answer, reasons)
+
+
+def session_answer(api: ApiState, body: dict[str, Any]) -> dict[str, Any]:
+    """``POST /v1/recommendations``: the answer to a validated body, all but ``request_id``.
+
+    Called after the key check and the body's schema check, by the Flask route and by
+    :mod:`api.fastpath`.
+    """
+    reasons = bool(body.get("explain", False))
+    answer = api.service.recommend_session(
+        body["recent_item_ids"],
+        n=int(body.get("n", 10)),
+        filters=body_filters(body),
+        reasons=reasons,
+    )
+    return session_json(answer, reasons)

@@ -128,7 +128,7 @@ def create_app(
         app.register_blueprint(module.bp)
     app.register_blueprint(users.erasures)
     if cfg.fast_path:
-        from api.fastpath import UserRecommendationsFastPath
+        from api.fastpath import FastPath
 
-        app.wsgi_app = UserRecommendationsFastPath(app, api_state)  # type: ignore[method-assign]
+        app.wsgi_app = FastPath(app, api_state)  # type: ignore[method-assign]
     return app

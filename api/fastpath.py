@@ -1,25 +1,31 @@
-"""A lean request path for the storefront's most frequent call, in front of Flask.
+"""A lean request path for the storefront's most frequent calls, in front of Flask.
 
-``GET /v1/users/<user_id>/recommendations`` is called on every page view. Answered from a
-precomputed list, the recommendation itself costs ~0.12 ms, and Flask's request machinery
-around it (request and app contexts, URL matching, before/after hooks, the response object)
-cost more than that: called as plain WSGI, such a request took 0.48 ms through Flask and 0.20 ms
-through this path, against 0.10 ms for a bare Flask route (``benchmarks/api_cpu.py --wsgi``).
-This WSGI middleware answers that one route directly:
+``GET /v1/users/<user_id>/recommendations`` is called on every page view,
+``GET /v1/items/<item_id>/similar`` on every product page, and ``POST /v1/recommendations``
+(an anonymous session's recommendations) on every page a visitor who is not signed in views.
+Answered from a precomputed list, the recommendation itself costs ~0.05-0.12 ms, and Flask's
+request machinery around it (request and app contexts, URL matching, before/after hooks, the
+response object) cost more than that:
+called as plain WSGI, a user request took 0.48 ms through Flask and 0.20 ms through this path,
+against 0.10 ms for a bare Flask route (``benchmarks/api_cpu.py --wsgi``).
+This WSGI middleware answers those routes directly:
 it parses the query with werkzeug's own parser, checks the key, validates and answers with the
-same functions as the Flask route (:func:`api.answers.user_answer`), writes the same JSON
-and headers (``Content-Type``, ``Content-Length``, ``X-Request-ID``) and records the same
-Prometheus samples under the route's template.
+same functions as the Flask routes (:func:`api.answers.user_answer`,
+:func:`api.answers.similar_answer`, :func:`api.answers.session_answer`; a session's JSON body
+is checked by the same compiled schema), writes the same JSON and headers (``Content-Type``,
+``Content-Length``, ``X-Request-ID``) and records the same Prometheus samples under the route's
+template.
 
 Everything else goes to Flask unchanged: other routes and methods, paths that are not plain
-ASCII or whose user id holds a ``/``, and every request that fails here (a caller's mistake, a
-missing model, a bug). Flask then handles the request from scratch and answers with its error
-handlers, so error responses are exactly what they were; the cost of an error is one extra
-validation. ``fast_path = false`` (``RECSYS_API_FAST_PATH``) turns the middleware off.
+ASCII or whose id holds a ``/``, and every request that fails here (a caller's mistake, an
+unknown item, a missing model, a bug). Flask then handles the request from scratch and answers
+with its error handlers, so error responses are exactly what they were; the cost of an error is
+one extra validation. ``fast_path = false`` (``RECSYS_API_FAST_PATH``) turns the middleware off.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import time
@@ -30,25 +36,31 @@ from urllib.parse import parse_qsl
 import orjson
 from werkzeug.datastructures import ImmutableMultiDict
 
-from api.answers import user_answer
+from api.answers import session_answer, similar_answer, user_answer
 from api.auth import check_key, request_id
 from api.errors import ApiError
 from api.state import ApiState
+from api.validation import fast_validator
 
 if TYPE_CHECKING:
     from flask import Flask
 
 log = logging.getLogger(__name__)
 
-ENDPOINT = "users.recommend"
-PATH = re.compile(r"/v1/users/([^/]+)/recommendations")
+Answer = Callable[[ApiState, str, Any], dict[str, Any]]
+# (Flask endpoint, path pattern with the id as its one group, answer function)
+ROUTES: tuple[tuple[str, re.Pattern[str], Answer], ...] = (
+    ("users.recommend", re.compile(r"/v1/users/([^/]+)/recommendations"), user_answer),
+    ("items.similar", re.compile(r"/v1/items/([^/]+)/similar"), similar_answer),
+)
 
+SESSION_ENDPOINT, SESSION_PATH = "recommendations.session", "/v1/recommendations"
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
-class UserRecommendationsFastPath:
-    """WSGI middleware answering ``GET /v1/users/<user_id>/recommendations`` without Flask.
+class FastPath:
+    """WSGI middleware answering the hot GET routes (:data:`ROUTES`) without Flask.
 
     Args:
         app: the Flask app (its ``wsgi_app`` is what the middleware falls back to).
@@ -58,25 +70,41 @@ class UserRecommendationsFastPath:
     def __init__(self, app: Flask, api: ApiState) -> None:
         self.flask_wsgi: WsgiApp = app.wsgi_app
         self.api = api
-        rules = [r.rule for r in app.url_map.iter_rules() if r.endpoint == ENDPOINT]
-        if len(rules) != 1:
-            raise RuntimeError(f"expected one rule for {ENDPOINT}, found {rules}")
-        self.rule = rules[0]  # the metrics' route label, as Flask's after_request hook writes it
+        self.max_content_length: int | None = app.config.get("MAX_CONTENT_LENGTH")
+        sessions = [r.rule for r in app.url_map.iter_rules() if r.endpoint == SESSION_ENDPOINT]
+        if sessions != [SESSION_PATH]:
+            raise RuntimeError(f"expected {SESSION_PATH} for {SESSION_ENDPOINT}, found {sessions}")
+        self.routes: list[tuple[str, re.Pattern[str], Answer]] = []
+        for endpoint, pattern, answer in ROUTES:
+            rules = [r.rule for r in app.url_map.iter_rules() if r.endpoint == endpoint]
+            if len(rules) != 1:
+                raise RuntimeError(f"expected one rule for {endpoint}, found {rules}")
+            # the metrics' route label, as Flask's after_request hook writes it
+            self.routes.append((rules[0], pattern, answer))
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        """Answer the route here, or hand the request to Flask."""
-        if environ.get("REQUEST_METHOD") == "GET":
+        """Answer a route here, or hand the request to Flask."""
+        method = environ.get("REQUEST_METHOD")
+        if method == "POST" and environ.get("PATH_INFO") == SESSION_PATH:
+            body = self._session(environ)
+            if body is not None:
+                start_response("200 OK", body[1])
+                return [body[0]]
+        elif method == "GET":
             path = environ.get("PATH_INFO", "")
-            match = PATH.fullmatch(path) if path.isascii() else None
-            if match is not None:
-                body = self._answer(environ, match.group(1))
-                if body is not None:
-                    start_response("200 OK", body[1])
-                    return [body[0]]
+            if path.isascii():
+                for rule, pattern, answer in self.routes:
+                    match = pattern.fullmatch(path)
+                    if match is not None:
+                        body = self._answer(environ, match.group(1), rule, answer)
+                        if body is not None:
+                            start_response("200 OK", body[1])
+                            return [body[0]]
+                        break
         return self.flask_wsgi(environ, start_response)
 
     def _answer(
-        self, environ: dict[str, Any], user_id: str
+        self, environ: dict[str, Any], id_: str, rule: str, answer_of: Answer
     ) -> tuple[bytes, list[tuple[str, str]]] | None:
         """``(body, headers)`` of a 200 answer, or None to let Flask handle the request."""
         t0 = time.perf_counter()
@@ -89,12 +117,50 @@ class UserRecommendationsFastPath:
             args = ImmutableMultiDict(
                 parse_qsl(query, keep_blank_values=True, errors="werkzeug.url_quote")
             )
-            answer = user_answer(api, user_id, args)
+            answer = answer_of(api, id_, args)
         except ApiError:
             return None  # Flask raises it again and answers with its error handler
         except Exception:
             log.debug("fast path failed; handing the request to Flask", exc_info=True)
             return None
+        return self._respond(environ, answer, rule, "GET", t0)
+
+    def _session(self, environ: dict[str, Any]) -> tuple[bytes, list[tuple[str, str]]] | None:
+        """``POST /v1/recommendations`` with a valid JSON body, or None to let Flask handle it.
+
+        The body is read here; when Flask is to handle the request, ``wsgi.input`` is replaced by
+        a stream of the same bytes, so Flask reads what was sent.
+        """
+        t0 = time.perf_counter()
+        api = self.api
+        mimetype = environ.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
+        if mimetype != "application/json" and not mimetype.endswith("+json"):
+            return None
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or -1)
+        except ValueError:
+            return None
+        if not 0 <= length <= (self.max_content_length or length):
+            return None  # chunked or too large: Flask answers as it does
+        raw = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(raw)
+        try:
+            check_key(api.config, "read", environ.get("HTTP_AUTHORIZATION", ""))
+            body = orjson.loads(raw)
+            fast_validator("SessionRequest")(body)
+            answer = session_answer(api, body)
+        except ApiError:
+            return None
+        except Exception:
+            log.debug("fast path failed; handing the request to Flask", exc_info=True)
+            return None
+        return self._respond(environ, answer, SESSION_PATH, "POST", t0)
+
+    def _respond(
+        self, environ: dict[str, Any], answer: dict[str, Any], rule: str, method: str, t0: float
+    ) -> tuple[bytes, list[tuple[str, str]]]:
+        """The 200 answer's body and headers; records the request's metrics."""
+        api = self.api
         rid = request_id(environ.get("HTTP_X_REQUEST_ID", ""))
         answer["request_id"] = rid
         body = orjson.dumps(answer)
@@ -104,6 +170,6 @@ class UserRecommendationsFastPath:
             ("X-Request-ID", rid),
         ]
         seconds = time.perf_counter() - t0
-        api.metrics.record(self.rule, "GET", 200, seconds, api.service.served_version())
+        api.metrics.record(rule, method, 200, seconds, api.service.served_version())
         api.metrics.fast_path.inc()
         return body, headers

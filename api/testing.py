@@ -14,9 +14,10 @@ Output goes to a log file whose tail is quoted when a server fails to come up.
 
 Two more pieces the reliability scenarios share:
 
-* ``bare_app``: a Flask app with one JSON route, served with the same gunicorn settings as the
-  API (``python -m api.testing serve-bare --port P``): the framework's ceiling in the latency
-  benchmarks.
+* ``bare_app``: a Flask app whose routes answer like the API's without doing its work (a
+  20-item ``UserRecommendations`` body, a 20-item ``SimilarItems`` body, an event batch parsed
+  and acknowledged), served with the same gunicorn settings as the API (``python -m api.testing
+  serve-bare --port P``): the framework's ceiling in the latency benchmarks.
 * The durability clients: processes that post events in batches with idempotency keys and retry
   every batch until it is acknowledged (``start_clients``, ``acknowledged``,
   ``summarize_run``), while the test or benchmark SIGKILLs and restarts the server. Events carry
@@ -92,7 +93,17 @@ def serve_command(
 def bare_command(
     port: int, *, workers: int = 2, threads: int = 4, reuse_port: bool = True
 ) -> list[str]:
-    """The command line of the bare Flask app (:func:`bare_app`) under gunicorn on 127.0.0.1."""
+    """The command line of the bare Flask app (:func:`bare_app`) under gunicorn on 127.0.0.1.
+
+    Args:
+        port: TCP port.
+        workers: gunicorn worker processes.
+        threads: threads per worker.
+        reuse_port: False passes ``--no-reuse-port`` (one listening socket shared by the workers).
+
+    Returns:
+        The argument list for :func:`start_process`.
+    """
     cmd = [sys.executable, "-m", "api.testing", "serve-bare", "--port", str(port)]
     cmd += ["--workers", str(workers), "--threads", str(threads)]
     if not reuse_port:
@@ -335,21 +346,121 @@ class ServerProcess:
 
 
 # ------------------------------------------------------------------------------ bare app
+BARE_ITEMS = 20  # items in each of the bare app's answers, as in the benchmarks' n=20 requests
+
+
+def bare_items(n: int = BARE_ITEMS) -> list[dict[str, Any]]:
+    """The bare app's fixed items, shaped as the API's ``RecommendedItem`` (no ``reason``)."""
+    return [
+        {
+            "item_id": str(1000 + k),
+            "score": round(0.9731 - 0.0137 * k, 6),
+            "title": f"Bare product number {k} (1997)",
+            "category": ("Drama", "Comedy", "Action", "Thriller")[k % 4],
+            "price": round(9.99 + 1.5 * k, 2),
+            "currency": "EUR",
+            "in_stock": True,
+        }
+        for k in range(n)
+    ]
+
+
 def bare_app() -> Any:
-    """The bare Flask app: one JSON route (``GET /bare``), nothing else."""
-    from flask import Flask, jsonify
+    """The bare Flask app: the API's answers without the API's work, the benchmarks' ceiling.
+
+    Each route parses what the API's twin route parses and serializes a body of the same shape
+    with ``jsonify`` per request, written by ``orjson`` as the API writes its answers (compact,
+    keys in order), and does nothing else:
+
+    * ``GET /bare?user=<id>&n=20``: a ``UserRecommendations`` body with 20 fixed items (``n``
+      above 20 still gives 20);
+    * ``GET /bare/items/<item_id>/similar?n=20``: a ``SimilarItems`` body with 20 fixed items;
+    * ``POST /bare/events``: reads and JSON-parses the body and answers 202
+      ``{"accepted": N, "stored": N}`` for its ``events`` list, storing nothing.
+
+    Every answer carries a new request id in ``X-Request-ID`` and, for recommendations, in the
+    body's ``request_id``, as the API's do; the bodies validate against the API's OpenAPI
+    schemas (``UserRecommendations``, ``SimilarItems``, ``EventsAccepted``).
+
+    Returns:
+        The Flask app (a WSGI callable).
+    """
+    import uuid
+
+    import orjson
+    from flask import Flask, Response, jsonify, request
+    from flask.json.provider import DefaultJSONProvider
+
+    class OrjsonProvider(DefaultJSONProvider):
+        """The API's encoder (``api.app.OrjsonProvider``): ``orjson``, compact, keys in order."""
+
+        def dumps(self, obj: Any, **kwargs: Any) -> str:
+            return orjson.dumps(obj).decode()
+
+        def response(self, *args: Any, **kwargs: Any) -> Response:
+            obj = self._prepare_response_obj(args, kwargs)
+            return Response(orjson.dumps(obj), mimetype=self.mimetype)
 
     app = Flask("bare")
+    app.json = OrjsonProvider(app)
+    items = bare_items()
+
+    def answer(body: dict[str, Any], status: int = 200, in_body: bool = True) -> Any:
+        rid = uuid.uuid4().hex
+        if in_body:  # as the API: in recommendation answers, and always as a header
+            body["request_id"] = rid
+        response = jsonify(body)
+        response.status_code = status
+        response.headers["X-Request-ID"] = rid
+        return response
+
+    def count() -> int:
+        try:
+            return max(1, min(BARE_ITEMS, int(request.args.get("n", BARE_ITEMS))))
+        except ValueError:
+            return BARE_ITEMS
 
     @app.get("/bare")
     def bare() -> Any:
-        return jsonify({"status": "ok", "items": []})
+        body = {
+            "user_id": request.args.get("user", "bare-user"),
+            "model_version": "bare",
+            "strategy": "hybrid",
+            "ranking": "precomputed",
+            "items": items[: count()],
+        }
+        return answer(body)
+
+    @app.get("/bare/items/<item_id>/similar")
+    def bare_similar(item_id: str) -> Any:
+        body = {
+            "item_id": item_id,
+            "mode": request.args.get("mode", "hybrid"),
+            "model_version": "bare",
+            "strategy": "hybrid",
+            "items": items[: count()],
+        }
+        return answer(body)
+
+    @app.post("/bare/events")
+    def bare_events() -> Any:
+        payload = json.loads(request.get_data())
+        events = payload.get("events", []) if isinstance(payload, dict) else []
+        n = len(events) if isinstance(events, list) else 0
+        return answer({"accepted": n, "stored": n}, 202, in_body=False)
 
     return app
 
 
 def serve_bare(port: int, workers: int, threads: int, reuse_port: bool) -> None:
-    """Serve :func:`bare_app` with the API's gunicorn settings on 127.0.0.1 until stopped."""
+    """Serve :func:`bare_app` with the API's gunicorn settings on 127.0.0.1 until stopped.
+
+    Args:
+        port: TCP port.
+        workers: gunicorn worker processes.
+        threads: threads per worker.
+        reuse_port: one listening socket per worker (``SO_REUSEPORT``), as ``recsys serve``.
+    """
     from api.serve import run_gunicorn
 
     run_gunicorn(bare_app, LOOPBACK, port, workers, threads, reuse_port=reuse_port)

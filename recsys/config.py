@@ -231,6 +231,12 @@ class HybridConfig(Config):
     in_stock_only: bool = True  # drop out-of-stock items
     max_category_share: float | None = None  # diversity: at most ceil(n * share) items per category
     precomputed_items: int = 50  # per user, ranked at training for the API's fast path; 0: off
+    # per item and similar-items mode, ranked at training (recsys.precomputed.SimilarLists); 0: off
+    precomputed_similar: int = 50
+    # a user with a precomputed list and events since training is ranked over a small pool: the
+    # list plus the precomputed similar items of their newest ``live_pool_items`` distinct items
+    # (recsys.serving.pool); 0 ranks them over the whole catalog
+    live_pool_items: int = 5
     # the trending source (recsys.serving.sources.trending): items whose event rate rose most in
     # the last ``trending_window_days`` of training data against the window before; 0 turns it off
     trending_weight: float = 0.0
@@ -241,7 +247,8 @@ class HybridConfig(Config):
         check_range(self, *weights, ge=0)
         check_range(self, "repeat_half_life_days", "trending_window_days", gt=0)
         check_range(self, "candidates", "min_user_events", "recent_items", "recent_events", ge=1)
-        check_range(self, "precomputed_items", ge=0, le=1000)
+        check_range(self, "precomputed_items", "precomputed_similar", ge=0, le=1000)
+        check_range(self, "live_pool_items", ge=0, le=1000)
         check_range(self, "max_category_share", gt=0, le=1)
 
 

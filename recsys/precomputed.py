@@ -94,3 +94,70 @@ class PrecomputedLists:
                 sources=data["sources"],
                 watermark=int(data["watermark"][0]),
             )
+
+
+@dataclass(frozen=True)
+class SimilarLists:
+    """Every item's precomputed similar items, per mode (``recsys.types.SIMILAR_MODES``).
+
+    A product page asks for "similar items" on every view. Ranked live, that is two index
+    searches, a blend and a selection per request (on a 100k-item catalog, a pass over every
+    item's factors); for an unchanged catalog the answer is the same every time, so training
+    ranks every item once (``recsys.serving.similar.rank_similar_lists``) and the service answers
+    from these tables under the terms the user lists have (see the module docstring).
+
+    Attributes:
+        modes: the modes stored, in table order.
+        items: ``(len(modes), n_items, depth)`` int32 item indices, best first; ``-1`` pads.
+        scores: same shape, float32 blended scores (the live answer's, to float32 precision).
+        sources: same shape, int8 reason codes of the source that contributed most.
+    """
+
+    modes: tuple[str, ...]
+    items: npt.NDArray[np.int32]
+    scores: npt.NDArray[np.float32]
+    sources: npt.NDArray[np.int8]
+
+    @property
+    def depth(self) -> int:
+        """Items stored per item and mode."""
+        return int(self.items.shape[2])
+
+    @property
+    def n_items(self) -> int:
+        """Items (rows) per mode."""
+        return int(self.items.shape[1])
+
+    def get(self, mode: str, item_idx: int) -> RankedList | None:
+        """The similar items of ``item_idx`` in ``mode``, or None if none were stored."""
+        if mode not in self.modes or not 0 <= item_idx < self.items.shape[1]:
+            return None
+        m = self.modes.index(mode)
+        row = self.items[m, item_idx]
+        if row[0] < 0:
+            return None
+        return RankedList(
+            items=row, scores=self.scores[m, item_idx], sources=self.sources[m, item_idx]
+        )
+
+    def save(self, path: Path) -> None:
+        """Write as one ``.npz`` (plain arrays, no pickle)."""
+        with path.open("wb") as fh:
+            np.savez(
+                fh,
+                modes=np.asarray(self.modes),
+                items=self.items,
+                scores=self.scores,
+                sources=self.sources,
+            )
+
+    @classmethod
+    def load(cls, path: Path) -> SimilarLists:
+        """Read what :meth:`save` wrote."""
+        with np.load(path, allow_pickle=False) as data:
+            return cls(
+                modes=tuple(str(m) for m in data["modes"]),
+                items=data["items"],
+                scores=data["scores"],
+                sources=data["sources"],
+            )

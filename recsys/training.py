@@ -32,9 +32,10 @@ from recsys.home import Home
 from recsys.index import VectorIndex
 from recsys.matrix import DAY_S, build_interactions
 from recsys.models import make_model
-from recsys.precomputed import PrecomputedLists
+from recsys.precomputed import PrecomputedLists, SimilarLists
 from recsys.serving import FrameEvents, HybridRecommender
 from recsys.serving.precompute import rank_every_user
+from recsys.serving.similar import rank_similar_lists
 from recsys.store.sqlite import CATALOG_COLUMNS, ITEM_SCHEMA, Store
 from recsys.text import EmbeddingCache, TextEncoder, embed_with_cache, item_text
 
@@ -291,6 +292,15 @@ def precompute_lists(
     )
 
 
+def precompute_similar(bundle: Bundle, show_progress: bool = False) -> SimilarLists | None:
+    """Each item's similar items per mode for the API's fast path (None when turned off)."""
+    depth = bundle.config.hybrid.precomputed_similar
+    if depth == 0 or len(bundle.items) == 0:
+        return None
+    rec = HybridRecommender(bundle)
+    return rank_similar_lists(bundle, rec.config, rec.spread_floor, depth, show_progress)
+
+
 def train(
     home: Home,
     config: TrainConfig | None = None,
@@ -372,6 +382,7 @@ def train(
                 bundle.precomputed = precompute_lists(
                     bundle, data.stored_events, data.watermark, show_progress
                 )
+                bundle.similar = precompute_similar(bundle, show_progress)
         with timer.step("write"), timed(timings, "write"):
             version = write_bundle(home.artifacts, bundle)
             if after_write is not None:

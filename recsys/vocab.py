@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -58,8 +59,8 @@ class IdVocabulary:
 
     def indices(self, external_ids: Sequence[str]) -> npt.NDArray[np.int64]:
         """Return indices for many ids (``-1`` for unknown ones), shape ``(len(external_ids),)``."""
-        get = self._index.get
-        return np.fromiter((get(x, UNKNOWN) for x in external_ids), np.int64, len(external_ids))
+        n = len(external_ids)
+        return np.fromiter(map(self._index.get, external_ids, repeat(UNKNOWN, n)), np.int64, n)
 
     def id(self, index: int) -> str:
         """Return the external id at ``index``.

@@ -6,12 +6,16 @@ The scripts are imported by path (``bench_script``, tests/conftest.py) or run as
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import json
+import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -139,9 +143,15 @@ def test_embedding_throughput_smoke(encoder: object, train_speed: ModuleType) ->
     assert result["ours_items_per_s"] > 0 and result["raw_items_per_s"] > 0
 
 
+@pytest.fixture
+def api_latency(bench_script: Callable[[str], ModuleType]) -> ModuleType:
+    """benchmarks/api_latency.py."""
+    return bench_script("api_latency")
+
+
 @pytest.mark.slow
 def test_api_latency_smoke(tmp_path: Path) -> None:
-    """Real gunicorn servers for every scenario, one short pair, results with ranking counts."""
+    """Real gunicorn servers for every scenario, one short pair each, with ranking counts."""
     import subprocess
 
     import numpy as np
@@ -175,22 +185,313 @@ def test_api_latency_smoke(tmp_path: Path) -> None:
     out = tmp_path / "api_latency.json"
     args = ["--dataset", "ml-100k", "--ml-home", str(home.root), "--out", str(out)]
     args += ["--duration", "1", "--warmup", "0.2", "--repeat", "1", "--concurrency", "2"]
+    args += ["--scenarios", "all", "--client", "both"]  # wrk rows only where wrk is installed
     script = ROOT / "benchmarks" / "api_latency.py"
-    subprocess.run([sys.executable, str(script), *args], check=True, timeout=300)
+    subprocess.run([sys.executable, str(script), *args], check=True, timeout=600)
     data = json.loads(out.read_text(encoding="utf-8"))["datasets"]["ml-100k"]
-    for scenario in ("bare", "user_recs", "user_recs_flask", "user_recs_live", "similar", "events"):
-        assert data[scenario]["requests"] > 0 and data[scenario]["errors"] == 0, scenario
-    recs, flask, live = (
-        data[s]["ranking"] for s in ("user_recs", "user_recs_flask", "user_recs_live")
+    results = data["results"]
+    for scenario in (
+        "user_recs",
+        "user_recs_flask",
+        "user_recs_nolists",
+        "user_recs_live",
+        "similar",
+        "events",
+        "replay",
+    ):
+        for client, entry in results[scenario].items():
+            (pair,) = entry["runs"]
+            for side in ("bare", "ours"):
+                run = pair[side]
+                assert run["requests"] > 0 and run["errors"] == 0, (scenario, client, side)
+    has_wrk = shutil.which("wrk") is not None
+    assert ("wrk" in results["user_recs"]) == has_wrk and "wrk" not in results["events"]
+
+    def ranking(scenario: str) -> dict[str, float]:
+        return results[scenario]["python"]["summary"]["ranking"]  # type: ignore[no-any-return]
+
+    recs, flask, nolists, live = map(
+        ranking, ("user_recs", "user_recs_flask", "user_recs_nolists", "user_recs_live")
     )
-    assert set(recs) == {"precomputed", "fast_path"}  # nobody has newer events
-    assert recs["fast_path"] == recs["precomputed"]  # every answer sent by the lean path
-    assert set(flask) == {"precomputed", "fast_path"} and flask["fast_path"] == 0
-    assert set(live) == {"live", "fast_path"} and live["fast_path"] == live["live"]
-    assert len(data["pairs"]) == 1
-    assert "user_recs/bare pairs" in out.with_suffix(".md").read_text(encoding="utf-8")
+    assert recs["live"] == 0 and recs["fast_path"] == recs["precomputed"] > 0
+    assert flask["live"] == 0 and flask["fast_path"] == 0 and flask["precomputed"] > 0
+    assert nolists["precomputed"] == 0 and nolists["live"] > 0
+    # one event since training for every requested user: every answer ranked live
+    assert live["precomputed"] == 0 and live["live"] > 0
+    assert data["live_events_added"] == data["live_users"] > 0
+    assert ranking("replay")["live"] > 0 and ranking("replay")["precomputed"] == 0
+    steps = results["replay"]["python"]["summary"]["steps"]
+    assert set(steps) == {"event", "recs", "similar"}
+    checks = {(c["scenario"], c["client"]): c for c in data["targets"]}
+    assert checks[("replay", "python")]["met"] in (True, False)
+    report = out.with_suffix(".md").read_text(encoding="utf-8")
+    assert "| replay | python |" in report and "Targets (issue 20)" in report
     with Store(home.db_path) as store:
-        assert store.count_events() == stored  # the events scenario's writes were rolled back
+        assert store.count_events() == stored  # live events, events and replay rolled back
+
+
+def test_bare_app_answers_like_the_api() -> None:
+    """The bare twin routes send 20-item bodies of the API's own schemas, built per request."""
+    from api.openapi import validator
+    from api.testing import BARE_ITEMS, bare_app
+
+    client = bare_app().test_client()
+    first = client.get("/bare?user=42&n=20")
+    second = client.get("/bare?user=43&n=20")
+    assert first.status_code == 200 and BARE_ITEMS == 20
+    body = first.get_json()
+    assert not list(validator("UserRecommendations").iter_errors(body))
+    assert body["user_id"] == "42" and len(body["items"]) == 20
+    assert set(body["items"][0]) == {
+        "item_id",
+        "score",
+        "title",
+        "category",
+        "price",
+        "currency",
+        "in_stock",
+    }
+    assert body["request_id"] != second.get_json()["request_id"]  # serialized per request
+    assert first.headers["X-Request-ID"] == body["request_id"]
+    similar = client.get("/bare/items/50/similar?n=20").get_json()
+    assert not list(validator("SimilarItems").iter_errors(similar))
+    assert similar["item_id"] == "50" and len(similar["items"]) == 20
+    batch = {"events": [{"user_id": "1", "item_id": str(i), "type": "view"} for i in range(7)]}
+    posted = client.post("/bare/events", json=batch)
+    assert posted.status_code == 202 and posted.get_json() == {"accepted": 7, "stored": 7}
+    assert not list(validator("EventsAccepted").iter_errors(posted.get_json()))
+
+
+@contextmanager
+def _threaded_server(app: Any) -> Iterator[int]:
+    """Serve a WSGI app on 127.0.0.1 from a thread (werkzeug, HTTP/1.1, no request log)."""
+    import threading
+
+    from werkzeug.serving import WSGIRequestHandler, make_server
+
+    class Quiet(WSGIRequestHandler):
+        def log_request(self, *args: Any, **kwargs: Any) -> None:
+            pass
+
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server.port
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_api_latency_load_generator_pages(api_latency: ModuleType) -> None:
+    """The asyncio generator against the bare app (werkzeug, threaded): replay pages, one-step.
+
+    werkzeug closes the connection after each POST, so this also covers reconnecting mid-page.
+    """
+    from api.testing import bare_app
+
+    users, items = ["u1", "u2", "u3"], ["i1", "i2", "i3", "i4"]
+    with _threaded_server(bare_app()) as port:
+        plan = api_latency.scenario_plan("replay", "bare", users, items, 60, 2)
+        replay = api_latency.run_load(port, plan, 0.1, 0.5)
+        plan = api_latency.scenario_plan("similar", "bare", users, items, 60, 2)
+        similar = api_latency.run_load(port, plan, 0.1, 0.5)
+    assert replay["errors"] == 0 and replay["pages"] > 0
+    assert replay["pages_per_s"] == round(replay["pages"] / 0.5, 1)
+    for step in ("event", "recs", "similar"):  # whole pages, each step counted once per page
+        assert replay["pages"] <= replay["steps"][step]["requests"] <= replay["pages"] + 2
+    assert replay["p99_ms"] >= replay["steps"]["recs"]["p50_ms"]  # a page is three requests
+    assert similar["errors"] == 0 and similar["requests"] > 0 and "steps" not in similar
+
+
+def test_api_latency_replay_plan(api_latency: ModuleType) -> None:
+    """Each replay client is one shopper cycling through event, recs, similar for one item."""
+    users, items = [f"u{k}" for k in range(10)], [f"i{k}" for k in range(50)]
+    plan = api_latency.scenario_plan("replay", "ours", users, items, 40, 4)
+    assert plan.steps == ("event", "recs", "similar") and plan.offsets == [0] * 4
+    assert all(len(own) == 30 for own in plan.requests)  # 40 // 4 pages of three requests
+    for own in plan.requests:
+        (event, event_req), (recs, recs_req), (similar, similar_req) = own[:3]
+        assert (event, recs, similar) == plan.steps
+        body = json.loads(event_req.split(b"\r\n\r\n", 1)[1])
+        (viewed,) = body["events"]
+        assert event_req.startswith(b"POST /v1/events ") and b"Authorization: Bearer" in event_req
+        assert recs_req.startswith(
+            f"GET /v1/users/{viewed['user_id']}/recommendations?n=20 ".encode()
+        )
+        assert similar_req.startswith(f"GET /v1/items/{viewed['item_id']}/similar?n=20 ".encode())
+    twin = api_latency.scenario_plan("replay", "bare", users, items, 40, 4)
+    assert twin.requests[0][1][1].startswith(b"GET /bare?user=")
+    # the GET scenarios send the same ids in the same order on both targets and both clients
+    ours = api_latency.get_paths("user_recs_live", "ours", users, items, 5)
+    bare = api_latency.get_paths("user_recs_live", "bare", users, items, 5)
+    assert [p.split("/")[3] for p in ours] == [p.split("user=")[1].split("&")[0] for p in bare]
+    assert api_latency.parse_scenarios("replay,user_recs") == ("replay", "user_recs")
+    assert api_latency.parse_scenarios("default") == api_latency.DEFAULT_SCENARIOS
+    with pytest.raises(argparse.ArgumentTypeError):
+        api_latency.parse_scenarios("user_recs,nope")
+
+
+# real output of `wrk -t1 -c16 -d2s --latency` (wrk 4.1.0, Debian) against the bare app, and
+# against a route it does not have (404s)
+WRK_OUTPUT = """\
+Running 2s test @ http://127.0.0.1:18431/bare
+  1 threads and 16 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     3.43ms    2.50ms  33.24ms   85.81%
+    Req/Sec     5.00k     1.47k    7.66k    66.67%
+  Latency Distribution
+     50%    2.79ms
+     75%    4.03ms
+     90%    6.14ms
+     99%   12.53ms
+  10478 requests in 2.11s, 1.77MB read
+Requests/sec:   4960.87
+Transfer/sec:    857.49KB
+"""
+WRK_OUTPUT_404 = """\
+Running 1s test @ http://127.0.0.1:18431/nothere
+  1 threads and 16 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     5.55ms    4.24ms  29.26ms   74.53%
+    Req/Sec     3.13k   232.24     3.30k    90.91%
+  Latency Distribution
+     50%    4.56ms
+     75%    7.55ms
+     90%   11.62ms
+     99%   19.75ms
+  3444 requests in 1.11s, 1.23MB read
+  Non-2xx or 3xx responses: 3444
+Requests/sec:   3110.20
+Transfer/sec:      1.11MB
+"""
+
+
+def test_api_latency_parses_wrk_latency_output(api_latency: ModuleType) -> None:
+    parsed = api_latency.parse_wrk(WRK_OUTPUT)
+    assert parsed == {
+        "requests": 10478,
+        "elapsed_s": 2.11,
+        "rps": 4960.9,
+        "p50_ms": 2.79,
+        "p75_ms": 4.03,
+        "p90_ms": 6.14,
+        "p99_ms": 12.53,
+        "max_ms": 33.24,
+        "errors": 0,
+        "error_kinds": [],
+    }
+    failed = api_latency.parse_wrk(WRK_OUTPUT_404)
+    assert failed["errors"] == 3444 and failed["error_kinds"] == ["non-2xx"]
+    timeouts = WRK_OUTPUT.replace(
+        "  10478 requests",
+        "  Socket errors: connect 0, read 2, write 0, timeout 5\n  10478 requests",
+    )
+    assert api_latency.parse_wrk(timeouts)["errors"] == 7
+    assert api_latency.wrk_ms("812.00us") == pytest.approx(0.812)
+    assert api_latency.wrk_ms("1.02s") == pytest.approx(1020.0)
+    with pytest.raises(ValueError, match="wrk --latency"):
+        api_latency.parse_wrk("Running 1s test @ http://127.0.0.1:1/\n")
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (make bench-tools)")
+def test_api_latency_wrk_script_rotates_paths(tmp_path: Path, api_latency: ModuleType) -> None:
+    """benchmarks/wrk/paths.lua against the bare app: every path of the file is requested."""
+    from api.testing import bare_app
+
+    seen: list[str] = []
+    app = bare_app()
+
+    def recording(environ: dict[str, Any], start_response: Any) -> Any:
+        seen.append(environ["PATH_INFO"] + "?" + environ["QUERY_STRING"])
+        return app(environ, start_response)
+
+    args = argparse.Namespace(concurrency=2, duration=1.0, warmup=0.0)
+    with _threaded_server(recording) as port:
+        result = api_latency.drive_wrk("similar", "bare", port, ["u1"], ["a", "b"], args, tmp_path)
+    assert result["errors"] == 0 and result["requests"] > 0 and result["p99_ms"] > 0
+    assert {"/bare/items/a/similar?n=20", "/bare/items/b/similar?n=20"} <= set(seen)
+
+
+def _fake_run(rps: float, p99: float, **extra: object) -> dict[str, Any]:
+    return {
+        "requests": int(rps * 4),
+        "errors": 0,
+        "rps": rps,
+        "p50_ms": p99 / 3,
+        "p99_ms": p99,
+    } | extra
+
+
+def _fake_pages(pages_per_s: float, recs_p99: float) -> dict[str, Any]:
+    steps = {
+        s: {"requests": 10, "p50_ms": 2.0, "p99_ms": recs_p99} for s in ("event", "recs", "similar")
+    }
+    return _fake_run(pages_per_s * 3, 3 * recs_p99, pages=10, pages_per_s=pages_per_s, steps=steps)
+
+
+def test_api_latency_targets_and_markdown(api_latency: ModuleType) -> None:
+    """Verdicts are computed from the medians of the pairs, and the report shows them."""
+    live_ranking = {"ranking": {"precomputed": 0.0, "live": 100.0, "fast_path": 100.0}}
+    pairs = {
+        # ratios 60%, 40%, 55% (median 55%); p99 medians 18 / 10 ms: met, 2 of 3 pairs
+        "user_recs_live": [
+            (_fake_run(1000, 10), _fake_run(600, 18, **live_ranking)),
+            (_fake_run(1000, 10), _fake_run(400, 19, **live_ranking)),
+            (_fake_run(1000, 10), _fake_run(550, 15, **live_ranking)),
+        ],
+        "similar": [(_fake_run(1000, 10), _fake_run(500, 12))],  # 50% < 60%: not met
+        # 50% of bare's pages, but the recs step's p99 is 2.5 x bare's: not met
+        "replay": [(_fake_pages(200, 10), _fake_pages(100, 25))],
+        "events": [(_fake_run(2000, 5), _fake_run(60, 120))],  # 6,000 events/s, p99 120 ms: met
+    }
+    results = {
+        scenario: {
+            "python": api_latency.summarize(scenario, [{"bare": b, "ours": o} for b, o in runs])
+        }
+        for scenario, runs in pairs.items()
+    }
+    live = results["user_recs_live"]["python"]["summary"]
+    assert live["ratio"] == 0.55 and live["p99_ratio"] == 1.8 and live["ours"] == 550
+    assert live["ranking"] == {"precomputed": 0.0, "live": 300.0, "fast_path": 300.0}
+    checks = {c["scenario"]: c for c in api_latency.target_checks(results)}
+    assert checks["user_recs_live"]["met"] is True and checks["user_recs_live"]["pairs_met"] == 2
+    assert checks["similar"]["met"] is False
+    assert (
+        checks["replay"]["met"] is False
+        and "recs p99 2.50 x bare's" in checks["replay"]["measured"]
+    )
+    assert checks["events"]["met"] is True and "6,000 events/s" in checks["events"]["measured"]
+    # a scenario that was not run is reported, not judged
+    (unrun,) = [c for c in api_latency.target_checks({}) if c["scenario"] == "similar"]
+    assert unrun["met"] is None and api_latency.verdict(unrun["met"]) == "not run"
+    result = {
+        "machine": "test",
+        "repeat": 3,
+        "concurrency": 16,
+        "duration_s": 20.0,
+        "warmup_s": 3.0,
+        "workers": 2,
+        "threads": 4,
+        "wrk": None,
+        "datasets": {
+            "tiny": {
+                "users": 10,
+                "items": 50,
+                "started": "now",
+                "loadavg_before": "0",
+                "loadavg_after": "0",
+                "live_users": 10,
+                "live_events_added": 10,
+                "results": results,
+                "targets": api_latency.target_checks(results),
+            }
+        },
+    }
+    report = api_latency.markdown(result)
+    assert "| user_recs_live | python | 550 | 1000 | 55% |" in report
+    assert "0% precomputed, 100% ranked live" in report
+    assert "| recs | 2.0 | 25.0 | 2.0 | 10.0 | 2.50 |" in report
+    assert report.count("**met**") == 2 and report.count("**not met**") == 2
 
 
 @pytest.mark.slow

@@ -16,16 +16,19 @@ import pytest
 from recsys.bundle import Bundle, load_bundle
 from recsys.catalog_overlay import training_started
 from recsys.config import TrainConfig
+from recsys.errors import UnknownItemError
 from recsys.home import Home
 from recsys.overlay_embed import TRAINING_MARGIN_S
 from recsys.precomputed import PrecomputedLists
-from recsys.service import RecommendationService
+from recsys.service import RecommendationService, facade
 from recsys.serving import HybridRecommender
+from recsys.serving.pool import user_pool
 from recsys.serving.precompute import rank_every_user, user_histories
+from recsys.serving.similar import answer_from_similar
 from recsys.store import Store
 from recsys.text import TextEncoder
 from recsys.training import train
-from recsys.types import HISTORY_LIMIT, Filters, Recommendations
+from recsys.types import HISTORY_LIMIT, SIMILAR_MODES, Filters, Recommendations
 
 NO_TEXT = {"behavior": {"factors": 8, "iterations": 10}, "text": {"enabled": False}}
 TYPES = ["view", "click", "add_to_cart", "purchase"]
@@ -379,3 +382,167 @@ def test_histories_of_a_bundle_user_without_events_are_skipped(random_home: Home
     lists = rank_every_user(HybridRecommender(bundle), empty, watermark=0)
     assert lists.n_lists == 0
     assert list(user_histories(empty)) == []
+
+
+# ------------------------------------------------------------------------- similar items
+def _check_every_item(home: Home, ns: tuple[int, ...]) -> int:
+    """Compare every item's precomputed similar items with the live ranking, in every mode."""
+    bundle = load_bundle(home.artifacts)
+    assert bundle.similar is not None and bundle.similar.modes == SIMILAR_MODES
+    rec = HybridRecommender(bundle)
+    answered = 0
+    for item_id in bundle.items.ids():
+        for mode in SIMILAR_MODES:
+            for n in ns:
+                fast = answer_from_similar(
+                    bundle, rec.config, bundle.similar, item_id, n, mode, Filters()
+                )
+                live = rec.similar(item_id, n=n, mode=mode)
+                if fast is None:  # fewer than n similar items: the live answer is short too
+                    assert len(live.items) < n, (item_id, mode, n)
+                    continue
+                answered += 1
+                _same(fast, live)
+    return answered
+
+
+def test_every_items_precomputed_similar_items_equal_the_live_ranking(random_home: Home) -> None:
+    assert _check_every_item(random_home, ns=(1, 5, 25)) >= 150 * 2  # behavior and hybrid modes
+
+
+def test_similar_items_with_text_and_the_category_cap(
+    tmp_path: Path, shop: tuple[pl.DataFrame, pl.DataFrame], encoder: TextEncoder
+) -> None:
+    settings = {"behavior": NO_TEXT["behavior"], "hybrid": {"max_category_share": 0.5}}
+    home = _trained_home(tmp_path / "home", settings, shop, encoder)
+    assert _check_every_item(home, ns=(1, 2, 3)) >= 8 * 3  # every mode answers for every item
+
+
+def test_similar_lists_answer_only_what_they_can(random_home: Home) -> None:
+    bundle = load_bundle(random_home.artifacts)
+    lists = bundle.similar
+    assert lists is not None and lists.depth == 50
+    rec = HybridRecommender(bundle)
+
+    def ask(n: int, filters: Filters, item: str = "i1") -> Recommendations | None:
+        return answer_from_similar(bundle, rec.config, lists, item, n, "hybrid", filters)
+
+    assert ask(10, Filters()) is not None
+    assert ask(26, Filters()) is None  # 4n > candidates: more candidates are gathered
+    assert ask(10, Filters(category="c1")) is None
+    assert ask(10, Filters(in_stock_only=False)) is None
+    excluded = ask(10, Filters(exclude=frozenset({"i2", "i3"})))
+    live = rec.similar("i1", n=10, filters=Filters(exclude=frozenset({"i2", "i3"})))
+    assert excluded is not None
+    assert {"i2", "i3"}.isdisjoint(i.item_id for i in excluded.items)
+    assert [i.item_id for i in excluded.items] == [i.item_id for i in live.items]
+    with pytest.raises(UnknownItemError):
+        ask(10, Filters(), item="nope")
+
+
+def test_the_service_answers_similar_items_from_the_lists_while_valid(
+    tmp_path: Path, shop: tuple[pl.DataFrame, pl.DataFrame], encoder: TextEncoder
+) -> None:
+    home = _trained_home(tmp_path / "home", {"behavior": NO_TEXT["behavior"]}, shop, encoder)
+    service = RecommendationService(home, encoder=encoder)
+    try:
+        assert service.similar("r1", n=2).ranking == "precomputed"
+        assert service.similar("r1", n=2, filters=Filters(category="Running")).ranking == "live"
+        service.use_precomputed = False
+        assert service.similar("r1", n=2).ranking == "live"
+        service.use_precomputed = True
+        row = service.store.get_items(["k1"]).drop("updated_at")
+        service.upsert_items(row.with_columns(pl.lit("Chef knife, 20 cm").alias("title")))
+        assert service.snapshot.similar is None  # k1's text vector changed
+        assert service.similar("r1", n=2).ranking == "live"
+    finally:
+        service.close()
+
+
+# ------------------------------------------------------------------- live answers from pools
+def test_a_browsing_shopper_is_ranked_over_the_pool_and_never_gets_what_they_own(
+    tmp_path: Path,
+) -> None:
+    home = _trained_home(tmp_path / "home", NO_TEXT)
+    service = RecommendationService(home)
+    try:
+        snap = service.snapshot
+        assert snap.precomputed is not None and snap.similar is not None
+        bundle = snap.bundle
+        users = [u for u in bundle.users.ids() if snap.precomputed.get(bundle.users.index(u))]
+        assert len(users) >= 40
+        now = service.store.user_history(users[0], 1).events[0].ts + 3600
+        viewed = {u: f"i{k % 150}" for k, u in enumerate(users)}
+        service.add_events(
+            pl.DataFrame(
+                {
+                    "user_id": users,
+                    "item_id": [viewed[u] for u in users],
+                    "type": ["view"] * len(users),
+                    "ts": [now] * len(users),
+                }
+            )
+        )
+        calls: list[int] = []
+        original = facade.user_pool
+
+        def counting(*args: object, **kwargs: object) -> np.ndarray:
+            pool = original(*args, **kwargs)  # type: ignore[arg-type]
+            calls.append(pool.size)
+            return pool
+
+        facade.user_pool = counting  # type: ignore[assignment]
+        try:
+            for user_id in users:
+                answer = service.recommend_user(user_id, n=10, reasons=False)
+                assert answer.ranking == "live"
+                history = service.user_history(user_id)
+                owned = {e.item_id for e in history.events} | {
+                    i for i, _ in history.item_types or ()
+                }
+                got = [i.item_id for i in answer.items]
+                assert len(got) == 10 and owned.isdisjoint(got), user_id
+        finally:
+            facade.user_pool = original  # type: ignore[assignment]
+        assert len(calls) == len(users)  # every answer was ranked over a pool
+        ranked = snap.precomputed.get(bundle.users.index(users[0]))
+        assert ranked is not None
+        pool = user_pool(bundle, ranked, snap.similar, service.user_history(users[0]).events, 5)
+        newest = snap.similar.get("hybrid", bundle.items.index(viewed[users[0]]))
+        assert newest is not None
+        listed = set(ranked.items[ranked.items >= 0].tolist())
+        neighbours = set(newest.items[newest.items >= 0].tolist())
+        assert listed | neighbours <= set(pool.tolist())
+    finally:
+        service.close()
+
+
+def test_pooling_is_off_with_live_pool_items_zero_and_for_unchanged_users(tmp_path: Path) -> None:
+    home = _trained_home(tmp_path / "home", {**NO_TEXT, "hybrid": {"live_pool_items": 0}})
+    service = RecommendationService(home)
+    calls: list[int] = []
+    original = facade.user_pool
+
+    def counting(*args: object, **kwargs: object) -> np.ndarray:
+        calls.append(1)
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    facade.user_pool = counting  # type: ignore[assignment]
+    try:
+        snap = service.snapshot
+        assert snap.precomputed is not None
+        users = [
+            u for u in snap.bundle.users.ids() if snap.precomputed.get(snap.bundle.users.index(u))
+        ]
+        for user_id in users[:10]:  # no events since training: explained answers scan the catalog
+            service.recommend_user(user_id, n=5, reasons=True)
+        assert calls == []
+        ts = service.user_history(users[0]).events[0].ts + 60
+        service.add_events(
+            pl.DataFrame({"user_id": [users[0]], "item_id": ["i1"], "type": ["view"], "ts": [ts]})
+        )
+        assert service.recommend_user(users[0], n=5, reasons=False).ranking == "live"
+        assert calls == []  # live_pool_items = 0
+    finally:
+        facade.user_pool = original  # type: ignore[assignment]
+        service.close()

@@ -2,39 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
-from flask import Blueprint, g, jsonify
+from flask import Blueprint, g, jsonify, request
 
-from api.answers import similar_json
+from api.answers import similar_answer
 from api.auth import require_key
 from api.errors import ApiError
 from api.state import state
-from api.validation import (
-    check_id,
-    choice_param,
-    json_body,
-    n_param,
-    query_filters,
-    reasons_param,
-)
+from api.validation import json_body
 from recsys.store.importing import records_to_frame, validate_items
-from recsys.types import SIMILAR_MODES, SimilarMode
 
 bp = Blueprint("items", __name__, url_prefix="/v1/items")
 
 
 @bp.get("/<path:item_id>/similar")
 def similar(item_id: str) -> Any:
-    """Items similar to ``item_id`` (404 when the item is unknown)."""
+    """Items similar to ``item_id`` (404 when the item is unknown).
+
+    The same answer as :mod:`api.fastpath` gives (:func:`api.answers.similar_answer` is shared).
+    """
     require_key("read")
-    check_id(item_id, "item_id")
-    n = n_param()
-    mode = cast(SimilarMode, choice_param("mode", "hybrid", SIMILAR_MODES))
-    filters = query_filters()
-    reasons = reasons_param()
-    answer = state().service.similar(item_id, n=n, mode=mode, filters=filters)
-    return jsonify({**similar_json(item_id, mode, answer, reasons), "request_id": g.request_id})
+    answer = similar_answer(state(), item_id, request.args)
+    answer["request_id"] = g.request_id
+    return jsonify(answer)
 
 
 @bp.put("")

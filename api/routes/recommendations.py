@@ -6,24 +6,21 @@ from typing import Any
 
 from flask import Blueprint, g, jsonify
 
-from api.answers import session_json
+from api.answers import session_answer
 from api.auth import require_key
 from api.state import state
-from api.validation import body_filters, json_body
+from api.validation import json_body
 
 bp = Blueprint("recommendations", __name__, url_prefix="/v1/recommendations")
 
 
 @bp.post("")
 def session() -> Any:
-    """Recommendations from a session's recent items (most recent first)."""
+    """Recommendations from a session's recent items (most recent first).
+
+    The same answer as :mod:`api.fastpath` gives (:func:`api.answers.session_answer` is shared).
+    """
     require_key("read")
-    body = json_body("SessionRequest")
-    reasons = bool(body.get("explain", False))
-    answer = state().service.recommend_session(
-        body["recent_item_ids"],
-        n=int(body.get("n", 10)),
-        filters=body_filters(body),
-        reasons=reasons,
-    )
-    return jsonify({**session_json(answer, reasons), "request_id": g.request_id})
+    answer = session_answer(state(), json_body("SessionRequest"))
+    answer["request_id"] = g.request_id
+    return jsonify(answer)

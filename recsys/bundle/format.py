@@ -12,6 +12,7 @@ Layout of ``artifacts/<version>/``::
     text_vectors.npy      unit text vectors, float32 (n_items, d); text_mask.npy says which exist
     text.faiss            text vectors of items with text
     toplists.npz          optional: each user's ranked candidates, precomputed (recsys.precomputed)
+    similar.npz           optional: each item's similar items per mode, precomputed (same module)
 
 A bundle folder is first written as ``artifacts/.tmp-<version>`` and renamed when complete, so a
 crash never leaves a half-written folder under a version name. While it is being written, the temp
@@ -45,7 +46,7 @@ from recsys.errors import BundleError, NoBundleError
 from recsys.index import VectorIndex
 from recsys.matrix import load_csr, save_csr
 from recsys.models.base import BehaviorModel
-from recsys.precomputed import PrecomputedLists
+from recsys.precomputed import PrecomputedLists, SimilarLists
 from recsys.vocab import IdVocabulary
 
 log = logging.getLogger(__name__)
@@ -154,6 +155,7 @@ class Bundle:
     text_index: VectorIndex | None
     item_table: ItemTable
     precomputed: PrecomputedLists | None = None  # precomputed per-user lists (recsys.precomputed)
+    similar: SimilarLists | None = None  # precomputed similar items per item and mode (same module)
 
 
 def new_version(config_hash: str, artifacts: Path) -> str:
@@ -229,6 +231,8 @@ def write_bundle(
             bundle.text_index.save(tmp / "text.faiss")
         if bundle.precomputed is not None:
             bundle.precomputed.save(tmp / "toplists.npz")
+        if bundle.similar is not None:
+            bundle.similar.save(tmp / "similar.npz")
         manifest = {
             "format": FORMAT_VERSION,
             "version": version,
@@ -249,6 +253,9 @@ def write_bundle(
                 "depth": bundle.precomputed.depth,
                 "watermark": bundle.precomputed.watermark,
             },
+            "similar_lists": None
+            if bundle.similar is None
+            else {"modes": list(bundle.similar.modes), "depth": bundle.similar.depth},
             **{k: v for k, v in bundle.manifest.items() if k not in ("version", "created_at")},
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
@@ -323,6 +330,11 @@ def load_bundle(artifacts: Path, version: str | None = None) -> Bundle:
         if precomputed is not None and precomputed.items.shape[0] != len(users):
             rows = precomputed.items.shape[0]
             raise ValueError(f"toplists.npz has {rows} rows for {len(users)} users")
+        similar = (
+            SimilarLists.load(path / "similar.npz") if (path / "similar.npz").is_file() else None
+        )
+        if similar is not None and similar.n_items != len(items):
+            raise ValueError(f"similar.npz has {similar.n_items} rows for {len(items)} items")
     except (OSError, KeyError, ValueError) as exc:
         raise BundleError(f"bundle {version!r} is incomplete or unreadable: {exc}") from exc
     return Bundle(
@@ -341,4 +353,5 @@ def load_bundle(artifacts: Path, version: str | None = None) -> Bundle:
         text_index=text_index,
         item_table=ItemTable.from_frame(item_frame),
         precomputed=precomputed,
+        similar=similar,
     )

@@ -209,6 +209,8 @@ class BehaviorModel(ABC):
         if not sp.issparse(history) or history.shape != (1, n_items):
             shape = getattr(history, "shape", None)
             raise InvalidInputError(f"history must be a 1 x {n_items} sparse row, got {shape}")
+        if isinstance(history, sp.csr_matrix) and history.dtype == np.float32:
+            return history  # a history row (recsys.serving.query.history_row) is read as it is
         return sp.csr_matrix(history, dtype=np.float32)
 
     # ---------------------------------------------------------------------------- persisting

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from recsys.bundle import Bundle
@@ -21,9 +22,11 @@ from recsys.service.served import ServedRecommendations, served
 from recsys.service.snapshots import ServingState, Snapshot
 from recsys.service.writes import ServiceWrites
 from recsys.serving import HybridRecommender
+from recsys.serving.pool import bounded_history, user_pool
+from recsys.serving.similar import answer_from_similar
 from recsys.store.sqlite import Store
 from recsys.text import TextEncoder
-from recsys.types import HISTORY_LIMIT, Filters, Recommendations, SimilarMode, UserHistory
+from recsys.types import HISTORY_LIMIT, Filters, RankedList, SimilarMode, UserHistory
 
 
 def _ranks_as_lists(recommender: HybridRecommender, base: Bundle) -> bool:
@@ -37,26 +40,12 @@ def _ranks_as_lists(recommender: HybridRecommender, base: Bundle) -> bool:
     return config is trained or config == trained
 
 
-def _precomputed(
-    snap: Snapshot, state: ServingState, user_id: str, n: int, filters: Filters
-) -> Recommendations | None:
-    """The answer from the user's precomputed list, or None if it must be ranked live.
-
-    The store is read last, and only when the snapshot has a list the request can use, so a
-    request the lists cannot answer pays nothing for asking.
-    """
-    lists, rec = snap.precomputed, snap.recommender
-    if lists is None or not _ranks_as_lists(rec, snap.base) or not rec.serves_ranked(n, filters):
+def _usable_list(snap: Snapshot, user_idx: int, use_precomputed: bool) -> RankedList | None:
+    """The user's precomputed list if the served recommender may use it (None otherwise)."""
+    lists = snap.precomputed
+    if not use_precomputed or lists is None or not _ranks_as_lists(snap.recommender, snap.base):
         return None
-    ranked = lists.get(snap.bundle.users.index(user_id))
-    if ranked is None:
-        return None
-    newest, erased = state.store.user_state(user_id)
-    if newest is None or newest > lists.watermark:
-        return None  # history changed (new events, or erased) since the lists were ranked
-    if erased is not None and erased >= snap.trained_from:
-        return None
-    return rec.recommend_ranked(ranked, n, filters)
+    return lists.get(user_idx)
 
 
 class RecommendationService:
@@ -70,8 +59,8 @@ class RecommendationService:
         encoder: the text encoder for catalog texts (default: loaded when first needed).
 
     Attributes:
-        use_precomputed: answer from precomputed lists when they can (False: every user request
-            is ranked live).
+        use_precomputed: answer from precomputed lists when they can (False: every user and
+            similar-items request is ranked live).
 
     Example:
         >>> service = RecommendationService(Home.resolve())
@@ -192,19 +181,51 @@ class RecommendationService:
 
         Returns:
             The answer; its ``ranking`` says whether the precomputed list answered
-            (``precomputed``) or it was ranked for this request (``live``).
+            (``precomputed``) or it was ranked for this request (``live``). A user with a list
+            and events since training is ranked live over a small pool (the list plus the
+            similar items of their newest items, :mod:`recsys.serving.pool`); other live
+            answers scan the catalog.
         """
         snap = self._state.snapshot
         filters = filters or Filters()
-        if history is None and not reasons and self.use_precomputed:
-            answer = _precomputed(snap, self._state, user_id, n, filters)
-            if answer is not None:
-                return served(snap.bundle, answer, "precomputed")
+        rec = snap.recommender
+        user_idx = snap.bundle.users.index(user_id)
+        ranked = _usable_list(snap, user_idx, self.use_precomputed)
+        erased, changed = False, True
+        if ranked is not None:
+            assert snap.precomputed is not None
+            newest, erased_at = self._state.store.user_state(user_id)
+            erased = erased_at is not None and erased_at >= snap.trained_from
+            # new events (or an erasure) since the lists were ranked from the stored history
+            changed = newest is None or newest > snap.precomputed.watermark
+            if not (erased or changed or reasons) and history is None:
+                answer = rec.recommend_ranked(ranked, n, filters)
+                if answer is not None:
+                    return served(snap.bundle, answer, "precomputed")
+        elif user_idx >= 0:
+            erased = self.is_erased(user_id, snap)
+        # a browsing shopper (a list, and events since) is ranked over a small pool
+        pooled = ranked is not None and changed and not erased and snap.similar is not None
+        pooled = pooled and rec.config.live_pool_items > 0
+        owned = None
+        if history is None and pooled and (limit := bounded_history(snap.base.config)):
+            assert snap.precomputed is not None
+            events, since = self._state.store.user_events_since(
+                user_id, limit, snap.precomputed.watermark
+            )
+            history = UserHistory(events, since)  # owned: since training, and the trained row
+            matrix = snap.bundle.user_items
+            owned = matrix.indices[matrix.indptr[user_idx] : matrix.indptr[user_idx + 1]]
         if history is None:
             history = self.user_history(user_id)
+        pool = None
+        if pooled:
+            assert ranked is not None and snap.similar is not None
+            pool = user_pool(
+                snap.bundle, ranked, snap.similar, history.events, rec.config.live_pool_items
+            )
         # an erased user is served from the history kept since, never from the trained vector
-        erased = snap.bundle.users.index(user_id) >= 0 and self.is_erased(user_id, snap)
-        answer = snap.recommender.recommend_user(
+        answer = rec.recommend_user(
             user_id,
             history.events,
             n=n,
@@ -212,6 +233,8 @@ class RecommendationService:
             explain=reasons,
             item_types=history.item_types,
             use_trained_vector=not erased,
+            pool=pool,
+            owned=None if owned is None else owned.astype(np.int64),
         )
         return served(snap.bundle, answer, "live")
 
@@ -245,11 +268,22 @@ class RecommendationService:
     ) -> ServedRecommendations:
         """Items similar to ``item_id`` (each reason names ``item_id``).
 
+        Answered from the bundle's precomputed similar items when they can (``ranking``
+        ``precomputed``; see :func:`recsys.serving.similar.answer_from_similar`), ranked live
+        otherwise.
+
         Raises:
             UnknownItemError: if the item is neither in the bundle nor added since.
         """
         snap = self._state.snapshot
-        answer = snap.recommender.similar(item_id, n=n, mode=mode, filters=filters)
+        rec = snap.recommender
+        if snap.similar is not None and self.use_precomputed and _ranks_as_lists(rec, snap.base):
+            found = answer_from_similar(
+                snap.bundle, rec.config, snap.similar, item_id, n, mode, filters or Filters()
+            )
+            if found is not None:
+                return served(snap.bundle, found, "precomputed")
+        answer = rec.similar(item_id, n=n, mode=mode, filters=filters)
         return served(snap.bundle, answer, "live")
 
     def manifest(self) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from recsys.bundle import Bundle, current_version, load_bundle
 from recsys.catalog_overlay import CatalogOverlay, training_started
 from recsys.home import Home
-from recsys.precomputed import PrecomputedLists
+from recsys.precomputed import PrecomputedLists, SimilarLists
 from recsys.serving import HybridRecommender
 from recsys.store.sqlite import Store
 from recsys.text import TextEncoder
@@ -38,6 +38,7 @@ class Snapshot:
         loaded_at: when this snapshot was built (epoch seconds).
         precomputed: the base bundle's precomputed lists while they still describe the served
             catalog (None: every request is computed live).
+        similar: the base bundle's precomputed similar items, on the same terms.
     """
 
     recommender: HybridRecommender
@@ -45,6 +46,7 @@ class Snapshot:
     trained_from: float
     loaded_at: float
     precomputed: PrecomputedLists | None = None
+    similar: SimilarLists | None = None
 
     @property
     def bundle(self) -> Bundle:
@@ -77,14 +79,14 @@ def warm(recommender: HybridRecommender) -> None:
 
 
 def lists_still_valid(base: Bundle, served: Bundle) -> bool:
-    """Whether ``base``'s precomputed lists can serve ``served`` (base plus catalog overlay).
+    """Whether ``base``'s precomputed lists (users' and items') can serve ``served``.
 
-    They can while the overlay adds no items (new items would be missing from them), puts no
-    item back in stock (it was never a candidate) and changes no item's text vector (text scores
-    would differ); items going out of stock, price and category changes are applied when
-    answering.
+    ``served`` is base plus the catalog overlay. They can while the overlay adds no items (new
+    items would be missing from them), puts no item back in stock (it was never a candidate) and
+    changes no item's text vector (text scores would differ); items going out of stock, price and
+    category changes are applied when answering.
     """
-    if base.precomputed is None or len(served.items) != len(base.items):
+    if len(served.items) != len(base.items):
         return False
     if (served.item_table.in_stock & ~base.item_table.in_stock).any():
         return False
@@ -171,15 +173,18 @@ class ServingState:
             served = live.start(base) if live is not None else base
         recommender = HybridRecommender(served, events=self.store)
         warm(recommender)
-        precomputed = base.precomputed if lists_still_valid(base, served) else None
-        if base.precomputed is not None and precomputed is None:
-            log.info("catalog changed since %s was trained: user lists computed live", base.version)
+        valid = lists_still_valid(base, served)
+        precomputed = base.precomputed if valid else None
+        similar = base.similar if valid else None
+        if not valid and (base.precomputed is not None or base.similar is not None):
+            log.info("catalog changed since %s was trained: lists computed live", base.version)
         return Snapshot(
             recommender=recommender,
             base=base,
             trained_from=training_started(base),
             loaded_at=time.time(),
             precomputed=precomputed,
+            similar=similar,
         )
 
     def refresh(self) -> bool:

@@ -31,12 +31,17 @@ def zscore(values: npt.NDArray[np.float32], floor: float = 0.0) -> npt.NDArray[n
     (0 when every value is equal).
     """
     finite = np.isfinite(values)
-    out = np.zeros(values.shape, dtype=np.float32)
-    if not finite.any():
-        return out
-    v = values[finite].astype(np.float64)
-    spread = max(float(v.std()), floor)
-    z = (v - v.mean()) / spread if spread > 1e-12 else np.zeros_like(v)
+    every = bool(finite.all())
+    v = values.astype(np.float64) if every else values[finite].astype(np.float64)
+    if v.size == 0:
+        return np.zeros(values.shape, dtype=np.float32)
+    # mean and std as numpy's mean() and std() compute them (bit for bit), without their wrappers
+    d = v - np.add.reduce(v) / v.size
+    spread = max(float(np.sqrt(np.add.reduce(d * d) / v.size)), floor)
+    z = d / spread if spread > 1e-12 else np.zeros_like(v)
+    if every:
+        return z.astype(np.float32)
+    out = np.empty(values.shape, dtype=np.float32)
     out[finite] = z
     out[~finite] = z.min()
     return out

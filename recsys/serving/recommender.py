@@ -95,6 +95,7 @@ class HybridRecommender:
             s.name: s(bundle, self.config, events) for s in sources()
         }
         self._bare = bare_reasons(self.sources)
+        self._bare_named = {name: bare_reason({name: 1.0}, self.sources) for name in self.sources}
         self._floors: dict[str, float] = {}  # spread_floor() per source; depends on the bundle only
 
     def spread_floor(self, source: str) -> float:
@@ -114,6 +115,8 @@ class HybridRecommender:
         explain: bool = True,
         item_types: Sequence[tuple[str, str]] | None = None,
         use_trained_vector: bool = True,
+        pool: npt.NDArray[np.int64] | None = None,
+        owned: npt.NDArray[np.int64] | None = None,
     ) -> Recommendations:
         """Recommend ``n`` items for a user given their current history (newest first).
 
@@ -129,14 +132,20 @@ class HybridRecommender:
                 ``exclude_purchased`` then cover every item the user ever had.
             use_trained_vector: False to ignore what training learnt about ``user_id`` (an
                 erased user): the answer is computed from ``history`` alone.
+            pool: rank these items (and the cheap sources' own candidates) instead of the
+                candidates the catalog-scanning sources would gather: the live answer for a
+                user with a precomputed list, from small precomputed pools (see
+                :func:`recsys.serving.pool.user_pool`). Used only for the ``hybrid`` strategy.
+            owned: item indices the owned-items rules remove besides ``history`` and
+                ``item_types`` (a bounded read: the items of the user's training row).
 
         Returns:
             :class:`Recommendations` (possibly fewer than ``n`` items if the filters leave fewer).
         """
         n = sel.check_n(n)
         strategy, user_idx = self._strategy(user_id, history, use_trained_vector)
-        q = self._query(strategy, user_idx, history, n, filters or Filters(), item_types)
-        return self._rank(q, explain)
+        q = self._query(strategy, user_idx, history, n, filters or Filters(), item_types, owned)
+        return self._rank(q, explain, pool if strategy == "hybrid" else None)
 
     def recommend_session(
         self,
@@ -266,24 +275,34 @@ class HybridRecommender:
         n: int,
         filters: Filters,
         item_types: Sequence[tuple[str, str]] | None = None,
+        owned: npt.NDArray[np.int64] | None = None,
     ) -> Query:
         """The request as the stages see it: history row, owned items, allowed mask."""
         b, c = self.bundle, self.config
         row = history_row(b, history)
         exclude = owned_items(b, c, row, history, item_types)
+        if owned is not None and owned.size and (c.exclude_seen or c.exclude_purchased):
+            exclude = np.union1d(exclude, owned)
         allowed = sel.allowed_mask(b, c, filters, exclude_idx=exclude)
         k = max(c.candidates, 4 * n)
         q = Query(b, c, strategy, user_idx, history, n, k, row, exclude, allowed)
         q.memo["pop_order"] = self._pop_order
         return q
 
-    def _score(self, q: Query) -> Scored | None:
-        """Gather candidates from every source and blend their scores (None: no candidates)."""
+    def _score(self, q: Query, pool: npt.NDArray[np.int64] | None = None) -> Scored | None:
+        """Gather candidates from every source and blend their scores (None: no candidates).
+
+        With ``pool``, sources that scan the catalog only prepare (their candidates are the
+        pool); the others gather as usual.
+        """
         found = {}
         for name, source in self.sources.items():
-            if (cand := source.gather(q)) is not None:
+            if pool is not None and source.scans_catalog:
+                if source.prepare(q):
+                    found[name] = pool
+            elif (cand := source.gather(q)) is not None:
                 found[name] = cand
-        cand = np.unique(np.concatenate(list(found.values())))
+        cand = np.unique(np.concatenate([*found.values(), np.empty(0, np.int64)]))
         cand = cand[q.allowed[cand]]
         if int(q.allowed.sum()) <= 2 * q.k:  # a narrow filter: score every allowed item exactly
             cand = np.flatnonzero(q.allowed).astype(np.int64)
@@ -300,19 +319,25 @@ class HybridRecommender:
             blended, contrib = blend(popularity, {"popularity": 1.0}, self.spread_floor)
         return Scored(q, cand, blended, contrib)
 
-    def _rank(self, q: Query, explain_items: bool) -> Recommendations:
+    def _rank(
+        self, q: Query, explain_items: bool, pool: npt.NDArray[np.int64] | None = None
+    ) -> Recommendations:
         b = self.bundle
-        scored = self._score(q)
+        scored = self._score(q, pool)
         if scored is None:
             return Recommendations(q.strategy, [], b.version)
         chosen = sel.select(b, self.config, scored.cand, scored.blended, q.n)
-        picked = [scored.parts(p) for p in chosen]
         if explain_items:
+            picked = [scored.parts(p) for p in chosen]
             reasons = explain(q, scored.cand[chosen], picked, self.sources)
-        else:  # the top source only: no per-pair similarities
-            reasons = [bare_reason(parts, self.sources) for parts in picked]
-        items = [
-            RecommendedItem(b.items.id(int(scored.cand[p])), float(scored.blended[p]), reasons[i])
-            for i, p in enumerate(chosen)
-        ]
+        else:  # the top source only (the first in blend order on a tie): no per-pair similarities
+            names = list(scored.contrib)
+            if names and chosen:
+                parts = np.vstack([scored.contrib[s][chosen] for s in names])
+                reasons = [self._bare_named[names[t]] for t in parts.argmax(axis=0).tolist()]
+            else:
+                reasons = [bare_reason({}, self.sources)] * len(chosen)
+        ids = b.items.ids(scored.cand[chosen])
+        scores = scored.blended[chosen].tolist()
+        items = [RecommendedItem(i, s, r) for i, s, r in zip(ids, scores, reasons, strict=True)]
         return Recommendations(q.strategy, items, b.version)

@@ -32,12 +32,13 @@ import csv
 import gzip
 import json
 import math
+import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal, TypeGuard, get_args
 
 import polars as pl
 
@@ -686,6 +687,147 @@ def validate_events(
         "user_id", "item_id", "type", "ts", "session_id"
     )
     return valid, errors
+
+
+# the columns of plain_event_frame: validate_events's, plus the client's idempotency key
+PLAIN_EVENT_SCHEMA: dict[str, pl.DataType] = {
+    "user_id": pl.String(),
+    "item_id": pl.String(),
+    "type": pl.String(),
+    "ts": pl.Float64(),
+    "session_id": pl.String(),
+    "event_id": pl.String(),
+}
+_PLAIN_KEYS = frozenset(PLAIN_EVENT_SCHEMA)
+_PLAIN_TYPES = frozenset(EVENT_TYPES)
+_EXACT_INT = 2**53  # every integer up to this is a float exactly, as polars reads its digits
+# a plain ISO 8601 time, ASCII digits only: never a number to polars, always one to Python
+_PLAIN_ISO = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    r"(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?(?:Z|[+-][0-9]{2}:[0-9]{2})?)?"
+)
+
+
+def _unpadded(text: str) -> bool:
+    """Whether polars' ``str.strip_chars()`` leaves ``text`` as it is.
+
+    Python's ``str.isspace`` holds for every character polars strips (Unicode White_Space) and
+    for four more (U+001C-U+001F), so an unpadded text here is never changed by polars.
+    """
+    return not (text[:1].isspace() or text[-1:].isspace())
+
+
+def _plain_id(value: Any) -> TypeGuard[str]:
+    """Whether ``value`` is an id that :func:`validate_events` accepts exactly as it is."""
+    return (
+        type(value) is str
+        and 0 < len(value) <= MAX_ID_LENGTH
+        and "\x00" not in value
+        and _unpadded(value)
+    )
+
+
+def _plain_ts(value: Any, hi: float) -> float | None:
+    """A JSON ``ts`` read as :func:`validate_events` reads it (``ts_unit="auto"``), or None.
+
+    None: the value is not plain, or lies before :data:`MIN_TS` (or, an ISO time, after
+    ``hi``). A number after ``hi`` is returned as it is: it may be milliseconds, which
+    :func:`_from_milliseconds` decides.
+    """
+    kind = type(value)
+    if kind is int and -_EXACT_INT <= value <= _EXACT_INT:
+        seconds = float(value)
+    elif kind is float and math.isfinite(value):
+        seconds = value  # repr(value), which records_to_frame writes, reads back as value
+    elif kind is str and _PLAIN_ISO.fullmatch(value):
+        try:
+            dt = datetime.fromisoformat(value)
+            if dt.tzinfo is None:
+                dt = dt.replace(tzinfo=UTC)
+            stamp = dt.timestamp()
+        except (ValueError, OverflowError, OSError):
+            return None
+        return stamp if MIN_TS <= stamp <= hi else None
+    else:
+        return None
+    return seconds if seconds >= MIN_TS else None
+
+
+def _from_milliseconds(numbers: list[float], hi: float) -> list[float] | None:
+    """``numbers`` (each after ``hi``) read as milliseconds, or None if one is outside the window.
+
+    Divided by polars as :func:`parse_timestamps` divides them, so that the seconds are the same
+    to the last bit (polars multiplies by 0.001: 1681709863610 / 1000 is 1681709863.6100001).
+    """
+    seconds = (pl.Series(numbers, dtype=pl.Float64) / 1000.0).to_list()
+    return seconds if all(MIN_TS <= s <= hi for s in seconds) else None
+
+
+def plain_event_frame(
+    records: Sequence[Mapping[str, Any]], now: float | None = None
+) -> pl.DataFrame | None:
+    """The valid frame of JSON event records that are plainly valid, without polars' validation.
+
+    The HTTP API's fast path: a batch of 100 events takes about 0.2 ms here instead of about
+    2 ms through :func:`records_to_frame` and :func:`validate_events`. It accepts only records
+    that :func:`validate_events` (``ts_unit="auto"``) would keep exactly as they are: ids of 1 to
+    :data:`MAX_ID_LENGTH` characters without NUL or surrounding whitespace, a known event type
+    as it is spelled there, a finite epoch number (integers up to 2**53) or a plain ISO 8601
+    time inside the event window, a ``session_id`` (or none) without surrounding whitespace, a
+    string ``event_id`` (or none), and no other key. For anything else it returns None, and the
+    caller validates the records the full way, which also words each error.
+
+    Args:
+        records: JSON objects (parsed), with ``user_id, item_id, type, ts`` and optionally
+            ``session_id`` and ``event_id``.
+        now: reference time for the event window and the "auto" rule (default: wall clock).
+
+    Returns:
+        The frame :func:`validate_events` would return for ``records_to_frame(records)``, with
+        an ``event_id`` column (null where a record has none) in :data:`PLAIN_EVENT_SCHEMA`; or
+        None when some record is not plainly valid.
+    """
+    hi = (time.time() if now is None else now) + FUTURE_TOLERANCE_S
+    users: list[str] = []
+    items: list[str] = []
+    types: list[str] = []
+    stamps: list[float] = []
+    sessions: list[str] = []
+    event_ids: list[str | None] = []
+    for record in records:
+        if not _PLAIN_KEYS.issuperset(record):
+            return None
+        user, item, kind = record.get("user_id"), record.get("item_id"), record.get("type")
+        if not (_plain_id(user) and _plain_id(item) and type(kind) is str):
+            return None
+        if kind not in _PLAIN_TYPES:
+            return None
+        session = record.get("session_id")
+        if session is None:
+            session = ""
+        elif type(session) is not str or len(session) > MAX_ID_LENGTH or not _unpadded(session):
+            return None
+        event_id = record.get("event_id")
+        if event_id is not None and type(event_id) is not str:
+            return None
+        ts = _plain_ts(record.get("ts"), hi)
+        if ts is None:
+            return None
+        users.append(user)
+        items.append(item)
+        types.append(kind)
+        stamps.append(ts)
+        sessions.append(session)
+        event_ids.append(event_id)
+    late = [i for i, stamp in enumerate(stamps) if stamp > hi]
+    if late:  # the "auto" rule: numbers that are too late as seconds may be milliseconds
+        seconds = _from_milliseconds([stamps[i] for i in late], hi)
+        if seconds is None:
+            return None
+        for i, stamp in zip(late, seconds, strict=True):
+            stamps[i] = stamp
+    columns = (users, items, types, stamps, sessions, event_ids)
+    return pl.DataFrame(dict(zip(PLAIN_EVENT_SCHEMA, columns, strict=True)), PLAIN_EVENT_SCHEMA)
 
 
 def _errors(checked: pl.DataFrame) -> list[RowError]:

@@ -11,7 +11,7 @@ from api_testing import WRITE_KEY, auth, make_app
 from flask import Flask
 from flask.testing import FlaskClient
 
-from api.fastpath import UserRecommendationsFastPath
+from api.fastpath import FastPath
 from recsys.home import Home
 from recsys.text import TextEncoder
 
@@ -39,7 +39,7 @@ class FlaskCalls:
 
     def __init__(self, app: Flask) -> None:
         middleware = app.wsgi_app
-        assert isinstance(middleware, UserRecommendationsFastPath)
+        assert isinstance(middleware, FastPath)
         inner = middleware.flask_wsgi
         self.count = 0
 
@@ -129,6 +129,81 @@ def test_errors_and_unusual_paths_go_to_flask_unchanged(pair: tuple[Flask, Flask
     assert calls.count == len(HANDED_TO_FLASK) + 3
 
 
+SIMILAR_ANSWERED = [
+    "/v1/items/r1/similar?n=2",
+    "/v1/items/r1/similar",
+    "/v1/items/k1/similar?n=3&mode=content",
+    "/v1/items/k1/similar?n=3&mode=behavior",
+    "/v1/items/r1/similar?n=3&exclude=r2,k1",
+    "/v1/items/r1/similar?n=3&explain=true",
+    "/v1/items/r1/similar?n=2&category=Kitchen",
+    "/v1/items/r1/similar?n=3&in_stock=false",
+]
+SIMILAR_HANDED_TO_FLASK = [
+    "/v1/items/nope/similar?n=2",  # unknown item: 404
+    "/v1/items/r1/similar?n=0",
+    "/v1/items/r1/similar?mode=telepathy",
+    "/v1/items/a%2Fb/similar?n=3",  # a "/" in the id: Flask routes it (unknown: 404)
+]
+
+
+def test_similar_items_equal_the_flask_route_byte_for_byte(pair: tuple[Flask, Flask]) -> None:
+    fast_app, plain_app = pair
+    fast, plain = fast_app.test_client(), plain_app.test_client()
+    calls = FlaskCalls(fast_app)
+    for url in SIMILAR_ANSWERED:
+        response = same_response(fast, plain, url)
+        assert response.status_code == 200, url
+        assert response.get_json()["items"], url
+    assert calls.count == 0
+    statuses = [same_response(fast, plain, url).status_code for url in SIMILAR_HANDED_TO_FLASK]
+    assert statuses == [404, 422, 422, 404]
+    assert calls.count == len(SIMILAR_HANDED_TO_FLASK)
+
+
+def same_post(fast: FlaskClient, plain: FlaskClient, body: bytes, ctype: str) -> Any:
+    """POST ``body`` to /v1/recommendations on both apps; assert equal answers; return one."""
+    headers = {"X-Request-ID": "req-2", "Content-Type": ctype}
+    a = fast.post("/v1/recommendations", data=body, headers=headers)
+    b = plain.post("/v1/recommendations", data=body, headers=headers)
+    assert a.status_code == b.status_code, body
+    assert list(a.headers.items()) == list(b.headers.items()), body
+    assert a.get_data() == b.get_data(), body
+    return a
+
+
+SESSIONS_ANSWERED = [
+    b'{"recent_item_ids": ["r1"]}',
+    b'{"recent_item_ids": ["k1", "r2"], "n": 3, "explain": true}',
+    b'{"recent_item_ids": ["r1"], "n": 2, "category": "Kitchen", "exclude": ["k2"]}',
+    b'{"recent_item_ids": ["r1"], "n": 4, "in_stock": false}',
+    b'{"recent_item_ids": ["nope"], "n": 3}',  # unknown items: popular fallback
+    b'{"recent_item_ids": []}',
+]
+SESSIONS_TO_FLASK = [
+    (b'{"recent_item_ids": ["r1"], "n": 0}', "application/json", 422),
+    (b'{"recent_item_ids": ["r1"], "n": 2, "colour": "red"}', "application/json", 422),
+    (b'{"recent_item_ids": "r1"}', "application/json", 422),
+    (b"{not json", "application/json", 400),
+    (b'{"recent_item_ids": ["r1"]}', "text/plain", 415),
+    (b'{"recent_item_ids": ["r1"], "n": NaN}', "application/json", 422),
+]
+
+
+def test_sessions_equal_the_flask_route_byte_for_byte(pair: tuple[Flask, Flask]) -> None:
+    fast_app, plain_app = pair
+    fast, plain = fast_app.test_client(), plain_app.test_client()
+    calls = FlaskCalls(fast_app)
+    for body in SESSIONS_ANSWERED:
+        response = same_post(fast, plain, body, "application/json")
+        assert response.status_code == 200 and response.get_json()["items"], body
+    assert same_post(fast, plain, SESSIONS_ANSWERED[0], "application/json; charset=utf-8")
+    assert calls.count == 0
+    statuses = [same_post(fast, plain, b, t).status_code for b, t, _ in SESSIONS_TO_FLASK]
+    assert statuses == [status for _, _, status in SESSIONS_TO_FLASK]
+    assert calls.count == len(SESSIONS_TO_FLASK)
+
+
 def test_a_new_request_id_when_none_or_a_bad_one_is_given(pair: tuple[Flask, Flask]) -> None:
     fast = pair[0].test_client()
     ids = set()
@@ -207,6 +282,6 @@ def test_metrics_are_recorded_as_the_flask_route_records_them(pair: tuple[Flask,
     requests = f'recsys_http_requests_total{{method="GET",route="{ROUTE}",status="200"}}'
     latency = f'recsys_http_request_duration_seconds_count{{method="GET",route="{ROUTE}"}}'
     assert samples[requests] == 6 and samples[latency] == 9
-    assert _fast_path_answers(fast) == 6 and _fast_path_answers(plain) == 0
+    assert _fast_path_answers(fast) == 7 and _fast_path_answers(plain) == 0  # 6 users, 1 similar
     version = fast_app.extensions["recsys"].service.snapshot.version
     assert samples[f'recsys_model_info{{version="{version}"}}'] == 1.0

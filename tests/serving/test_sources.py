@@ -117,6 +117,22 @@ class SourceContract:
         np.testing.assert_allclose(src.score(q, every), scores, rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(src.score(q, every[::-1]), scores[::-1], rtol=1e-5, atol=1e-6)
 
+    @pytest.mark.parametrize("strategy", sorted(QUERIES))
+    def test_prepare_scores_as_gather_does(
+        self, rec: HybridRecommender, src: CandidateSource, strategy: str
+    ) -> None:
+        """A pooled request (``prepare``, no candidates) scores items as a gathering one."""
+        user, items = QUERIES[strategy]
+        gathered = rec.query(user, _history(*items), n=3)
+        prepared = rec.query(user, _history(*items), n=3)
+        takes_part = src.gather(gathered) is not None
+        assert src.prepare(prepared) == takes_part
+        if takes_part:
+            every = np.arange(len(rec.bundle.items), dtype=np.int64)
+            np.testing.assert_allclose(
+                src.score(prepared, every), src.score(gathered, every), rtol=1e-5, atol=1e-6
+            )
+
     def test_personal_sources_take_no_part_without_a_history(
         self, rec: HybridRecommender, src: CandidateSource
     ) -> None:

@@ -50,6 +50,9 @@ class CandidateSource:
         explained_by: the history similarity (``behavior`` or ``text``) that explains an item
             this source brought, or None when :meth:`explain` does it.
         newest_only: explain with the user's newest ``recent_events`` events only.
+        scans_catalog: its :meth:`gather` scores the whole catalog or searches an index; a
+            pooled request (``HybridRecommender.recommend_user`` with ``pool``) calls
+            :meth:`prepare` instead and scores the pool.
 
     One instance serves one bundle: ``__init__`` may precompute what every request needs.
 
@@ -66,6 +69,7 @@ class CandidateSource:
     personal: ClassVar[bool] = True
     explained_by: ClassVar[Explained] = None
     newest_only: ClassVar[bool] = False
+    scans_catalog: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
@@ -87,6 +91,15 @@ class CandidateSource:
             None when the source takes no part in ``q`` (then it is not scored either).
         """
         raise NotImplementedError
+
+    def prepare(self, q: Query) -> bool:
+        """What :meth:`score` needs for ``q``, without gathering candidates (``scans_catalog``).
+
+        Returns:
+            Whether the source takes part in ``q`` (as :meth:`gather` not returning None).
+            :meth:`score` then gives the same scores as after :meth:`gather`.
+        """
+        return self.gather(q) is not None
 
     def score(self, q: Query, cand: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
         """Raw scores of ``cand`` (any scale; ``-inf`` where the source cannot score an item)."""

@@ -56,6 +56,26 @@ def _user_vector(q: Query, user_idx: int, row: sp.csr_matrix) -> npt.NDArray[np.
     return model.user_vector(user_idx, row)
 
 
+def factor_scores(
+    q: Query, vector: npt.NDArray[np.float32], cand: npt.NDArray[np.int64]
+) -> npt.NDArray[np.float32]:
+    """Dot products of ``cand``'s item factors with ``vector`` (``-inf`` for unknown items).
+
+    What ``score_items`` gives for a factor model, restricted to ``cand`` without its checks
+    (items appended after training have no factors and get ``-inf`` too).
+    """
+    model = q.bundle.behavior
+    vectors = model.item_vectors
+    assert vectors is not None
+    if int(cand.max(initial=-1)) < vectors.shape[0]:
+        out = vectors[cand] @ vector
+    else:
+        inside = cand < vectors.shape[0]
+        out = np.full(cand.size, -np.inf, dtype=np.float32)
+        out[inside] = vectors[cand[inside]] @ vector
+    return np.where(model.known_items[cand], out, -np.inf).astype(np.float32)
+
+
 def _masked_top(q: Query, scores: npt.NDArray[np.float32]) -> npt.NDArray[np.int64]:
     s = scores.copy()
     s[~q.allowed] = -np.inf
@@ -70,6 +90,7 @@ class BehaviorSource(CandidateSource):
     reason_code = 0
     position = 10
     explained_by = "behavior"
+    scans_catalog = True
 
     def weight(self, q: Query) -> float:
         """``behavior_weight`` (hybrid) or ``content_behavior_weight`` (content)."""
@@ -96,11 +117,17 @@ class BehaviorSource(CandidateSource):
         q.memo["behavior_all"] = scores
         return _masked_top(q, scores)
 
+    def prepare(self, q: Query) -> bool:
+        """Nothing to prepare: :meth:`score` scores the candidates it is given."""
+        return q.personal
+
     def score(self, q: Query, cand: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
         """The model's scores of ``cand``."""
         every = q.memo.get("behavior_all")
         if every is not None:
             return every[cand]  # type: ignore[no-any-return]
+        if q.user_idx >= 0 and q.bundle.behavior.item_vectors is not None:
+            return factor_scores(q, _user_vector(q, q.user_idx, q.hist_row), cand)
         return q.bundle.behavior.score_items(q.user_idx, q.hist_row, cand)
 
     def typical_spreads(self) -> list[float]:
@@ -131,10 +158,22 @@ class RecentSource(CandidateSource):
     position = 20
     explained_by = "behavior"
     newest_only = True
+    scans_catalog = True
 
     def weight(self, q: Query) -> float:
         """``recent_weight``."""
         return self.config.recent_weight
+
+    def prepare(self, q: Query) -> bool:
+        """The fold-in of the newest events (no candidates)."""
+        recent = _recent_row(q)
+        if recent is None:
+            return False
+        if "recent_vec" not in q.memo and q.bundle.behavior.item_vectors is not None:
+            q.memo["recent_vec"] = _user_vector(q, -1, recent)
+        elif q.bundle.behavior.item_vectors is None:
+            q.memo["recent_all"] = q.bundle.behavior.score_items(-1, recent)
+        return True
 
     def gather(self, q: Query) -> npt.NDArray[np.int64] | None:
         """Its own top ``k`` (exact); none on the index path, where ``behavior``'s search serves."""
@@ -154,7 +193,4 @@ class RecentSource(CandidateSource):
         every = q.memo.get("recent_all")
         if every is not None:
             return every[cand]  # type: ignore[no-any-return]
-        vectors = q.bundle.behavior.item_vectors
-        assert vectors is not None
-        recent_vec: npt.NDArray[np.float32] = q.memo["recent_vec"]
-        return (vectors[cand] @ recent_vec).astype(np.float32)
+        return factor_scores(q, q.memo["recent_vec"], cand)

@@ -69,8 +69,8 @@ class RepeatSource(CandidateSource):
 
     def gather(self, q: Query) -> npt.NDArray[np.int64] | None:
         """The bought items by score (None: nothing bought is allowed, or the weight is 0)."""
-        if not q.personal:
-            return None
+        if not q.personal or self.weight(q) <= 0 or q.config.exclude_purchased:
+            return None  # (bought items are excluded when exclude_purchased: none is allowed)
         scores = self._scores(q)
         bought = np.flatnonzero(scores > 0)
         if not (self.weight(q) > 0 and bought.size and q.allowed[bought].any()):

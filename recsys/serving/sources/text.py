@@ -25,20 +25,31 @@ def profile_weight(matrix: MatrixConfig, event_type: str, rank: int) -> float:
 def text_profile(
     bundle: Bundle, history: Sequence[UserEvent], recent_items: int
 ) -> npt.NDArray[np.float32] | None:
-    """Unit mean of the newest ``recent_items`` distinct items' text vectors, by profile weight."""
-    if bundle.text_vectors is None:
+    """Unit mean of the newest ``recent_items`` distinct items' text vectors, by profile weight.
+
+    Each distinct item with text counts once, at its newest event (its ``rank`` in ``history``,
+    newest first, among all events).
+    """
+    if bundle.text_vectors is None or not history:
         return None
     mc = bundle.config.matrix
-    acc = np.zeros(bundle.text_vectors.shape[1], dtype=np.float64)
-    seen: set[int] = set()
-    for rank, e in enumerate(history):
-        idx = bundle.items.index(e.item_id)
-        if idx < 0 or not bundle.text_mask[idx] or idx in seen:
-            continue
-        seen.add(idx)
-        acc += profile_weight(mc, e.type, rank) * bundle.text_vectors[idx]
-        if len(seen) >= recent_items:
+    # the newest items: a prefix of the history holds them unless it repeats items a lot
+    span = min(len(history), 4 * recent_items)
+    while True:
+        idx = bundle.items.indices([e.item_id for e in history[:span]])
+        ok = idx >= 0
+        ok[ok] = bundle.text_mask[idx[ok]]
+        first = np.unique(idx[ok], return_index=True)[1]  # first (newest) event of each item
+        ranks = np.sort(np.flatnonzero(ok)[first])[:recent_items]
+        if ranks.size >= recent_items or span == len(history):
             break
+        span = min(len(history), 4 * span)
+    if ranks.size == 0:
+        return None
+    weights = np.fromiter(
+        (profile_weight(mc, history[r].type, int(r)) for r in ranks), np.float64, ranks.size
+    )
+    acc = weights @ bundle.text_vectors[idx[ranks]].astype(np.float64)
     norm = np.linalg.norm(acc)
     return (acc / norm).astype(np.float32) if norm > 0 else None
 
@@ -51,6 +62,7 @@ class TextSource(CandidateSource):
     reason_code = 1
     position = 30
     explained_by = "text"
+    scans_catalog = True
 
     def weight(self, q: Query) -> float:
         """``text_weight`` (hybrid) or ``content_text_weight`` (content)."""
@@ -58,15 +70,22 @@ class TextSource(CandidateSource):
             return 0.0
         return self.config.text_weight if q.hybrid else self.config.content_text_weight
 
-    def gather(self, q: Query) -> npt.NDArray[np.int64] | None:
-        """The text index's nearest items to the profile (None: no text or no profile)."""
+    def prepare(self, q: Query) -> bool:
+        """The text profile of the user's recent items (None: no text or no profile)."""
         if not q.personal or q.bundle.text_index is None:
-            return None
+            return False
         profile = text_profile(q.bundle, q.history, q.config.recent_items)
         if profile is None:
-            return None
+            return False
         q.memo["text_profile"] = profile
-        return q.bundle.text_index.search(profile, q.k + len(q.exclude))[0]
+        return True
+
+    def gather(self, q: Query) -> npt.NDArray[np.int64] | None:
+        """The text index's nearest items to the profile (None: no text or no profile)."""
+        if not self.prepare(q):
+            return None
+        assert q.bundle.text_index is not None
+        return q.bundle.text_index.search(q.memo["text_profile"], q.k + len(q.exclude))[0]
 
     def score(self, q: Query, cand: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
         """Cosine of ``cand``'s text to the profile (``-inf`` for items without text)."""
