@@ -57,7 +57,7 @@ class ApiConfig(Config):
     swap_poll_s: float = 2.0  # how often each worker checks CURRENT and catalog changes
     watch: bool = True  # run the background swap watcher (tests may drive refresh() by hand)
     precomputed: bool = True  # answer unchanged users from the bundle's lists (False: all live)
-    fast_path: bool = True  # serve user recs and similar items (GET) without Flask's dispatch
+    fast_path: bool = True  # serve user recs, similar items, sessions without Flask's dispatch
     # the pitch writer of ?pitch=true (the config file's [pitch] table; not read from the env)
     pitch: PitchConfig = field(default_factory=PitchConfig)
 
