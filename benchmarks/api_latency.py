@@ -331,6 +331,8 @@ class _Client(asyncio.Protocol):
         self.buffer = b""
         self.waiting = True
         self.label, raw = self.requests[self.k % len(self.requests)]
+        if UNIQUE in raw:  # an event batch: new ids for every request (same length)
+            raw = raw.replace(UNIQUE, f"{self.index:03x}{self.k:07x}".encode())
         self.t0 = now
         self.transport.write(raw)
         self.k += 1
@@ -527,8 +529,19 @@ def get_paths(
     raise ValueError(f"{scenario!r} is not a GET scenario")
 
 
+# Placeholder in event ids that the load generator replaces, per request sent, by the client's
+# number and its request count: every batch it sends is new. Without it the clients, which cycle
+# through a shared list of bodies from staggered offsets, re-send batches another client already
+# sent once the rate is high enough (at ~400 batches/s after ~5 s), and the run measures
+# idempotent retries (nothing stored) instead of writes.
+UNIQUE = b"@@@@@@@@@@"
+
+
 def event_bodies(users: Sequence[str], items: Sequence[str], batches: int) -> list[bytes]:
-    """``batches`` JSON bodies of ``BATCH`` random events each, every event with its own id."""
+    """``batches`` JSON bodies of ``BATCH`` random events each, every event with its own id.
+
+    The ids hold :data:`UNIQUE`, which the load generator makes unique per request sent.
+    """
     rng = np.random.default_rng(SEED)
     types = ["view", "click", "add_to_cart", "purchase"]
     out = []
@@ -540,7 +553,12 @@ def event_bodies(users: Sequence[str], items: Sequence[str], batches: int) -> li
             strict=True,
         )
         events = [
-            {"user_id": str(u), "item_id": str(i), "type": str(t), "event_id": f"b{b}-{k}"}
+            {
+                "user_id": str(u),
+                "item_id": str(i),
+                "type": str(t),
+                "event_id": f"b{b}-{k}-{UNIQUE.decode()}",
+            }
             for k, (u, i, t) in enumerate(drawn)
         ]
         out.append(json.dumps({"events": events}).encode())
