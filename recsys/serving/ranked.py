@@ -31,6 +31,33 @@ def serves_ranked(config: HybridConfig, n: int, filters: Filters) -> bool:
     )
 
 
+def walk_list(
+    bundle: Bundle, config: HybridConfig, ranked: RankedList, n: int, filters: Filters
+) -> list[int] | None:
+    """Positions of the ``n`` items a request takes from a precomputed list, best first.
+
+    Items excluded by the request, or out of stock now (when ``in_stock_only``), are skipped;
+    the category cap is applied as a live answer applies it.
+
+    Returns:
+        The positions, or None when the list cannot give ``n`` items.
+    """
+    keep = ranked.items >= 0
+    if config.in_stock_only:
+        keep &= bundle.item_table.in_stock[np.maximum(ranked.items, 0)]
+    if filters.exclude:
+        ex = bundle.items.indices(sorted(filters.exclude))
+        keep &= ~np.isin(ranked.items, ex[ex >= 0])
+    pos = np.flatnonzero(keep)
+    if config.max_category_share is None:
+        chosen: list[int] = pos[:n].tolist()
+    else:
+        codes = bundle.item_table.category_codes[ranked.items]
+        cap = sel.category_cap(n, config.max_category_share)
+        chosen = sel.capped_walk(pos.tolist(), codes, n, cap)[0]
+    return chosen if len(chosen) == n else None
+
+
 def answer_from_list(
     bundle: Bundle,
     config: HybridConfig,
@@ -51,20 +78,8 @@ def answer_from_list(
     """
     if not serves_ranked(config, n, filters):
         return None
-    keep = ranked.items >= 0
-    if config.in_stock_only:
-        keep &= bundle.item_table.in_stock[np.maximum(ranked.items, 0)]
-    if filters.exclude:
-        ex = bundle.items.indices(sorted(filters.exclude))
-        keep &= ~np.isin(ranked.items, ex[ex >= 0])
-    pos = np.flatnonzero(keep)
-    if config.max_category_share is None:
-        chosen = pos[:n].tolist()
-    else:
-        codes = bundle.item_table.category_codes[ranked.items]
-        cap = sel.category_cap(n, config.max_category_share)
-        chosen = sel.capped_walk(pos.tolist(), codes, n, cap)[0]
-    if len(chosen) < n:
+    chosen = walk_list(bundle, config, ranked, n, filters)
+    if chosen is None:
         return None
     ids = bundle.items.ids(ranked.items[chosen])
     scores, reasons = ranked.scores[chosen].tolist(), ranked.sources[chosen].tolist()

@@ -25,7 +25,7 @@ from recsys.models.base import FactorModel, top_n
 from recsys.precomputed import SimilarLists
 from recsys.serving import select as sel
 from recsys.serving.blend import Contributions, blend
-from recsys.serving.ranked import serves_ranked
+from recsys.serving.ranked import serves_ranked, walk_list
 from recsys.serving.sources import REASON_NAMES, reason_code
 from recsys.serving.sources.behavior import unit
 from recsys.types import (
@@ -194,21 +194,8 @@ def answer_from_similar(
     ranked = lists.get(mode, idx)
     if ranked is None:
         return None
-    keep = ranked.items >= 0
-    if config.in_stock_only:
-        keep &= bundle.item_table.in_stock[np.maximum(ranked.items, 0)]
-    if filters.exclude:
-        ex = bundle.items.indices(sorted(filters.exclude))
-        keep &= ~np.isin(ranked.items, ex[ex >= 0])
-    pos = np.flatnonzero(keep)
-    if config.max_category_share is None:
-        chosen = pos[:n].tolist()
-    else:
-        codes = bundle.item_table.category_codes[ranked.items]
-        chosen = sel.capped_walk(
-            pos.tolist(), codes, n, sel.category_cap(n, config.max_category_share)
-        )[0]
-    if len(chosen) < n:
+    chosen = walk_list(bundle, config, ranked, n, filters)
+    if chosen is None:
         return None
     reason = _reasons(bundle, idx, item_id)
     ids = bundle.items.ids(ranked.items[chosen])
