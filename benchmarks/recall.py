@@ -54,6 +54,7 @@ from recsys.evaluation import (  # noqa: E402
     truth_of,
 )
 from recsys.serving import FrameEvents, HybridRecommender  # noqa: E402
+from recsys.serving.query import history_row  # noqa: E402
 from recsys.serving.sources.text import text_profile  # noqa: E402
 from recsys.text import EmbeddingCache, TextEncoder  # noqa: E402
 from recsys.training import build_bundle  # noqa: E402
@@ -483,7 +484,7 @@ class OurModels:
         b, rec = self.b, HybridRecommender(self.b)
         rows = {}
         for user in self.s.truth:
-            row = rec.history_row(self.hist.get(user, []))
+            row = history_row(rec.bundle, self.hist.get(user, []))
             rows[self.s.users.index(user)] = self._to_split(
                 b.behavior.score_items(b.users.index(user), row)
             )

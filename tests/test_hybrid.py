@@ -19,6 +19,7 @@ from recsys.serving import HybridRecommender
 from recsys.serving import select as sel
 from recsys.serving.blend import zscore
 from recsys.serving.similar import behavior_cosine
+from recsys.serving.sources.repeat import repeat_scores
 from recsys.text import TextEncoder
 from recsys.training import build_bundle
 from recsys.types import Filters, Recommendations, UserEvent
@@ -368,7 +369,7 @@ def _buys(*items_and_days: tuple[str, float]) -> list[UserEvent]:
 def test_repeat_scores_count_purchases_with_a_half_life(rec: HybridRecommender) -> None:
     history = _buys(("r2", 0), ("r2", 30), ("k1", 60), ("unknown", 0))
     history.append(UserEvent("r3", "view", 1.8e9))
-    scores = rec.repeat_scores(history)
+    scores = repeat_scores(rec.bundle, history, rec.config.repeat_half_life_days)
     b = rec.bundle
     assert scores[b.items.index("r2")] == pytest.approx(1.0 + 0.5)  # 30 days = one half-life
     assert scores[b.items.index("k1")] == pytest.approx(0.25)

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from recsys.bundle import Bundle
@@ -46,6 +47,88 @@ def _usable_list(snap: Snapshot, user_idx: int, use_precomputed: bool) -> Ranked
     if not use_precomputed or lists is None or not _ranks_as_lists(snap.recommender, snap.base):
         return None
     return lists.get(user_idx)
+
+
+def _list_state(snap: Snapshot, store: Store, user_id: str) -> tuple[bool, bool]:
+    """``(erased since training, history changed since the lists were ranked)`` (one query).
+
+    The history changed when there are new events, or none at all (erased).
+    """
+    assert snap.precomputed is not None
+    newest, erased_at = store.user_state(user_id)
+    erased = erased_at is not None and erased_at >= snap.trained_from
+    return erased, newest is None or newest > snap.precomputed.watermark
+
+
+def _pooled(
+    snap: Snapshot, store: Store, user_id: str, ranked: RankedList, history: UserHistory | None
+) -> tuple[UserHistory | None, npt.NDArray[np.int64] | None, npt.NDArray[np.int64] | None]:
+    """A browsing shopper (a list, and events since training) is ranked over a small pool.
+
+    Returns:
+        ``(history, owned, pool)``: the history to rank from (a bounded read when the config
+        allows it, ``recsys.serving.pool.bounded_history``: the newest events and the pairs
+        stored since training), the items owned per the user's training row (with a bounded
+        read), and the pool; ``(history, None, None)`` when pools are off.
+    """
+    newest = snap.recommender.config.live_pool_items
+    if snap.similar is None or newest == 0:
+        return history, None, None
+    owned = None
+    if history is None and (limit := bounded_history(snap.base.config)):
+        assert snap.precomputed is not None
+        events, since = store.user_events_since(user_id, limit, snap.precomputed.watermark)
+        history = UserHistory(events, since)
+        user_idx, matrix = snap.bundle.users.index(user_id), snap.bundle.user_items
+        owned = matrix.indices[matrix.indptr[user_idx] : matrix.indptr[user_idx + 1]]
+        owned = owned.astype(np.int64)
+    if history is None:
+        history = store.user_history(user_id, HISTORY_LIMIT)
+    return history, owned, user_pool(snap.bundle, ranked, snap.similar, history.events, newest)
+
+
+def _answer_user(
+    snap: Snapshot,
+    store: Store,
+    use_precomputed: bool,
+    user_id: str,
+    n: int,
+    filters: Filters,
+    history: UserHistory | None,
+    reasons: bool,
+) -> ServedRecommendations:
+    """``RecommendationService.recommend_user``'s answer from ``snap`` (see there)."""
+    rec = snap.recommender
+    user_idx = snap.bundle.users.index(user_id)
+    ranked = _usable_list(snap, user_idx, use_precomputed)
+    erased, changed = False, True
+    if ranked is not None:
+        erased, changed = _list_state(snap, store, user_id)
+        if not (erased or changed or reasons) and history is None:
+            answer = rec.recommend_ranked(ranked, n, filters)
+            if answer is not None:
+                return served(snap.bundle, answer, "precomputed")
+    elif user_idx >= 0:
+        erased_at = store.erased_at(user_id)
+        erased = erased_at is not None and erased_at >= snap.trained_from
+    pool = owned = None
+    if ranked is not None and changed and not erased:
+        history, owned, pool = _pooled(snap, store, user_id, ranked, history)
+    if history is None:
+        history = store.user_history(user_id, HISTORY_LIMIT)
+    # an erased user is served from the history kept since, never from the trained vector
+    answer = rec.recommend_user(
+        user_id,
+        history.events,
+        n=n,
+        filters=filters,
+        explain=reasons,
+        item_types=history.item_types,
+        use_trained_vector=not erased,
+        pool=pool,
+        owned=owned,
+    )
+    return served(snap.bundle, answer, "live")
 
 
 class RecommendationService:
@@ -186,57 +269,16 @@ class RecommendationService:
             similar items of their newest items, :mod:`recsys.serving.pool`); other live
             answers scan the catalog.
         """
-        snap = self._state.snapshot
-        filters = filters or Filters()
-        rec = snap.recommender
-        user_idx = snap.bundle.users.index(user_id)
-        ranked = _usable_list(snap, user_idx, self.use_precomputed)
-        erased, changed = False, True
-        if ranked is not None:
-            assert snap.precomputed is not None
-            newest, erased_at = self._state.store.user_state(user_id)
-            erased = erased_at is not None and erased_at >= snap.trained_from
-            # new events (or an erasure) since the lists were ranked from the stored history
-            changed = newest is None or newest > snap.precomputed.watermark
-            if not (erased or changed or reasons) and history is None:
-                answer = rec.recommend_ranked(ranked, n, filters)
-                if answer is not None:
-                    return served(snap.bundle, answer, "precomputed")
-        elif user_idx >= 0:
-            erased = self.is_erased(user_id, snap)
-        # a browsing shopper (a list, and events since) is ranked over a small pool
-        pooled = ranked is not None and changed and not erased and snap.similar is not None
-        pooled = pooled and rec.config.live_pool_items > 0
-        owned = None
-        if history is None and pooled and (limit := bounded_history(snap.base.config)):
-            assert snap.precomputed is not None
-            events, since = self._state.store.user_events_since(
-                user_id, limit, snap.precomputed.watermark
-            )
-            history = UserHistory(events, since)  # owned: since training, and the trained row
-            matrix = snap.bundle.user_items
-            owned = matrix.indices[matrix.indptr[user_idx] : matrix.indptr[user_idx + 1]]
-        if history is None:
-            history = self.user_history(user_id)
-        pool = None
-        if pooled:
-            assert ranked is not None and snap.similar is not None
-            pool = user_pool(
-                snap.bundle, ranked, snap.similar, history.events, rec.config.live_pool_items
-            )
-        # an erased user is served from the history kept since, never from the trained vector
-        answer = rec.recommend_user(
+        return _answer_user(
+            self._state.snapshot,
+            self._state.store,
+            self.use_precomputed,
             user_id,
-            history.events,
-            n=n,
-            filters=filters,
-            explain=reasons,
-            item_types=history.item_types,
-            use_trained_vector=not erased,
-            pool=pool,
-            owned=None if owned is None else owned.astype(np.int64),
+            n,
+            filters or Filters(),
+            history,
+            reasons,
         )
-        return served(snap.bundle, answer, "live")
 
     def recommend_session(
         self,

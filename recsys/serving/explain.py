@@ -44,6 +44,30 @@ def bare_reason(parts: Mapping[str, float], sources: Mapping[str, CandidateSourc
     return Reason(kind, reason, (), "")
 
 
+def top_source_reasons(
+    contrib: Mapping[str, npt.NDArray[np.float64]],
+    chosen: Sequence[int],
+    named: Mapping[str, Reason],
+    sources: Mapping[str, CandidateSource],
+) -> list[Reason]:
+    """:func:`bare_reason` of each chosen candidate, for all of them at once.
+
+    Args:
+        contrib: each source's contribution per candidate (the blend's).
+        chosen: positions of the chosen candidates.
+        named: the bare reason of each source name.
+        sources: the recommender's sources.
+
+    Returns:
+        The reason of the source that contributed most (the first in blend order on a tie).
+    """
+    names = list(contrib)
+    if not names or not chosen:
+        return [bare_reason({}, sources)] * len(chosen)
+    parts = np.vstack([contrib[s][list(chosen)] for s in names])
+    return [named[names[t]] for t in parts.argmax(axis=0).tolist()]
+
+
 def bare_reasons(sources: Mapping[str, CandidateSource]) -> dict[int, Reason]:
     """The bare reason of each reason code (what answers from precomputed lists carry)."""
     by_reason = {s.reason: name for name, s in sources.items()}

@@ -26,18 +26,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-import scipy.sparse as sp
 
 from recsys.config import HybridConfig, MatrixConfig
 from recsys.models.base import top_n
 from recsys.serving import select as sel
 from recsys.serving.blend import Contributions, blend, spread_floor
-from recsys.serving.explain import bare_reason, bare_reasons, explain
+from recsys.serving.explain import bare_reason, bare_reasons, explain, top_source_reasons
 from recsys.serving.query import EventLog, Query, history_row, owned_items, strategy_of
 from recsys.serving.ranked import answer_from_list, serves_ranked
 from recsys.serving.similar import similar_items
 from recsys.serving.sources import CandidateSource, reason_code, sources
-from recsys.serving.sources.repeat import repeat_scores
 from recsys.types import (
     Filters,
     RankedList,
@@ -132,12 +130,9 @@ class HybridRecommender:
                 ``exclude_purchased`` then cover every item the user ever had.
             use_trained_vector: False to ignore what training learnt about ``user_id`` (an
                 erased user): the answer is computed from ``history`` alone.
-            pool: rank these items (and the cheap sources' own candidates) instead of the
-                candidates the catalog-scanning sources would gather: the live answer for a
-                user with a precomputed list, from small precomputed pools (see
-                :func:`recsys.serving.pool.user_pool`). Used only for the ``hybrid`` strategy.
-            owned: item indices the owned-items rules remove besides ``history`` and
-                ``item_types`` (a bounded read: the items of the user's training row).
+            pool: for the ``hybrid`` strategy, rank these items (and the cheap sources' own
+                candidates) instead of what catalog-scanning sources gather (``serving.pool``).
+            owned: item indices to exclude besides ``history``'s and ``item_types``' owned ones.
 
         Returns:
             :class:`Recommendations` (possibly fewer than ``n`` items if the filters leave fewer).
@@ -246,14 +241,6 @@ class HybridRecommender:
             strategy, user_idx, history, sel.check_n(n), filters or Filters(), item_types
         )
 
-    def history_row(self, history: Sequence[UserEvent]) -> sp.csr_matrix:
-        """Turn events (any order) into a ``1 x n_items`` confidence row (unknown items ignored)."""
-        return history_row(self.bundle, history)
-
-    def repeat_scores(self, history: Sequence[UserEvent]) -> npt.NDArray[np.float32]:
-        """Purchase frequency with recency per item (see ``sources.repeat.repeat_scores``)."""
-        return repeat_scores(self.bundle, history, self.config.repeat_half_life_days)
-
     def with_config(self, config: HybridConfig) -> HybridRecommender:
         """Return a recommender over the same bundle and events with other blend settings."""
         rec = HybridRecommender(self.bundle, config, self.events)  # shares what is per bundle
@@ -302,13 +289,7 @@ class HybridRecommender:
                     found[name] = pool
             elif (cand := source.gather(q)) is not None:
                 found[name] = cand
-        cand = np.unique(np.concatenate([*found.values(), np.empty(0, np.int64)]))
-        cand = cand[q.allowed[cand]]
-        if int(q.allowed.sum()) <= 2 * q.k:  # a narrow filter: score every allowed item exactly
-            cand = np.flatnonzero(q.allowed).astype(np.int64)
-        elif cand.size < q.n:  # filters left too few: fill with the most popular allowed items
-            pop = sel.popular_allowed(q, max(q.k, 2 * q.n))
-            cand = np.unique(np.concatenate([cand, pop[: q.n * 2]]))
+        cand = sel.candidate_set(q, list(found.values()))
         if cand.size == 0:
             return None
         scores = {name: self.sources[name].score(q, cand) for name in found}
@@ -330,13 +311,8 @@ class HybridRecommender:
         if explain_items:
             picked = [scored.parts(p) for p in chosen]
             reasons = explain(q, scored.cand[chosen], picked, self.sources)
-        else:  # the top source only (the first in blend order on a tie): no per-pair similarities
-            names = list(scored.contrib)
-            if names and chosen:
-                parts = np.vstack([scored.contrib[s][chosen] for s in names])
-                reasons = [self._bare_named[names[t]] for t in parts.argmax(axis=0).tolist()]
-            else:
-                reasons = [bare_reason({}, self.sources)] * len(chosen)
+        else:  # the top source only: no per-pair similarities
+            reasons = top_source_reasons(scored.contrib, chosen, self._bare_named, self.sources)
         ids = b.items.ids(scored.cand[chosen])
         scores = scored.blended[chosen].tolist()
         items = [RecommendedItem(i, s, r) for i, s, r in zip(ids, scores, reasons, strict=True)]

@@ -60,6 +60,22 @@ def popular_allowed(q: Query, at_least: int) -> npt.NDArray[np.int64]:
     return q.memo[key]  # type: ignore[no-any-return]
 
 
+def candidate_set(q: Query, found: list[npt.NDArray[np.int64]]) -> npt.NDArray[np.int64]:
+    """The candidates a request scores: the sources' own, allowed, sorted and unique.
+
+    Under a narrow filter (at most ``2 k`` items allowed) every allowed item is scored exactly;
+    when filters leave fewer than ``n``, the most popular allowed items fill in.
+    """
+    cand = np.unique(np.concatenate([*found, np.empty(0, np.int64)]))
+    cand = cand[q.allowed[cand]]
+    if int(q.allowed.sum()) <= 2 * q.k:  # a narrow filter: score every allowed item exactly
+        return np.flatnonzero(q.allowed).astype(np.int64)
+    if cand.size < q.n:  # filters left too few: fill with the most popular allowed items
+        pop = popular_allowed(q, max(q.k, 2 * q.n))
+        cand = np.unique(np.concatenate([cand, pop[: q.n * 2]]))
+    return cand
+
+
 def capped_walk(
     order: list[int], codes: npt.NDArray[np.int32], n: int, cap: int
 ) -> tuple[list[int], list[int]]:
