@@ -243,19 +243,15 @@ class EventsMixin(StoreBase):
         Returns:
             ``(events newest first, distinct (item_id, type) pairs stored after after_seq)``.
         """
-        conn = self._read()
-        events = [
-            UserEvent._make(r)
-            for r in conn.execute(
-                "SELECT item_id, type, ts FROM events WHERE user_id = ? "
-                "ORDER BY ts DESC, seq DESC LIMIT ?",
-                (user_id, int(limit)),
-            ).fetchall()
-        ]
-        since = conn.execute(
-            "SELECT DISTINCT item_id, type FROM events WHERE user_id = ? AND seq > ?",
-            (user_id, int(after_seq)),
-        ).fetchall()
+        events = self.user_events(user_id, limit=limit)
+        since = (
+            self._read()
+            .execute(
+                "SELECT DISTINCT item_id, type FROM events WHERE user_id = ? AND seq > ?",
+                (user_id, int(after_seq)),
+            )
+            .fetchall()
+        )
         return events, since
 
     def last_seq(self) -> int:

@@ -18,6 +18,26 @@ from recsys.training import train
 WRITE_KEY = "test-write-key"
 ADMIN_KEY = "test-admin-key"
 TRAIN_CONFIG = {"behavior": {"factors": 8, "iterations": 10}}
+# valid request-body parts the schema tests mutate (test_api_openapi, test_api_validation)
+BATCH = 3  # a small batch limit, so that mutations reach maxItems
+EVENT = {
+    "user_id": "u1",
+    "item_id": "k1",
+    "type": "view",
+    "ts": 1_700_000_000,
+    "session_id": "s1",
+    "event_id": "e1",
+}
+ITEM = {
+    "item_id": "n1",
+    "title": "Pasta pot",
+    "description": "A pot.",
+    "category": "Kitchen",
+    "price": 12.5,
+    "currency": "EUR",
+    "in_stock": True,
+    "attributes": {"size": "L"},
+}
 
 
 def train_into(

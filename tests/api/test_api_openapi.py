@@ -6,7 +6,7 @@ import copy
 from typing import Any
 
 import pytest
-from api_testing import ADMIN_KEY, auth
+from api_testing import ADMIN_KEY, BATCH, EVENT, ITEM, auth
 from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import given
@@ -108,25 +108,6 @@ def test_responses_match_the_schemas(client: FlaskClient) -> None:
 # The API validates bodies with jsonschema's draft 4 validator on to_draft4's rewrite of the
 # published schemas (openapi-schema-validator is a test-only dependency). These tests hold it to
 # accepting and rejecting exactly what openapi-schema-validator's OAS30Validator does.
-BATCH = 3  # a small batch limit, so that mutations reach maxItems
-EVENT = {
-    "user_id": "u1",
-    "item_id": "k1",
-    "type": "view",
-    "ts": 1_700_000_000,
-    "session_id": "s1",
-    "event_id": "e1",
-}
-ITEM = {
-    "item_id": "n1",
-    "title": "Pasta pot",
-    "description": "A pot.",
-    "category": "Kitchen",
-    "price": 12.5,
-    "currency": "EUR",
-    "in_stock": True,
-    "attributes": {"size": "L"},
-}
 VALID_BODIES: dict[str, list[Any]] = {
     "SessionRequest": [
         {"recent_item_ids": ["k1", "r2"], "n": 5, "category": "Kitchen", "exclude": ["k2"]},

@@ -15,6 +15,7 @@ from typing import Any
 
 import fastjsonschema
 import pytest
+from api_testing import BATCH, EVENT, ITEM
 from flask import Flask
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -24,25 +25,6 @@ from api.errors import ApiError
 from api.openapi import validator
 from api.validation import fast_validator, json_body, schema_error
 
-BATCH = 3  # a small batch limit, so that mutations reach maxItems
-EVENT = {
-    "user_id": "u1",
-    "item_id": "k1",
-    "type": "view",
-    "ts": 1_700_000_000,
-    "session_id": "s1",
-    "event_id": "e1",
-}
-ITEM = {
-    "item_id": "n1",
-    "title": "Pasta pot",
-    "description": "A pot.",
-    "category": "Kitchen",
-    "price": 12.5,
-    "currency": "EUR",
-    "in_stock": True,
-    "attributes": {"size": "L"},
-}
 # every schema json_body serves (api/routes), with valid bodies to start mutations from
 VALID_BODIES: dict[str, list[Any]] = {
     "EventBody": [

@@ -169,10 +169,10 @@ class RecentSource(CandidateSource):
         recent = _recent_row(q)
         if recent is None:
             return False
-        if "recent_vec" not in q.memo and q.bundle.behavior.item_vectors is not None:
-            q.memo["recent_vec"] = _user_vector(q, -1, recent)
-        elif q.bundle.behavior.item_vectors is None:
+        if q.bundle.behavior.item_vectors is None:  # no factors: score every item once
             q.memo["recent_all"] = q.bundle.behavior.score_items(-1, recent)
+        elif "recent_vec" not in q.memo:
+            q.memo["recent_vec"] = _user_vector(q, -1, recent)
         return True
 
     def gather(self, q: Query) -> npt.NDArray[np.int64] | None:
