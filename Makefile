@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 export RECSYS_HOME ?= $(CURDIR)/var/demo
 PYTEST_ARGS ?=
 
-.PHONY: venv pitch-model demo test test-heavy test-llm test-all lint fmt bench clean
+.PHONY: venv pitch-model demo test test-heavy test-spark test-llm test-all lint fmt bench clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,11 +47,22 @@ demo: $(STAMP) pitch-model
 	BIN=$(BIN) bash api/demo.sh
 
 test: $(STAMP)
-	$(BIN)/pytest -m "not slow and not llm" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not slow and not llm and not spark" $(PYTEST_ARGS)
 
 # the slow tests skipped by `make test` (real server, SIGKILL, fuzzing, full ML-100K); CI runs them
 test-heavy: $(STAMP)
-	$(BIN)/pytest -m "slow and not llm" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "slow and not llm and not spark" $(PYTEST_ARGS)
+
+# the Spark engine's tests (a local[2] session, a standalone cluster on 127.0.0.1; needs Java 17+):
+# the [spark] extra (pyspark, pyarrow) is installed into the venv once, again when pyproject changes
+SPARK_STAMP := $(VENV)/.spark-installed
+
+$(SPARK_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/pip install -q -e '.[spark]'
+	touch $(SPARK_STAMP)
+
+test-spark: $(SPARK_STAMP)
+	$(BIN)/pytest -m spark $(PYTEST_ARGS)
 
 # the tests that load the real packaged language model (minutes on 2 CPU cores)
 test-llm: $(STAMP) pitch-model

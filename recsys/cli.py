@@ -224,14 +224,79 @@ def load_demo(obj: Context, dataset: str) -> None:
     help="TOML or JSON training config (defaults otherwise).",
 )
 @click.option("--no-publish", is_flag=True, help="Write the bundle but do not point CURRENT at it.")
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "spark"]),
+    default="local",
+    show_default=True,
+    help="Who trains: this process (implicit) or Apache Spark (the [spark] extra, Java 17).",
+)
+@click.option(
+    "--master",
+    default="local[*]",
+    show_default=True,
+    help="Spark master: local[*], local[N] or spark://host:7077 (--engine spark).",
+)
+@click.option(
+    "--conf",
+    "spark_conf",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Spark property passed through, repeatable (--engine spark).",
+)
+@click.option(
+    "--events",
+    "events_path",
+    default=None,
+    help="Train on this Parquet file/folder of events instead of the store (--engine spark).",
+)
+@click.option(
+    "--catalog",
+    "catalog_path",
+    default=None,
+    help="The catalog file for --events (any format import-catalog reads; default: the store's).",
+)
+@click.option(
+    "--stage",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Folder for Spark's export and staged bundle (default: a temporary folder).",
+)
 @click.pass_obj
-def train(obj: Context, config_path: Path | None, no_publish: bool) -> None:
+def train(
+    obj: Context,
+    config_path: Path | None,
+    no_publish: bool,
+    engine: str,
+    master: str,
+    spark_conf: tuple[str, ...],
+    events_path: str | None,
+    catalog_path: str | None,
+    stage: Path | None,
+) -> None:
     """Train on all stored events and publish a new model bundle."""
     from recsys.config import load_config
     from recsys.training import train as run_train
 
     config = load_config(config_path)
-    report = run_train(obj.home, config, show_progress=obj.progress, publish_bundle=not no_publish)
+    spark = None
+    if engine == "spark":
+        from recsys.spark.engine import SparkEngine
+        from recsys.spark.session import SparkSettings
+
+        settings = SparkSettings(master=master, conf=SparkSettings.parse_conf(spark_conf))
+        spark = SparkEngine(
+            settings, events_path=events_path, catalog_path=catalog_path, stage=stage
+        )
+    elif events_path or catalog_path or spark_conf or master != "local[*]":
+        raise click.UsageError("--master, --conf, --events and --catalog need --engine spark")
+    report = run_train(
+        obj.home,
+        config,
+        show_progress=obj.progress,
+        publish_bundle=not no_publish,
+        engine=spark,
+    )
     steps = ", ".join(f"{k} {v:.1f}s" for k, v in report.timings.items())
     click.echo(
         f"bundle {report.version}{' published' if report.published else ' written'}: "

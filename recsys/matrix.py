@@ -53,6 +53,20 @@ class Interactions:
 DAY_S = 86_400.0
 
 
+def decay_rate(half_life_days: float) -> float:
+    """The exponent per second of :func:`decay`: ``weight = exp(age_s · rate)``.
+
+    Engines that cannot call :func:`decay` (Spark SQL, ``recsys.spark.matrix``) build the same
+    expression from this rate.
+    """
+    return -math.log(2) / (half_life_days * DAY_S)
+
+
+def type_weights(config: MatrixConfig) -> dict[str, float]:
+    """Each event type's weight (types outside :data:`~recsys.config.EVENT_TYPES` weigh 0)."""
+    return {t: config.weight(t) for t in EVENT_TYPES}
+
+
 @overload
 def decay(age_s: pl.Expr, half_life_days: float) -> pl.Expr: ...
 @overload
@@ -69,7 +83,7 @@ def decay(
         age_s: ages in seconds (>= 0), a numpy array or a polars expression.
         half_life_days: the age at which an event counts half.
     """
-    rate = -math.log(2) / (half_life_days * DAY_S)
+    rate = decay_rate(half_life_days)
     if isinstance(age_s, pl.Expr):
         return (age_s * rate).exp()
     return np.exp(age_s * rate)
@@ -81,7 +95,7 @@ def event_weights(events: pl.DataFrame, config: MatrixConfig) -> pl.Expr:
     Age is measured from the newest event of the row's user (see the module docstring).
     """
     weight = pl.col("type").replace_strict(
-        {t: config.weight(t) for t in EVENT_TYPES}, default=0.0, return_dtype=pl.Float64
+        type_weights(config), default=0.0, return_dtype=pl.Float64
     )
     if config.half_life_days is None:
         return weight

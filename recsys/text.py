@@ -16,7 +16,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -218,6 +218,28 @@ class TextEncoder:
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
+class SupportsEncode(Protocol):
+    """What :func:`embed_with_cache` needs of an encoder.
+
+    :class:`TextEncoder` is one, and so is ``recsys.spark.text.SparkTextEncoder`` (the same
+    model, run on Spark executors).
+    """
+
+    @property
+    def model_id(self) -> str:
+        """Identifier mixed into cache keys."""
+        ...
+
+    @property
+    def dim(self) -> int:
+        """Embedding dimension."""
+        ...
+
+    def encode(self, texts: Sequence[str], show_progress: bool = False) -> npt.NDArray[np.float32]:
+        """Unit vectors of ``texts``, in order."""
+        ...
+
+
 @dataclass(frozen=True)
 class EmbeddingResult:
     """Vectors for a list of texts and how many had to be computed."""
@@ -229,7 +251,7 @@ class EmbeddingResult:
 
 def embed_with_cache(
     texts: Sequence[str],
-    encoder: TextEncoder,
+    encoder: SupportsEncode,
     cache: EmbeddingCache | None,
     show_progress: bool = False,
 ) -> EmbeddingResult:

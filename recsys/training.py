@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import polars as pl
@@ -30,14 +30,14 @@ from recsys.erasure import scrub_new_bundle
 from recsys.errors import EmptyDataError
 from recsys.home import Home
 from recsys.index import VectorIndex
-from recsys.matrix import DAY_S, build_interactions
-from recsys.models import make_model
+from recsys.matrix import DAY_S, Interactions, build_interactions
+from recsys.models import BehaviorModel, make_model
 from recsys.precomputed import PrecomputedLists, SimilarLists
 from recsys.serving import FrameEvents, HybridRecommender
 from recsys.serving.precompute import rank_every_user
 from recsys.serving.similar import rank_similar_lists
 from recsys.store.sqlite import CATALOG_COLUMNS, ITEM_SCHEMA, Store
-from recsys.text import EmbeddingCache, TextEncoder, embed_with_cache, item_text
+from recsys.text import EmbeddingCache, SupportsEncode, TextEncoder, embed_with_cache, item_text
 
 log = logging.getLogger(__name__)
 
@@ -208,6 +208,62 @@ def build_bundle(
             raise EmptyDataError("all events have zero weight: check matrix weights / window")
     with timed(timings, "behavior"):
         behavior = make_model(config.behavior).fit(inter.matrix, show_progress=show_progress)
+    ts = events["ts"]
+    window = data_window(float(ts.min()), float(ts.max()), events.height)  # type: ignore[arg-type]
+    return assemble_bundle(
+        inter,
+        behavior,
+        catalog,
+        config,
+        window,
+        encoder=encoder,
+        cache=cache,
+        show_progress=show_progress,
+        timings=timings,
+    )
+
+
+def data_window(first_ts: float, last_ts: float, n_events: int) -> dict[str, Any]:
+    """The manifest's ``data_window``: the oldest and newest trained event, and the count."""
+    return {
+        "first_event": datetime.fromtimestamp(first_ts, UTC).isoformat(),
+        "last_event": datetime.fromtimestamp(last_ts, UTC).isoformat(),
+        "events": n_events,
+    }
+
+
+def assemble_bundle(
+    inter: Interactions,
+    behavior: BehaviorModel,
+    catalog: pl.DataFrame,
+    config: TrainConfig,
+    window: dict[str, Any],
+    *,
+    encoder: TextEncoder | SupportsEncode | None = None,
+    cache: EmbeddingCache | None = None,
+    show_progress: bool = False,
+    timings: dict[str, float] | None = None,
+) -> tuple[Bundle, dict[str, int]]:
+    """The bundle around a trained matrix and behavior model: indexes, item table and text.
+
+    Shared by :func:`build_bundle` and other training engines (``recsys.spark.engine``), which
+    bring their own matrix, model and text encoder.
+
+    Args:
+        inter: the matrix and its vocabularies.
+        behavior: the fitted behavior model.
+        catalog: catalog frame (store columns); may be empty.
+        config: training config.
+        window: the manifest's ``data_window`` (:func:`data_window`).
+        encoder: text encoder (created from ``config.text`` when None and text is enabled).
+        cache: embedding cache (None: embed everything).
+        show_progress: progress bars for embedding.
+        timings: dict to fill with seconds per step.
+
+    Returns:
+        ``(bundle, counts)`` as :func:`build_bundle` returns them.
+    """
+    timings = {} if timings is None else timings
     with timed(timings, "behavior_index"):
         behavior_index = None
         if behavior.item_vectors is not None:
@@ -241,16 +297,7 @@ def build_bundle(
             text_index = VectorIndex(config.index).build(text_vectors[present], present)
     else:
         text_mask = np.zeros(len(frame), dtype=bool)
-    ts = events["ts"]
-    manifest = {
-        "data_window": {
-            "first_event": datetime.fromtimestamp(float(ts.min()), UTC).isoformat(),  # type: ignore[arg-type]
-            "last_event": datetime.fromtimestamp(float(ts.max()), UTC).isoformat(),  # type: ignore[arg-type]
-            "events": events.height,
-        },
-        "timings_s": timings,
-        "embedding": counts,
-    }
+    manifest = {"data_window": window, "timings_s": timings, "embedding": counts}
     bundle = Bundle(
         version="unsaved",
         path=None,  # type: ignore[arg-type]
@@ -301,6 +348,81 @@ def precompute_similar(bundle: Bundle, show_progress: bool = False) -> SimilarLi
     return rank_similar_lists(bundle, rec.config, rec.spread_floor, depth, show_progress)
 
 
+@dataclass(frozen=True)
+class BuiltBundle:
+    """What an engine's training gave, before the bundle is written.
+
+    Attributes:
+        bundle: the bundle, with its precomputed lists.
+        counts: ``{"embedded", "cached"}`` texts.
+        read_at: epoch seconds just before the data was read (erasures after it are scrubbed).
+        n_events: events trained on.
+        engine: the manifest's ``engine`` entry (``name`` and the engine's settings).
+    """
+
+    bundle: Bundle
+    counts: dict[str, int]
+    read_at: float
+    n_events: int
+    engine: dict[str, Any]
+
+
+class TrainingEngine(Protocol):
+    """Who trains a bundle for :func:`train` (the local default is :func:`_build_local`)."""
+
+    def build(
+        self,
+        home: Home,
+        store: Store,
+        config: TrainConfig,
+        data: TrainingData | None,
+        *,
+        cache: EmbeddingCache | None,
+        show_progress: bool,
+        timings: dict[str, float],
+    ) -> BuiltBundle:
+        """Train the bundle with its precomputed lists (``data``: what the caller read, if any)."""
+        ...
+
+    def build_frames(
+        self,
+        data: TrainingData,
+        config: TrainConfig,
+        *,
+        cache: EmbeddingCache | None = None,
+        show_progress: bool = False,
+        timings: dict[str, float] | None = None,
+    ) -> BuiltBundle:
+        """The same from frames in memory, without a store (judging candidates, benchmarks)."""
+        ...
+
+
+def _build_local(
+    data: TrainingData,
+    config: TrainConfig,
+    encoder: TextEncoder | None,
+    cache: EmbeddingCache | None,
+    show_progress: bool,
+    timings: dict[str, float],
+) -> BuiltBundle:
+    """This process trains: :func:`build_bundle`, then the precomputed lists."""
+    bundle, counts = build_bundle(
+        data.events,
+        data.catalog,
+        config,
+        encoder=encoder,
+        cache=cache,
+        show_progress=show_progress,
+        timings=timings,
+    )
+    with timed(timings, "toplists"):
+        bundle.precomputed = precompute_lists(
+            bundle, data.stored_events, data.watermark, show_progress
+        )
+        bundle.similar = precompute_similar(bundle, show_progress)
+    return BuiltBundle(bundle, counts, data.read_at, data.events.height, {"name": "local"})
+
+
 def train(
     home: Home,
     config: TrainConfig | None = None,
@@ -316,6 +438,7 @@ def train(
     steps: StepTimer | None = None,
     after_write: Callable[[Bundle], None] | None = None,
     before_publish: Callable[[Bundle], bool] | None = None,
+    engine: TrainingEngine | None = None,
 ) -> TrainReport:
     """Train on the store's data, write a bundle, and (by default) publish it and prune old ones.
 
@@ -341,6 +464,8 @@ def train(
             anything else happens to it.
         before_publish: called with the written bundle just before publishing; returning False
             leaves it written but unpublished. Not called when ``publish_bundle`` is False.
+        engine: who trains (None: this process, with implicit; ``recsys.spark.SparkEngine``:
+            Apache Spark). The bundle, and what follows its training, is the same.
 
     Returns:
         The :class:`TrainReport`; ``timings`` has ``read`` (when read here), the build steps
@@ -360,34 +485,37 @@ def train(
     published = False
     pruned: list[str] = []
     try:
-        if data is None:
+        if engine is None and data is None:
             with timer.step("read"):
                 data = read_training_data(store)
             timings["read"] = timer.timings["read"]
         with timer.step("train"):
-            bundle, counts = build_bundle(
-                data.events,
-                data.catalog,
-                config,
-                encoder=encoder,
-                cache=cache,
-                show_progress=show_progress,
-                timings=timings,
-            )
-            bundle.manifest["read_at"] = data.read_at  # erasures and catalog changes after it count
+            if engine is not None:
+                built = engine.build(
+                    home,
+                    store,
+                    config,
+                    data,
+                    cache=cache,
+                    show_progress=show_progress,
+                    timings=timings,
+                )
+            else:
+                assert data is not None
+                built = _build_local(data, config, encoder, cache, show_progress, timings)
+            bundle, counts = built.bundle, built.counts
+            bundle.manifest["read_at"] = (
+                built.read_at
+            )  # erasures and catalog changes after it count
+            bundle.manifest["engine"] = built.engine
             if metrics:
                 bundle.manifest["metrics"] = dict(metrics)
             bundle.manifest.update(manifest or {})
-            with timed(timings, "toplists"):
-                bundle.precomputed = precompute_lists(
-                    bundle, data.stored_events, data.watermark, show_progress
-                )
-                bundle.similar = precompute_similar(bundle, show_progress)
         with timer.step("write"), timed(timings, "write"):
             version = write_bundle(home.artifacts, bundle)
             if after_write is not None:
                 after_write(bundle)
-            scrub_new_bundle(store, home.artifacts, version, data.read_at)  # erased meanwhile
+            scrub_new_bundle(store, home.artifacts, version, built.read_at)  # erased meanwhile
         if publish_bundle and (before_publish is None or before_publish(bundle)):
             with timer.step("publish"), timed(timings, "publish"):
                 publish(home.artifacts, version)
@@ -411,7 +539,7 @@ def train(
     return TrainReport(
         version=version,
         published=published,
-        n_events=data.events.height,
+        n_events=built.n_events,
         n_users=len(bundle.users),
         n_items=len(bundle.items),
         n_interactions=int(bundle.user_items.nnz),

@@ -8,6 +8,9 @@ embedding cache, so a normal night embeds only new and changed products once.
 
 from __future__ import annotations
 
+import time
+from dataclasses import replace
+
 import polars as pl
 
 from jobs.nightly.run_report import EmbeddingCounts, RunReport
@@ -16,7 +19,7 @@ from recsys.config import TextConfig, TrainConfig
 from recsys.home import Home
 from recsys.nightly.config import NightlyConfig
 from recsys.text import EmbeddingCache, TextEncoder
-from recsys.training import build_bundle
+from recsys.training import TrainingData, TrainingEngine, build_bundle
 
 
 class Builds:
@@ -29,11 +32,13 @@ class Builds:
         *,
         encoder: TextEncoder | None,
         show_progress: bool,
+        engine: TrainingEngine | None = None,
     ) -> None:
         self.config = config
         self.report = report
         self.encoder = encoder
         self.show_progress = show_progress
+        self.engine = engine
         self.cache: EmbeddingCache | None = None
 
     def open_cache(self, home: Home) -> EmbeddingCache:
@@ -62,15 +67,26 @@ class Builds:
     ) -> Bundle:
         """An in-memory bundle for judging (never written); its timings go to the report."""
         timings: dict[str, float] = {}
-        bundle, counts = build_bundle(
-            events,
-            catalog,
-            train_config,
-            encoder=self.encoder_for(train_config.text),
-            cache=self.cache,
-            show_progress=self.show_progress,
-            timings=timings,
-        )
+        if self.engine is not None:  # judged as it will be trained (no lists: not judged)
+            hybrid = replace(train_config.hybrid, precomputed_items=0, precomputed_similar=0)
+            built = self.engine.build_frames(
+                TrainingData(events, events, catalog, 0, time.time()),
+                replace(train_config, hybrid=hybrid),
+                cache=self.cache,
+                show_progress=self.show_progress,
+                timings=timings,
+            )
+            bundle, counts = built.bundle, built.counts
+        else:
+            bundle, counts = build_bundle(
+                events,
+                catalog,
+                train_config,
+                encoder=self.encoder_for(train_config.text),
+                cache=self.cache,
+                show_progress=self.show_progress,
+                timings=timings,
+            )
         self.report.build_timings[name] = timings
         if train_config.text.enabled:
             self.report.embedding[name] = EmbeddingCounts(counts["embedded"], counts["cached"])

@@ -36,6 +36,17 @@ if TYPE_CHECKING:
 @click.option("--no-inbox", is_flag=True, help="Do not import files from <home>/inbox.")
 @click.option("--no-pitches", is_flag=True, help="Skip pre-writing pitches.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run report as JSON.")
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "spark"]),
+    default="local",
+    show_default=True,
+    help="Who trains (the judged candidates too): this process or Apache Spark.",
+)
+@click.option("--master", default="local[*]", show_default=True, help="Spark master.")
+@click.option(
+    "--conf", "spark_conf", multiple=True, metavar="KEY=VALUE", help="Spark property, repeatable."
+)
 @click.pass_obj
 def nightly(
     obj: Context,
@@ -44,6 +55,9 @@ def nightly(
     no_inbox: bool,
     no_pitches: bool,
     as_json: bool,
+    engine: str,
+    master: str,
+    spark_conf: tuple[str, ...],
 ) -> None:
     """Import the inbox, retrain, gate against the current bundle, publish, write a report."""
     from dataclasses import replace
@@ -54,9 +68,23 @@ def nightly(
     config = load_nightly_config(config_path)
     if no_inbox:
         config = replace(config, inbox=False)
+    spark = None
+    if engine == "spark":
+        from recsys.spark.engine import SparkEngine
+        from recsys.spark.session import SparkSettings
+
+        conf = SparkSettings.parse_conf(spark_conf)
+        spark = SparkEngine(SparkSettings(master=master, conf=conf))
+    elif spark_conf or master != "local[*]":
+        raise click.UsageError("--master and --conf need --engine spark")
     try:
         result = run_nightly(
-            obj.home, config, force=force, show_progress=obj.progress, pitches=not no_pitches
+            obj.home,
+            config,
+            force=force,
+            show_progress=obj.progress,
+            pitches=not no_pitches,
+            engine=spark,
         )
     except LockedError as exc:
         click.echo(f"error: {exc}", err=True)

@@ -53,7 +53,7 @@ from recsys.home import Home
 from recsys.nightly.config import NightlyConfig
 from recsys.store.sqlite import Store
 from recsys.text import TextEncoder
-from recsys.training import StepTimer, TrainingData, train
+from recsys.training import StepTimer, TrainingData, TrainingEngine, train
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +116,7 @@ class _Options:
     now: float | None
     pitches: bool
     on_step: Callable[[str], None] | None
+    engine: TrainingEngine | None = None
 
 
 class _Run:
@@ -148,7 +149,11 @@ class _Run:
             started_at=started.isoformat(),
         )
         self.builds = Builds(
-            config, self.report, encoder=options.encoder, show_progress=options.show_progress
+            config,
+            self.report,
+            encoder=options.encoder,
+            show_progress=options.show_progress,
+            engine=options.engine,
         )
 
     def _entered(self, step: str) -> None:
@@ -305,6 +310,7 @@ class _Run:
             steps=self.steps,
             after_write=self._written,
             before_publish=lambda bundle: self._before_publish(bundle, store, data.events),
+            engine=self.options.engine,
         )
         report.build_timings["candidate"] = outcome.timings
         if cfg.train.text.enabled:
@@ -338,6 +344,7 @@ def run_nightly(
     now: float | None = None,
     pitches: bool = True,
     on_step: Callable[[str], None] | None = None,
+    engine: TrainingEngine | None = None,
 ) -> NightlyResult:
     """Run the nightly job once (see the module docs and docs/operations.md).
 
@@ -352,6 +359,8 @@ def run_nightly(
         pitches: run the pitch pre-writing step (when configured).
         on_step: called with each step's name (see :data:`STEPS`) as the job enters it, after the
             lock file records it (progress display; the crash tests pause the job there).
+        engine: who trains, the judged candidates included (None: this process;
+            ``recsys.spark.SparkEngine``: Apache Spark).
 
     Returns:
         The :class:`NightlyResult`; ``exit_code`` is the process exit code for it.
@@ -359,7 +368,7 @@ def run_nightly(
     Raises:
         LockedError: if another run holds the lock (nothing is touched).
     """
-    options = _Options(force, encoder, show_progress, now, pitches, on_step)
+    options = _Options(force, encoder, show_progress, now, pitches, on_step, engine)
     return _Run(home, config or NightlyConfig(), store, options).run()
 
 

@@ -20,6 +20,7 @@ from implicit.nearest_neighbours import CosineRecommender
 from implicit.utils import ParameterWarning
 from threadpoolctl import threadpool_limits
 
+from recsys.config import BehaviorConfig
 from recsys.errors import InvalidInputError
 from recsys.models.base import BehaviorModel, FloatArray, IntArray
 
@@ -118,7 +119,48 @@ class ALSModel(_FactorModel):
     # kept only to fold in consistently with a bundle trained that way (see ``_restore``) and
     # for the before/after benchmark (benchmarks/als_objective.py).
     confidence_offset: float = 1.0
+    # Spark's ALS-WR (``recsys.spark.als``): the ridge is ``ridge · n`` for a row of ``n``
+    # observed items instead of ``regularization``; None: this model's own objective above.
+    ridge_per_item: float | None = None
     _gram: npt.NDArray[np.float64] | None = None  # YᵀY + λI of the trained factors (fold-in)
+
+    @classmethod
+    def from_factors(
+        cls,
+        config: BehaviorConfig,
+        user_factors: npt.NDArray[np.float32],
+        item_factors: npt.NDArray[np.float32],
+        known_items: npt.NDArray[np.bool_],
+        ridge_per_item: float | None = None,
+    ) -> ALSModel:
+        """A fitted model from factors another engine trained (``recsys.spark.als``).
+
+        Args:
+            config: the behavior config the factors were trained with (``alpha``: confidence).
+            user_factors: ``(n_users, d)`` float32.
+            item_factors: ``(n_items, d)`` float32.
+            known_items: items with at least one training interaction.
+            ridge_per_item: Spark's ``regParam``: fold-in then solves with ``regParam · n``
+                for a row of ``n`` items, as Spark's ALS-WR trained every user.
+
+        Raises:
+            InvalidInputError: if the shapes disagree.
+        """
+        if user_factors.ndim != 2 or item_factors.ndim != 2:
+            raise InvalidInputError("factors must be 2-d arrays")
+        if user_factors.shape[1] != item_factors.shape[1]:
+            raise InvalidInputError(
+                f"user and item factors differ in width: {user_factors.shape[1]} vs "
+                f"{item_factors.shape[1]}"
+            )
+        if known_items.shape != (item_factors.shape[0],):
+            raise InvalidInputError("known_items must have one entry per item factor row")
+        model = cls(config)
+        model._user = np.ascontiguousarray(user_factors, dtype=np.float32)
+        model._item = np.ascontiguousarray(item_factors, dtype=np.float32)
+        model._known = np.asarray(known_items, dtype=bool)
+        model.ridge_per_item = ridge_per_item
+        return model
 
     def confidence(self, user_items: sp.csr_matrix) -> sp.csr_matrix:
         """The confidence matrix handed to implicit: ``offset + alpha·w`` on each weight ``w > 0``.
@@ -184,8 +226,12 @@ class ALSModel(_FactorModel):
         gram = self._gram
         if gram is None:
             y = self._item.astype(np.float64)
-            gram = y.T @ y + self.config.regularization * np.eye(y.shape[1])
+            ridge = self.config.regularization if self.ridge_per_item is None else 0.0
+            gram = y.T @ y + ridge * np.eye(y.shape[1])
             self._gram = gram
+        if self.ridge_per_item is not None:  # Spark's ALS-WR: regParam · observed items
+            n = float(np.count_nonzero(keep))
+            gram = gram + (self.ridge_per_item * n) * np.eye(gram.shape[0])
         c = np.float32(self.confidence_offset) + np.float32(self.config.alpha) * weights[keep]
         c = c.astype(np.float64)
         y = self._item[history.indices[keep]].astype(np.float64)
@@ -194,15 +240,21 @@ class ALSModel(_FactorModel):
         return x.astype(np.float32)
 
     def _state(self) -> dict[str, np.ndarray]:
+        extra = {}
+        if self.ridge_per_item is not None:
+            extra["ridge_per_item"] = np.asarray(self.ridge_per_item, dtype=np.float64)
         return {
             **super()._state(),
             "confidence_offset": np.asarray(self.confidence_offset, dtype=np.float32),
+            **extra,
         }
 
     def _restore(self, arrays: dict[str, np.ndarray]) -> None:
         super()._restore(arrays)
         # a bundle saved before the offset was recorded was trained on c = alpha·w: fold in alike
         self.confidence_offset = float(arrays.get("confidence_offset", 0.0))
+        ridge = arrays.get("ridge_per_item")
+        self.ridge_per_item = None if ridge is None else float(ridge)
         self._gram = None
 
 

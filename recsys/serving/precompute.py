@@ -5,7 +5,7 @@ See :mod:`recsys.precomputed` for the table, and for when an answer may come fro
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -16,6 +16,7 @@ from tqdm import tqdm
 from recsys.precomputed import PrecomputedLists
 from recsys.types import (
     HISTORY_LIMIT,
+    RankedList,
     UserEvent,
     UserHistory,
 )
@@ -105,7 +106,6 @@ def rank_every_user(
     scores = np.zeros(items.shape, dtype=np.float64)
     sources = np.zeros(items.shape, dtype=np.int8)
     if depth > 0 and n_users:
-        users = recommender.bundle.users
         histories = tqdm(
             user_histories(events),
             total=events["user_id"].n_unique(),
@@ -113,24 +113,38 @@ def rank_every_user(
             desc="precompute lists",
             unit="user",
         )
-        with _one_native_thread():
-            for user_id, history in histories:
-                u = users.index(user_id)
-                ranked = (
-                    recommender.ranked_list(user_id, history.events, depth, history.item_types)
-                    if u >= 0
-                    else None
-                )
-                if ranked is not None:
-                    m = ranked.items.size
-                    items[u, :m] = ranked.items
-                    scores[u, :m] = ranked.scores
-                    sources[u, :m] = ranked.sources
+        with one_native_thread():
+            for u, ranked in ranked_lists(recommender, histories, depth):
+                m = ranked.items.size
+                items[u, :m] = ranked.items
+                scores[u, :m] = ranked.scores
+                sources[u, :m] = ranked.sources
     return PrecomputedLists(items, scores, sources, int(watermark))
 
 
+def ranked_lists(
+    recommender: HybridRecommender, histories: Iterable[tuple[str, UserHistory]], depth: int
+) -> Iterator[tuple[int, RankedList]]:
+    """Each history's ranked list, for the users the bundle has a row and a list for.
+
+    What :func:`rank_every_user` stores per user; the Spark engine's executors call it on their
+    part of the users (``recsys.spark.lists``).
+
+    Yields:
+        ``(user row, list)``; users without a row, or served by another strategy, are skipped.
+    """
+    users = recommender.bundle.users
+    for user_id, history in histories:
+        u = users.index(user_id)
+        if u < 0:
+            continue
+        ranked = recommender.ranked_list(user_id, history.events, depth, history.item_types)
+        if ranked is not None:
+            yield u, ranked
+
+
 @contextmanager
-def _one_native_thread() -> Iterator[None]:
+def one_native_thread() -> Iterator[None]:
     """Run BLAS and FAISS on one thread inside the block.
 
     Per-user products and searches are tiny; letting each start a thread per core made the

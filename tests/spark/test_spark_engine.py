@@ -1,0 +1,147 @@
+"""``train(engine=SparkEngine(...))``: the same bundle, its lists ranked on executors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import polars as pl
+import pytest
+
+from recsys.bundle import current_version, load_bundle
+from recsys.cli import main
+from recsys.config import TrainConfig
+from recsys.home import Home
+from recsys.serving import FrameEvents, HybridRecommender
+from recsys.serving.precompute import rank_every_user
+from recsys.service import RecommendationService
+from recsys.spark.engine import SparkEngine
+from recsys.spark.session import SparkSettings
+from recsys.store import Store
+from recsys.text import TextEncoder
+from recsys.training import train
+from spark_events import random_events
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+SMALL = TrainConfig.from_dict({"behavior": {"factors": 8, "iterations": 10}})
+LOCAL = SparkSettings(master="local[2]", conf={"spark.sql.shuffle.partitions": "4"})
+
+
+def _stock(home: Home, shop: tuple[pl.DataFrame, pl.DataFrame]) -> None:
+    events, catalog = shop
+    more = random_events(n_users=30, n_items=10, per_user=8).with_columns(
+        pl.col("item_id").str.replace("i", "r").str.replace("r0", "k1")
+    )
+    with Store(home.db_path) as store:
+        store.upsert_items(catalog)
+        store.add_events(events)
+        store.add_events(more)
+
+
+@pytest.fixture(scope="module")
+def spark_home(
+    spark: SparkSession,
+    tmp_path_factory: pytest.TempPathFactory,
+    shop: tuple[pl.DataFrame, pl.DataFrame],
+) -> tuple[Home, object]:
+    home = Home(tmp_path_factory.mktemp("spark-home") / "home").ensure()
+    _stock(home, shop)
+    report = train(home, SMALL, engine=SparkEngine(LOCAL))
+    return home, report
+
+
+def test_spark_bundle_is_published_and_named(spark_home: tuple) -> None:
+    home, report = spark_home
+    assert report.published and current_version(home.artifacts) == report.version
+    bundle = load_bundle(home.artifacts)
+    engine = bundle.manifest["engine"]
+    assert engine["name"] == "spark" and engine["master"] == "local[2]"
+    assert engine["input"] == "store" and engine["dropped_rows"] == 0
+    assert engine["als"]["reg_param"] > 0
+    assert set(report.timings) >= {"export", "matrix", "behavior", "embed", "toplists"}
+    assert bundle.behavior.ridge_per_item == engine["als"]["reg_param"]  # type: ignore[attr-defined]
+
+
+def test_lists_from_executors_equal_the_local_ranking(spark_home: tuple) -> None:
+    home, _ = spark_home
+    bundle = load_bundle(home.artifacts)
+    assert bundle.precomputed is not None and bundle.precomputed.n_lists > 0
+    with Store(home.db_path) as store:
+        events = store.events_frame()
+        watermark = store.last_seq()
+    rec = HybridRecommender(bundle, events=FrameEvents(events))
+    local = rank_every_user(rec, events, watermark)
+    assert np.array_equal(bundle.precomputed.items, local.items)
+    assert np.array_equal(bundle.precomputed.sources, local.sources)
+    np.testing.assert_array_equal(bundle.precomputed.scores, local.scores)
+    assert bundle.precomputed.watermark == watermark
+
+
+def test_texts_embedded_on_executors_match_the_local_model(
+    spark_home: tuple, encoder: TextEncoder, shop: tuple[pl.DataFrame, pl.DataFrame]
+) -> None:
+    from recsys.text import item_text
+
+    home, report = spark_home
+    bundle = load_bundle(home.artifacts)
+    assert report.n_embedded == int(bundle.text_mask.sum()) == 10
+    assert bundle.text_vectors is not None
+    catalog = shop[1]
+    texts = [
+        item_text(
+            r["title"], r["category"], r["description"], r["attributes"],
+            SMALL.text.max_description_chars,
+        )
+        for r in catalog.iter_rows(named=True)
+    ]  # fmt: skip
+    rows = bundle.items.indices(catalog["item_id"].to_list())
+    np.testing.assert_allclose(bundle.text_vectors[rows], encoder.encode(texts), atol=1e-5)
+
+
+def test_a_second_run_embeds_nothing_again(spark_home: tuple) -> None:
+    home, _ = spark_home
+    again = train(home, SMALL, engine=SparkEngine(LOCAL), publish_bundle=False)
+    assert again.n_embedded == 0 and again.n_cached == 10
+
+
+def test_served_answers_come_from_the_spark_bundle(spark_home: tuple) -> None:
+    home, _ = spark_home
+    service = RecommendationService(home)
+    try:
+        answer = service.recommend_user("run1", n=3, reasons=False)
+        assert answer.ranking == "precomputed"
+        assert answer.recommendations.items[0].item_id == "r1"  # the running item run1 lacks
+        live = service.recommend_user("brand-new-shopper", n=3)
+        assert live.strategy == "popular" and len(live.recommendations.items) == 3
+    finally:
+        service.close()
+
+
+def test_cli_trains_on_a_shops_own_parquet(
+    spark: SparkSession, tmp_path: Path, shop: tuple[pl.DataFrame, pl.DataFrame]
+) -> None:
+    events, catalog = shop
+    events.drop("session_id").write_parquet(tmp_path / "events.parquet")
+    catalog.write_parquet(tmp_path / "catalog.parquet")
+    home = Home(tmp_path / "home").ensure()
+    main(
+        [
+            "--home", str(home.root), "train", "--engine", "spark", "--master", "local[2]",
+            "--events", str(tmp_path / "events.parquet"),
+            "--catalog", str(tmp_path / "catalog.parquet"),
+        ]
+    )  # fmt: skip
+    bundle = load_bundle(home.artifacts)
+    assert bundle.manifest["engine"]["input"] == "parquet"
+    assert len(bundle.items) == catalog.height and len(bundle.users) == 8
+    assert bundle.manifest["data_window"]["events"] == events.height
+
+
+def test_cli_spark_options_need_the_engine(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["--home", str(tmp_path / "h"), "train", "--master", "local[2]"])
+    assert info.value.code == 2
+    assert "need --engine spark" in capsys.readouterr().err
