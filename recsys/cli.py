@@ -288,15 +288,21 @@ def train(
         spark = SparkEngine(
             settings, events_path=events_path, catalog_path=catalog_path, stage=stage
         )
-    elif events_path or catalog_path or spark_conf or master != "local[*]":
-        raise click.UsageError("--master, --conf, --events and --catalog need --engine spark")
-    report = run_train(
-        obj.home,
-        config,
-        show_progress=obj.progress,
-        publish_bundle=not no_publish,
-        engine=spark,
-    )
+    elif events_path or catalog_path or spark_conf or stage or master != "local[*]":
+        raise click.UsageError(
+            "--master, --conf, --events, --catalog and --stage need --engine spark"
+        )
+    try:
+        report = run_train(
+            obj.home,
+            config,
+            show_progress=obj.progress,
+            publish_bundle=not no_publish,
+            engine=spark,
+        )
+    finally:
+        if spark is not None:
+            spark.close()  # Spark's copies of the staged bundle and shuffle files go with it
     steps = ", ".join(f"{k} {v:.1f}s" for k, v in report.timings.items())
     click.echo(
         f"bundle {report.version}{' published' if report.published else ' written'}: "

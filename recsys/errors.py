@@ -68,6 +68,10 @@ class StoreBusyError(RecsysError):
         self.retry_after_s = retry_after_s
 
 
+class SparkClusterError(RecsysError, RuntimeError):
+    """A local Spark cluster (``recsys.spark.cluster``) did not start, or is not running."""
+
+
 class LockedError(RecsysError):
     """Another run holds the job lock (the message names its pid, host and start time)."""
 

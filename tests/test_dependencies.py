@@ -29,6 +29,8 @@ PACKAGES = ("api", "jobs", "recsys")
 OPTIONAL = {
     "onnxruntime_genai": "the llm extra (pitch backend 'onnx')",
     "llama_cpp": "pip install llama-cpp-python (pitch backend 'llamacpp'; says so when missing)",
+    "pyspark": "the spark extra (recsys train --engine spark; says so when missing)",
+    "pyarrow": "the spark extra (Arrow batches between Spark and the driver)",
 }
 
 

@@ -11,11 +11,14 @@ from recsys.config import TrainConfig
 from recsys.errors import EmptyDataError
 from recsys.home import Home
 from recsys.store import Store
-from recsys.text import TextEncoder
+from recsys.text import EmbeddingCache, TextEncoder
 from recsys.training import (
+    BuiltBundle,
     StepTimer,
+    TrainingData,
     TrainReport,
     build_bundle,
+    precompute_lists,
     read_training_data,
     train,
 )
@@ -232,3 +235,65 @@ def test_zero_weight_events_are_empty_data(shop: Shop) -> None:
         build_bundle(views, catalog, config)
     with pytest.raises(EmptyDataError):
         build_bundle(events.clear(), catalog, config)
+
+
+class _CallerEngine:
+    """A training engine that builds locally and says so: what ``train`` does with any engine."""
+
+    def __init__(self) -> None:
+        self.given: list[TrainingData | None] = []
+        self.read_at = 0.0
+
+    def build(
+        self,
+        home: Home,
+        store: Store,
+        config: TrainConfig,
+        data: TrainingData | None,
+        *,
+        cache: EmbeddingCache | None,
+        show_progress: bool,
+        timings: dict[str, float],
+    ) -> BuiltBundle:
+        self.given.append(data)
+        data = data if data is not None else read_training_data(store)
+        return self.build_frames(data, config, cache=cache, timings=timings)
+
+    def build_frames(
+        self,
+        data: TrainingData,
+        config: TrainConfig,
+        *,
+        cache: EmbeddingCache | None = None,
+        show_progress: bool = False,
+        timings: dict[str, float] | None = None,
+    ) -> BuiltBundle:
+        bundle, counts = build_bundle(data.events, data.catalog, config, timings=timings)
+        bundle.precomputed = precompute_lists(bundle, data.stored_events, data.watermark)
+        self.read_at = data.read_at - 5.0  # any value: the door must record the engine's
+        return BuiltBundle(bundle, counts, self.read_at, 7, {"name": "caller", "x": 1})
+
+
+def test_an_engine_builds_and_the_door_writes_and_publishes(
+    home: Home, store: Store, shop: Shop
+) -> None:
+    _fill(store, shop)
+    local = train(home, TrainConfig.from_dict(NO_TEXT), store=store)
+    assert load_bundle(home.artifacts).manifest["engine"] == {"name": "local"}
+    engine = _CallerEngine()
+    announced: list[str] = []
+    report = train(
+        home,
+        TrainConfig.from_dict(NO_TEXT),
+        store=store,
+        engine=engine,
+        steps=StepTimer(on_step=announced.append),
+    )
+    assert engine.given == [None]  # the engine reads for itself: the door read nothing
+    assert announced == ["train", "write", "publish"]
+    assert report.published and report.version != local.version
+    assert report.n_events == 7  # the engine's count, reported as it is
+    bundle = load_bundle(home.artifacts)
+    assert bundle.manifest["engine"] == {"name": "caller", "x": 1}
+    assert bundle.manifest["read_at"] == engine.read_at > 0
+    assert bundle.precomputed is not None and bundle.precomputed.n_lists > 0

@@ -45,6 +45,12 @@ if TYPE_CHECKING:
 )
 @click.option("--master", default="local[*]", show_default=True, help="Spark master.")
 @click.option(
+    "--stage",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Folder for Spark's export of the store (shared by every node on a cluster).",
+)
+@click.option(
     "--conf", "spark_conf", multiple=True, metavar="KEY=VALUE", help="Spark property, repeatable."
 )
 @click.pass_obj
@@ -57,6 +63,7 @@ def nightly(
     as_json: bool,
     engine: str,
     master: str,
+    stage: Path | None,
     spark_conf: tuple[str, ...],
 ) -> None:
     """Import the inbox, retrain, gate against the current bundle, publish, write a report."""
@@ -74,9 +81,9 @@ def nightly(
         from recsys.spark.session import SparkSettings
 
         conf = SparkSettings.parse_conf(spark_conf)
-        spark = SparkEngine(SparkSettings(master=master, conf=conf))
-    elif spark_conf or master != "local[*]":
-        raise click.UsageError("--master and --conf need --engine spark")
+        spark = SparkEngine(SparkSettings(master=master, conf=conf), stage=stage)
+    elif spark_conf or stage or master != "local[*]":
+        raise click.UsageError("--master, --conf and --stage need --engine spark")
     try:
         result = run_nightly(
             obj.home,
@@ -89,6 +96,9 @@ def nightly(
     except LockedError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(int(ExitCode.LOCKED))
+    finally:
+        if spark is not None:
+            spark.close()
     if as_json:
         click.echo(json.dumps(result.report, indent=2))
     else:

@@ -36,7 +36,7 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import IO, Any, Self
 
-from recsys.errors import ConfigError, RecsysError
+from recsys.errors import ConfigError, RecsysError, SparkClusterError
 
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 90.0
@@ -171,10 +171,10 @@ class LocalCluster:
         """The master's URL for ``SparkSession.builder.master`` (``spark://127.0.0.1:PORT``).
 
         Raises:
-            RuntimeError: if the cluster is not started.
+            SparkClusterError: if the cluster is not started.
         """
         if self._url is None:
-            raise RuntimeError("the local Spark cluster is not started: call start() first")
+            raise SparkClusterError("the local Spark cluster is not started: call start() first")
         return self._url
 
     @property
@@ -182,10 +182,10 @@ class LocalCluster:
         """The master's web UI (``http://127.0.0.1:PORT``; its JSON status is at ``/json/``).
 
         Raises:
-            RuntimeError: if the cluster is not started.
+            SparkClusterError: if the cluster is not started.
         """
         if self._webui_url is None:
-            raise RuntimeError("the local Spark cluster is not started: call start() first")
+            raise SparkClusterError("the local Spark cluster is not started: call start() first")
         return self._webui_url
 
     @property
@@ -207,7 +207,7 @@ class LocalCluster:
         """The master's JSON status (``/json/``: its ``url``, ``workers`` and their ``state``).
 
         Raises:
-            RuntimeError: if the cluster is not started.
+            SparkClusterError: if the cluster is not started.
             OSError: if the master does not answer.
         """
         return self._fetch_status(self.webui_url)
@@ -225,12 +225,12 @@ class LocalCluster:
 
         Raises:
             ConfigError: if pyspark or Java is missing.
-            RuntimeError: if the cluster is already started, or a daemon exits or the cluster
+            SparkClusterError: if the cluster is already started, or a daemon exits or the cluster
                 is not up in time (the message ends with the log's last lines); nothing is
                 left running then, and the logs are kept, even in a temporary folder.
         """
         if self._procs:
-            raise RuntimeError(f"the local Spark cluster is already started at {self._url}")
+            raise SparkClusterError(f"the local Spark cluster is already started at {self._url}")
         home = spark_home()
         if not java_available():
             raise ConfigError("a local Spark cluster needs Java 17 or newer (java on the PATH)")
@@ -344,13 +344,13 @@ class LocalCluster:
                         return
                 time.sleep(_POLL_S)
             if master.poll() is None:
-                raise RuntimeError(
+                raise SparkClusterError(
                     f"the Spark master did not come up in {timeout_s:.0f} s; "
                     f"the end of {log}:\n{_tail(log)}"
                 )
             self._procs.pop()
             if attempt == _MASTER_ATTEMPTS:
-                raise RuntimeError(
+                raise SparkClusterError(
                     f"the Spark master exited with code {master.returncode} "
                     f"({_MASTER_ATTEMPTS} tries); the end of {log}:\n{_tail(log)}"
                 )
@@ -382,7 +382,7 @@ class LocalCluster:
         while time.monotonic() < deadline:
             for proc, log in zip(self._procs, self._log_names(), strict=True):
                 if proc.poll() is not None:
-                    raise RuntimeError(
+                    raise SparkClusterError(
                         f"a Spark daemon exited with code {proc.returncode} while starting; "
                         f"the end of {self._log_dir / log}:\n{_tail(self._log_dir / log)}"
                     )
@@ -395,7 +395,7 @@ class LocalCluster:
         tails = "\n".join(
             f"--- {log}:\n{_tail(self._log_dir / log, 15)}" for log in self._log_names()
         )
-        raise RuntimeError(
+        raise SparkClusterError(
             f"only {alive} of {self.workers} Spark workers were ALIVE after {timeout_s:.0f} s; "
             f"the ends of the logs in {self._log_dir}:\n{tails}"
         )
@@ -448,7 +448,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
     except KeyboardInterrupt:
         return 0
-    except (RecsysError, RuntimeError) as exc:
+    except RecsysError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:

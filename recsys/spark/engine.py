@@ -32,7 +32,7 @@ import numpy as np
 import polars as pl
 
 from recsys.config import TrainConfig
-from recsys.errors import ImportRejectedError
+from recsys.errors import EmptyDataError, ImportRejectedError
 from recsys.home import Home
 from recsys.spark.session import SparkSettings, partitions, spark_session
 from recsys.store.sqlite import Store
@@ -51,6 +51,8 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 log = logging.getLogger(__name__)
+
+NO_WATERMARK = -1  # lists ranked from a shop's files: every stored event may be missing from them
 
 
 def read_catalog(path: str) -> pl.DataFrame:
@@ -72,6 +74,46 @@ def read_catalog(path: str) -> pl.DataFrame:
             "check it with `recsys import-catalog --dry-run`"
         )
     return valid
+
+
+def without_erased(
+    spark: SparkSession, events: DataFrame, store: Store | None
+) -> tuple[DataFrame, int]:
+    """``events`` without what erased shoppers did up to their erasure, and how many rows that was.
+
+    The rule of every import (``Store.add_events``): a shop's own files may still hold an erased
+    shopper's old events, which must not train a bundle again. The store keeps tombstones
+    keyed by an HMAC of the id, so the driver keys the distinct user ids of the file and looks
+    them up; only the erased ones go back to Spark (a broadcast join). Without a store there are
+    no tombstones to honour.
+    """
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as sf
+
+    if store is None:
+        return events, 0
+    tombstones = store.erasures_since(0.0)
+    if not tombstones:
+        return events, 0
+    users = events.select("user_id").distinct().toArrow().column(0).to_pylist()
+    erased = {u: tombstones[key] for u in users if (key := store.user_key(str(u))) in tombstones}
+    if not erased:
+        return events, 0
+    import pyarrow as pa
+
+    marks = spark.createDataFrame(
+        pa.table({"user_id": list(erased), "_erased_at": list(erased.values())})
+    )
+    joined = events.join(sf.broadcast(marks), "user_id", "left")
+    keep = sf.col("_erased_at").isNull() | (sf.col("ts") > sf.col("_erased_at"))
+    counts = joined.agg(sf.sum(sf.when(keep, 0).otherwise(1)).alias("gone")).first()
+    assert counts is not None
+    gone = int(counts["gone"] or 0)
+    log.info("skipped %d events of %d erased shoppers in the input", gone, len(erased))
+    kept = joined.filter(keep).drop("_erased_at").persist(StorageLevel.MEMORY_AND_DISK)
+    kept.count()
+    events.unpersist()
+    return kept, gone
 
 
 def catalog_ids(catalog: pl.DataFrame) -> list[str]:
@@ -110,6 +152,28 @@ class SparkEngine:
         self.catalog_path = catalog_path
         self.stage = stage
         self.reg_param = reg_param
+        self._owned: SparkSession | None = None
+
+    def _session(self) -> SparkSession:
+        """The session to train with: the running one, or one this engine starts (and owns)."""
+        from pyspark.sql import SparkSession
+
+        running = SparkSession.getActiveSession()
+        session = spark_session(self.settings)
+        if running is None:
+            self._owned = session
+        return session
+
+    def close(self) -> None:
+        """Stop the Spark session this engine started, if any (its temporary files go with it).
+
+        The CLI and the nightly job call it when their run ends: Spark keeps the staged bundle
+        (shipped to the executors) and shuffle files until its context stops. A session that
+        was running before the engine (a notebook's, a test's) is left alone.
+        """
+        if self._owned is not None:
+            self._owned.stop()
+            self._owned = None
 
     def build(
         self,
@@ -123,7 +187,7 @@ class SparkEngine:
         timings: dict[str, float],
     ) -> BuiltBundle:
         """Train the bundle on Spark (see the module's table); ``data``: what a caller read."""
-        spark = spark_session(self.settings)
+        spark = self._session()
         if self.stage is not None:
             self.stage.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="recsys-spark-", dir=self.stage) as folder:
@@ -144,7 +208,7 @@ class SparkEngine:
 
         ``data.stored_events`` feed the lists and ``data.events`` the model, as in training.
         """
-        spark = spark_session(self.settings)
+        spark = self._session()
         if self.stage is not None:
             self.stage.mkdir(parents=True, exist_ok=True)
         timings = {} if timings is None else timings
@@ -163,19 +227,31 @@ class SparkEngine:
 
         read_at = time.time()
         if self.events_path is not None:
-            watermark = store.last_seq() if store is not None else 0
+            # the lists read the file's histories, not the store's: no stored event is known to
+            # be in them, so a list never answers alone (it still seeds the live pool)
+            watermark = NO_WATERMARK
             events, dropped = read_events(spark, self.events_path, ordered=False)
+            events, erased = without_erased(spark, events, store)
             if self.catalog_path is not None:
                 catalog = read_catalog(self.catalog_path)
             elif store is not None:
                 catalog = store.catalog_frame()
             else:
                 catalog = data.catalog if data is not None else pl.DataFrame()
-            facts = {"input": "parquet", "events_path": self.events_path, "dropped_rows": dropped}
+            facts = {
+                "input": "parquet",
+                "events_path": self.events_path,
+                "dropped_rows": dropped,
+                "erased_rows": erased,
+            }
             return events, events, catalog, watermark, read_at, facts
         if data is None:
             assert store is not None
             data = read_training_data(store)
+        if data.events.height == 0:
+            raise EmptyDataError(
+                "no events to train on: import events first (recsys import-events)"
+            )
         read_at = data.read_at
         path = stage / "events.parquet"
         data.stored_events.select("user_id", "item_id", "type", "ts").with_row_index(
@@ -211,44 +287,51 @@ class SparkEngine:
             events, stored, catalog, watermark, read_at, facts = self._read(
                 spark, stage, store, data
             )
-        with timed(timings, "matrix"):
-            matrix = spark_interactions(spark, events, config.matrix, catalog_ids(catalog))
-        inter = matrix.interactions
-        with timed(timings, "behavior"):
-            known = np.asarray(inter.matrix.getnnz(axis=0) > 0)
-            fit = fit_spark_als(
-                matrix.cells,
-                len(inter.users),
-                len(inter.items),
-                known,
-                config.behavior,
-                blocks=parts,
-                checkpoint_dir=str(stage / "checkpoints"),
-                reg_param=self.reg_param,
+        try:
+            with timed(timings, "matrix"):
+                matrix = spark_interactions(spark, events, config.matrix, catalog_ids(catalog))
+            inter = matrix.interactions
+            with timed(timings, "behavior"):
+                known = np.asarray(inter.matrix.getnnz(axis=0) > 0)
+                try:
+                    fit = fit_spark_als(
+                        matrix.cells,
+                        len(inter.users),
+                        len(inter.items),
+                        known,
+                        config.behavior,
+                        blocks=parts,
+                        checkpoint_dir=str(stage / "checkpoints"),
+                        reg_param=self.reg_param,
+                    )
+                finally:
+                    matrix.cells.unpersist()
+            window = data_window(matrix.first_ts, matrix.last_ts, matrix.n_events)
+            bundle, counts = assemble_bundle(
+                inter,
+                fit.model,
+                catalog,
+                config,
+                window,
+                encoder=SparkTextEncoder(spark, config.text, parts),
+                cache=cache,
+                show_progress=show_progress,
+                timings=timings,
             )
-            matrix.cells.unpersist()
-        window = data_window(matrix.first_ts, matrix.last_ts, matrix.n_events)
-        bundle, counts = assemble_bundle(
-            inter,
-            fit.model,
-            catalog,
-            config,
-            window,
-            encoder=SparkTextEncoder(spark, config.text, parts),
-            cache=cache,
-            show_progress=show_progress,
-            timings=timings,
-        )
-        with timed(timings, "toplists"):
-            bundle.precomputed = rank_lists_on_executors(
-                spark, bundle, stored, watermark, stage, parts
-            )
+            with timed(timings, "toplists"):
+                bundle.precomputed = rank_lists_on_executors(
+                    spark, bundle, stored, watermark, stage, parts
+                )
+        finally:
+            events.unpersist()
+            stored.unpersist()
         with timed(timings, "similar"):
             bundle.similar = precompute_similar(bundle, show_progress)
         engine = {
             "name": "spark",
             "spark_version": spark.version,
             **self.settings.manifest(),
+            "master": spark.sparkContext.master,  # the session's (getOrCreate may reuse one)
             "partitions_used": parts,
             "als": {
                 "reg_param": fit.reg_param,
@@ -258,5 +341,5 @@ class SparkEngine:
             },
             **facts,
         }
-        log.info("spark engine: %s", engine)
+        log.info("trained on spark %s (%s)", engine["master"], engine["als"])
         return BuiltBundle(bundle, counts, read_at, matrix.n_events, engine)

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
+from recsys.errors import SparkClusterError
 from recsys.precomputed import PrecomputedLists
 from recsys.spark.matrix import ORDER
 
@@ -57,7 +58,7 @@ def _recommender(root: str, version: str) -> HybridRecommender:
 
 
 def _rank_partition(
-    batches: Iterator[pa.RecordBatch], name: str, version: str, depth: int, local_root: str
+    batches: Iterator[pa.RecordBatch], name: str, version: str, depth: int
 ) -> Iterator[pa.RecordBatch]:
     """Executor side: one partition's events (whole users, store order) → their lists."""
     import pyarrow as pa
@@ -70,8 +71,9 @@ def _rank_partition(
         return
     table = pa.Table.from_batches(parts)
     unpacked = Path(SparkFiles.get(name))  # the archive, unpacked on this executor's node
-    root = str(unpacked if unpacked.is_dir() else Path(local_root))
-    rec = _recommender(root, version)
+    if not unpacked.is_dir():
+        raise SparkClusterError(f"the staged bundle {name} was not unpacked on this executor")
+    rec = _recommender(str(unpacked), version)
     events = pl.from_arrow(table)
     assert isinstance(events, pl.DataFrame)
     rows: dict[str, list[Any]] = {"u": [], "items": [], "scores": [], "sources": []}
@@ -113,7 +115,8 @@ def stage_bundle(bundle: Bundle, events: DataFrame, folder: Path) -> str:
         end = datetime.fromisoformat(last).timestamp()
         since = math.floor(end - 2 * c.trending_window_days * 86_400.0)
         recent = events.filter(sf.col("ts") >= since).orderBy(ORDER)
-        frame = pl.from_arrow(recent.select("user_id", "item_id", "type", "ts").toArrow())
+        # what the trend reads (``trending.trend_scores``): no shopper ids leave the driver
+        frame = pl.from_arrow(recent.select("item_id", "type", "ts").toArrow())
         assert isinstance(frame, pl.DataFrame)
         frame.write_parquet(folder / TREND_FILE)
     return version
@@ -173,7 +176,6 @@ def rank_lists_on_executors(
             name=Path(archive).name,
             version=version,
             depth=depth,
-            local_root=str(folder),
         ),
         SCHEMA,
     ).toArrow()
@@ -181,9 +183,16 @@ def rank_lists_on_executors(
     items = np.full((n_users, depth), -1, dtype=np.int32)
     scores = np.zeros(items.shape, dtype=np.float64)
     sources = np.zeros(items.shape, dtype=np.int8)
-    for row in ranked.to_pylist():
-        m = len(row["items"])
-        items[row["u"], :m] = row["items"]
-        scores[row["u"], :m] = row["scores"]
-        sources[row["u"], :m] = row["sources"]
+    if ranked.num_rows:
+        users = ranked.column("u").to_numpy()
+        offsets = ranked.column("items").combine_chunks().offsets.to_numpy()
+        offsets = offsets - offsets[0]
+        lengths = np.diff(offsets)
+        rows = np.repeat(users, lengths)  # each list's row, once per item, then its positions
+        cols = np.arange(rows.size) - np.repeat(offsets[:-1], lengths)
+        flat = {name: ranked.column(name).combine_chunks().flatten().to_numpy() for name in
+                ("items", "scores", "sources")}  # fmt: skip
+        items[rows, cols] = flat["items"]
+        scores[rows, cols] = flat["scores"]
+        sources[rows, cols] = flat["sources"]
     return PrecomputedLists(items, scores, sources, int(watermark))

@@ -33,31 +33,70 @@ ORDER = "_order"  # the events' store order (``seq``; file order for a shop's ow
 EVENT_COLUMNS = ("user_id", "item_id", "type", "ts")
 
 
-def read_events(spark: SparkSession, path: str, ordered: bool) -> tuple[DataFrame, int]:
-    """A Parquet file (or folder) of events as the engine reads them.
+def _seconds(raw: DataFrame, now: float) -> Column:
+    """``ts`` as epoch seconds by the import rule (``recsys.store.importing.parse_timestamps``).
 
-    Ids are trimmed strings, ``type`` lower case, ``ts`` epoch seconds (a Parquet timestamp
-    column is converted); rows with an empty id, an unknown time or an unknown type are dropped
-    and counted.
+    A Parquet timestamp (with or without a zone; naive means UTC) is converted; a number is
+    seconds, unless read so it is more than a day ahead while as milliseconds it lies between
+    1990 and a day from now; a string is a number or ISO 8601. Anything else is null.
+    """
+    from pyspark.sql import functions as sf
+    from pyspark.sql.types import NumericType, StringType, TimestampNTZType, TimestampType
+
+    from recsys.store.importing import FUTURE_TOLERANCE_S, MIN_TS
+
+    kind = raw.schema["ts"].dataType
+    col = sf.col("ts")
+    if isinstance(kind, TimestampType | TimestampNTZType):
+        return sf.unix_micros(col.cast("timestamp")) / sf.lit(1e6)  # NTZ: the session zone, UTC
+    if not isinstance(kind, NumericType | StringType):
+        return sf.lit(None).cast("double")
+    number = col.try_cast("double")
+    hi = now + FUTURE_TOLERANCE_S
+    as_ms = number / sf.lit(1000.0)
+    numeric = sf.when((number > hi) & (as_ms >= MIN_TS) & (as_ms <= hi), as_ms).otherwise(number)
+    if isinstance(kind, StringType):
+        parsed = sf.unix_micros(sf.try_to_timestamp(sf.trim(col))) / sf.lit(1e6)
+        return sf.coalesce(numeric, parsed)
+    return numeric
+
+
+def read_events(
+    spark: SparkSession, path: str, ordered: bool, now: float | None = None
+) -> tuple[DataFrame, int]:
+    """A Parquet file (or folder) of events, checked by the rules of ``recsys import-events``.
+
+    Ids are trimmed strings (not empty, at most 256 characters, no NUL), ``type`` one of the
+    event types in lower case, ``ts`` epoch seconds between 1990 and a day from ``now`` (see
+    :func:`_seconds` for the units); other rows are dropped and counted. Rows equal on the
+    store's natural key (``user_id, item_id, type, ts, session_id``) count once, as a re-import
+    adds nothing twice. The frame is persisted: every later step reads the same rows, even if
+    the folder changes meanwhile.
 
     Args:
         spark: the session.
-        path: the Parquet path (what ``recsys import-events`` takes, as Parquet).
-        ordered: the file has an ``_order`` column (the store's export); otherwise the file's
-            own row order is used.
+        path: the Parquet path.
+        ordered: the file has an ``_order`` column (the store's export); otherwise the order
+            Spark reads the rows in (``monotonically_increasing_id``: by file and row, for a
+            stable listing of the folder) breaks timestamp ties.
+        now: "now" for the future check (default: the wall clock).
 
     Returns:
-        ``(events, dropped)``: the frame (``user_id, item_id, type, ts, _order``) and how many
-        rows were dropped.
+        ``(events, dropped)``: ``user_id, item_id, type, ts, _order`` and how many rows were
+        invalid or duplicates. Unpersist the frame when done.
 
     Raises:
         ImportRejectedError: if a required column is missing.
     """
-    from pyspark.sql import functions as sf
-    from pyspark.sql.types import TimestampType
+    import time
 
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as sf
+
+    from recsys.store.importing import FUTURE_TOLERANCE_S, MAX_ID_LENGTH, MIN_TS
     from recsys.types import EVENT_TYPES
 
+    now = time.time() if now is None else now
     raw = spark.read.parquet(path)
     missing = [c for c in EVENT_COLUMNS if c not in raw.columns]
     if missing:
@@ -65,30 +104,41 @@ def read_events(spark: SparkSession, path: str, ordered: bool) -> tuple[DataFram
             f"{path}: events need the columns {', '.join(EVENT_COLUMNS)}; missing: "
             f"{', '.join(missing)} (found: {', '.join(raw.columns)})"
         )
-    ts = sf.col("ts")
-    if isinstance(raw.schema["ts"].dataType, TimestampType):
-        ts = sf.unix_micros(ts) / sf.lit(1e6)
     order = sf.col(ORDER) if ordered else sf.monotonically_increasing_id()
+    session = sf.col("session_id").cast("string") if "session_id" in raw.columns else sf.lit("")
     events = raw.select(
         sf.trim(sf.col("user_id").cast("string")).alias("user_id"),
         sf.trim(sf.col("item_id").cast("string")).alias("item_id"),
         sf.lower(sf.trim(sf.col("type").cast("string"))).alias("type"),
-        ts.cast("double").alias("ts"),
+        _seconds(raw, now).cast("double").alias("ts"),
+        sf.coalesce(sf.trim(session), sf.lit("")).alias("_session"),
         order.cast("long").alias(ORDER),
     )
+
+    def plain_id(name: str) -> Column:
+        c = sf.col(name)
+        return (sf.length(c) > 0) & (sf.length(c) <= MAX_ID_LENGTH) & ~c.contains("\x00")
+
     valid = (
-        (sf.length("user_id") > 0)
-        & (sf.length("item_id") > 0)
+        plain_id("user_id")
+        & plain_id("item_id")
         & sf.col("ts").isNotNull()
         & ~sf.isnan("ts")
+        & (sf.col("ts") >= MIN_TS)
+        & (sf.col("ts") <= now + FUTURE_TOLERANCE_S)
         & sf.col("type").isin(list(EVENT_TYPES))
     )
-    counts = events.agg(
-        sf.count(sf.lit(1)).alias("all"), sf.sum(sf.when(valid, 1).otherwise(0)).alias("ok")
-    ).first()
-    assert counts is not None
-    dropped = int(counts["all"]) - int(counts["ok"] or 0)
-    return events.filter(valid), dropped
+    key = ["user_id", "item_id", "type", "ts", "_session"]
+    unique = (
+        events.filter(valid)
+        .groupBy(*key)
+        .agg(sf.min(ORDER).alias(ORDER))  # a duplicate keeps its first position
+        .select("user_id", "item_id", "type", "ts", ORDER)
+        .persist(StorageLevel.MEMORY_AND_DISK)
+    )
+    total = raw.count()
+    kept = unique.count()
+    return unique, total - kept
 
 
 def event_weights(config: MatrixConfig) -> Column:
@@ -115,8 +165,8 @@ class SparkMatrix:
         interactions: vocabularies and the CSR matrix, as ``build_interactions`` returns them.
         cells: Spark frame ``u int, i int, w double`` (codes of ``interactions``' vocabularies),
             cached.
-        n_events: events in the training window.
-        first_ts: the oldest event's time in the window.
+        n_events: events given (before ``window_days``, as ``build_bundle`` counts them).
+        first_ts: the oldest given event's time.
         last_ts: the newest event's time.
     """
 
@@ -167,17 +217,15 @@ def spark_interactions(
     """
     from pyspark.sql import functions as sf
 
-    stats = events.agg(sf.count(sf.lit(1)).alias("n"), sf.max("ts").alias("last")).first()
+    stats = events.agg(
+        sf.count(sf.lit(1)).alias("n"), sf.min("ts").alias("first"), sf.max("ts").alias("last")
+    ).first()
     assert stats is not None
     if not stats["n"]:
         raise EmptyDataError("no events to train on: import events first (recsys import-events)")
     reference = float(stats["last"])
     if config.window_days is not None:
         events = events.filter(sf.col("ts") >= reference - config.window_days * DAY_S)
-    window = events.agg(
-        sf.count(sf.lit(1)).alias("n"), sf.min("ts").alias("first"), sf.max("ts").alias("last")
-    ).first()
-    assert window is not None
     weighted = (
         events.select("user_id", "item_id", ORDER, event_weights(config).alias("w"))
         .filter(sf.col("w") > 0)
@@ -207,6 +255,5 @@ def spark_interactions(
     matrix.sum_duplicates()
     matrix.sort_indices()
     inter = Interactions(matrix.astype(np.float32), users, items, reference)
-    return SparkMatrix(
-        inter, cells, int(window["n"]), float(window["first"]), float(window["last"])
-    )
+    # as the local trainer's manifest: the events it was given, before the matrix's window
+    return SparkMatrix(inter, cells, int(stats["n"]), float(stats["first"]), reference)

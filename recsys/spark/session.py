@@ -8,6 +8,7 @@ Python (``PYSPARK_PYTHON``), so they import the same ``recsys`` and the same pac
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,14 +19,20 @@ from recsys.errors import ConfigError
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-# small defaults for one machine; a cluster's own conf (``--conf``) overrides any of them
-DEFAULT_CONF: dict[str, str] = {
+# what the engine needs on any master (``--conf`` may still override them)
+REQUIRED_CONF: dict[str, str] = {
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.sql.session.timeZone": "UTC",  # naive Parquet timestamps are UTC, as on import
+    "spark.ui.showConsoleProgress": "false",  # stage bars on stderr: noise in logs and CI
+}
+# small defaults for one machine (``local`` masters only: on a cluster, its spark-defaults.conf
+# and ``--conf`` decide)
+LOCAL_CONF: dict[str, str] = {
     "spark.ui.enabled": "false",
     "spark.sql.shuffle.partitions": "8",
-    "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.driver.memory": "4g",
-    "spark.sql.session.timeZone": "UTC",
 }
+SECRET_KEY = re.compile(r"secret|password|token|key|credential|auth", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -66,9 +73,19 @@ class SparkSettings:
             conf[key.strip()] = value.strip()
         return conf
 
+    @property
+    def local(self) -> bool:
+        """Whether the master is this process (``local``, ``local[N]``, ``local[*]``)."""
+        return self.master.startswith("local")
+
     def manifest(self) -> dict[str, Any]:
-        """What the bundle's manifest records of these settings."""
-        return {"master": self.master, "conf": dict(self.conf), "partitions": self.partitions}
+        """What the bundle's manifest records of these settings.
+
+        The manifest is served (``GET /v1/model``), so a property whose name suggests a secret
+        (``fs.s3a.secret.key``, a token, a password) is recorded as ``***``.
+        """
+        conf = {k: "***" if SECRET_KEY.search(k) else v for k, v in self.conf.items()}
+        return {"master": self.master, "conf": conf, "partitions": self.partitions}
 
 
 def require_pyspark() -> None:
@@ -103,7 +120,8 @@ def spark_session(settings: SparkSettings) -> SparkSession:
     if settings.master.startswith(("local", "spark://127.0.0.1", "spark://localhost")):
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # one machine: loopback only
     builder = SparkSession.builder.master(settings.master).appName(settings.app_name)
-    for key, value in {**DEFAULT_CONF, **settings.conf}.items():
+    defaults = {**(LOCAL_CONF if settings.local else {}), **REQUIRED_CONF}
+    for key, value in {**defaults, **settings.conf}.items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
 

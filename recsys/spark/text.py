@@ -44,7 +44,6 @@ def _embed_partition(
     import pyarrow as pa
     from threadpoolctl import threadpool_limits
 
-    encoder = _encoder(TextConfig.from_dict(config))
     with threadpool_limits(1):  # one core per task: the executors are the parallelism
         import torch
 
@@ -52,6 +51,7 @@ def _embed_partition(
         for batch in batches:
             if batch.num_rows == 0:
                 continue
+            encoder = _encoder(TextConfig.from_dict(config))  # loaded once per process
             texts = batch.column("text").to_pylist()
             vectors = encoder.encode(texts)
             flat = pa.array(vectors.ravel(), pa.float32())

@@ -3,7 +3,7 @@
 
 Every test under ``tests/spark`` is marked ``spark`` here (``make test`` leaves them out,
 ``make test-spark`` runs them); they skip, with the reason, only when pyspark (or pyarrow) is
-not installed or no Java runs.
+not installed or no Java runs, and fail then when ``RECSYS_REQUIRE_SPARK=1`` (CI).
 
 A process has one SparkContext, so a test that wants a session on the cluster stops the local
 one (``spark_on``). Tests that use ``spark_on`` or ``cluster`` therefore run after all the others
@@ -15,6 +15,7 @@ one (``spark_on``). Tests that use ``spark_on`` or ``cluster`` therefore run aft
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -49,8 +50,12 @@ def skip_reason() -> str | None:
 
 
 def _skip_without_spark() -> None:
+    """Skip when Spark cannot run here; fail instead where it must (``RECSYS_REQUIRE_SPARK=1``,
+    as CI sets it), so a missing Java cannot turn the Spark tier green by skipping it."""
     reason = skip_reason()
     if reason is not None:
+        if os.environ.get("RECSYS_REQUIRE_SPARK") == "1":
+            pytest.fail(f"RECSYS_REQUIRE_SPARK=1 but {reason}")
         pytest.skip(reason)
 
 

@@ -17,7 +17,7 @@ SCHEMA = {
 def random_events(
     n_users: int = 60, n_items: int = 40, per_user: int = 12, seed: int = 7
 ) -> pl.DataFrame:
-    """Events of every type (and an unknown one) over ~30 days, in store order.
+    """Events of every type over ~30 days, in store order.
 
     Users repeat items (cells sum several events) and timestamps tie within a user; a test
     config gives ``click`` weight 0 so that rule is exercised too.
@@ -32,4 +32,6 @@ def random_events(
             kind = types[int(rng.integers(len(types)))]
             ts = base + float(rng.integers(0, 10 * 86_400)) if k % 5 else base  # ties at base
             rows.append((f"u{u}", item, kind, ts, ""))
-    return pl.DataFrame(rows, schema=SCHEMA, orient="row")
+    frame = pl.DataFrame(rows, schema=SCHEMA, orient="row")
+    # as stored: equal rows on the store's natural key are one event
+    return frame.unique(subset=list(SCHEMA), keep="first", maintain_order=True)

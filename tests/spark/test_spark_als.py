@@ -9,13 +9,13 @@ import numpy as np
 import polars as pl
 import pytest
 import scipy.sparse as sp
+from spark_events import random_events
 
 from recsys.config import BehaviorConfig, MatrixConfig
 from recsys.errors import ConfigError
 from recsys.models import ALSModel, BehaviorModel
 from recsys.spark.als import fit_spark_als, reg_param_for
 from recsys.spark.matrix import ORDER, read_events, spark_interactions
-from spark_events import random_events
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

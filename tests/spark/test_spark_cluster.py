@@ -10,9 +10,8 @@ from typing import TYPE_CHECKING, Any
 import psutil
 import pytest
 
-from recsys.errors import ConfigError
+from recsys.errors import ConfigError, SparkClusterError
 from recsys.spark.cluster import LocalCluster
-from recsys.spark.session import SparkSettings
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -123,7 +122,7 @@ def test_stop_leaves_no_process_behind(tmp_path: Path, spark_on: SparkOn) -> Non
     alive = [pid for pid in processes if _running(pid)]
     assert not alive, alive
     assert not cluster.running
-    with pytest.raises(RuntimeError, match="not started"):
+    with pytest.raises(SparkClusterError, match="not started"):
         _ = cluster.url
     # nothing of this cluster is left anywhere (its logs' folder is in every daemon's cwd)
     leftovers = [
@@ -147,25 +146,6 @@ def test_stop_leaves_no_process_behind(tmp_path: Path, spark_on: SparkOn) -> Non
 def test_cluster_rejects_bad_settings(kwargs: dict[str, object], match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         LocalCluster(**kwargs)  # type: ignore[arg-type]
-
-
-@pytest.mark.parametrize(
-    ("pairs", "expected"),
-    [
-        ([], {}),
-        (["spark.executor.memory=2g"], {"spark.executor.memory": "2g"}),
-        ([" a = b ", "empty=", "eq=x=y"], {"a": "b", "empty": "", "eq": "x=y"}),
-        (("k=1", "k=2"), {"k": "2"}),
-    ],
-)
-def test_parse_conf(pairs: list[str], expected: dict[str, str]) -> None:
-    assert SparkSettings.parse_conf(pairs) == expected
-
-
-@pytest.mark.parametrize("bad", ["no-equals", "=value", "  =value", ""])
-def test_parse_conf_rejects(bad: str) -> None:
-    with pytest.raises(ConfigError, match="key=value"):
-        SparkSettings.parse_conf(["ok=1", bad])
 
 
 def test_spark_fixture_is_local(spark: SparkSession) -> None:

@@ -8,25 +8,28 @@ from typing import TYPE_CHECKING
 import numpy as np
 import polars as pl
 import pytest
+from spark_events import random_events
 
 from recsys.bundle import current_version, load_bundle
 from recsys.cli import main
 from recsys.config import TrainConfig
 from recsys.home import Home
+from recsys.service import RecommendationService
 from recsys.serving import FrameEvents, HybridRecommender
 from recsys.serving.precompute import rank_every_user
-from recsys.service import RecommendationService
 from recsys.spark.engine import SparkEngine
 from recsys.spark.session import SparkSettings
 from recsys.store import Store
 from recsys.text import TextEncoder
 from recsys.training import train
-from spark_events import random_events
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-SMALL = TrainConfig.from_dict({"behavior": {"factors": 8, "iterations": 10}})
+# trending on: the staged bundle then carries the trend's events to the executors too
+SMALL = TrainConfig.from_dict(
+    {"behavior": {"factors": 8, "iterations": 10}, "hybrid": {"trending_weight": 0.5}}
+)
 LOCAL = SparkSettings(master="local[2]", conf={"spark.sql.shuffle.partitions": "4"})
 
 
@@ -140,8 +143,31 @@ def test_cli_trains_on_a_shops_own_parquet(
     assert bundle.manifest["data_window"]["events"] == events.height
 
 
-def test_cli_spark_options_need_the_engine(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    with pytest.raises(SystemExit) as info:
-        main(["--home", str(tmp_path / "h"), "train", "--master", "local[2]"])
-    assert info.value.code == 2
-    assert "need --engine spark" in capsys.readouterr().err
+def test_a_shops_parquet_cannot_bring_an_erased_shopper_back(
+    spark: SparkSession, tmp_path: Path, shop: tuple[pl.DataFrame, pl.DataFrame]
+) -> None:
+    import time
+
+    events, catalog = shop
+    home = Home(tmp_path / "home").ensure()
+    with Store(home.db_path) as store:
+        store.upsert_items(catalog)
+        # erased an hour ago (before training: not scrubbed as "erased meanwhile"), after those
+        # events: the file still holds them
+        store.delete_user("run1", now=time.time() - 3600)
+    later = pl.DataFrame(  # and one event after the erasure: a new visit, which counts
+        {"user_id": ["run1"], "item_id": ["k2"], "type": ["view"], "ts": [time.time() - 1800]}
+    )
+    pl.concat([events.drop("session_id"), later]).write_parquet(tmp_path / "events.parquet")
+    engine = SparkEngine(LOCAL, events_path=str(tmp_path / "events.parquet"))
+    report = train(home, SMALL, engine=engine)
+    bundle = load_bundle(home.artifacts)
+    row = bundle.users.index("run1")
+    owned = bundle.user_items.indices[
+        bundle.user_items.indptr[row] : bundle.user_items.indptr[row + 1]
+    ]
+    assert bundle.items.ids(owned.tolist()) == ["k2"]  # only what came after the erasure
+    gone = events.filter(pl.col("user_id") == "run1").height
+    assert bundle.manifest["engine"]["erased_rows"] == gone == 3
+    assert report.n_events == events.height - gone + 1
+    assert bundle.precomputed is not None and bundle.precomputed.watermark == -1

@@ -6,6 +6,7 @@ import json
 from typing import TYPE_CHECKING
 
 import polars as pl
+from spark_events import random_events
 
 from jobs.nightly import NightlyConfig, run_nightly
 from recsys.bundle import load_bundle
@@ -14,7 +15,6 @@ from recsys.home import Home
 from recsys.spark.engine import SparkEngine
 from recsys.spark.session import SparkSettings
 from recsys.store import Store
-from spark_events import random_events
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

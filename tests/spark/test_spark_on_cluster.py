@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 import pytest
+from spark_events import random_events
 
 from api.testing import ServerProcess, free_port
 from recsys.bundle import load_bundle
@@ -18,7 +19,6 @@ from recsys.spark.engine import SparkEngine
 from recsys.spark.session import SparkSettings
 from recsys.store import Store
 from recsys.training import train
-from spark_events import random_events
 
 if TYPE_CHECKING:
     from collections.abc import Callable
