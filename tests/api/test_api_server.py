@@ -159,9 +159,11 @@ def test_hot_swap_under_load_has_zero_failures(
     old = server.request("GET", "/readyz")[1]["model_version"]
     failures: list[str] = []
     versions: list[str] = []
+    # per client: each keeps one keep-alive connection, so one worker answers all its requests
+    seen: list[list[str]] = [[] for _ in range(3)]
     stop = threading.Event()
 
-    def client() -> None:
+    def client(mine: list[str]) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
         paths = ["/v1/users/run1/recommendations?n=3", "/v1/items/r2/similar?n=3"]
         k = 0
@@ -179,19 +181,24 @@ def test_hot_swap_under_load_has_zero_failures(
                 failures.append(f"{path}: {status} {body}")
             else:
                 versions.append(body["model_version"])
+                mine.append(body["model_version"])
         conn.close()
 
-    threads = [threading.Thread(target=client) for _ in range(3)]
+    def swapped(version: str) -> bool:
+        """Whether every client's worker answers from ``version`` (its last 10 answers)."""
+        return all(len(m) >= 10 and m[-10:] == [version] * 10 for m in seen)
+
+    threads = [threading.Thread(target=client, args=(mine,)) for mine in seen]
     for t in threads:
         t.start()
     try:
         time.sleep(0.5)
         new = retrain(server_home, encoder, factors=6)
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and versions[-30:].count(new) < 30:
+        while time.monotonic() < deadline and not swapped(new):
             time.sleep(0.1)
         newest = retrain(server_home, encoder, factors=4)
-        while time.monotonic() < deadline and versions[-30:].count(newest) < 30:
+        while time.monotonic() < deadline and not swapped(newest):
             time.sleep(0.1)
     finally:
         stop.set()
@@ -199,5 +206,7 @@ def test_hot_swap_under_load_has_zero_failures(
             t.join(timeout=30)
     assert failures == []
     assert old in versions and new in versions and newest in versions
-    assert versions[-30:] == [newest] * 30  # every worker swapped
+    # every worker a client talked to swapped, and none went back (a client's connection stays
+    # on one worker, so answers after its swap are all the newest)
+    assert all(m[-10:] == [newest] * 10 for m in seen), [m[-12:] for m in seen]
     assert len(versions) > 100
