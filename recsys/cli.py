@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import click
 
 from recsys.commands import all_commands
+from recsys.commands.engine_options import engine_from_options, engine_options
 from recsys.errors import (
     BundleError,
     ConfigError,
@@ -224,43 +225,9 @@ def load_demo(obj: Context, dataset: str) -> None:
     help="TOML or JSON training config (defaults otherwise).",
 )
 @click.option("--no-publish", is_flag=True, help="Write the bundle but do not point CURRENT at it.")
-@click.option(
-    "--engine",
-    type=click.Choice(["local", "spark"]),
-    default="local",
-    show_default=True,
-    help="Who trains: this process (implicit) or Apache Spark (the [spark] extra, Java 17).",
-)
-@click.option(
-    "--master",
-    default="local[*]",
-    show_default=True,
-    help="Spark master: local[*], local[N] or spark://host:7077 (--engine spark).",
-)
-@click.option(
-    "--conf",
-    "spark_conf",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Spark property passed through, repeatable (--engine spark).",
-)
-@click.option(
-    "--events",
-    "events_path",
-    default=None,
-    help="Train on this Parquet file/folder of events instead of the store (--engine spark).",
-)
-@click.option(
-    "--catalog",
-    "catalog_path",
-    default=None,
-    help="The catalog file for --events (any format import-catalog reads; default: the store's).",
-)
-@click.option(
-    "--stage",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Folder for Spark's export and staged bundle (default: a temporary folder).",
+@engine_options(
+    inputs=True,
+    engine_help="Who trains: this process (implicit) or Apache Spark (the [spark] extra, Java 17).",
 )
 @click.pass_obj
 def train(
@@ -279,19 +246,7 @@ def train(
     from recsys.training import train as run_train
 
     config = load_config(config_path)
-    spark = None
-    if engine == "spark":
-        from recsys.spark.engine import SparkEngine
-        from recsys.spark.session import SparkSettings
-
-        settings = SparkSettings(master=master, conf=SparkSettings.parse_conf(spark_conf))
-        spark = SparkEngine(
-            settings, events_path=events_path, catalog_path=catalog_path, stage=stage
-        )
-    elif events_path or catalog_path or spark_conf or stage or master != "local[*]":
-        raise click.UsageError(
-            "--master, --conf, --events, --catalog and --stage need --engine spark"
-        )
+    spark = engine_from_options(engine, master, spark_conf, stage, events_path, catalog_path)
     try:
         report = run_train(
             obj.home,

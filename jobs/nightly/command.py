@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from recsys.commands.engine_options import engine_from_options, engine_options
 from recsys.errors import LockedError
 
 if TYPE_CHECKING:
@@ -36,22 +37,8 @@ if TYPE_CHECKING:
 @click.option("--no-inbox", is_flag=True, help="Do not import files from <home>/inbox.")
 @click.option("--no-pitches", is_flag=True, help="Skip pre-writing pitches.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run report as JSON.")
-@click.option(
-    "--engine",
-    type=click.Choice(["local", "spark"]),
-    default="local",
-    show_default=True,
-    help="Who trains (the judged candidates too): this process or Apache Spark.",
-)
-@click.option("--master", default="local[*]", show_default=True, help="Spark master.")
-@click.option(
-    "--stage",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Folder for Spark's export of the store (shared by every node on a cluster).",
-)
-@click.option(
-    "--conf", "spark_conf", multiple=True, metavar="KEY=VALUE", help="Spark property, repeatable."
+@engine_options(
+    inputs=False, engine_help="Who trains (the judged candidates too): this process or Spark."
 )
 @click.pass_obj
 def nightly(
@@ -75,15 +62,7 @@ def nightly(
     config = load_nightly_config(config_path)
     if no_inbox:
         config = replace(config, inbox=False)
-    spark = None
-    if engine == "spark":
-        from recsys.spark.engine import SparkEngine
-        from recsys.spark.session import SparkSettings
-
-        conf = SparkSettings.parse_conf(spark_conf)
-        spark = SparkEngine(SparkSettings(master=master, conf=conf), stage=stage)
-    elif spark_conf or stage or master != "local[*]":
-        raise click.UsageError("--master, --conf and --stage need --engine spark")
+    spark = engine_from_options(engine, master, spark_conf, stage)
     try:
         result = run_nightly(
             obj.home,

@@ -187,13 +187,7 @@ class SparkEngine:
         timings: dict[str, float],
     ) -> BuiltBundle:
         """Train the bundle on Spark (see the module's table); ``data``: what a caller read."""
-        spark = self._session()
-        if self.stage is not None:
-            self.stage.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix="recsys-spark-", dir=self.stage) as folder:
-            return self._build(
-                spark, Path(folder), store, config, data, cache, show_progress, timings
-            )
+        return self._staged(store, config, data, cache, show_progress, timings)
 
     def build_frames(
         self,
@@ -208,13 +202,25 @@ class SparkEngine:
 
         ``data.stored_events`` feed the lists and ``data.events`` the model, as in training.
         """
+        timings = {} if timings is None else timings
+        return self._staged(None, config, data, cache, show_progress, timings)
+
+    def _staged(
+        self,
+        store: Store | None,
+        config: TrainConfig,
+        data: TrainingData | None,
+        cache: EmbeddingCache | None,
+        show_progress: bool,
+        timings: dict[str, float],
+    ) -> BuiltBundle:
+        """:meth:`_build` in a temporary stage folder (under ``stage`` when given)."""
         spark = self._session()
         if self.stage is not None:
             self.stage.mkdir(parents=True, exist_ok=True)
-        timings = {} if timings is None else timings
         with tempfile.TemporaryDirectory(prefix="recsys-spark-", dir=self.stage) as folder:
             return self._build(
-                spark, Path(folder), None, config, data, cache, show_progress, timings
+                spark, Path(folder), store, config, data, cache, show_progress, timings
             )
 
     def _read(

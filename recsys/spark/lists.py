@@ -16,7 +16,6 @@ same whichever engine ranked it, given the same bundle:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
@@ -27,6 +26,7 @@ import polars as pl
 
 from recsys.errors import SparkClusterError
 from recsys.precomputed import PrecomputedLists
+from recsys.serving.sources.trending import trend_span
 from recsys.spark.matrix import ORDER
 
 if TYPE_CHECKING:
@@ -105,16 +105,11 @@ def stage_bundle(bundle: Bundle, events: DataFrame, folder: Path) -> str:
 
     folder.mkdir(parents=True, exist_ok=True)
     version = write_bundle(folder / "artifacts", bundle)
-    c = bundle.config.hybrid
-    last = bundle.manifest.get("data_window", {}).get("last_event")
-    if c.trending_weight > 0 and last is not None:
-        from datetime import datetime
-
+    span = trend_span(bundle, bundle.config.hybrid)
+    if span is not None:
         from pyspark.sql import functions as sf
 
-        end = datetime.fromisoformat(last).timestamp()
-        since = math.floor(end - 2 * c.trending_window_days * 86_400.0)
-        recent = events.filter(sf.col("ts") >= since).orderBy(ORDER)
+        recent = events.filter(sf.col("ts") >= span[0]).orderBy(ORDER)
         # what the trend reads (``trending.trend_scores``): no shopper ids leave the driver
         frame = pl.from_arrow(recent.select("item_id", "type", "ts").toArrow())
         assert isinstance(frame, pl.DataFrame)

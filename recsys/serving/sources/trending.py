@@ -72,6 +72,19 @@ def trend_scores(
     return out
 
 
+def trend_span(bundle: Bundle, config: HybridConfig) -> tuple[float, float] | None:
+    """``(since_ts, end_ts)`` of the events the trend reads (both windows), or None when off.
+
+    The trend ends at the newest trained event; training engines that ship these events
+    elsewhere (``recsys.spark.lists``) read the same span.
+    """
+    last = bundle.manifest.get("data_window", {}).get("last_event")
+    if not config.trending_weight > 0 or last is None:
+        return None
+    end = datetime.fromisoformat(last).timestamp()
+    return math.floor(end - 2 * config.trending_window_days * DAY_S), end
+
+
 class TrendingSource(CandidateSource):
     """Items trending in the shop (a shop-wide signal, like popularity)."""
 
@@ -84,12 +97,11 @@ class TrendingSource(CandidateSource):
     def __init__(self, bundle: Bundle, config: HybridConfig, events: EventLog | None) -> None:
         super().__init__(bundle, config, events)
         self.trend: npt.NDArray[np.float32] | None = None
-        last = bundle.manifest.get("data_window", {}).get("last_event")
-        if config.trending_weight > 0 and events is not None and last is not None:
-            end = datetime.fromisoformat(last).timestamp()
-            window = config.trending_window_days * DAY_S
+        span = trend_span(bundle, config)
+        if span is not None and events is not None:
+            since, end = span
             watermark = bundle.precomputed.watermark if bundle.precomputed is not None else None
-            frame = events.events_frame(since_ts=math.floor(end - 2 * window), until_seq=watermark)
+            frame = events.events_frame(since_ts=since, until_seq=watermark)
             self.trend = trend_scores(bundle, frame, end, config.trending_window_days)
 
     def weight(self, q: Query) -> float:
