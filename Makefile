@@ -10,7 +10,8 @@ STAMP := $(VENV)/.installed
 export RECSYS_HOME ?= $(CURDIR)/var/demo
 PYTEST_ARGS ?=
 
-.PHONY: venv pitch-model demo test test-heavy test-spark test-llm test-all lint fmt bench clean
+.PHONY: venv pitch-model demo test test-heavy test-spark test-postgres test-llm test-all lint fmt bench \
+	clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,11 +48,11 @@ demo: $(STAMP) pitch-model
 	BIN=$(BIN) bash api/demo.sh
 
 test: $(STAMP)
-	$(BIN)/pytest -m "not slow and not llm and not spark" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not slow and not llm and not spark and not postgres" $(PYTEST_ARGS)
 
 # the slow tests skipped by `make test` (real server, SIGKILL, fuzzing, full ML-100K); CI runs them
 test-heavy: $(STAMP)
-	$(BIN)/pytest -m "slow and not llm and not spark" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "slow and not llm and not spark and not postgres" $(PYTEST_ARGS)
 
 # the Spark engine's tests (a local[2] session, a standalone cluster on 127.0.0.1; needs Java 17+):
 # the [spark] extra (pyspark, pyarrow) is installed into the venv once, again when pyproject changes
@@ -63,6 +64,24 @@ $(SPARK_STAMP): $(STAMP) pyproject.toml
 
 test-spark: $(SPARK_STAMP)
 	$(BIN)/pytest -m spark $(PYTEST_ARGS)
+
+# the tests against a real PostgreSQL server (tests/pg_server.py: initdb into a temporary folder,
+# a server on 127.0.0.1, one database per test): the [postgres] extra (psycopg) is installed into
+# the venv once, again when pyproject changes, and the Debian package postgresql when no
+# /usr/lib/postgresql/*/bin/initdb exists (sudo unless root)
+POSTGRES_STAMP := $(VENV)/.postgres-installed
+
+$(POSTGRES_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/pip install -q -e '.[postgres]'
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		echo "PostgreSQL is installed: $$(ls /usr/lib/postgresql/*/bin/initdb)"; else \
+		sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$sudo apt-get update && \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql; fi
+	touch $(POSTGRES_STAMP)
+
+test-postgres: $(POSTGRES_STAMP)
+	$(BIN)/pytest -m postgres $(PYTEST_ARGS)
 
 # the tests that load the real packaged language model (minutes on 2 CPU cores)
 test-llm: $(STAMP) pitch-model

@@ -32,6 +32,7 @@ EXTRA_MODULES = {
     "dev": ("ruff", "mypy"),
     "llm": ("onnxruntime_genai",),
     "bench": ("cornac",),
+    "postgres": ("psycopg",),
 }
 
 

@@ -95,7 +95,8 @@ def create_app(
     app.config.update(flask_config)
     app.config["MAX_CONTENT_LENGTH"] = cfg.max_body_bytes
 
-    service = service or RecommendationService(Home.resolve(cfg.home))
+    home = Home.resolve(cfg.home, store=cfg.store, artifacts=cfg.artifacts)
+    service = service or RecommendationService(home)
     service.use_precomputed = cfg.precomputed
     api_state = ApiState(cfg, service, pitch_provider)
     app.extensions[EXTENSION] = api_state

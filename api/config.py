@@ -4,7 +4,8 @@ The file (TOML or JSON) is named by ``RECSYS_API_CONFIG``; its keys are the fiel
 (a TOML file may also put them under an ``[api]`` table). A ``[pitch]`` table (and
 ``[pitch.openai]``) configures the pitch writer of ``?pitch=true``, with the keys of
 :class:`recsys.pitch.config.PitchConfig`, as in the nightly job's config. Environment variables are
-``RECSYS_HOME`` for ``home`` and ``RECSYS_API_<FIELD>`` for the others (lists comma-separated,
+``RECSYS_HOME``, ``RECSYS_STORE`` and ``RECSYS_ARTIFACTS`` for ``home``, ``store`` and
+``artifacts``, and ``RECSYS_API_<FIELD>`` for the others (lists comma-separated,
 booleans ``true``/``false``). ``create_app(config)`` overrides win over everything. All of it is
 read and checked by :mod:`recsys.config` (``read_config_file``, ``env_overrides``, ``from_dict``),
 like the training, nightly and pitch configs; ``docs/config.md`` lists every key.
@@ -33,7 +34,11 @@ from recsys.pitch.config import PitchConfig
 
 CONFIG_ENV = "RECSYS_API_CONFIG"
 ENV_PREFIX = "RECSYS_API_"
-ENV_ALIASES = {"home": "RECSYS_HOME"}  # fields read from another variable than RECSYS_API_<FIELD>
+ENV_ALIASES = {
+    "home": "RECSYS_HOME",
+    "store": "RECSYS_STORE",
+    "artifacts": "RECSYS_ARTIFACTS",
+}  # fields read from another variable than RECSYS_API_<FIELD>
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,12 @@ class ApiConfig(Config):
     SECTION: ClassVar[str] = "api"
 
     home: str | None = None  # data home; unset: $RECSYS_HOME or ./var
+    # the store every API host shares: a postgresql:// URL (docs/deployment.md); unset:
+    # $RECSYS_STORE, else the SQLite file in the data home (one host)
+    store: str | None = None
+    # the bundle folder every API host reads (a shared filesystem path); unset:
+    # $RECSYS_ARTIFACTS, else artifacts/ in the data home
+    artifacts: str | None = None
     write_keys: tuple[str, ...] = ()  # Bearer keys for POST /v1/events and PUT /v1/items
     admin_keys: tuple[str, ...] = ()  # Bearer keys for DELETE /v1/users/<id> (may write too)
     # True: reads need a write or admin key too, and so do /metrics and /openapi.json

@@ -2,7 +2,8 @@
 
 Flask's own errors (404 unknown route, 405 wrong method, 413 body too large, 415) are turned into
 the same shape; expected library errors map to 4xx; a busy store (a bulk import holding SQLite's
-write lock) is a 503 with ``Retry-After``, never a 500; anything else is a 500 whose body never
+write lock) and an unreachable one (a shared PostgreSQL store that is down) are a 503 with
+``Retry-After``, never a 500; anything else is a 500 whose body never
 contains internals (the traceback goes to the log with the request id).
 """
 
@@ -23,6 +24,7 @@ from recsys.errors import (
     NoBundleError,
     RecsysError,
     StoreBusyError,
+    StoreUnavailableError,
     UnknownItemError,
 )
 
@@ -123,6 +125,15 @@ def register_error_handlers(app: Flask) -> None:
     def _store_busy(exc: StoreBusyError) -> Response:
         log.warning("store busy in request %s: %s", getattr(g, "request_id", "-"), exc)
         return busy_response(str(exc), exc.retry_after_s)
+
+    @app.errorhandler(StoreUnavailableError)
+    def _store_unavailable(exc: StoreUnavailableError) -> Response:
+        # a shared (PostgreSQL) store is down: reads answer from the bundle (the service), but a
+        # write cannot be made durable, so it is refused and nothing is stored
+        log.warning("store unavailable in request %s: %s", getattr(g, "request_id", "-"), exc)
+        response = error_response(503, "store_unavailable", str(exc))
+        response.headers["Retry-After"] = retry_after(exc.retry_after_s)
+        return response
 
     @app.errorhandler(sqlite3.OperationalError)
     def _sqlite_operational(exc: sqlite3.OperationalError) -> Response:

@@ -423,7 +423,11 @@ _WRITE_ERRORS = {
     "415": _error("The body is not application/json."),
     "422": _error("The body does not match the schema or holds invalid values."),
     "503": {
-        **_error("The store is busy (a bulk import holds its write lock); nothing was written."),
+        **_error(
+            "The store is busy (a bulk import holds its write lock; code store_busy) or "
+            "unreachable (a shared PostgreSQL store is down; code store_unavailable); nothing "
+            "was written."
+        ),
         "headers": {
             "Retry-After": {
                 "description": "Seconds to wait before retrying the same request.",

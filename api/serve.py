@@ -215,6 +215,13 @@ def serve(
 ) -> None:
     """Serve the HTTP API with gunicorn (keys: RECSYS_API_WRITE_KEYS / RECSYS_API_ADMIN_KEYS)."""
     home = str(obj.home.root)
+    # `recsys --store URL serve` (or $RECSYS_STORE, $RECSYS_ARTIFACTS, which the config's
+    # environment layer reads too): the workers use the same store and bundle folder
+    where: dict[str, Any] = {"home": home}
+    if obj.home.store:
+        where["store"] = obj.home.store
+    if obj.home.shared_artifacts is not None:
+        where["artifacts"] = str(obj.home.shared_artifacts)
     config_file = None if config_path is None else str(config_path.absolute())
 
     def factory() -> Any:
@@ -225,7 +232,7 @@ def serve(
         environ = dict(os.environ)
         if config_file is not None:  # --config names the file instead of $RECSYS_API_CONFIG
             environ[CONFIG_ENV] = config_file
-        return create_app(load_api_config({"home": home}, environ=environ))
+        return create_app(load_api_config(where, environ=environ))
 
     run_gunicorn(
         factory, host, port, workers, threads, access_log=access_log, reuse_port=reuse_port

@@ -73,6 +73,7 @@ class ApiState:
         self._pitch_provider = pitch_provider
         self._pitch_lock = threading.Lock()
         self._pitch_checked = pitch_provider is not None
+        service.on_erasures(self.forget_erased_pitches)
 
     def pitch_provider(self) -> PitchSource | None:
         """The pitch provider: the injected one, else ``recsys.pitch.serving.PitchProvider``.
@@ -89,6 +90,29 @@ class ApiState:
                 else:
                     self._pitch_provider = PitchProvider(self.service.home, self.config.pitch)
             return self._pitch_provider
+
+    def forget_erased_pitches(self, tombstones: dict[str, float]) -> None:
+        """Delete this host's cached pitches of shoppers erased anywhere (a watcher callback).
+
+        Erasing through one API host deletes that host's cached pitches at once; the other hosts
+        learn of the erasure from the shared store's tombstones at their next poll and delete
+        theirs here, with or without a pitch provider built yet.
+        """
+        provider = self._pitch_provider
+        forget = getattr(provider, "forget_erased", None)
+        if callable(forget):
+            forget(tombstones)
+            return
+        from recsys.pitch.cache import PitchCache
+        from recsys.pitch.serving import forget_erased, pitch_cache_path
+
+        path = pitch_cache_path(self.service.home)
+        if path.is_file():
+            cache = PitchCache(path)
+            try:
+                forget_erased(cache, self.service.store, tombstones)
+            finally:
+                cache.close()
 
     def close(self) -> None:
         """Stop the watcher, close the pitch provider and the store."""

@@ -562,21 +562,48 @@ class DurabilityResult:
     wall_s: float  # the whole scenario
 
 
-def count_stored(db_path: Path, prefix: str = "c") -> Counter[str]:
-    """How many stored rows each harness event id produced (read straight from SQLite)."""
-    conn = sqlite3.connect(db_path)
-    try:
-        rows = conn.execute(
-            "SELECT session_id, COUNT(*) FROM events WHERE session_id LIKE ? GROUP BY session_id",
-            (f"{prefix}%",),
-        ).fetchall()
-    finally:
-        conn.close()
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")  # a store URL, not a SQLite file
+
+StoreLocation = Path | str  # a SQLite file, or a postgresql:// URL
+
+
+def count_stored(db: StoreLocation, prefix: str = "c") -> Counter[str]:
+    """How many stored rows each harness event id produced, read straight from the store.
+
+    Args:
+        db: the SQLite file (a path), or a ``postgresql://`` URL (read with psycopg, which is
+            imported only then: the ``[postgres]`` extra).
+        prefix: the event ids' prefix (the durability clients' ids start with ``c``).
+
+    Returns:
+        ``{event id: stored rows whose session_id is that id}`` for the ids with ``prefix``.
+    """
+    pattern = f"{prefix}%"
+    rows: list[tuple[Any, ...]]
+    if isinstance(db, str) and db.startswith(POSTGRES_SCHEMES):
+        import psycopg
+
+        with psycopg.connect(db, autocommit=True, connect_timeout=10) as pg:
+            rows = pg.execute(
+                "SELECT session_id, COUNT(*) FROM events WHERE session_id LIKE %s "
+                "GROUP BY session_id",
+                (pattern,),
+            ).fetchall()
+    else:
+        conn = sqlite3.connect(Path(db))
+        try:
+            rows = conn.execute(
+                "SELECT session_id, COUNT(*) FROM events WHERE session_id LIKE ? "
+                "GROUP BY session_id",
+                (pattern,),
+            ).fetchall()
+        finally:
+            conn.close()
     return Counter({str(sid): int(n) for sid, n in rows})
 
 
 def summarize_run(
-    db_path: Path,
+    db: StoreLocation,
     folder: Path,
     n_clients: int,
     n_events: int,
@@ -584,9 +611,12 @@ def summarize_run(
     kill_to_ready_s: float,
     wall_s: float,
 ) -> DurabilityResult:
-    """Compare the acknowledged ids in ``folder`` with what the store at ``db_path`` holds."""
+    """Compare the acknowledged ids in ``folder`` with what the store ``db`` holds.
+
+    ``db`` is the SQLite file or a ``postgresql://`` URL (see :func:`count_stored`).
+    """
     acks = set(acknowledged(folder))
-    stored = count_stored(db_path)
+    stored = count_stored(db)
     retried = 0
     for path in folder.glob("acks-*.stats.json"):
         stats = json.loads(path.read_text(encoding="utf-8"))

@@ -1,4 +1,4 @@
-"""HTTP API latency and throughput under concurrent load, each scenario paired with a bare twin.
+r"""HTTP API latency and throughput under concurrent load, each scenario paired with a bare twin.
 
 Starts the real server (``recsys serve``: gunicorn, gthread workers) on 127.0.0.1 and, with the
 same gunicorn settings, the bare Flask app of :func:`api.testing.bare_app`, whose routes answer
@@ -43,6 +43,28 @@ Per round (``--repeat`` rounds) one bare server serves every twin; our server is
 for each scenario. The store is snapshotted with SQLite's backup API before a dataset and restored
 after every scenario that writes to it (``user_recs_live``, ``events``, ``replay``) and at the end.
 
+Stores (``--store sqlite|postgresql|both``, default ``sqlite``): ``sqlite`` is the home's SQLite
+file, as above. ``postgresql`` runs every scenario against ``recsys serve`` with
+``RECSYS_STORE=postgresql://...`` (bundles still from the home's ``artifacts/``): the run starts
+ONE throw-away PostgreSQL server (``tests/pg_server.py``: Debian's package, on 127.0.0.1 of this
+machine, with its default settings: ``fsync`` on, ``synchronous_commit`` on, 128 MB
+``shared_buffers``), and per dataset creates a database, runs ``migrate`` and copies the home's
+SQLite store into it in store order (``events_frame`` -> ``add_events``, ``catalog_frame`` ->
+``upsert_items``, the catalog log's times as in SQLite), so that every event keeps its position
+(``seq``) and the bundle's precomputed lists' watermark means the same in both stores (a gap in
+SQLite's positions is reproduced by restarting the identity). ``VACUUM ANALYZE``, then the
+database is copied to a template (``CREATE DATABASE <snap> TEMPLATE <db>``); after every scenario
+that writes, the database is restored with ``DROP DATABASE <db> WITH (FORCE)`` + ``CREATE
+DATABASE <db> TEMPLATE <snap>`` and a ``CHECKPOINT``, so no scenario measures another's writes or
+flushes. The PostgreSQL server runs on the same machine as the API servers and the load
+generator (2 cores on the benchmark host) and competes with them for the same CPUs, as a
+database on the API's own host would; an API on its own hosts in front of a database server
+would see different numbers. With ``both`` every scenario runs on each store, one after the other
+within each round (the order alternating between rounds), each with its own bare twin run: the
+report gives every scenario row once per store and a "PostgreSQL vs SQLite" table (throughput:
+req/s, events/s for ``events``, pages/s for ``replay``; p50 and p99 of each store; ratios
+postgresql/sqlite). The issue's target checks are computed on the SQLite rows only.
+
 Datasets: ``ml-100k`` (a home built with ``recsys load-demo`` + ``recsys train``) and
 ``synthetic``: 100k items x 50k users written directly through the bundle writer from random
 vectors (64-d ALS factors, 384-d unit text vectors, 20 interactions per user, also stored as
@@ -56,15 +78,21 @@ Usage (timing runs hold the shared benchmark lock)::
     RECSYS_HOME=var/api-bench .venv/bin/recsys train
     .venv/bin/python benchmarks/api_latency.py --build-synthetic
     flock /tmp/recsys-bench.lock .venv/bin/python benchmarks/api_latency.py --dataset both
+    # the same scenarios on the PostgreSQL store vs SQLite, in one run (the python client):
+    flock /tmp/recsys-bench.lock .venv/bin/python benchmarks/api_latency.py \
+        --store both --client python
 
 Writes ``benchmarks/results/api_latency.json`` and ``.md`` (``--out``), including the issue's
-target checks, each computed as met or not met.
+target checks, each computed as met or not met; with ``--store postgresql`` or ``both`` the
+default is ``benchmarks/results/api_latency_postgres.json`` and ``.md`` instead.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import itertools
 import json
 import os
 import platform
@@ -115,6 +143,8 @@ SERVER_SETTINGS = {  # environment of our server per scenario, beyond start_serv
 }
 REPLAY_STEPS = ("event", "recs", "similar")  # one storefront page, in order
 CLIENTS = ("python", "wrk")
+STORES = ("sqlite", "postgresql")  # --store both runs them in this order (alternating by round)
+PG_COPY_ROWS = 100_000  # events per add_events call when copying a store into PostgreSQL
 
 # The server harness (api.testing: free port, start, wait, stop) is imported where a server
 # starts, not at the top: the load generator runs this file in a process of its own whose CPU
@@ -141,7 +171,7 @@ def build_synthetic(home_root: Path, n_items: int, n_users: int, per_user: int) 
     from recsys.home import Home
     from recsys.index import VectorIndex
     from recsys.models.base import BehaviorModel
-    from recsys.store import Store
+    from recsys.store import SQLiteStore
     from recsys.training import precompute_lists, precompute_similar
     from recsys.vocab import IdVocabulary
 
@@ -224,7 +254,7 @@ def build_synthetic(home_root: Path, n_items: int, n_users: int, per_user: int) 
             "session_id": [""] * coo.nnz,
         }
     )
-    with Store(home.db_path) as store:
+    with SQLiteStore(home.db_path) as store:
         store.add_events(events)  # a rebuild with the same seed stores nothing new
         watermark = store.last_seq()
         stored = store.events_frame(until_seq=watermark)
@@ -246,13 +276,18 @@ def start_server(
     workers: int,
     threads: int,
     log: Path,
-    settings: dict[str, str] | None = None,
+    settings: dict[str, str | None] | None = None,
     reuse_port: bool = True,
 ) -> subprocess.Popen[bytes]:
-    """``recsys serve`` over ``home`` (or, for ``kind="bare"``, the bare app) on 127.0.0.1."""
+    """``recsys serve`` over ``home`` (or, for ``kind="bare"``, the bare app) on 127.0.0.1.
+
+    ``settings`` are environment changes on top of the benchmark's (a None value removes a
+    variable): e.g. ``RECSYS_STORE`` = a PostgreSQL URL for the ``postgresql`` store, or None
+    for the SQLite file in the home.
+    """
     from api.testing import bare_command, serve_command, start_process
 
-    env = {
+    env: dict[str, str | None] = {
         "RECSYS_API_WRITE_KEYS": KEY,
         "RECSYS_API_SWAP_POLL_S": "2",
         "RECSYS_API_PRECOMPUTED": "true",
@@ -778,6 +813,220 @@ def copy_sqlite(src: Path, dst: Path) -> None:
     target.close()
 
 
+def start_postgres() -> Any:
+    """Start the run's throw-away PostgreSQL server (``tests/pg_server.py``), default settings.
+
+    Returns:
+        The started ``PostgresServer``; close it (or use it as a context manager) when done.
+
+    Raises:
+        SystemExit: no PostgreSQL server can be started here, or psycopg is missing.
+    """
+    tests = str(ROOT / "tests")
+    if tests not in sys.path:
+        sys.path.insert(0, tests)
+    from pg_server import PostgresServer
+
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        raise SystemExit(
+            "--store postgresql needs psycopg 3: pip install 'recsys-shop[postgres]'"
+        ) from None
+    if not PostgresServer.available():
+        raise SystemExit(
+            "--store postgresql needs a local PostgreSQL server (initdb, pg_ctl; as root also "
+            "the postgres OS user and runuser): apt-get install postgresql"
+        )
+    server = PostgresServer().start()
+    print(f"PostgreSQL server on 127.0.0.1:{server.port} ({server.directory})", flush=True)
+    return server
+
+
+class PostgresCopy:
+    """A data home's SQLite store copied into a database of the run's PostgreSQL server.
+
+    ``url`` names the database the servers under test use (``RECSYS_STORE``); :meth:`create`
+    fills it from the SQLite file and makes a template of it, from which :meth:`restore`
+    recreates it after a scenario that writes. :meth:`drop` removes both databases.
+    """
+
+    def __init__(self, server: Any, dataset: str) -> None:
+        base = re.sub(r"\W", "_", dataset).lower()  # "ml-100k" -> "ml_100k"
+        self.server = server
+        self.db, self.snap = f"bench_{base}", f"bench_{base}_snap"
+        self.url: str = server.url(self.db)
+        self.copy_clause = ""  # CREATE DATABASE's STRATEGY (PostgreSQL 15+), set by create
+
+    def _admin(self, *statements: str) -> list[Any]:
+        """Run statements one by one on the ``postgres`` database (autocommit); first values."""
+        import psycopg
+
+        out = []
+        url = self.server.url("postgres")
+        with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
+            for statement in statements:
+                cursor = conn.execute(statement)
+                row = cursor.fetchone() if cursor.description else None
+                out.append(row[0] if row else None)
+        return out
+
+    def server_info(self) -> dict[str, Any]:
+        """The server's version and the settings that matter for write latency."""
+        names = ("fsync", "synchronous_commit", "shared_buffers", "wal_level", "max_wal_size")
+        values = self._admin("SHOW server_version", *(f"SHOW {n}" for n in names))
+        return {"server_version": values[0], **dict(zip(names, values[1:], strict=True))}
+
+    def create(self, home: Path) -> dict[str, Any]:
+        """Create the database, migrate it, copy the home's SQLite store, make the template.
+
+        Returns:
+            What was copied (:func:`copy_store_to_postgres`) and how long it took.
+        """
+        from recsys.store.postgres import migrate
+
+        t0 = time.perf_counter()
+        (version,) = self._admin("SHOW server_version_num")
+        self.copy_clause = " STRATEGY = FILE_COPY" if int(version) >= 150000 else ""
+        self.drop()
+        self._admin(f'CREATE DATABASE "{self.db}"')
+        migrate(self.url)
+        copied = copy_store_to_postgres(home / "recsys.sqlite3", self.url)
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True, connect_timeout=10) as conn:
+            conn.execute("VACUUM ANALYZE")  # no autovacuum of the copy during a measurement
+        # a template needs no connection to it: every store above is closed
+        self._admin(
+            f'CREATE DATABASE "{self.snap}" TEMPLATE "{self.db}"{self.copy_clause}', "CHECKPOINT"
+        )
+        return copied | {"copy_s": round(time.perf_counter() - t0, 1)}
+
+    def restore(self) -> None:
+        """Recreate the database from the template (closing any connection left to it)."""
+        self._admin(
+            f'DROP DATABASE "{self.db}" WITH (FORCE)',
+            f'CREATE DATABASE "{self.db}" TEMPLATE "{self.snap}"{self.copy_clause}',
+            "CHECKPOINT",  # the copy's writes are flushed now, not during the next scenario
+        )
+
+    def drop(self) -> None:
+        """Remove the database and its template (if they exist)."""
+        self._admin(
+            f'DROP DATABASE IF EXISTS "{self.db}" WITH (FORCE)',
+            f'DROP DATABASE IF EXISTS "{self.snap}" WITH (FORCE)',
+        )
+
+
+def copy_store_to_postgres(src: Path, url: str) -> dict[str, Any]:
+    """Copy a SQLite store's events and catalog into the (migrated, empty) PostgreSQL store.
+
+    In store order, through the store's own writes: ``events_frame()`` into ``add_events`` in
+    chunks of :data:`PG_COPY_ROWS`, ``catalog_frame()`` into ``upsert_items``. Every event keeps
+    its position: a gap in SQLite's positions (erased events) is reproduced by restarting the
+    identity at the next position, and the next new event gets the position SQLite would give
+    it. The catalog log (``item_log``) is replaced by SQLite's, times included, so the API's
+    catalog overlay sees the same changes since training in both stores (none, for a home as
+    trained). Client event ids and erasures are not copied (a note says how many there were).
+
+    Returns:
+        ``events``, ``items``, ``last_seq``, ``gaps`` (runs of missing positions reproduced) and
+        ``not_copied`` (rows of event_ids and erasures).
+
+    Raises:
+        RuntimeError: the copy differs from the SQLite store (count, positions or catalog).
+    """
+    import sqlite3
+    from contextlib import closing
+
+    import psycopg
+
+    from recsys.store import SQLiteStore
+    from recsys.store.postgres import PostgresStore
+
+    with SQLiteStore(src) as lite:
+        events = lite.events_frame()
+        catalog = lite.catalog_frame()
+        last, count = lite.last_seq(), lite.count_events()
+    with closing(sqlite3.connect(f"file:{src}?mode=ro", uri=True)) as raw:
+        seqs = np.fromiter(
+            (r[0] for r in raw.execute("SELECT seq FROM events ORDER BY seq")), np.int64
+        )
+        used = dict(raw.execute("SELECT name, seq FROM sqlite_sequence").fetchall())
+        item_log = raw.execute(
+            "SELECT seq, item_id, changed_at FROM item_log ORDER BY seq"
+        ).fetchall()
+        not_copied = {
+            table: int(raw.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+            for table in ("event_ids", "erasures")
+        }
+    if not (len(seqs) == events.height == count) or (count and int(seqs[-1]) != last):
+        raise RuntimeError(
+            f"{src} changed while it was read ({count} events, {len(seqs)} positions, "
+            f"{events.height} rows read): is a server or a benchmark using this home?"
+        )
+    starts = [0, *(np.flatnonzero(np.diff(seqs) != 1) + 1).tolist(), len(seqs)]
+    gaps = len(starts) - 2 + int(count > 0 and int(seqs[0]) != 1)  # runs of missing positions
+    if gaps:
+        print(
+            f"  {src}: positions 1..{last} have {gaps} gap(s) ({last - count} missing, e.g. "
+            "erased events): the copy skips the same positions",
+            flush=True,
+        )
+    with (
+        PostgresStore(url) as pg,
+        psycopg.connect(url, autocommit=True, connect_timeout=10) as conn,
+    ):
+
+        def restart(table: str, position: int) -> None:
+            conn.execute(f"ALTER TABLE {table} ALTER COLUMN seq RESTART WITH {int(position)}")
+
+        for a, b in itertools.pairwise(starts):
+            if a == b:
+                continue
+            if int(seqs[a]) != pg.last_seq() + 1:  # a gap: the next position is seqs[a]
+                restart("events", int(seqs[a]))
+            for c in range(a, b, PG_COPY_ROWS):
+                part = events.slice(c, min(PG_COPY_ROWS, b - c))
+                stored = pg.add_events(part)
+                if stored != part.height:
+                    raise RuntimeError(
+                        f"copying {src} to PostgreSQL stored {stored} of {part.height} events "
+                        f"(rows {c}..{c + part.height - 1} in store order)"
+                    )
+            if pg.last_seq() != int(seqs[b - 1]):
+                raise RuntimeError(
+                    f"copying {src}: PostgreSQL's last position is {pg.last_seq()} after the "
+                    f"event at SQLite position {int(seqs[b - 1])}"
+                )
+        if used.get("events", last) > last:  # the newest positions were erased in SQLite
+            restart("events", int(used["events"]) + 1)
+        pg.upsert_items(catalog)
+        with conn.transaction():  # SQLite's catalog log, positions and times as they are
+            conn.execute("DELETE FROM item_log")
+            if item_log:
+                conn.execute(
+                    "INSERT INTO item_log (seq, item_id, changed_at) OVERRIDING SYSTEM VALUE "
+                    "SELECT * FROM unnest(%s::bigint[], %s::text[], %s::float8[])",
+                    [list(c) for c in zip(*item_log, strict=True)],
+                )
+        newest_log = int(item_log[-1][0]) if item_log else 0
+        restart("item_log", max(int(used.get("item_log", 0)), newest_log) + 1)
+        pg_last, pg_count, pg_items = pg.last_seq(), pg.count_events(), pg.count_items()
+    if (pg_last, pg_count, pg_items) != (last, count, catalog.height):
+        raise RuntimeError(
+            f"the PostgreSQL copy of {src} has {pg_count} events up to position {pg_last} and "
+            f"{pg_items} items; SQLite has {count} up to {last} and {catalog.height}"
+        )
+    return {
+        "events": count,
+        "items": catalog.height,
+        "last_seq": last,
+        "gaps": gaps,
+        "not_copied": not_copied,
+    }
+
+
 def bundle_ids(home: Path) -> tuple[list[str], list[str], Any]:
     """The served bundle's user ids, item ids and user x item matrix (what each user has)."""
     from recsys.bundle import load_bundle
@@ -793,6 +1042,7 @@ def add_live_events(
     users: Sequence[str],
     items: Sequence[str],
     owned: Any,
+    store_url: str | None = None,
 ) -> int:
     """Store one view event, ``ts`` = now, for each requested user: their answers become live.
 
@@ -806,13 +1056,16 @@ def add_live_events(
         users: the bundle's user ids, in the order of ``owned``'s rows.
         items: the bundle's item ids, in the order of ``owned``'s columns.
         owned: the bundle's user x item matrix (CSR).
+        store_url: the PostgreSQL store the server under test reads (``RECSYS_STORE``); None:
+            the home's SQLite file.
 
     Returns:
         How many events were stored.
     """
     import polars as pl
 
-    from recsys.store import Store
+    from recsys.home import Home
+    from recsys.store import open_store
 
     rng = np.random.default_rng(SEED + 2)
     row_of = {u: k for k, u in enumerate(users)}
@@ -836,7 +1089,7 @@ def add_live_events(
             "ts": [now] * len(chosen),
         }
     )
-    with Store(home / "recsys.sqlite3") as store:
+    with open_store(Home(home, store=store_url)) as store:  # the store the server opens
         return store.add_events(frame)
 
 
@@ -871,14 +1124,20 @@ def measure(
     users: list[str],
     items: list[str],
     args: argparse.Namespace,
+    store: str | None = None,
 ) -> dict[str, Any]:
-    """One run of ``client`` (``python`` or ``wrk``) on ``target``'s server; prints a line."""
+    """One run of ``client`` (``python`` or ``wrk``) on ``target``'s server; prints a line.
+
+    ``store`` (the server's store) is shown in the line when the run compares stores.
+    """
     runner = drive if client == "python" else drive_wrk
     run = runner(scenario, target, port, users, items, args, LOGS)
     unit = "pages/s" if scenario == "replay" else "req/s"
+    where = f"{target:<4}" if store is None else f"{target:<4} {store:<10}"
+    kinds = f" {run['error_kinds']}" if run["errors"] else ""
     print(
-        f"  {scenario:<17} {client:<6} {target:<4} {throughput(run):>8.1f} {unit:<7} "
-        f"p50 {run['p50_ms']} ms  p99 {run['p99_ms']} ms  errors {run['errors']}",
+        f"  {scenario:<17} {client:<6} {where} {throughput(run):>8.1f} {unit:<7} "
+        f"p50 {run['p50_ms']} ms  p99 {run['p99_ms']} ms  errors {run['errors']}{kinds}",
         flush=True,
     )
     return run
@@ -890,86 +1149,147 @@ def clients_of(scenario: str, clients: Sequence[str]) -> list[str]:
 
 
 def bench_dataset(
-    name: str, home: Path, args: argparse.Namespace, clients: Sequence[str]
+    name: str,
+    home: Path,
+    args: argparse.Namespace,
+    clients: Sequence[str],
+    pg_server: Any = None,
 ) -> dict[str, Any]:
     """Every chosen scenario and client on one data home, ``--repeat`` rounds of pairs.
 
-    Per round: one bare server for all twins; for each scenario our server, started afresh
-    (with the scenario's settings, after the live events for ``user_recs_live``), and per client
-    a bare run followed by our run. The store is restored after each scenario that writes.
+    Per round: one bare server for all twins; for each scenario and store (``args.stores``; the
+    stores' order alternates between rounds) our server, started afresh (with the scenario's
+    settings and the store's ``RECSYS_STORE``, after the live events for ``user_recs_live``),
+    and per client a bare run followed by our run. Each store is restored after each scenario
+    that writes: the SQLite file from a backup, the PostgreSQL database (a copy of the SQLite
+    store in ``pg_server``, made first) from its template.
 
     Returns:
-        The dataset's results: per scenario and client the runs, pair rows and summary, and
-        the target checks.
+        The dataset's results: per scenario and client the runs, pair rows and summary of the
+        SQLite store (``results``) and the target checks on them; with the PostgreSQL store its
+        results, copy and server settings under ``postgresql``, and with both stores the
+        ``comparison`` rows (:func:`store_comparison`).
     """
     from api.testing import free_port, stop_server, wait_ready
 
     LOGS.mkdir(parents=True, exist_ok=True)
+    stores: list[str] = list(args.stores)
     users, items, owned = bundle_ids(home)
     print(f"{name}: {len(users)} users, {len(items)} items", flush=True)
     chosen = [s for s in SCENARIOS if s in args.scenarios]
-    runs: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    scenarios: dict[str, list[str]] = {}
     for scenario in chosen:
         if clients_of(scenario, clients):
-            runs[scenario] = {c: [] for c in clients_of(scenario, clients)}
+            scenarios[scenario] = clients_of(scenario, clients)
         else:
             print(f"{scenario}: no chosen client sends it (wrk sends GET scenarios only)")
+    runs: dict[str, dict[str, dict[str, list[dict[str, Any]]]]] = {
+        store: {scenario: {c: [] for c in per} for scenario, per in scenarios.items()}
+        for store in stores
+    }
     live_users = list(dict.fromkeys(requested_users(users)))
+    pg: PostgresCopy | None = None
+    pg_data: dict[str, Any] = {}
+    if "postgresql" in stores:
+        pg = PostgresCopy(pg_server, name)
+        print(f"{name}: copying {home / 'recsys.sqlite3'} into PostgreSQL ({pg.db})", flush=True)
+        pg_data = {"store": pg.url, **pg.server_info(), "copy": pg.create(home)}
+        print(f"{name}: PostgreSQL copy {pg_data['copy']}", flush=True)
+    urls = {"sqlite": None, "postgresql": pg.url if pg else None}
     store = home / "recsys.sqlite3"
     snapshot = LOGS / f"{name}-store-before.sqlite3"
     copy_sqlite(store, snapshot)
-    added = 0
+    added: dict[str, int] = {}
+
+    def restore(which: str) -> None:
+        if which == "sqlite":
+            copy_sqlite(snapshot, store)
+        elif pg is not None:
+            pg.restore()
+
     try:
         for round_ in range(args.repeat):
             print(f"{name}: round {round_ + 1} of {args.repeat}", flush=True)
+            order = stores if round_ % 2 == 0 else stores[::-1]
             bare_port = free_port()
             bare_log = LOGS / f"{name}-bare.log"
             bare = start_server("bare", None, bare_port, args.workers, args.threads, bare_log)
             try:
                 wait_ready(bare_port, "/bare", bare, log=bare_log)
-                for scenario, per_client in runs.items():
-                    if scenario == "user_recs_live":
-                        added = add_live_events(home, live_users, users, items, owned)
-                    port = free_port()
-                    log = LOGS / f"{name}-{scenario}.log"
-                    settings = SERVER_SETTINGS.get(scenario)
-                    proc = start_server(
-                        "api", home, port, args.workers, args.threads, log, settings
-                    )
-                    counted = scenario in USER_SCENARIOS or scenario == "replay"
-                    try:
-                        wait_ready(port, "/readyz", proc, log=log)
-                        for client, pairs in per_client.items():
-                            twin = measure(client, scenario, "bare", bare_port, users, items, args)
-                            before = ranking_counts(port) if counted else {}
-                            ours = measure(client, scenario, "ours", port, users, items, args)
-                            if counted:  # this run's answers only: the counters are cumulative
-                                after = ranking_counts(port)
-                                ours["ranking"] = {k: after[k] - before.get(k, 0.0) for k in after}
-                            pairs.append({"bare": twin, "ours": ours})
-                    finally:
-                        stop_server(proc)
-                        if scenario in WRITES:
-                            copy_sqlite(snapshot, store)
+                for scenario, scenario_clients in scenarios.items():
+                    for which in order:
+                        shown = which if len(stores) > 1 or which != "sqlite" else None
+                        if scenario == "user_recs_live":
+                            added[which] = add_live_events(
+                                home, live_users, users, items, owned, urls[which]
+                            )
+                        port = free_port()
+                        suffix = "" if which == "sqlite" else f"-{which}"
+                        log = LOGS / f"{name}-{scenario}{suffix}.log"
+                        settings = {
+                            **SERVER_SETTINGS.get(scenario, {}),
+                            "RECSYS_STORE": urls[which],
+                        }
+                        proc = start_server(
+                            "api", home, port, args.workers, args.threads, log, settings
+                        )
+                        counted = scenario in USER_SCENARIOS or scenario == "replay"
+                        try:
+                            wait_ready(port, "/readyz", proc, log=log)
+                            for client in scenario_clients:
+                                twin = measure(
+                                    client, scenario, "bare", bare_port, users, items, args, shown
+                                )
+                                before = ranking_counts(port) if counted else {}
+                                ours = measure(
+                                    client, scenario, "ours", port, users, items, args, shown
+                                )
+                                if counted:  # this run's answers only: the counters add up
+                                    after = ranking_counts(port)
+                                    ours["ranking"] = {
+                                        k: after[k] - before.get(k, 0.0) for k in after
+                                    }
+                                runs[which][scenario][client].append({"bare": twin, "ours": ours})
+                        finally:
+                            stop_server(proc)
+                            if scenario in WRITES:
+                                restore(which)
             finally:
                 stop_server(bare)
     finally:
         copy_sqlite(snapshot, store)
         snapshot.unlink()
+        if pg is not None:
+            pg.drop()
     results = {
-        scenario: {client: summarize(scenario, pairs) for client, pairs in per_client.items()}
-        for scenario, per_client in runs.items()
+        which: {
+            scenario: {
+                client: summarize(scenario, pairs, which) for client, pairs in per_client.items()
+            }
+            for scenario, per_client in per_store.items()
+        }
+        for which, per_store in runs.items()
     }
-    return {
+    sqlite_results = results.get("sqlite", {})
+    data: dict[str, Any] = {
         "users": len(users),
         "items": len(items),
-        "scenarios": list(runs),
+        "scenarios": list(scenarios),
         "clients": list(clients),
+        "stores": stores,
         "live_users": len(live_users),
-        "live_events_added": added,
-        "results": results,
-        "targets": target_checks(results),
+        "live_events_added": added.get("sqlite", 0),
+        "results": sqlite_results,  # the SQLite store's: what the targets are checked on
+        "targets": target_checks(sqlite_results),
     }
+    if pg is not None:
+        data["postgresql"] = pg_data | {
+            "live_events_added": added.get("postgresql", 0),
+            "results": results["postgresql"],
+        }
+    if "sqlite" in results and "postgresql" in results:
+        data["comparison"] = store_comparison(results["sqlite"], results["postgresql"])
+    return data
 
 
 # ------------------------------------------------------------------------------ summaries
@@ -1017,12 +1337,13 @@ def pair_row(scenario: str, bare: dict[str, Any], ours: dict[str, Any]) -> dict[
     return row
 
 
-def summarize(scenario: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
+def summarize(scenario: str, runs: list[dict[str, Any]], store: str = "sqlite") -> dict[str, Any]:
     """The pairs of one scenario and client, and their medians.
 
     Args:
         scenario: the scenario's name.
         runs: ``[{"bare": run, "ours": run}, ...]`` in the order measured.
+        store: the store our server used (``sqlite`` or ``postgresql``), kept in the summary.
 
     Returns:
         ``runs``, ``pairs`` (:func:`pair_row` of each) and ``summary``: the median of each side's
@@ -1036,6 +1357,7 @@ def summarize(scenario: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
         return _median([row[key] for row in rows], digits)
 
     summary: dict[str, Any] = {
+        "store": store,
         "pairs": len(rows),
         "ours": med("ours", 1),
         "bare": med("bare", 1),
@@ -1064,6 +1386,75 @@ def summarize(scenario: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
     if counts:
         summary["ranking"] = {k: sum(c.get(k, 0.0) for c in counts) for k in counts[0]}
     return {"summary": summary, "pairs": rows, "runs": runs}
+
+
+def store_comparison(
+    sqlite: dict[str, dict[str, Any]], postgresql: dict[str, dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """PostgreSQL vs SQLite per scenario and client, on the medians of our server's runs.
+
+    Args:
+        sqlite: per scenario and client, :func:`summarize`'s output on the SQLite store.
+        postgresql: the same on the PostgreSQL store.
+
+    Returns:
+        One row per scenario and client run on both stores: ``unit`` (``req/s``; ``events/s``
+        for ``events`` = req/s x the batch size; ``pages/s`` for the replay), each store's
+        throughput, p50 and p99 (ms) and error total, ``ratio`` = postgresql / sqlite
+        throughput and ``p99_ratio`` = postgresql / sqlite p99; after a replay row one row per
+        step (``step`` set; p50/p99 only).
+    """
+    rows: list[dict[str, Any]] = []
+    for scenario, per_client in sqlite.items():
+        for client, entry in per_client.items():
+            other = postgresql.get(scenario, {}).get(client)
+            if other is None:
+                continue
+            a, b = entry["summary"], other["summary"]
+            key, unit = {"events": ("events_per_s", "events/s"), "replay": ("ours", "pages/s")}.get(
+                scenario, ("ours", "req/s")
+            )
+            rows.append(
+                {
+                    "scenario": scenario,
+                    "client": client,
+                    "step": None,
+                    "unit": unit,
+                    "sqlite": a.get(key),
+                    "postgresql": b.get(key),
+                    "ratio": _ratio(b.get(key), a.get(key)),
+                    "sqlite_p50_ms": a["ours_p50_ms"],
+                    "postgresql_p50_ms": b["ours_p50_ms"],
+                    "sqlite_p99_ms": a["ours_p99_ms"],
+                    "postgresql_p99_ms": b["ours_p99_ms"],
+                    "p99_ratio": _ratio(b["ours_p99_ms"], a["ours_p99_ms"]),
+                    "sqlite_errors": a["ours_errors"],
+                    "postgresql_errors": b["ours_errors"],
+                }
+            )
+            for label, step in a.get("steps", {}).items():
+                other_step = b.get("steps", {}).get(label)
+                if other_step is None:
+                    continue
+                rows.append(
+                    {
+                        "scenario": scenario,
+                        "client": client,
+                        "step": label,
+                        "unit": None,
+                        "sqlite": None,
+                        "postgresql": None,
+                        "ratio": None,
+                        "sqlite_p50_ms": step["ours_p50_ms"],
+                        "postgresql_p50_ms": other_step["ours_p50_ms"],
+                        "sqlite_p99_ms": step["ours_p99_ms"],
+                        "postgresql_p99_ms": other_step["ours_p99_ms"],
+                        "p99_ratio": _ratio(other_step["ours_p99_ms"], step["ours_p99_ms"]),
+                        "sqlite_errors": None,
+                        "postgresql_errors": None,
+                    }
+                )
+    return rows
 
 
 # -------------------------------------------------------------------------------- targets
@@ -1145,7 +1536,8 @@ def target_checks(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """Every target checked on each client's summary of its scenario (and on each pair).
 
     Args:
-        results: per scenario and client, :func:`summarize`'s output.
+        results: per scenario and client, :func:`summarize`'s output on the SQLite store (the
+            targets are about it; each check says so in ``store``).
 
     Returns:
         One entry per target and client: ``target``, ``scenario``, ``client``, ``requirement``,
@@ -1161,6 +1553,7 @@ def target_checks(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
                     "target": target.name,
                     "scenario": target.scenario,
                     "client": None,
+                    "store": "sqlite",
                     "requirement": target.requirement(),
                     "measured": "not run",
                     "met": None,
@@ -1175,6 +1568,7 @@ def target_checks(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
                     "target": target.name,
                     "scenario": target.scenario,
                     "client": client,
+                    "store": "sqlite",
                     "requirement": target.requirement(),
                     "measured": measured,
                     "met": met,
@@ -1211,8 +1605,69 @@ def _note(scenario: str, summary: dict[str, Any]) -> str:
     )
 
 
+def store_results(data: dict[str, Any], store: str) -> dict[str, dict[str, Any]]:
+    """A dataset's results on ``store`` (per scenario and client; empty when not run)."""
+    if store == "sqlite":
+        return data.get("results", {})  # type: ignore[no-any-return]
+    return data.get(store, {}).get("results", {})  # type: ignore[no-any-return]
+
+
+def _stores_note(data: dict[str, Any]) -> str:
+    """How the stores were set up, for a dataset run on the PostgreSQL store."""
+    pg = data.get("postgresql")
+    if not pg:
+        return ""
+    copy = pg.get("copy", {})
+    skipped = {k: v for k, v in copy.get("not_copied", {}).items() if v}
+    return (
+        f"Stores: {', '.join(f'`{s}`' for s in data['stores'])}. `postgresql`: PostgreSQL "
+        f"{pg.get('server_version')} on 127.0.0.1 of this machine, with its default settings "
+        f"(fsync {pg.get('fsync')}, synchronous_commit {pg.get('synchronous_commit')}, "
+        f"shared_buffers {pg.get('shared_buffers')}), sharing the CPUs with the API servers and "
+        f"the load generator; a copy of the home's SQLite store in store order "
+        f"({copy.get('events')} events, positions up to {copy.get('last_seq')} as in SQLite, "
+        f"{copy.get('gaps', 0)} gap(s); {copy.get('items')} items; {copy.get('copy_s')} s"
+        + (f"; not copied: {skipped}" if skipped else "")
+        + "). After each scenario that writes, the store is restored: "
+        + ("SQLite from a backup, " if "sqlite" in data["stores"] else "")
+        + "PostgreSQL by DROP DATABASE ... WITH (FORCE) + CREATE DATABASE ... TEMPLATE "
+        "<snapshot> + CHECKPOINT."
+    )
+
+
+def _comparison_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """The "PostgreSQL vs SQLite" table of :func:`store_comparison`'s rows."""
+    lines = [
+        "PostgreSQL vs SQLite (our server's medians on each store; ratio = postgresql / "
+        "sqlite; events/s = req/s x "
+        f"{BATCH} events per batch):",
+        "",
+        "| scenario | client | unit | sqlite | postgresql | ratio | sqlite p50 ms | "
+        "postgresql p50 ms | sqlite p99 ms | postgresql p99 ms | p99 ratio | "
+        "errors sqlite/postgresql |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        scenario = row["scenario"] + (f" ({row['step']} step)" if row["step"] else "")
+        errors = "" if row["step"] else f"{row['sqlite_errors']}/{row['postgresql_errors']}"
+        lines.append(
+            f"| {scenario} | {row['client']} | {row['unit'] or ''} | "
+            f"{'' if row['step'] else _cell(row['sqlite'], ',.0f')} | "
+            f"{'' if row['step'] else _cell(row['postgresql'], ',.0f')} | "
+            f"{'' if row['step'] else _cell(row['ratio'], '.2f')} | "
+            f"{_cell(row['sqlite_p50_ms'])} | {_cell(row['postgresql_p50_ms'])} | "
+            f"{_cell(row['sqlite_p99_ms'])} | {_cell(row['postgresql_p99_ms'])} | "
+            f"{_cell(row['p99_ratio'], '.2f')} | {errors} |"
+        )
+    return lines
+
+
 def markdown(result: dict[str, Any]) -> str:
-    """The report: per dataset the scenario table, the replay's steps, the pairs, the targets."""
+    """The report: per dataset the scenario table, the replay's steps, the pairs, the targets.
+
+    A dataset run on the PostgreSQL store also gets a ``store`` column, each store's replay
+    steps and pairs, and (with both stores) the "PostgreSQL vs SQLite" table.
+    """
     wrk = result.get("wrk") or "not installed"
     lines = [
         f"Machine: {result['machine']}. Per dataset, scenario and client {result['repeat']} "
@@ -1227,60 +1682,87 @@ def markdown(result: dict[str, Any]) -> str:
         "",
     ]
     for name, data in result["datasets"].items():
-        results = data["results"]
+        stores = data.get("stores", ["sqlite"])
+        plain = stores == ["sqlite"]  # the report as before the store option
+        added = f"{data.get('live_events_added', 0)} stored"
+        if not plain:
+            counts = {
+                s: (data if s == "sqlite" else data[s]).get("live_events_added", 0) for s in stores
+            }
+            added = ", ".join(f"{n} stored in {s}" for s, n in counts.items())
         lines += [
             f"### {name} ({data['users']} users, {data['items']} items)",
             "",
             f"Run {data['started']}; load average before `{data['loadavg_before']}`, after "
             f"`{data['loadavg_after']}`. `user_recs_live`: one view event added for each of "
-            f"its {data['live_users']} users ({data['live_events_added']} stored).",
+            f"its {data['live_users']} users ({added}).",
             "",
-            "| scenario | client | ours req/s | bare req/s | ratio | ours p50 ms | "
-            "bare p50 ms | ours p99 ms | bare p99 ms | p99 ratio | errors ours/bare | note |",
-            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
         ]
-        for scenario, per_client in results.items():
-            for client, entry in per_client.items():
+        if not plain:
+            lines += [_stores_note(data), ""]
+        store_col = "" if plain else " store |"
+        lines += [
+            f"| scenario | client |{store_col} ours req/s | bare req/s | ratio | ours p50 ms | "
+            "bare p50 ms | ours p99 ms | bare p99 ms | p99 ratio | errors ours/bare | note |",
+            "|---|---|"
+            + ("" if plain else "---|")
+            + "---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        ]
+        ran = [store_results(data, store) for store in stores]
+        for scenario in dict.fromkeys(sc for results in ran for sc in results):
+            for client in dict.fromkeys(c for results in ran for c in results.get(scenario, {})):
+                for store in stores:
+                    entry = store_results(data, store).get(scenario, {}).get(client)
+                    if entry is None:
+                        continue
+                    s = entry["summary"]
+                    shown = "" if plain else f" {store} |"
+                    lines.append(
+                        f"| {scenario} | {client} |{shown} {_cell(s['ours'], '.0f')} | "
+                        f"{_cell(s['bare'], '.0f')} | {_cell(s['ratio'], '.0%')} | "
+                        f"{_cell(s['ours_p50_ms'])} | {_cell(s['bare_p50_ms'])} | "
+                        f"{_cell(s['ours_p99_ms'])} | {_cell(s['bare_p99_ms'])} | "
+                        f"{_cell(s['p99_ratio'], '.2f')} | {s['ours_errors']}/{s['bare_errors']} | "
+                        f"{_note(scenario, s)} |"
+                    )
+        for store in stores:
+            for client, entry in store_results(data, store).get("replay", {}).items():
                 s = entry["summary"]
+                on = "" if plain else f", {store}"
+                lines += [
+                    "",
+                    f"Storefront replay ({client}{on}), per step: {_cell(s['ours'], '.0f')} "
+                    f"pages/s against {_cell(s['bare'], '.0f')} on the bare routes.",
+                    "",
+                    "| step | ours p50 ms | ours p99 ms | bare p50 ms | bare p99 ms | p99 ratio |",
+                    "|---|---:|---:|---:|---:|---:|",
+                ]
+                for label, step in s.get("steps", {}).items():
+                    lines.append(
+                        f"| {label} | {_cell(step['ours_p50_ms'])} | "
+                        f"{_cell(step['ours_p99_ms'])} | {_cell(step['bare_p50_ms'])} | "
+                        f"{_cell(step['bare_p99_ms'])} | {_cell(step['p99_ratio'], '.2f')} |"
+                    )
                 lines.append(
-                    f"| {scenario} | {client} | {_cell(s['ours'], '.0f')} | "
-                    f"{_cell(s['bare'], '.0f')} | {_cell(s['ratio'], '.0%')} | "
-                    f"{_cell(s['ours_p50_ms'])} | {_cell(s['bare_p50_ms'])} | "
-                    f"{_cell(s['ours_p99_ms'])} | {_cell(s['bare_p99_ms'])} | "
-                    f"{_cell(s['p99_ratio'], '.2f')} | {s['ours_errors']}/{s['bare_errors']} | "
-                    f"{_note(scenario, s)} |"
+                    f"| whole page | {_cell(s['ours_p50_ms'])} | {_cell(s['ours_p99_ms'])} | "
+                    f"{_cell(s['bare_p50_ms'])} | {_cell(s['bare_p99_ms'])} | "
+                    f"{_cell(s['p99_ratio'], '.2f')} |"
                 )
-        for client, entry in results.get("replay", {}).items():
-            s = entry["summary"]
-            lines += [
-                "",
-                f"Storefront replay ({client}), per step: {_cell(s['ours'], '.0f')} pages/s "
-                f"against {_cell(s['bare'], '.0f')} on the bare routes.",
-                "",
-                "| step | ours p50 ms | ours p99 ms | bare p50 ms | bare p99 ms | p99 ratio |",
-                "|---|---:|---:|---:|---:|---:|",
-            ]
-            for label, step in s.get("steps", {}).items():
-                lines.append(
-                    f"| {label} | {_cell(step['ours_p50_ms'])} | {_cell(step['ours_p99_ms'])} | "
-                    f"{_cell(step['bare_p50_ms'])} | {_cell(step['bare_p99_ms'])} | "
-                    f"{_cell(step['p99_ratio'], '.2f')} |"
-                )
-            lines.append(
-                f"| whole page | {_cell(s['ours_p50_ms'])} | {_cell(s['ours_p99_ms'])} | "
-                f"{_cell(s['bare_p50_ms'])} | {_cell(s['bare_p99_ms'])} | "
-                f"{_cell(s['p99_ratio'], '.2f')} |"
-            )
+        if data.get("comparison"):
+            lines += ["", *_comparison_lines(data["comparison"])]
         lines += ["", "Pairs in order (ours/bare throughput = ratio; p99 ours/bare ms):", ""]
-        for scenario, per_client in results.items():
-            for client, entry in per_client.items():
-                shown = ", ".join(
-                    f"{p['ours']:.0f}/{p['bare']:.0f} = {_cell(p['ratio'], '.0%')} "
-                    f"(p99 {_cell(p['ours_p99_ms'])}/{_cell(p['bare_p99_ms'])})"
-                    for p in entry["pairs"]
-                )
-                lines.append(f"- {scenario}, {client}: {shown}")
-        lines += ["", "Targets (issue 20), on the medians:", ""]
+        for store in stores:
+            for scenario, per_client in store_results(data, store).items():
+                for client, entry in per_client.items():
+                    shown = ", ".join(
+                        f"{p['ours']:.0f}/{p['bare']:.0f} = {_cell(p['ratio'], '.0%')} "
+                        f"(p99 {_cell(p['ours_p99_ms'])}/{_cell(p['bare_p99_ms'])})"
+                        for p in entry["pairs"]
+                    )
+                    on = "" if plain else f", {store}"
+                    lines.append(f"- {scenario}, {client}{on}: {shown}")
+        on_rows = "" if plain else " of the SQLite store's rows only"
+        lines += ["", f"Targets (issue 20), on the medians{on_rows}:", ""]
         for check in data["targets"]:
             where = (
                 f"{check['scenario']}, {check['client']}" if check["client"] else check["scenario"]
@@ -1360,7 +1842,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--synthetic-users", type=int, default=50_000)
     parser.add_argument("--ml-home", type=Path, default=ML_HOME)
     parser.add_argument("--synthetic-home", type=Path, default=SYNTH_HOME)
-    parser.add_argument("--out", type=Path, default=RESULTS / "api_latency.json")
+    parser.add_argument(
+        "--store",
+        choices=["sqlite", "postgresql", "both"],
+        default="sqlite",
+        help="the store our server uses: the home's SQLite file, a PostgreSQL copy of it on a "
+        "throw-away local server, or both in one run (default: sqlite)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="result file (default: benchmarks/results/api_latency.json; with --store "
+        "postgresql or both: api_latency_postgres.json)",
+    )
     parser.add_argument("--load", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.load:
@@ -1371,6 +1866,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             args.synthetic_home, args.synthetic_items, args.synthetic_users, per_user=20
         )
         return
+    args.stores = list(STORES) if args.store == "both" else [args.store]
+    if args.out is None:
+        stem = "api_latency" if args.store == "sqlite" else "api_latency_postgres"
+        args.out = RESULTS / f"{stem}.json"
     clients, version = choose_clients(args.client)
     if not clients:
         parser.error("no client left to run (wrk is not installed)")
@@ -1393,16 +1892,21 @@ def main(argv: Sequence[str] | None = None) -> None:
         "threads": args.threads,
         "wrk": version,
     }
-    for name in chosen:
-        started = datetime.now(UTC).isoformat(timespec="seconds")
-        before = Path("/proc/loadavg").read_text().strip()
-        data = bench_dataset(name, homes[name], args, clients)
-        data |= {
-            "started": started,
-            "loadavg_before": before,
-            "loadavg_after": Path("/proc/loadavg").read_text().strip(),
-        }
-        result["datasets"][name] = data
+    with contextlib.ExitStack() as stack:
+        pg_server = None
+        if "postgresql" in args.stores:  # one server for the run, a database per dataset
+            pg_server = start_postgres()
+            stack.callback(pg_server.close)
+        for name in chosen:
+            started = datetime.now(UTC).isoformat(timespec="seconds")
+            before = Path("/proc/loadavg").read_text().strip()
+            data = bench_dataset(name, homes[name], args, clients, pg_server)
+            data |= {
+                "started": started,
+                "loadavg_before": before,
+                "loadavg_after": Path("/proc/loadavg").read_text().strip(),
+            }
+            result["datasets"][name] = data
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     args.out.with_suffix(".md").write_text(markdown(result))

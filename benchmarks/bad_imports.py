@@ -40,7 +40,7 @@ import polars as pl
 
 ROOT = Path(__file__).resolve().parents[1]
 
-from recsys.store import Store  # noqa: E402
+from recsys.store import SQLiteStore  # noqa: E402
 
 HEADER = b"user_id,item_id,type,ts\n"
 YEAR_9999_S = 253_402_300_799  # 9999-12-31T23:59:59Z as epoch seconds; 1978-01-11 as ms
@@ -445,7 +445,7 @@ def run_case(
     stored = 0
     db = home / "recsys.sqlite3"
     if db.exists():
-        with Store(db) as store:
+        with SQLiteStore(db) as store:
             stored = store.count_events() if case.kind == "events" else store.count_items()
     summary = SUMMARY.search(done.stdout)
     stderr, stdout = (t.replace(f"{home.parent}/", "") for t in (done.stderr, done.stdout))

@@ -98,10 +98,10 @@ def mark(home: Path) -> dict[str, list[str]]:
     import polars as pl
 
     from jobs.nightly.inbox import import_inbox
-    from recsys.store import Store
+    from recsys.store import SQLiteStore
 
     markers: dict[str, list[str]] = {}
-    with Store(home / "recsys.sqlite3") as store:
+    with SQLiteStore(home / "recsys.sqlite3") as store:
         events = store.events_frame()
         frames = []
         for i in range(MARKED):

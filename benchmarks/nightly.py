@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 from jobs.nightly import NightlyConfig, run_nightly  # noqa: E402
 from recsys.home import Home  # noqa: E402
-from recsys.store import Store  # noqa: E402
+from recsys.store import SQLiteStore  # noqa: E402
 
 SEED = 2026
 HOLD_BACK = 0.05
@@ -164,7 +164,7 @@ def main() -> None:
         cut = int(events.height * (1 - HOLD_BACK))
         first, later = events.head(cut), events.tail(events.height - cut)
         t0 = time.perf_counter()
-        with Store(home.db_path) as store:
+        with SQLiteStore(home.db_path) as store:
             store.upsert_items(catalog)
             stored = store.add_events(first)
         out["store_load_s"] = round(time.perf_counter() - t0, 2)

@@ -36,7 +36,7 @@ from recsys.datasets.demo import load_dataset
 from recsys.home import Home
 from recsys.service import RecommendationService
 from recsys.serving import HybridRecommender
-from recsys.store import Store
+from recsys.store import SQLiteStore, Store
 from recsys.training import train
 from recsys.types import HISTORY_LIMIT
 
@@ -92,7 +92,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         home = Home(Path(tmp) / "home").ensure()
         events, catalog = load_dataset("ml-100k")
-        with Store(home.db_path) as store:
+        with SQLiteStore(home.db_path) as store:
             store.upsert_items(catalog)
             store.add_events(events)
             report = train(home, store=store)
@@ -106,7 +106,7 @@ def main() -> None:
         bundle = load_bundle(home.artifacts)
         rec = HybridRecommender(bundle)
         result: dict[str, Any] = {"heavy_users": heavy, "history_limit": HISTORY_LIMIT}
-        with Store(home.db_path) as store:
+        with SQLiteStore(home.db_path) as store:
             for n in (10, 50):
                 result[f"owned_at_{n}"] = owned_counts(rec, store, heavy, n)
                 print(f"n={n}: {result[f'owned_at_{n}']}")

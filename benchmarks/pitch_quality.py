@@ -55,7 +55,7 @@ from recsys.pitch.serving import PitchProvider
 from recsys.pitch.validate import CatalogNames
 from recsys.pitch.writer import PitchWriter
 from recsys.serving import HybridRecommender
-from recsys.store import Store
+from recsys.store import SQLiteStore
 from recsys.text import TextEncoder
 
 log = logging.getLogger("pitch_quality")
@@ -76,7 +76,7 @@ def pct(values: list[float], q: float) -> float | None:
 # ------------------------------------------------------------------------------ data
 def movielens_pairs(home: Home, n: int, seed: int) -> tuple[list[Pair], CatalogNames]:
     """``n`` (user, top-1 recommended item) pairs from the trained ML-100K bundle."""
-    store = Store(home.db_path)
+    store = SQLiteStore(home.db_path)
     try:
         bundle = load_bundle(home.artifacts)
         rec = HybridRecommender(bundle)

@@ -282,14 +282,14 @@ def child(args: argparse.Namespace) -> None:
     t = time.perf_counter()
     if args.mode == "local":
         from recsys.spark.engine import read_catalog
-        from recsys.store import Store
+        from recsys.store import SQLiteStore
         from recsys.training import TrainingData
 
         events = pl.read_parquet(args.events).with_columns(pl.lit("").alias("session_id"))
         catalog = read_catalog(args.catalog)
         export_s = time.perf_counter() - t
         data = TrainingData(events, events, catalog, 0, time.time())
-        with Store(home.db_path) as store:
+        with SQLiteStore(home.db_path) as store:
             report = train(home, config, store=store, data=data)
         report.timings["export"] = round(export_s, 3)
     else:

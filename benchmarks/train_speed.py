@@ -71,14 +71,14 @@ def child_ours(n_events: int, zipf: float) -> dict[str, Any]:
 
     from recsys.config import TrainConfig
     from recsys.home import Home
-    from recsys.store import Store
+    from recsys.store import SQLiteStore
     from recsys.training import train
 
     data = synthetic(n_events, zipf, SEED)
     config = TrainConfig.from_dict({"text": {"enabled": False}})
     with tempfile.TemporaryDirectory() as tmp:
         home = Home(Path(tmp) / "home").ensure()
-        store = Store(home.db_path)
+        store = SQLiteStore(home.db_path)
         t = time.perf_counter()
         for start in range(0, n_events, CHUNK):
             sl = slice(start, start + CHUNK)

@@ -50,7 +50,8 @@ from recsys.bundle import Bundle, ItemTable
 from recsys.index import VectorIndex
 from recsys.models.base import BehaviorModel
 from recsys.overlay_embed import BackgroundEmbedder, started_from_manifest, texts_of
-from recsys.store.sqlite import CATALOG_COLUMNS, Store
+from recsys.store.contract import Store
+from recsys.store.sqlite import CATALOG_COLUMNS
 from recsys.text import EmbeddingCache, TextEncoder, embed_with_cache
 from recsys.vocab import IdVocabulary
 

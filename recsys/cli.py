@@ -102,6 +102,12 @@ def _echo_json(data: Any) -> None:
     default=None,
     help="Data home (default: $RECSYS_HOME or ./var).",
 )
+@click.option(
+    "--store",
+    default=None,
+    help="The store: a postgresql:// URL shared by several hosts (default: $RECSYS_STORE, "
+    "else the SQLite file in the data home). Prefer the variable or ~/.pgpass for passwords.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
 @click.option(
     "--progress/--no-progress",
@@ -110,7 +116,13 @@ def _echo_json(data: Any) -> None:
 )
 @click.version_option(package_name="recsys-shop")
 @click.pass_context
-def cli(ctx: click.Context, home: Path | None, verbose: bool, progress: bool | None) -> None:
+def cli(
+    ctx: click.Context,
+    home: Path | None,
+    store: str | None,
+    verbose: bool,
+    progress: bool | None,
+) -> None:
     """Personalized hybrid recommendations for online shops."""
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
@@ -120,7 +132,7 @@ def cli(ctx: click.Context, home: Path | None, verbose: bool, progress: bool | N
     for noisy in ("sentence_transformers", "transformers", "faiss", "httpx", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     show = sys.stderr.isatty() if progress is None else progress
-    ctx.obj = Context(Home.resolve(home), show)
+    ctx.obj = Context(Home.resolve(home, store=store), show)
 
 
 def _report_import(kind: str, result: Any) -> None:
@@ -165,9 +177,9 @@ def import_events(obj: Context, file: Path, ts_unit: TsUnitChoice) -> None:
     rejected with their byte offset), 2 if the file cannot be imported at all (missing, a
     directory, empty, a required column missing, an id column of another type).
     """
-    from recsys.store import Store, import_events_file
+    from recsys.store import import_events_file, open_store
 
-    with Store(obj.home.ensure().db_path) as store:
+    with open_store(obj.home.ensure()) as store:
         _report_import("events", import_events_file(store, file, ts_unit=ts_unit))
 
 
@@ -185,9 +197,9 @@ def import_catalog(obj: Context, file: Path, ts_unit: TsUnitChoice) -> None:
     Exits 1 if any row was rejected, 2 if the file cannot be imported at all (as for
     import-events).
     """
-    from recsys.store import Store, import_catalog_file
+    from recsys.store import import_catalog_file, open_store
 
-    with Store(obj.home.ensure().db_path) as store:
+    with open_store(obj.home.ensure()) as store:
         _report_import("catalog", import_catalog_file(store, file, ts_unit=ts_unit))
 
 
@@ -203,16 +215,17 @@ def import_catalog(obj: Context, file: Path, ts_unit: TsUnitChoice) -> None:
 def load_demo(obj: Context, dataset: str) -> None:
     """Load a real demo dataset (MovieLens-100K or Instacart) into the store."""
     from recsys.datasets import load_dataset
-    from recsys.store import Store
+    from recsys.store import open_store
 
     events, catalog = load_dataset(dataset)
-    with Store(obj.home.ensure().db_path) as store:
+    with open_store(obj.home.ensure()) as store:
         n_items = store.upsert_items(catalog)
         n_events = store.add_events(events)
         total = store.count_events()
+        where = store.location
     click.echo(
         f"{dataset}: {n_items} catalog items, {n_events} new events "
-        f"({events.height - n_events} already stored); {total} events in {obj.home.db_path}"
+        f"({events.height - n_events} already stored); {total} events in {where}"
     )
 
 
@@ -371,7 +384,7 @@ def similar(obj: Context, item_id: str, n: int, mode: str, as_json: bool) -> Non
 def info(obj: Context, as_json: bool) -> None:
     """Show the current bundle's manifest and the store's counts."""
     from recsys.bundle import current_version, list_versions
-    from recsys.store import Store
+    from recsys.store import open_store
 
     artifacts = obj.home.artifacts
     version = current_version(artifacts)
@@ -385,8 +398,12 @@ def info(obj: Context, as_json: bool) -> None:
             raise BundleError(
                 f"CURRENT names bundle {version!r} but its manifest is unreadable: {exc}"
             ) from exc
-    with Store(obj.home.ensure().db_path) as store:
-        counts = {"events": store.count_events(), "items": store.count_items()}
+    with open_store(obj.home.ensure()) as store:
+        counts = {
+            "events": store.count_events(),
+            "items": store.count_items(),
+            "location": store.location,
+        }
     versions = list_versions(artifacts)
     data: dict[str, Any] = {
         "home": str(obj.home.root),
@@ -399,7 +416,9 @@ def info(obj: Context, as_json: bool) -> None:
         _echo_json(data)
         return
     click.echo(f"home: {data['home']}")
-    click.echo(f"store: {counts['events']} events, {counts['items']} catalog items")
+    click.echo(
+        f"store: {counts['events']} events, {counts['items']} catalog items ({counts['location']})"
+    )
     click.echo(f"versions on disk: {', '.join(versions) or 'none'}")
     if manifest is None:
         click.echo("current bundle: none (run `recsys train`)")

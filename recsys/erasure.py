@@ -6,9 +6,10 @@ still holds X's data. :func:`erase_users` (behind ``DELETE /v1/users/<id>``,
 
 1. **Events, event ids and sessions** in the store, with SQLite's ``secure_delete`` (freed
    content is overwritten with zeros), and a tombstone holding an HMAC of the id, not the id
-   (:class:`~recsys.store.sqlite.Store`). The tombstone stops every server still holding a model
-   trained before the erasure from personalizing for the user, at once, and keeps an erased
-   user's old events from coming back with a re-imported export.
+   (:class:`~recsys.store.sqlite.SQLiteStore`; PostgreSQL: see :mod:`recsys.store.postgres`).
+   The tombstone stops every server still holding a model trained before the erasure from
+   personalizing for the user, at once, and keeps an erased user's old events from coming back
+   with a re-imported export.
 2. **Pitches** derived from the user's history (the pitch cache links each pitch to the shoppers
    it was written or served for; :class:`~recsys.pitch.cache.PitchCache`).
 3. **Every kept model bundle** (not only the served one: an old one can be rolled back to):
@@ -56,7 +57,7 @@ from recsys.errors import BundleError, InvalidInputError, StoreBusyError
 from recsys.home import Home
 from recsys.pitch.cache import PitchCache
 from recsys.scrub import scrub_bundle, scrub_bundles, scrub_files
-from recsys.store.sqlite import Store
+from recsys.store.contract import Store
 
 log = logging.getLogger(__name__)
 

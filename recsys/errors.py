@@ -68,6 +68,22 @@ class StoreBusyError(RecsysError):
         self.retry_after_s = retry_after_s
 
 
+class StoreUnavailableError(RecsysError):
+    """The store's database server cannot be reached (a shared PostgreSQL store is down).
+
+    Nothing was written; the caller may retry after ``retry_after_s`` (the API answers writes
+    with 503 and ``Retry-After``, and reads from the bundle alone).
+    """
+
+    def __init__(self, message: str, retry_after_s: float = 2.0) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class StoreSchemaError(RecsysError):
+    """The store's tables are missing, or of another schema version (``recsys db migrate``)."""
+
+
 class SparkClusterError(RecsysError, RuntimeError):
     """A local Spark cluster (``recsys.spark.cluster``) did not start, or is not running."""
 

@@ -50,7 +50,7 @@ from recsys.home import Home
 from recsys.text import EmbeddingCache, TextEncoder, content_hash, item_text
 
 if TYPE_CHECKING:
-    from recsys.store.sqlite import Store
+    from recsys.store.contract import Store
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +182,7 @@ class BackgroundEmbedder:
     """Starts embedding jobs for a serving process, one at a time per data home.
 
     Args:
-        home_root: the data home (the job opens its store and embedding cache).
+        home: the data home (the job opens its store, bundle folder and embedding cache).
         store: this process's store (read by in-process jobs).
         encoder: a loaded encoder to embed with in a thread of this process; None (a server):
             every job is a subprocess, so this process never loads the text model.
@@ -190,21 +190,21 @@ class BackgroundEmbedder:
         linger_s: how long a subprocess job waits for more changes before it exits.
 
     Example:
-        >>> embedder = BackgroundEmbedder(home.root, store, on_done=service.refresh)
+        >>> embedder = BackgroundEmbedder(home, store, on_done=service.refresh)
         >>> embedder.kick(bundle.version, bundle.config.text, training_started(bundle))
         True
     """
 
     def __init__(
         self,
-        home_root: Path,
+        home: Home,
         store: Store,
         encoder: TextEncoder | None = None,
         on_done: Callable[[], None] | None = None,
         linger_s: float = LINGER_S,
     ) -> None:
-        self.home_root = Path(home_root)
-        self.lock_path = Home(self.home_root).cache / LOCK_NAME
+        self.home = home
+        self.lock_path = home.cache / LOCK_NAME
         self.store = store
         self.encoder = encoder
         self.on_done = on_done
@@ -287,7 +287,7 @@ class BackgroundEmbedder:
         encoder = self.encoder
         if encoder.config != text:
             encoder = TextEncoder(text)
-        cache = EmbeddingCache(Home(self.home_root).embedding_cache_path)
+        cache = EmbeddingCache(self.home.embedding_cache_path)
         try:
             n = embed_pending(self.store, cache, encoder, since, should_stop=self._stop.is_set)
         finally:
@@ -300,7 +300,7 @@ class BackgroundEmbedder:
             "-m",
             "recsys.overlay_embed",
             "--home",
-            str(self.home_root),
+            str(self.home.root),
             "--version",
             version,
             "--lock-fd",
@@ -312,7 +312,9 @@ class BackgroundEmbedder:
         with self._lock:
             if self._stop.is_set():
                 return {"embedded": 0, "error": "stopped"}
-            self._child = subprocess.Popen(cmd, stdout=subprocess.PIPE, pass_fds=(fd,))
+            # the child resolves the same home: its store (RECSYS_STORE) and bundle folder
+            env = {**os.environ, **self.home.environ()}
+            self._child = subprocess.Popen(cmd, stdout=subprocess.PIPE, pass_fds=(fd,), env=env)
         child = self._child
         out, _ = child.communicate()
         with self._lock:
@@ -379,7 +381,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s [live-embed] %(message)s"
     )
-    from recsys.store.sqlite import Store
+    from recsys.store import open_store
 
     home = Home.resolve(args.home)
     t0 = time.monotonic()
@@ -399,7 +401,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not text.enabled:
         print(json.dumps({"embedded": 0, "pending": 0, "seconds": 0.0}))
         return 0
-    store = Store(home.db_path)
+    store = open_store(home)
     cache = EmbeddingCache(home.embedding_cache_path)
     try:
         encoder = TextEncoder(text)

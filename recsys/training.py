@@ -36,7 +36,8 @@ from recsys.precomputed import PrecomputedLists, SimilarLists
 from recsys.serving import FrameEvents, HybridRecommender
 from recsys.serving.precompute import rank_every_user
 from recsys.serving.similar import rank_similar_lists
-from recsys.store.sqlite import CATALOG_COLUMNS, ITEM_SCHEMA, Store
+from recsys.store import Store, open_store
+from recsys.store.sqlite import CATALOG_COLUMNS, ITEM_SCHEMA
 from recsys.text import EmbeddingCache, SupportsEncode, TextEncoder, embed_with_cache, item_text
 
 log = logging.getLogger(__name__)
@@ -478,7 +479,7 @@ def train(
     home.ensure()
     timer = steps if steps is not None else StepTimer()
     own_store = store is None
-    store = store or Store(home.db_path)
+    store = store or open_store(home)
     own_cache = cache is None
     cache = cache or EmbeddingCache(home.embedding_cache_path)
     timings: dict[str, float] = {}  # the report's (and the manifest's) seconds per step

@@ -159,7 +159,7 @@ def test_api_latency_smoke(tmp_path: Path) -> None:
 
     from recsys.config import TrainConfig
     from recsys.home import Home
-    from recsys.store import Store
+    from recsys.store import SQLiteStore
     from recsys.training import train
 
     # enough unseen items per user for the benchmark's n=20 from a precomputed list
@@ -176,7 +176,7 @@ def test_api_latency_smoke(tmp_path: Path) -> None:
         title=pl.col("item_id")
     )
     home = Home(tmp_path / "home").ensure()
-    with Store(home.db_path) as store:
+    with SQLiteStore(home.db_path) as store:
         store.upsert_items(catalog)
         store.add_events(events)
         stored = store.count_events()
@@ -226,7 +226,7 @@ def test_api_latency_smoke(tmp_path: Path) -> None:
     assert checks[("replay", "python")]["met"] in (True, False)
     report = out.with_suffix(".md").read_text(encoding="utf-8")
     assert "| replay | python |" in report and "Targets (issue 20)" in report
-    with Store(home.db_path) as store:
+    with SQLiteStore(home.db_path) as store:
         assert store.count_events() == stored  # live events, events and replay rolled back
 
 

@@ -16,7 +16,7 @@ from recsys.bundle import current_version, list_versions
 from recsys.cli import main
 from recsys.config import TrainConfig
 from recsys.home import Home
-from recsys.store import Store
+from recsys.store import SQLiteStore, Store
 from recsys.text import TextEncoder
 from recsys.training import train
 
@@ -158,7 +158,7 @@ def test_info_json(trained: Home, capsys: pytest.CaptureFixture[str]) -> None:
     assert data["current"] == version
     assert data["versions"] == [version]
     assert data["home"] == str(trained.root)
-    assert data["store"] == {"events": 28, "items": 10}
+    assert data["store"] == {"events": 28, "items": 10, "location": str(trained.db_path)}
     assert data["manifest"]["version"] == version
     assert data["manifest"]["counts"]["users"] == 8
 
@@ -265,7 +265,7 @@ def test_import_events_and_catalog(
     assert "events: read 2 rows, 1 valid, 1 stored, 1 rejected" in captured.out
     assert "rejected line 3:" in captured.err
     assert "Traceback" not in captured.err
-    with Store(home.db_path) as store:
+    with SQLiteStore(home.db_path) as store:
         assert store.count_events() == 1
         assert store.count_items() == 1
 
@@ -286,7 +286,7 @@ def test_load_demo_ml100k(home: Home, capsys: pytest.CaptureFixture[str]) -> Non
     )
     _run(home, "load-demo", "--dataset", "ml-100k")  # idempotent
     assert "0 new events (100000 already stored)" in capsys.readouterr().out
-    with Store(home.db_path) as store:
+    with SQLiteStore(home.db_path) as store:
         item = store.get_item("1")
         assert item is not None
         assert item["title"] == "Toy Story (1995)"
@@ -330,7 +330,7 @@ def test_ml100k_end_to_end(
     data = json.loads(capsys.readouterr().out)
     assert data["strategy"] == "hybrid"
     assert len(data["items"]) == 10
-    with Store(home.db_path) as store:
+    with SQLiteStore(home.db_path) as store:
         seen = {e.item_id for e in store.user_events("1", limit=1000)}
     assert not seen & {i["item_id"] for i in data["items"]}
 

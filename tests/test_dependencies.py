@@ -31,6 +31,7 @@ OPTIONAL = {
     "llama_cpp": "pip install llama-cpp-python (pitch backend 'llamacpp'; says so when missing)",
     "pyspark": "the spark extra (recsys train --engine spark; says so when missing)",
     "pyarrow": "the spark extra (Arrow batches between Spark and the driver)",
+    "psycopg": "the postgres extra (RECSYS_STORE=postgresql://...; says so when missing)",
 }
 
 

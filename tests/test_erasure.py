@@ -25,7 +25,7 @@ from recsys.home import Home
 from recsys.pitch.cache import CacheKey, PitchCache
 from recsys.pitch.config import PitchConfig
 from recsys.pitch.serving import PitchProvider
-from recsys.store import Store
+from recsys.store import SQLiteStore
 
 SMALL = TrainConfig.from_dict({"behavior": {"factors": 8, "iterations": 5}})
 
@@ -33,7 +33,7 @@ SMALL = TrainConfig.from_dict({"behavior": {"factors": 8, "iterations": 5}})
 @pytest.fixture
 def shop_home(home: Home, shop: tuple[pl.DataFrame, pl.DataFrame]) -> Home:
     events, catalog = shop
-    with Store(home.db_path) as store:
+    with SQLiteStore(home.db_path) as store:
         store.upsert_items(catalog)
         store.add_events(events)
     return home
@@ -68,7 +68,7 @@ def test_cli_erases_many_users_and_audits_without_ids(shop_home: Home, tmp_path:
 
 
 def test_erase_rejects_no_or_empty_ids(shop_home: Home) -> None:
-    with Store(shop_home.db_path) as store:
+    with SQLiteStore(shop_home.db_path) as store:
         for bad in ([], [""]):
             with pytest.raises(InvalidInputError):
                 erase_users(shop_home, store, bad, source="test")
@@ -81,7 +81,7 @@ def test_a_user_erased_while_training_runs_is_not_in_the_published_bundle(
 
     def erase_midway(*args, **kwargs):  # type: ignore[no-untyped-def]
         # training has read the store (run3 is in its data); the erasure lands now
-        with Store(shop_home.db_path) as other:
+        with SQLiteStore(shop_home.db_path) as other:
             erase_users(shop_home, other, ["run3"], source="test")
         return real(*args, **kwargs)
 
@@ -99,7 +99,7 @@ def test_scrub_new_bundle_only_looks_at_erasures_since_the_read(shop_home: Home)
     pipeline.train(shop_home, SMALL)
     version = str(current_version(shop_home.artifacts))
     read_at = float(load_bundle(shop_home.artifacts).manifest["read_at"])
-    with Store(shop_home.db_path) as store:
+    with SQLiteStore(shop_home.db_path) as store:
         store.delete_user("cook4", now=read_at - 3600)  # before the read: not this bundle's job
         assert scrub_new_bundle(store, shop_home.artifacts, version, read_at) == 0
         store.delete_user("cook3", now=read_at + 1)
@@ -151,7 +151,7 @@ def test_a_pitch_being_written_when_its_shopper_is_erased_is_not_kept(
     jacket = "This pick is a jacket that keeps you warm on every run."
     model = fake_model([jacket])
     model.release.clear()  # the model blocks until released: the erasure lands meanwhile
-    with Store(shop_home.db_path) as store:
+    with SQLiteStore(shop_home.db_path) as store:
         provider = PitchProvider(
             shop_home, PitchConfig(n_samples=1, rerank=False), store=store, model=model
         )
@@ -184,7 +184,7 @@ def test_a_large_store_is_left_due_for_the_nightly_run(
     import recsys.erasure as erasure
 
     monkeypatch.setattr(erasure, "COMPACT_NOW_MAX_BYTES", 1)  # every store counts as large
-    with Store(shop_home.db_path) as store:
+    with SQLiteStore(shop_home.db_path) as store:
         report = erase_users(shop_home, store, ["run1"], source="test")
         assert report.compacted is False and store.compact_due() is not None
         forced = erase_users(shop_home, store, ["run2"], source="test", compact=True)

@@ -34,7 +34,7 @@ class RecordingEmbedder(BackgroundEmbedder):
     """Records kicks instead of starting jobs."""
 
     def __init__(self, home: Home, store: Store) -> None:
-        super().__init__(home.root, store)
+        super().__init__(home, store)
         self.kicks: list[tuple[str, TextConfig, float]] = []
 
     def kick(self, version: str, text: TextConfig, since: float) -> bool:
@@ -162,7 +162,7 @@ def test_one_job_per_home_and_the_job_refreshes_when_done(
     encoder: TextEncoder,
 ) -> None:
     done = threading.Event()
-    embedder = BackgroundEmbedder(home.root, store, encoder=encoder, on_done=done.set)
+    embedder = BackgroundEmbedder(home, store, encoder=encoder, on_done=done.set)
     try:
         store.upsert_items(_changes(shop[1]))
         args = (trained.version, trained.config.text, training_started(trained))
@@ -200,7 +200,7 @@ def test_a_failing_job_backs_off(
 
     monkeypatch.setattr(encoder, "encode", broken)
     done = threading.Event()
-    embedder = BackgroundEmbedder(home.root, store, encoder=encoder, on_done=done.set)
+    embedder = BackgroundEmbedder(home, store, encoder=encoder, on_done=done.set)
     try:
         store.upsert_items(_changes(shop[1]))
         args = (trained.version, trained.config.text, training_started(trained))

@@ -28,7 +28,7 @@ from recsys.pitch.config import PitchConfig
 from recsys.service import RecommendationService, ServedRecommendations
 from recsys.serving import HybridRecommender
 from recsys.serving.precompute import user_histories
-from recsys.store import Store
+from recsys.store import SQLiteStore
 from recsys.training import train
 from recsys.types import HISTORY_LIMIT, Filters
 
@@ -90,7 +90,7 @@ OWNED = {f"i{i}" for i in range(N_OWNED)}
 @pytest.fixture(scope="module")
 def heavy_home(tmp_path_factory: pytest.TempPathFactory) -> Home:
     home = Home(tmp_path_factory.mktemp("owned") / "home").ensure()
-    with Store(home.db_path) as store:
+    with SQLiteStore(home.db_path) as store:
         store.upsert_items(_catalog())
         store.add_events(_events())
         train(home, TrainConfig.from_dict(SETTINGS), store=store)
@@ -105,7 +105,7 @@ def test_the_shop_is_a_real_trap(heavy_home: Home) -> None:
     """Without the whole history, most of the answer would be owned items (the old defect)."""
     bundle = load_bundle(heavy_home.artifacts)
     rec = HybridRecommender(bundle)
-    with Store(heavy_home.db_path) as store:
+    with SQLiteStore(heavy_home.db_path) as store:
         newest = store.user_events(HEAVY, limit=HISTORY_LIMIT)
     assert len({e.item_id for e in newest}) == 100
     cut = rec.recommend_user(HEAVY, newest, n=20)
@@ -168,7 +168,7 @@ def test_a_purchase_only_rule_also_covers_the_whole_history(heavy_home: Home) ->
     rec = HybridRecommender(
         bundle, HybridConfig(exclude_seen=False, exclude_purchased=True, repeat_weight=0.0)
     )
-    with Store(heavy_home.db_path) as store:
+    with SQLiteStore(heavy_home.db_path) as store:
         history = store.user_history(HEAVY, HISTORY_LIMIT)
     assert history.item_types is not None and len(history.events) == HISTORY_LIMIT
     answer = rec.recommend_user(
@@ -192,7 +192,7 @@ def test_pitched_items_hold_no_owned_item(heavy_home: Home, fake_model: Any) -> 
     bundle = load_bundle(heavy_home.artifacts)
     # the prompt names no product (issue 18): the pitched items are read from the pitch cache
     model = fake_model(reply_fn=lambda m: [f"{m[-1]['content']} a fine choice for every day."])
-    with Store(heavy_home.db_path) as store:
+    with SQLiteStore(heavy_home.db_path) as store:
         report = prewrite_pitches(
             heavy_home,
             bundle,
@@ -253,7 +253,7 @@ def test_no_owned_item_for_any_history_length(
         for i, t in zip(events["item_id"], events["type"], strict=True)
         if t == "purchase" or exclude_seen
     }
-    with Store(tmp_path_factory.mktemp("prop") / "s.sqlite3") as store:
+    with SQLiteStore(tmp_path_factory.mktemp("prop") / "s.sqlite3") as store:
         store.add_events(events)
         history = store.user_history("u1", LIMIT)
         frame = store.events_frame()

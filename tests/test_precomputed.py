@@ -25,7 +25,7 @@ from recsys.serving import HybridRecommender
 from recsys.serving.pool import user_pool
 from recsys.serving.precompute import rank_every_user, user_histories
 from recsys.serving.similar import answer_from_similar
-from recsys.store import Store
+from recsys.store import SQLiteStore, Store
 from recsys.text import TextEncoder
 from recsys.training import train
 from recsys.types import HISTORY_LIMIT, SIMILAR_MODES, Filters, Recommendations
@@ -71,7 +71,7 @@ def _trained_home(
     """A home storing ``shop`` (default: the random shop), trained with ``settings``."""
     home = Home(root).ensure()
     events, catalog = shop if shop is not None else _random_shop()
-    with Store(home.db_path) as store:
+    with SQLiteStore(home.db_path) as store:
         store.upsert_items(catalog)
         store.add_events(events)
         train(home, TrainConfig.from_dict(settings), store=store, encoder=encoder)
@@ -101,7 +101,7 @@ def _check_every_user(home: Home, ns: tuple[int, ...]) -> int:
     assert bundle.precomputed is not None
     rec = HybridRecommender(bundle)
     with_list = 0
-    with Store(home.db_path) as store:
+    with SQLiteStore(home.db_path) as store:
         for user_id in bundle.users.ids():
             ranked = bundle.precomputed.get(bundle.users.index(user_id))
             history = store.user_history(user_id, HISTORY_LIMIT)
@@ -230,7 +230,7 @@ def test_lists_round_trip_through_the_bundle(random_home: Home, tmp_path: Path) 
         "depth": 50,
         "watermark": lists.watermark,
     }
-    with Store(random_home.db_path) as store:
+    with SQLiteStore(random_home.db_path) as store:
         assert lists.watermark == store.last_seq() > 0
     assert training_started(bundle) == bundle.manifest["read_at"] - TRAINING_MARGIN_S
     lists.save(tmp_path / "t.npz")
@@ -254,7 +254,7 @@ def test_no_lists_when_turned_off(tmp_path: Path) -> None:
 
 def test_rank_every_user_depth_and_watermark(random_home: Home) -> None:
     bundle = load_bundle(random_home.artifacts)
-    with Store(random_home.db_path) as store:
+    with SQLiteStore(random_home.db_path) as store:
         events = store.events_frame()
     lists = rank_every_user(HybridRecommender(bundle), events, watermark=7, depth=3)
     assert lists.items.shape == (len(bundle.users), 3) and lists.watermark == 7

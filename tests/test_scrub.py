@@ -33,7 +33,7 @@ from recsys.scrub import (
     scrub_lock,
 )
 from recsys.serving import HybridRecommender
-from recsys.store import Store
+from recsys.store import SQLiteStore
 from recsys.store.sqlite import UserEvent
 from recsys.training import train
 from recsys.types import Recommendations
@@ -80,7 +80,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Events]:
     rows, catalog = _shop()
     home = Home(tmp_path_factory.mktemp("scrub") / "home").ensure()
     schema = ["user_id", "item_id", "type", "ts", "session_id"]
-    with Store(home.db_path) as store:
+    with SQLiteStore(home.db_path) as store:
         store.upsert_items(catalog)
         store.add_events(pl.DataFrame(rows, schema=schema, orient="row"))
         train(home, TrainConfig.from_dict(NO_TEXT), store=store)

@@ -161,3 +161,52 @@ def test_writes_reach_the_store_and_are_served(
         assert service.snapshot.precomputed is not None  # out of stock: the lists still answer
     finally:
         service.close()
+
+
+def test_while_the_store_is_down_answers_come_from_the_bundle_alone(
+    service: RecommendationService, store: Store
+) -> None:
+    # what RecommendationService.recommend_user falls back to when a shared store raises
+    # StoreUnavailableError (the outage itself is tested with a real server: tests/api,
+    # tests/store/test_postgres.py)
+    from recsys.service.facade import _answer_offline
+    from recsys.types import Filters
+
+    snap = service.snapshot
+    listed = service.recommend_user("run1", n=3, reasons=False)
+    assert listed.ranking == "precomputed"
+    offline = _answer_offline(snap, store, {}, "run1", 3, Filters())
+    assert (offline.ranking, _ids(offline)) == ("precomputed", _ids(listed))
+    assert _ids(offline)[0] == "r1"
+    # a user erased since training (a tombstone read at the last refresh) is not personalized
+    stranger = service.recommend_user("never-seen", n=3)
+    assert stranger.strategy == "popular"
+    erased = {store.user_key("run1"): snap.trained_from + 1}
+    gone = _answer_offline(snap, store, erased, "run1", 3, Filters())
+    assert (gone.strategy, _ids(gone)) == ("popular", _ids(stranger))
+    # an erasure from before the bundle's training does not count: the bundle never saw them
+    old = {store.user_key("run1"): snap.trained_from - 1}
+    assert _ids(_answer_offline(snap, store, old, "run1", 3, Filters())) == _ids(listed)
+    # filters still apply to the list
+    kitchen = _answer_offline(snap, store, {}, "run1", 3, Filters(category="Kitchen"))
+    assert kitchen.items and all(i.item_id.startswith("k") for i in kitchen.items)
+
+
+def test_erasures_made_elsewhere_reach_the_listeners_once(
+    service: RecommendationService, home: Home
+) -> None:
+    from recsys.store import SQLiteStore
+
+    heard: list[dict[str, float]] = []
+    service.on_erasures(heard.append)
+    _ = service.snapshot
+    service.refresh()
+    assert heard == []
+    with SQLiteStore(home.db_path) as elsewhere:  # another process or API host
+        elsewhere.delete_user("cook1")
+        key = elsewhere.user_key("cook1")
+    service.refresh()
+    assert [list(h) for h in heard] == [[key]]
+    service.refresh()
+    assert len(heard) == 1  # told once
+    assert service.recommend_user("cook1", n=3).ranking == "live"  # and not personalized

@@ -10,7 +10,7 @@ from recsys.bundle import Bundle, current_version, list_versions, load_bundle
 from recsys.config import TrainConfig
 from recsys.errors import EmptyDataError
 from recsys.home import Home
-from recsys.store import Store
+from recsys.store import SQLiteStore, Store
 from recsys.text import EmbeddingCache, TextEncoder
 from recsys.training import (
     BuiltBundle,
@@ -152,7 +152,7 @@ def test_train_prunes_to_keep_versions(home: Home, store: Store, shop: Shop) -> 
 
 
 def test_train_opens_its_own_store_and_records_metrics(home: Home, shop: Shop) -> None:
-    with Store(home.db_path) as store:
+    with SQLiteStore(home.db_path) as store:
         _fill(store, shop)
     report = train(home, TrainConfig.from_dict(NO_TEXT), metrics={"recall@10": 0.5})
     assert report.n_users == 8

@@ -14,7 +14,8 @@ import polars as pl
 
 from jobs.nightly.run_report import DataSummary, iso
 from recsys.nightly.config import NightlyConfig
-from recsys.store.sqlite import CATALOG_COLUMNS, Store
+from recsys.store.contract import Store
+from recsys.store.sqlite import CATALOG_COLUMNS
 from recsys.training import TrainingData, read_training_data
 
 FINGERPRINT_ITEM_COLUMNS = CATALOG_COLUMNS

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Literal
 
 from recsys.errors import ImportRejectedError
+from recsys.store.contract import Store
 from recsys.store.importing import RowError, check_file
-from recsys.store.sqlite import Store
 
 log = logging.getLogger(__name__)
 

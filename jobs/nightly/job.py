@@ -51,7 +51,7 @@ from recsys.erasure import compact_home
 from recsys.errors import BundleError
 from recsys.home import Home
 from recsys.nightly.config import NightlyConfig
-from recsys.store.sqlite import Store
+from recsys.store import Store, open_store
 from recsys.text import TextEncoder
 from recsys.training import StepTimer, TrainingData, TrainingEngine, train
 
@@ -223,7 +223,7 @@ class _Run:
         with step("recover"):
             self.report.recovered = recover(home, stale)
         if self.store is None:
-            self.store = Store(home.db_path)
+            self.store = open_store(home)
         store = self.store
         due = store.compact_due()
         if due is not None:  # an erasure left a large store to rewrite: this run is the deadline

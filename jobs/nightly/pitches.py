@@ -17,7 +17,7 @@ from recsys.bundle import Bundle
 from recsys.home import Home
 from recsys.matrix import DAY_S
 from recsys.nightly.config import NightlyConfig
-from recsys.store.sqlite import Store
+from recsys.store.contract import Store
 
 log = logging.getLogger(__name__)
 

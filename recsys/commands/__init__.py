@@ -1,4 +1,4 @@
-"""Sub-commands of ``recsys`` kept in their own modules (pitch, tune, erase).
+"""Sub-commands of ``recsys`` kept in their own modules (pitch, tune, erase, db).
 
 Each module exposes ``COMMANDS``, a list of click commands that :mod:`recsys.cli` registers.
 Commands receive the shared :class:`recsys.cli.Context` through ``@click.pass_obj``. Commands of
@@ -14,6 +14,6 @@ import click
 
 def all_commands() -> list[click.Command]:
     """Every library command kept outside cli.py, in registration order."""
-    from recsys.commands import erase, pitch, tune
+    from recsys.commands import db, erase, pitch, tune
 
-    return [*pitch.COMMANDS, *tune.COMMANDS, *erase.COMMANDS]
+    return [*pitch.COMMANDS, *tune.COMMANDS, *erase.COMMANDS, *db.COMMANDS]

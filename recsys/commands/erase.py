@@ -47,7 +47,7 @@ def erase(
     appended to <home>/audit.log. Servers stop personalizing for them at once.
     """
     from recsys.erasure import erase_users
-    from recsys.store.sqlite import Store
+    from recsys.store import open_store
 
     ids = list(user_ids)
     if from_file is not None:
@@ -56,7 +56,7 @@ def erase(
     if not ids:
         raise click.UsageError("name at least one USER_ID (or --from-file)")
     home = obj.home.ensure()
-    with Store(home.db_path) as store:
+    with open_store(home) as store:
         report = erase_users(
             home,
             store,
@@ -89,10 +89,10 @@ def compact(obj: Any) -> None:
     nightly job (or this command) does it. Writers wait meanwhile (about 15 ms per MB).
     """
     from recsys.erasure import compact_home
-    from recsys.store.sqlite import Store
+    from recsys.store import open_store
 
     home = obj.home.ensure()
-    with Store(home.db_path) as store:
+    with open_store(home) as store:
         due = store.compact_due()
         seconds = compact_home(home, store)
     was = "" if due is None else " (due since an erasure)"

@@ -81,7 +81,7 @@ def pitch_cmd(
     from recsys.pitch.batch import write_for_user
     from recsys.pitch.config import load_pitch_config
     from recsys.service import RecommendationService
-    from recsys.store.sqlite import Store
+    from recsys.store import open_store
 
     changes: dict[str, Any] = {}
     if backend:
@@ -96,7 +96,7 @@ def pitch_cmd(
         changes["n_samples"] = samples
     config = replace(load_pitch_config(config_path), **changes)
     obj.home.ensure()
-    store = Store(obj.home.db_path)
+    store = open_store(obj.home)
     try:
         if item_id is not None:
             row = store.get_item(item_id)

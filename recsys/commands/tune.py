@@ -71,7 +71,7 @@ def tune_cmd(
     """
     from recsys.config import load_config
     from recsys.errors import EmptyDataError
-    from recsys.store.sqlite import Store
+    from recsys.store import open_store
     from recsys.text import EmbeddingCache, TextEncoder
     from recsys.tuning import Trial, TuneSettings, to_toml, tune
 
@@ -80,7 +80,7 @@ def tune_cmd(
         behavior_trials=behavior_trials, blend_trials=blend_trials, max_val_users=max_val_users
     )
     obj.home.ensure()
-    store = Store(obj.home.db_path)
+    store = open_store(obj.home)
     try:
         events, catalog = store.events_frame(), store.catalog_frame()
     finally:

@@ -19,9 +19,10 @@ from recsys.pitch.serving import pitch_cache_path, reason_item_ids
 from recsys.pitch.validate import CatalogNames
 from recsys.pitch.writer import PitchWriter
 from recsys.serving import HybridRecommender
-from recsys.store.sqlite import Store, UserHistory
+from recsys.store.contract import Store
 from recsys.text import TextEncoder
 from recsys.types import HISTORY_LIMIT as RANKING_HISTORY_LIMIT
+from recsys.types import UserHistory
 
 log = logging.getLogger(__name__)
 

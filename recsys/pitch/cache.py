@@ -149,6 +149,12 @@ class PitchCache:
         with self._lock:
             self._conn.executemany("INSERT OR IGNORE INTO pitch_users VALUES (?, ?, ?)", rows)
 
+    def linked_users(self) -> list[str]:
+        """Every shopper some cached pitch is linked to (to match against new erasures)."""
+        with self._lock:
+            rows = self._conn.execute("SELECT DISTINCT user_id FROM pitch_users").fetchall()
+        return [str(r[0]) for r in rows]
+
     def forget_users(self, user_ids: Sequence[str]) -> int:
         """Delete every pitch linked to these shoppers, and their links; return pitches deleted.
 

@@ -23,7 +23,7 @@ from recsys.pitch.config import PitchConfig
 from recsys.pitch.facts import ItemFacts, ShopperContext, build_context
 from recsys.pitch.validate import CatalogNames
 from recsys.pitch.writer import Pitch, PitchWriter
-from recsys.store.sqlite import Store
+from recsys.store import Store, open_store
 from recsys.text import TextEncoder
 from recsys.types import RecommendedItem, UserEvent
 
@@ -37,6 +37,22 @@ _STOP = object()
 def pitch_cache_path(home: Home) -> Path:
     """The pitch cache file under the data home."""
     return home.pitch_cache_path
+
+
+def forget_erased(cache: PitchCache, store: Store, tombstones: Mapping[str, float]) -> int:
+    """Delete the pitches in ``cache`` linked to shoppers whose tombstone key is in ``tombstones``.
+
+    Returns:
+        The number of pitches deleted.
+    """
+    if not tombstones:
+        return 0
+    erased = [u for u in cache.linked_users() if store.user_key(u) in tombstones]
+    if not erased:
+        return 0
+    deleted = cache.forget_users(erased)
+    log.info("forgot %d cached pitches of %d shoppers erased elsewhere", deleted, len(erased))
+    return deleted
 
 
 def reason_item_ids(item: RecommendedItem | Mapping[str, Any]) -> list[str]:
@@ -107,7 +123,7 @@ class PitchProvider:
         """The catalog store (opened on first use)."""
         with self._lock:
             if self._store is None:
-                self._store = Store(self.home.db_path)
+                self._store = open_store(self.home)
             return self._store
 
     def _catalog(self, item_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -208,6 +224,16 @@ class PitchProvider:
             self._cache.forget_users([user_id])
         log.debug("pitches for user %s: %d items, %d misses", user_id, len(items), len(misses))
         return [p if p is not None else self.writer.template(*pairs[i]) for i, p in enumerate(out)]
+
+    def forget_erased(self, tombstones: Mapping[str, float]) -> int:
+        """Delete the cached pitches of shoppers erased elsewhere; return pitches deleted.
+
+        With several API hosts, a shopper erased through one host has pitches cached on the
+        others: each host's serving state reads new tombstones (keyed ids) from the shared store
+        and calls this (``RecommendationService.on_erasures``), which matches them against the
+        shoppers linked in this host's cache.
+        """
+        return forget_erased(self._cache, self.store, tombstones)
 
     def _enqueue(self, facts: ItemFacts, context: ShopperContext) -> None:
         key = self.writer.key(facts, context)

@@ -8,7 +8,7 @@ HTTP API hold, so neither needs to know how the parts are split.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -18,6 +18,7 @@ import polars as pl
 from recsys.bundle import Bundle
 from recsys.catalog_overlay import CatalogOverlay
 from recsys.erasure import ErasureReport
+from recsys.errors import StoreUnavailableError
 from recsys.home import Home
 from recsys.service.served import ServedRecommendations, served
 from recsys.service.snapshots import ServingState, Snapshot
@@ -25,7 +26,7 @@ from recsys.service.writes import ServiceWrites
 from recsys.serving import HybridRecommender
 from recsys.serving.pool import bounded_history, user_pool
 from recsys.serving.similar import answer_from_similar
-from recsys.store.sqlite import Store
+from recsys.store.contract import Store
 from recsys.text import TextEncoder
 from recsys.types import HISTORY_LIMIT, Filters, RankedList, SimilarMode, UserHistory
 
@@ -131,6 +132,40 @@ def _answer_user(
     return served(snap.bundle, answer, "live")
 
 
+def _answer_offline(
+    snap: Snapshot,
+    store: Store,
+    tombstones: dict[str, float],
+    user_id: str,
+    n: int,
+    filters: Filters,
+) -> ServedRecommendations:
+    """The answer while the store is unreachable: from the bundle alone.
+
+    No history can be read, so a trained user gets their precomputed list as of training (with
+    bare reasons, whatever was asked: a list carries no explanations) and anyone else the
+    fallback (popular items). Whether the user was erased since training is looked up in
+    ``tombstones``: the erasures the serving state read at its last refresh, plus those made
+    through this process since (``ServiceWrites.erase_users``). An erasure made through another
+    host in the last poll interval before the outage (``swap_poll_s``) is not in them; no
+    erasure can be made during the outage (it is a write). When not even the tombstone key can
+    be computed (the store was never reached), nobody is personalized.
+    """
+    try:
+        key = store.user_key(user_id)
+        erased = tombstones.get(key, -1.0) >= snap.trained_from
+    except StoreUnavailableError:
+        erased = True
+    rec = snap.recommender
+    if not erased:
+        ranked = _usable_list(snap, snap.bundle.users.index(user_id), True)
+        answer = rec.recommend_ranked(ranked, n, filters) if ranked is not None else None
+        if answer is not None:
+            return served(snap.bundle, answer, "precomputed")
+    answer = rec.recommend_user(user_id, [], n=n, filters=filters, use_trained_vector=False)
+    return served(snap.bundle, answer, "live")
+
+
 class RecommendationService:
     """Answers recommendation questions from the published bundle and the live event store.
 
@@ -209,6 +244,14 @@ class RecommendationService:
         """The watcher's last refresh failure (None: the last refresh succeeded)."""
         return self._state.last_refresh_error
 
+    def on_erasures(self, listener: Callable[[dict[str, float]], object]) -> None:
+        """Call ``listener({tombstone key: erased_at})`` with erasures new since the last refresh.
+
+        The watcher reads the store's tombstones at each refresh; an erasure made through
+        another process or host reaches the listener within one poll.
+        """
+        self._state.erasure_listeners.append(listener)
+
     def refresh(self) -> bool:
         """Swap to a newly published bundle, or apply new catalog changes; return if swapped.
 
@@ -267,18 +310,26 @@ class RecommendationService:
             (``precomputed``) or it was ranked for this request (``live``). A user with a list
             and events since training is ranked live over a small pool (the list plus the
             similar items of their newest items, :mod:`recsys.serving.pool`); other live
-            answers scan the catalog.
+            answers scan the catalog. While a shared store is unreachable, the answer comes
+            from the bundle alone (:func:`_answer_offline`: the precomputed list, else the
+            fallback), so a storefront keeps its recommendations through a database outage.
         """
-        return _answer_user(
-            self._state.snapshot,
-            self._state.store,
-            self.use_precomputed,
-            user_id,
-            n,
-            filters or Filters(),
-            history,
-            reasons,
-        )
+        state = self._state
+        snap, store = state.snapshot, state.store
+        try:
+            return _answer_user(
+                snap,
+                store,
+                self.use_precomputed,
+                user_id,
+                n,
+                filters or Filters(),
+                history,
+                reasons,
+            )
+        except StoreUnavailableError:
+            wanted = filters or Filters()
+            return _answer_offline(snap, store, state.tombstones, user_id, n, wanted)
 
     def recommend_session(
         self,

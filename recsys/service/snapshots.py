@@ -12,14 +12,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from recsys.bundle import Bundle, current_version, load_bundle
 from recsys.catalog_overlay import CatalogOverlay, training_started
+from recsys.errors import StoreUnavailableError
 from recsys.home import Home
 from recsys.precomputed import PrecomputedLists, SimilarLists
 from recsys.serving import HybridRecommender
-from recsys.store.sqlite import Store
+from recsys.store import Store, open_store
 from recsys.text import TextEncoder
 from recsys.types import UserEvent
 
@@ -39,6 +41,9 @@ class Snapshot:
         precomputed: the base bundle's precomputed lists while they still describe the served
             catalog (None: every request is computed live).
         similar: the base bundle's precomputed similar items, on the same terms.
+        partial: built while the store was unreachable (a worker started during an outage of a
+            shared store): the bundle as trained, without catalog changes, trend or fresh
+            tombstones; rebuilt by the first refresh that reaches the store.
     """
 
     recommender: HybridRecommender
@@ -47,6 +52,7 @@ class Snapshot:
     loaded_at: float
     precomputed: PrecomputedLists | None = None
     similar: SimilarLists | None = None
+    partial: bool = False
 
     @property
     def bundle(self) -> Bundle:
@@ -133,13 +139,20 @@ class ServingState:
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
         self.last_refresh_error: str | None = None
+        # {tombstone key: erased_at} of users erased since the served bundle's training began,
+        # read at each refresh: what keeps an erased user unpersonalized while the store is
+        # unreachable (RecommendationService answers from the bundle alone then)
+        self.tombstones: dict[str, float] = {}
+        # called with the tombstones that are new since the last read (e.g. a host's pitch
+        # cache forgets shoppers erased through another host; RecommendationService.on_erasures)
+        self.erasure_listeners: list[Callable[[dict[str, float]], object]] = []
 
     @property
     def store(self) -> Store:
         """The event/catalog store (opened on first use)."""
         with self._lock:
             if self._store is None:
-                self._store = Store(self.home.db_path)
+                self._store = open_store(self.home)
             return self._store
 
     @property
@@ -168,11 +181,25 @@ class ServingState:
 
     def _build(self, base: Bundle, served: Bundle | None = None) -> Snapshot:
         """A warmed snapshot of ``base`` served as ``served`` (default: base plus the overlay)."""
+        partial = False
         if served is None:
             live = self.live
-            served = live.start(base) if live is not None else base
-        recommender = HybridRecommender(served, events=self.store)
+            try:
+                served = live.start(base) if live is not None else base
+            except StoreUnavailableError as exc:
+                log.warning(
+                    "store unreachable; serving %s as trained for now: %s", base.version, exc
+                )
+                served, partial = base, True
+        try:
+            recommender = HybridRecommender(served, events=self.store)
+        except StoreUnavailableError:  # a source that reads events (the trend) cannot
+            recommender, partial = HybridRecommender(served, events=None), True
         warm(recommender)
+        try:
+            self._read_tombstones(training_started(base))
+        except StoreUnavailableError:
+            partial = True
         valid = lists_still_valid(base, served)
         precomputed = base.precomputed if valid else None
         similar = base.similar if valid else None
@@ -185,7 +212,18 @@ class ServingState:
             loaded_at=time.time(),
             precomputed=precomputed,
             similar=similar,
+            partial=partial,
         )
+
+    def _read_tombstones(self, since: float) -> None:
+        """Read the erasures since ``since``; tell the listeners about the new ones."""
+        old, self.tombstones = self.tombstones, self.store.erasures_since(since)
+        new = {k: t for k, t in self.tombstones.items() if old.get(k) != t}
+        for listener in list(self.erasure_listeners) if new else ():
+            try:
+                listener(new)
+            except Exception:
+                log.exception("an erasure listener failed; it is called again on new erasures")
 
     def refresh(self) -> bool:
         """Swap to a newly published bundle, or apply new catalog changes; return if swapped.
@@ -199,6 +237,17 @@ class ServingState:
         """
         version = current_version(self.home.artifacts)
         snap = self.current
+        if snap is not None:
+            self._read_tombstones(snap.trained_from)
+        if snap is not None and snap.partial and version in (None, snap.version):
+            new = self._build(snap.base)  # the store is back: the overlay, trend and tombstones
+            if new.partial:
+                return False
+            with self._lock:
+                if self.current is snap:
+                    self.current = new
+            log.info("serving %s with the store's catalog changes again", snap.version)
+            return True
         if version is not None and (snap is None or version != snap.version):
             base = load_bundle(self.home.artifacts, version)
             new = self._build(base)
@@ -228,6 +277,9 @@ class ServingState:
                 try:
                     self.refresh()
                     self.last_refresh_error = None
+                except StoreUnavailableError as exc:  # logged by the store; one line here
+                    self.last_refresh_error = f"{type(exc).__name__}: {exc}"
+                    log.warning("refresh skipped: %s", exc)
                 except Exception as exc:  # keep serving the old bundle; retry on the next poll
                     self.last_refresh_error = f"{type(exc).__name__}: {exc}"
                     log.exception("bundle refresh failed; still serving the previous bundle")

@@ -9,6 +9,7 @@ write made here is served here at once.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 
 import polars as pl
@@ -88,13 +89,20 @@ class ServiceWrites:
                 log.exception("refresh after catalog embedding failed")
 
         live.use_background(
-            BackgroundEmbedder(state.home.root, state.store, encoder=state.encoder, on_done=refresh)
+            BackgroundEmbedder(state.home, state.store, encoder=state.encoder, on_done=refresh)
         )
 
     def erase_users(self, user_ids: Sequence[str]) -> ErasureReport:
         """Erase every copy of these users' data (see :func:`recsys.erasure.erase_users`).
 
         The store's tombstones make every process serve them as unknown at once; no refresh is
-        needed.
+        needed. The new tombstones also go into this process's copy (``ServingState.tombstones``)
+        at once, so the shoppers stay unpersonalized here if the store goes down right after.
         """
-        return erase_users(self.state.home, self.state.store, user_ids, source="api")
+        started = time.time()
+        report = erase_users(self.state.home, self.state.store, user_ids, source="api")
+        self.state.tombstones = {
+            **self.state.tombstones,
+            **self.state.store.erasures_since(started - 1.0),
+        }
+        return report

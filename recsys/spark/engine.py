@@ -35,7 +35,7 @@ from recsys.config import TrainConfig
 from recsys.errors import EmptyDataError, ImportRejectedError
 from recsys.home import Home
 from recsys.spark.session import SparkSettings, partitions, spark_session
-from recsys.store.sqlite import Store
+from recsys.store.contract import Store
 from recsys.text import EmbeddingCache
 from recsys.training import (
     BuiltBundle,

@@ -1,10 +1,11 @@
 """What the parts of the store share: the connections, the write transaction, the tombstone lookup.
 
-:class:`~recsys.store.sqlite.Store` is made of one part per concern (:mod:`~recsys.store.events`,
-:mod:`~recsys.store.catalog`, :mod:`~recsys.store.privacy`, :mod:`~recsys.store.maintenance`) on
-top of the connection core in :mod:`recsys.store.sqlite`. Each part derives from
-:class:`StoreBase`, which declares what a part may use of the core and of the other parts, so each
-module type-checks on its own and no part imports another (or the core) to call it.
+:class:`~recsys.store.sqlite.SQLiteStore` is made of one part per concern
+(:mod:`~recsys.store.events`, :mod:`~recsys.store.catalog`, :mod:`~recsys.store.privacy`,
+:mod:`~recsys.store.maintenance`) on top of the connection core in :mod:`recsys.store.sqlite`.
+Each part derives from :class:`StoreBase`, which declares what a part may use of the core and of
+the other parts, so each module type-checks on its own and no part imports another (or the core)
+to call it.
 """
 
 from __future__ import annotations

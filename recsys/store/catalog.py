@@ -21,13 +21,13 @@ from recsys.store.schema import ITEM_COLUMNS, ITEM_SCHEMA
 
 
 class CatalogMixin(StoreBase):
-    """Catalog writes and reads of :class:`~recsys.store.sqlite.Store`."""
+    """Catalog writes and reads of :class:`~recsys.store.sqlite.SQLiteStore`."""
 
     def upsert_items(self, items: pl.DataFrame, atomic: bool = False) -> int:
         """Insert or replace catalog items (validated frame with ITEM_COLUMNS).
 
         One transaction with ``atomic`` (an API batch), else chunks (see
-        :meth:`~recsys.store.sqlite.Store.add_events`).
+        :meth:`~recsys.store.sqlite.SQLiteStore.add_events`).
 
         Returns:
             The number of rows written.
@@ -38,7 +38,7 @@ class CatalogMixin(StoreBase):
         if items.height == 0:
             return 0
         now = time.time()
-        frame = _complete_items(items, now)
+        frame = complete_items(items, now)
         rows = frame.select(ITEM_COLUMNS).rows()
 
         def write(conn: sqlite3.Connection, chunk: Sequence[tuple[Any, ...]]) -> int:
@@ -132,7 +132,7 @@ class CatalogMixin(StoreBase):
         return int(self._read().execute("SELECT COUNT(*) FROM items").fetchone()[0])
 
 
-def _complete_items(items: pl.DataFrame, now: float) -> pl.DataFrame:
+def complete_items(items: pl.DataFrame, now: float) -> pl.DataFrame:
     """Fill optional catalog columns with their defaults."""
     defaults: dict[str, pl.Expr] = {
         "description": pl.lit(""),

@@ -23,7 +23,7 @@ from recsys.store.schema import EVENT_SCHEMA
 from recsys.types import UserEvent, UserHistory
 
 
-def _event_rows(events: pl.DataFrame) -> list[tuple[Any, ...]]:
+def event_rows(events: pl.DataFrame) -> list[tuple[Any, ...]]:
     """``(user_id, item_id, type, ts, session_id, event_id)`` per event, for the inserts.
 
     ``ts`` as a float, a missing or null ``session_id`` as ``""``, a missing ``event_id`` as
@@ -120,7 +120,7 @@ def _insert_keyed(conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> 
 
 
 class EventsMixin(StoreBase):
-    """Event writes and reads of :class:`~recsys.store.sqlite.Store`."""
+    """Event writes and reads of :class:`~recsys.store.sqlite.SQLiteStore`."""
 
     def add_events(self, events: pl.DataFrame, atomic: bool = False) -> int:
         """Insert validated events; already stored ones (same natural key) are skipped.
@@ -139,7 +139,7 @@ class EventsMixin(StoreBase):
             an erased user's data back). With ``atomic`` the frame is one transaction (all or
             nothing: an API batch); otherwise a frame over
             :data:`~recsys.store.sqlite.CHUNK_ROWS` rows is written in several (see
-            :meth:`~recsys.store.sqlite.Store._bulk`): each is durable when its commit returns
+            :meth:`~recsys.store.sqlite.SQLiteStore._bulk`): each is durable when its commit returns
             (WAL, ``synchronous=FULL``), and a write cut short stores a prefix of the frame,
             which writing the frame again completes without duplicates.
 
@@ -148,7 +148,7 @@ class EventsMixin(StoreBase):
         """
         if events.height == 0:
             return 0
-        rows = _event_rows(events)
+        rows = event_rows(events)
 
         def write(conn: sqlite3.Connection, chunk: Sequence[tuple[Any, ...]]) -> int:
             erased = self._erased_among(conn, {r[0] for r in chunk})

@@ -44,7 +44,8 @@ import polars as pl
 
 from recsys.config import EVENT_TYPES
 from recsys.errors import ImportRejectedError, InvalidInputError
-from recsys.store.sqlite import ITEM_COLUMNS, Store
+from recsys.store.contract import Store
+from recsys.store.sqlite import ITEM_COLUMNS
 
 TsUnit = Literal["auto", "s", "ms"]  # how epoch numbers are read (see the module docs)
 Kind = Literal["events", "catalog"]  # what a file holds

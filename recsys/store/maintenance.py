@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 
 class MaintenanceMixin(StoreBase):
-    """Checkpoints, size and compaction of :class:`~recsys.store.sqlite.Store`."""
+    """Checkpoints, size and compaction of :class:`~recsys.store.sqlite.SQLiteStore`."""
 
     def checkpoint(self, wait_s: float = 10.0) -> bool:
         """Copy the write-ahead log into the database file and truncate it to zero bytes.

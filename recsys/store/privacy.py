@@ -21,7 +21,7 @@ from recsys.store.base import StoreBase
 
 
 class PrivacyMixin(StoreBase):
-    """User erasure and tombstone lookups of :class:`~recsys.store.sqlite.Store`."""
+    """User erasure and tombstone lookups of :class:`~recsys.store.sqlite.SQLiteStore`."""
 
     def user_key(self, user_id: str) -> str:
         """The tombstone key of ``user_id``: HMAC-SHA256 under this database's secret (hex)."""

@@ -1,8 +1,8 @@
-"""SQLite-backed event and catalog store: the connection core, and :class:`Store` made of parts.
+"""SQLite-backed event and catalog store: the connection core, and :class:`SQLiteStore` of parts.
 
 WAL mode lets several processes read (training jobs, API workers) while one writes;
 ``synchronous=FULL`` makes a write durable once the call returns. What the store does is split by
-concern, one module each, and :class:`Store` puts them together on the connection core kept
+concern, one module each, and :class:`SQLiteStore` puts them together on the connection core kept
 here:
 
 - :mod:`recsys.store.events`: events, stored once each (natural key and client ``event_id``),
@@ -38,6 +38,7 @@ from typing import Any, Self
 from recsys.errors import StoreBusyError
 from recsys.store.base import ChunkWriter, StoreBase
 from recsys.store.catalog import CatalogMixin
+from recsys.store.contract import SCHEMA_VERSION
 from recsys.store.events import EventsMixin
 from recsys.store.maintenance import MaintenanceMixin
 from recsys.store.privacy import PrivacyMixin, tombstone_key
@@ -66,7 +67,7 @@ __all__ = [
     "SCHEMA",
     "WRITE_TIMEOUT_S",
     "YIELD_S",
-    "Store",
+    "SQLiteStore",
     "UserEvent",
     "UserHistory",
 ]
@@ -113,12 +114,19 @@ class _StoreCore(StoreBase):
         legacy = self._conn.execute(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'erased_users'"
         ).fetchone()
-        if row is not None and legacy is None:
+        versioned = self._conn.execute("SELECT 1 FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is not None and legacy is None and versioned is not None:
             return bytes.fromhex(row[0])
         with self._transaction() as conn:
             conn.execute(
                 "INSERT OR IGNORE INTO meta (key, value) VALUES ('erasure_secret', ?)",
                 (secrets.token_hex(32),),
+            )
+            # the SQLite schema is created on open (SCHEMA); its version is recorded for
+            # `recsys db migrate`, which reports it
+            conn.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
+                (str(SCHEMA_VERSION),),
             )
             secret = bytes.fromhex(
                 conn.execute("SELECT value FROM meta WHERE key = 'erasure_secret'").fetchone()[0]
@@ -156,6 +164,16 @@ class _StoreCore(StoreBase):
                 self._readers.append(conn)
             self._local.conn = conn
         return conn
+
+    @property
+    def location(self) -> str:
+        """The database file, for messages."""
+        return str(self.path)
+
+    def schema_version(self) -> int:
+        """The schema version recorded in ``meta`` (the schema is created when the store opens)."""
+        row = self._read().execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        return int(row[0]) if row else 0
 
     def close(self) -> None:
         """Close every connection of this store (the write one and each thread's read one)."""
@@ -247,15 +265,15 @@ class _StoreCore(StoreBase):
         return done
 
 
-class Store(EventsMixin, CatalogMixin, PrivacyMixin, MaintenanceMixin, _StoreCore):
-    """Events and catalog in one SQLite database file.
+class SQLiteStore(EventsMixin, CatalogMixin, PrivacyMixin, MaintenanceMixin, _StoreCore):
+    """Events and catalog in one SQLite database file (the embedded backend of ``Store``).
 
     Open one ``Store`` per process; its methods may be called from any thread (see the module
     docs for how reads and writes are kept apart). Each group of methods is documented in its
     part's module (see the module docs).
 
     Example:
-        >>> store = Store(Path("var/recsys.sqlite3"))
+        >>> store = SQLiteStore(Path("var/recsys.sqlite3"))
         >>> store.add_events(frame)  # polars frame with EVENT_COLUMNS
         >>> store.close()
     """

@@ -11,7 +11,7 @@ from api.app import create_app
 from recsys.config import TrainConfig
 from recsys.home import Home
 from recsys.service import RecommendationService
-from recsys.store import Store
+from recsys.store import SQLiteStore
 from recsys.text import TextEncoder
 from recsys.training import train
 
@@ -48,7 +48,7 @@ def train_into(
     Returns:
         The published version.
     """
-    with Store(home.db_path) as store:
+    with SQLiteStore(home.db_path) as store:
         store.upsert_items(catalog)
         store.add_events(events)
         report = train(home, TrainConfig.from_dict(TRAIN_CONFIG), store=store, encoder=encoder)

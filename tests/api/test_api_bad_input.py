@@ -12,14 +12,14 @@ from api_testing import auth
 from flask.testing import FlaskClient
 
 from recsys.home import Home
-from recsys.store import Store
+from recsys.store import SQLiteStore
 
 EVENT = {"user_id": "u1", "item_id": "k1", "type": "click", "ts": 1_700_000_000}
 
 
 def snapshot(home: Home) -> str:
     """A digest of every stored event and catalog row."""
-    with Store(home.db_path) as store:
+    with SQLiteStore(home.db_path) as store:
         events = store.events_frame().sort(["user_id", "item_id", "type", "ts"])
         catalog = store.catalog_frame().sort("item_id")
     digest = hashlib.sha256()
@@ -192,12 +192,12 @@ def test_odd_user_ids_are_just_unknown_users_on_read(client: FlaskClient, user_i
 
 
 def test_odd_ids_are_stored_verbatim_and_harmlessly(client: FlaskClient, api_home: Home) -> None:
-    with Store(api_home.db_path) as store:
+    with SQLiteStore(api_home.db_path) as store:
         before = store.count_events()
     events = [_event(user_id=u, item_id=u, ts=1_700_000_000 + i) for i, u in enumerate(ODD_IDS)]
     response = client.post("/v1/events", json={"events": events}, headers=auth())
     assert response.status_code == 202, response.data[:300]
-    with Store(api_home.db_path) as store:
+    with SQLiteStore(api_home.db_path) as store:
         assert store.count_events() == before + len(ODD_IDS)
         stored = set(store.events_frame()["user_id"].to_list())
         assert set(ODD_IDS) <= stored

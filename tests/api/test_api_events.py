@@ -14,7 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from recsys.home import Home
-from recsys.store import Store
+from recsys.store import SQLiteStore
 
 
 def batch(prefix: str, n: int = 100, **extra: Any) -> dict[str, Any]:
@@ -57,7 +57,7 @@ def test_fast_and_full_paths_store_the_same(client: FlaskClient, api_home: Home)
         assert r.status_code == 202 and r.get_json() == {"accepted": 100, "stored": 100}
         retry = client.post("/v1/events", json=body, headers=auth())
         assert retry.get_json() == {"accepted": 100, "stored": 0}
-    with Store(api_home.db_path) as store:
+    with SQLiteStore(api_home.db_path) as store:
         events = store.events_frame()
     f = events.filter(events["user_id"].str.starts_with("f"))
     g = events.filter(events["user_id"].str.starts_with("g"))
@@ -80,5 +80,5 @@ def test_an_invalid_event_still_gets_its_reason(client: FlaskClient, api_home: H
             "(2100-01-01 as seconds; 1970-02-17 as milliseconds)",
         }
     ]
-    with Store(api_home.db_path) as store:
+    with SQLiteStore(api_home.db_path) as store:
         assert store.user_events("v0") == []

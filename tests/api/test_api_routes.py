@@ -14,7 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from recsys.home import Home
-from recsys.store import Store
+from recsys.store import SQLiteStore
 from recsys.text import TextEncoder
 from recsys.types import RecommendedItem
 
@@ -227,7 +227,7 @@ def test_events_single_and_batch(client: FlaskClient, api_home: Home) -> None:
     }
     r = client.post("/v1/events", json=batch, headers=auth())
     assert r.status_code == 202 and r.get_json() == {"accepted": 3, "stored": 3}
-    with Store(api_home.db_path) as store:
+    with SQLiteStore(api_home.db_path) as store:
         events = store.user_events("u2")
     assert {(e.item_id, e.type) for e in events} == {
         ("k1", "click"),
@@ -245,7 +245,7 @@ def test_invalid_event_rejects_the_whole_batch(client: FlaskClient, api_home: Ho
     }
     error = assert_error(client.post("/v1/events", json=batch, headers=auth()), 422)
     assert error["details"] == [{"index": 1, "reason": "unparsable timestamp 'yesterday'"}]
-    with Store(api_home.db_path) as store:
+    with SQLiteStore(api_home.db_path) as store:
         assert store.user_events("u3") == []
     bad = [
         {"user_id": "u3", "item_id": "k1", "type": "like"},
@@ -410,7 +410,7 @@ def test_delete_user_stops_personalization_at_once(client: FlaskClient, api_home
     after = client.get("/v1/users/run2/recommendations?n=3&explain=true").get_json()
     assert after["strategy"] == "popular"  # the bundle still holds run2's vector: not used
     assert all(i["reason"]["kind"] == "popular" for i in after["items"])
-    with Store(api_home.db_path) as store:
+    with SQLiteStore(api_home.db_path) as store:
         assert store.user_events("run2") == []
         assert store.erased_at("run2") is not None
     # new events after the erasure personalize again, from the content profile only

@@ -17,7 +17,7 @@ from flask.testing import FlaskClient
 from recsys.bundle import load_bundle
 from recsys.config import TrainConfig
 from recsys.home import Home
-from recsys.store import Store
+from recsys.store import SQLiteStore
 from recsys.text import TextEncoder
 from recsys.training import train
 
@@ -47,19 +47,19 @@ BAD_HEADERS = [
 def test_write_and_admin_routes_refuse_missing_or_wrong_keys(
     client: FlaskClient, api_home: Home, method: str, path: str, body: Any, headers: dict
 ) -> None:
-    with Store(api_home.db_path) as store:
+    with SQLiteStore(api_home.db_path) as store:
         before = (store.count_events(), store.count_items())
     response = client.open(path, method=method, json=body, headers=headers)
     assert response.status_code == 401, response.data
     assert response.get_json()["error"]["code"] == "unauthorized"
-    with Store(api_home.db_path) as store:
+    with SQLiteStore(api_home.db_path) as store:
         assert (store.count_events(), store.count_items()) == before
 
 
 def test_a_write_key_cannot_erase_users(client: FlaskClient, api_home: Home) -> None:
     response = client.delete("/v1/users/run1", headers=auth(WRITE_KEY))
     assert response.status_code == 403
-    with Store(api_home.db_path) as store:
+    with SQLiteStore(api_home.db_path) as store:
         assert store.user_events("run1")
 
 
@@ -114,7 +114,7 @@ def test_erasure_stops_personalizing_at_once_and_leaves_the_next_bundle(
 
     after = client.get("/v1/users/run3/recommendations").get_json()
     assert after["strategy"] == "popular"  # the live bundle's vector for run3 is no longer used
-    with Store(api_home.db_path) as store:
+    with SQLiteStore(api_home.db_path) as store:
         assert store.user_events("run3") == []
         train(api_home, TrainConfig.from_dict(TRAIN_CONFIG), store=store, encoder=encoder)
     assert load_bundle(api_home.artifacts).users.index("run3") == -1  # gone from the next bundle

@@ -24,7 +24,7 @@ from api.testing import RECSYS, ServerProcess, free_port
 from recsys.bundle import publish, write_bundle
 from recsys.config import TrainConfig
 from recsys.home import Home
-from recsys.store import Store
+from recsys.store import SQLiteStore
 from recsys.text import EmbeddingCache, TextEncoder
 from recsys.training import build_bundle
 
@@ -64,7 +64,7 @@ def server(server_home: Home) -> Iterator[Server]:
 
 def retrain(home: Home, encoder: TextEncoder, factors: int) -> str:
     """Write and publish a new bundle from the store (texts come from the embedding cache)."""
-    with Store(home.db_path) as store:
+    with SQLiteStore(home.db_path) as store:
         events, catalog = store.events_frame(), store.catalog_frame()
     cache = EmbeddingCache(home.embedding_cache_path)
     try:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import polars as pl
+from flask import Flask
 
+from recsys.home import Home
 from recsys.store import Store
 
 
@@ -56,3 +58,29 @@ def test_item_log_reports_changes_in_order(store: Store) -> None:
     assert store.item_log_position(since=0.0) == 0
     got = store.get_items(["a", "zzz", "b"])
     assert got["item_id"].to_list() == ["a", "b"] and got["title"].to_list() == ["A2", "B"]
+
+
+def test_the_api_forgets_cached_pitches_of_shoppers_erased_through_another_host(
+    app: Flask, api_home: Home
+) -> None:
+    # no pitch was asked on this host since it started (no pitch provider built), but its cache
+    # file holds a pitch linked to u1 from before; u1 is erased through another API host
+    from recsys.pitch.cache import CacheKey, PitchCache
+    from recsys.pitch.serving import pitch_cache_path
+    from recsys.store import SQLiteStore
+
+    state = app.extensions["recsys"]
+    _ = state.service.snapshot
+    cache = PitchCache(pitch_cache_path(api_home))
+    key = CacheKey("r1", "ctx", "v1", "m")
+    cache.put(key, "A pitch written from u1's history.", "llm")
+    cache.link("u1", [key])
+    cache.close()
+    with SQLiteStore(api_home.db_path) as elsewhere:
+        elsewhere.delete_user("u1")
+    state.service.refresh()  # what the watcher does every swap_poll_s
+    cache = PitchCache(pitch_cache_path(api_home))
+    try:
+        assert cache.linked_users() == [] and cache.get(key) is None
+    finally:
+        cache.close()

@@ -26,7 +26,7 @@ from recsys.home import Home
 from recsys.pitch.config import PitchConfig
 from recsys.pitch.serving import PitchProvider
 from recsys.serving import HybridRecommender
-from recsys.store import Store
+from recsys.store import SQLiteStore
 from recsys.text import TextEncoder
 from recsys.training import train
 
@@ -52,7 +52,7 @@ def files_with(root: Path, marker: str) -> list[str]:
 def answers_for_others(home: Home) -> dict[tuple[str, str], list[str]]:
     """Every kept bundle's live answer for two other users (item ids, in order)."""
     out = {}
-    with Store(home.db_path) as store:
+    with SQLiteStore(home.db_path) as store:
         for version in list_versions(home.artifacts):
             recommender = HybridRecommender(load_bundle(home.artifacts, version))
             for user in ("run2", "cook3"):
@@ -76,7 +76,7 @@ def marked_home(tmp_path: Path, shop: tuple[pl.DataFrame, pl.DataFrame]) -> Home
             "session_id": [SESSION, SESSION, SESSION],
         }
     )
-    with Store(home.db_path) as store:
+    with SQLiteStore(home.db_path) as store:
         store.upsert_items(catalog)
         store.add_events(pl.concat([events, mine]))
         inbox = home.root / "inbox"
@@ -100,7 +100,7 @@ def test_erasure_leaves_no_marker_anywhere(
     home = marked_home
     model = fake_model(reply_fn=lambda messages: [PITCH])
     provider = PitchProvider(
-        home, PitchConfig(n_samples=1, rerank=False), model=model, store=Store(home.db_path)
+        home, PitchConfig(n_samples=1, rerank=False), model=model, store=SQLiteStore(home.db_path)
     )
     app = make_app(home, encoder, pitch_provider=provider)
     client = app.test_client()

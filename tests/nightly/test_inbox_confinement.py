@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from jobs.nightly.inbox import import_inbox
-from recsys.store import Store
+from recsys.store import SQLiteStore
 
 
 def test_a_symlink_out_of_the_inbox_is_rejected_unread(tmp_path: Path) -> None:
@@ -18,7 +18,7 @@ def test_a_symlink_out_of_the_inbox_is_rejected_unread(tmp_path: Path) -> None:
     (inbox / "events-real.csv").write_text(
         "user_id,item_id,type,ts\nu2,i2,view,1700000000\n", encoding="utf-8"
     )
-    with Store(tmp_path / "home" / "db.sqlite3") as store:
+    with SQLiteStore(tmp_path / "home" / "db.sqlite3") as store:
         results = {r.name: r for r in import_inbox(store, inbox)}
         assert results["events-link.csv"].status == "rejected"
         assert "symbolic links" in results["events-link.csv"].reason

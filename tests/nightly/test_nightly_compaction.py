@@ -8,11 +8,11 @@ from nightly_data import catalog, clustered_events, config
 
 from jobs.nightly import run_nightly
 from recsys.home import Home
-from recsys.store import Store
+from recsys.store import SQLiteStore
 
 
 def test_a_due_compaction_runs_first_and_is_cleared(home: Home) -> None:
-    with Store(home.db_path) as store:
+    with SQLiteStore(home.db_path) as store:
         store.upsert_items(catalog())
         store.add_events(clustered_events())
         store.mark_compact_due(now=123.0)
@@ -20,7 +20,7 @@ def test_a_due_compaction_runs_first_and_is_cleared(home: Home) -> None:
     report = json.loads((home.root / "reports" / f"{result.run_id}.json").read_text())
     assert report["compacted"]["due_since"] == 123.0
     assert "compact" in report["timings_s"]
-    with Store(home.db_path) as store:
+    with SQLiteStore(home.db_path) as store:
         assert store.compact_due() is None
     audit = [json.loads(line) for line in (home.root / "audit.log").read_text().splitlines()]
     assert [a["action"] for a in audit] == ["compact"]

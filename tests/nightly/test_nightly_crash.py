@@ -21,7 +21,7 @@ from nightly_data import FAST_TRAIN, catalog, clustered_events
 from jobs.nightly import NightlyConfig, run_nightly
 from recsys.bundle import TMP_PREFIX, current_version, list_versions, load_bundle
 from recsys.home import Home
-from recsys.store import Store
+from recsys.store import SQLiteStore
 
 ROOT = Path(__file__).resolve().parents[2]
 RECSYS = Path(sys.executable).parent / "recsys"
@@ -65,7 +65,7 @@ def _prepared_home(tmp_path: Path) -> tuple[Home, str, int]:
     home = Home(tmp_path / "home").ensure()
     events = clustered_events()
     cut = int(events.height * 0.8)
-    with Store(home.db_path) as store:
+    with SQLiteStore(home.db_path) as store:
         store.upsert_items(catalog())
         store.add_events(events.head(cut))
     (home.root / "nightly.json").write_text(json.dumps(CONFIG), encoding="utf-8")
@@ -135,7 +135,7 @@ def test_sigkill_at_a_step_leaves_valid_current_and_next_run_recovers(
     assert (home.root / "nightly.lock").read_text(encoding="utf-8") == ""
     assert (home.root / "inbox" / "done" / "events-new.csv").is_file()
     assert not (home.root / "inbox" / "events-new.csv").exists()
-    with Store(home.db_path) as store:
+    with SQLiteStore(home.db_path) as store:
         assert store.count_events() == n_events  # imported once, whatever the crash point
 
 

@@ -30,12 +30,12 @@ from recsys.gate import decide
 from recsys.home import Home
 from recsys.overlay_embed import TRAINING_MARGIN_S
 from recsys.pitch.batch import PrewriteReport
-from recsys.store import Store
+from recsys.store import SQLiteStore
 from recsys.text import TextEncoder
 
 
 def _seed_store(home: Home, events: pl.DataFrame, cat: pl.DataFrame | None = None) -> None:
-    with Store(home.db_path) as store:
+    with SQLiteStore(home.db_path) as store:
         store.upsert_items(catalog() if cat is None else cat)
         store.add_events(events)
 
@@ -59,7 +59,7 @@ def test_first_run_publishes_and_writes_report(home: Home) -> None:
     assert bundle.manifest["metrics"]["recall@20"]["mean"] > 0.3  # the groups are learnable
     # the API's precomputed lists, and when the store was read (erasures after it are honoured)
     assert bundle.precomputed is not None and bundle.precomputed.n_lists > 0
-    with Store(home.db_path) as store:
+    with SQLiteStore(home.db_path) as store:
         assert bundle.precomputed.watermark == store.last_seq()
     created = datetime.fromisoformat(bundle.manifest["created_at"]).timestamp()
     assert created - 600 < bundle.manifest["read_at"] < created
@@ -107,7 +107,7 @@ def test_second_run_on_same_data_is_idempotent(home: Home) -> None:
     assert second.exit_code == 0
     assert second.current_after == first.current_after
     assert list_versions(home.artifacts) == [first.current_after]
-    with Store(home.db_path) as store:
+    with SQLiteStore(home.db_path) as store:
         assert store.count_events() == events.height
 
 
@@ -118,7 +118,7 @@ def test_kept_live_is_repeated_on_the_same_data(home: Home) -> None:
     _seed_store(home, old)
     current = run_nightly(home, config()).current_after
     noise = noise_events(3, 6000, 150, 6, 12, T0, float(old["ts"].max()))
-    with Store(home.db_path) as store:
+    with SQLiteStore(home.db_path) as store:
         store.add_events(pl.concat([new, noise]))
 
     verdicts = [run_nightly(home, config()) for _ in range(2)]
@@ -170,7 +170,7 @@ def test_gate_publishes_when_candidate_is_better(home: Home) -> None:
     _seed_store(home, old)
     weak = run_nightly(home, replace(config(), train=weak_train()))
     assert weak.decision == "published"
-    with Store(home.db_path) as store:
+    with SQLiteStore(home.db_path) as store:
         store.add_events(new)
 
     result = run_nightly(home, config())
@@ -266,7 +266,7 @@ def test_rollback_points_current_back(home: Home, capsys: pytest.CaptureFixture[
     old, new = _split(clustered_events())
     _seed_store(home, old)
     v1 = run_nightly(home, config()).current_after
-    with Store(home.db_path) as store:
+    with SQLiteStore(home.db_path) as store:
         store.add_events(new)
     v2 = run_nightly(home, replace(config(), tolerance=0.9)).current_after
     assert v1 and v2 and v1 != v2
@@ -405,7 +405,7 @@ def test_report_plot_covers_recent_runs(home: Home) -> None:
     old, new = _split(clustered_events())
     _seed_store(home, old)
     run_nightly(home, config())
-    with Store(home.db_path) as store:
+    with SQLiteStore(home.db_path) as store:
         store.add_events(new)
     second = run_nightly(home, replace(config(), tolerance=0.9))
     report = json.loads(Path(home.root / "reports" / "latest.json").read_text(encoding="utf-8"))

@@ -30,7 +30,7 @@ from recsys.bundle import load_bundle
 from recsys.gate import GateResult
 from recsys.home import Home
 from recsys.nightly.config import NightlyConfig
-from recsys.store import Store
+from recsys.store import SQLiteStore
 
 OPERATIONS = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
 ONLY_SOMETIMES = {"compacted", "error", "plot"}  # documented as present only when ...
@@ -49,7 +49,7 @@ def documented_keys() -> list[str]:
 
 
 def _seed(home: Home) -> None:
-    with Store(home.db_path) as store:
+    with SQLiteStore(home.db_path) as store:
         store.upsert_items(catalog())
         store.add_events(clustered_events())
 

@@ -128,3 +128,22 @@ def test_facts_come_from_the_catalog_and_the_reason_names_the_link(
         )
     finally:
         p.close()
+
+
+def test_pitches_of_shoppers_erased_through_another_host_are_forgotten(
+    shop_home: Home, shop_store: Store, fake_model
+) -> None:
+    # two API hosts share the store; each has its own pitch cache. run1 is erased through the
+    # other host: this host learns it from the tombstones (RecommendationService.on_erasures)
+    p = provider(shop_home, shop_store, fake_model([GOOD, GOOD]))
+    try:
+        for user in ("run1", "run2"):
+            p.pitches_for(user, shop_store.user_events(user), ITEMS, wait_ms=2000)
+        assert sorted(p._cache.linked_users()) == ["run1", "run2"]
+        shop_store.delete_user("run1")  # as the other host's erasure does
+        assert p.forget_erased({}) == 0
+        assert p.forget_erased({shop_store.user_key("someone-else"): 1.0}) == 0
+        assert p.forget_erased(shop_store.erasures_since(0.0)) >= 1
+        assert p._cache.linked_users() == ["run2"]
+    finally:
+        p.close()

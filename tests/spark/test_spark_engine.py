@@ -19,7 +19,7 @@ from recsys.serving import FrameEvents, HybridRecommender
 from recsys.serving.precompute import rank_every_user
 from recsys.spark.engine import SparkEngine
 from recsys.spark.session import SparkSettings
-from recsys.store import Store
+from recsys.store import SQLiteStore
 from recsys.text import TextEncoder
 from recsys.training import train
 
@@ -38,7 +38,7 @@ def _stock(home: Home, shop: tuple[pl.DataFrame, pl.DataFrame]) -> None:
     more = random_events(n_users=30, n_items=10, per_user=8).with_columns(
         pl.col("item_id").str.replace("i", "r").str.replace("r0", "k1")
     )
-    with Store(home.db_path) as store:
+    with SQLiteStore(home.db_path) as store:
         store.upsert_items(catalog)
         store.add_events(events)
         store.add_events(more)
@@ -72,7 +72,7 @@ def test_lists_from_executors_equal_the_local_ranking(spark_home: tuple) -> None
     home, _ = spark_home
     bundle = load_bundle(home.artifacts)
     assert bundle.precomputed is not None and bundle.precomputed.n_lists > 0
-    with Store(home.db_path) as store:
+    with SQLiteStore(home.db_path) as store:
         events = store.events_frame()
         watermark = store.last_seq()
     rec = HybridRecommender(bundle, events=FrameEvents(events))
@@ -150,7 +150,7 @@ def test_a_shops_parquet_cannot_bring_an_erased_shopper_back(
 
     events, catalog = shop
     home = Home(tmp_path / "home").ensure()
-    with Store(home.db_path) as store:
+    with SQLiteStore(home.db_path) as store:
         store.upsert_items(catalog)
         # erased an hour ago (before training: not scrubbed as "erased meanwhile"), after those
         # events: the file still holds them

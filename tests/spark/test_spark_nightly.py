@@ -14,7 +14,7 @@ from recsys.config import TrainConfig
 from recsys.home import Home
 from recsys.spark.engine import SparkEngine
 from recsys.spark.session import SparkSettings
-from recsys.store import Store
+from recsys.store import SQLiteStore
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 def test_nightly_trains_and_judges_on_spark(
     spark: SparkSession, home: Home, shop: tuple[pl.DataFrame, pl.DataFrame]
 ) -> None:
-    with Store(home.db_path) as store:
+    with SQLiteStore(home.db_path) as store:
         store.upsert_items(shop[1])
         store.add_events(random_events(n_users=120, n_items=10, per_user=14))
     config = NightlyConfig(

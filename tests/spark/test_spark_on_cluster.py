@@ -17,7 +17,7 @@ from recsys.home import Home
 from recsys.spark.cluster import LocalCluster
 from recsys.spark.engine import SparkEngine
 from recsys.spark.session import SparkSettings
-from recsys.store import Store
+from recsys.store import SQLiteStore
 from recsys.training import train
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ def cluster_home(
 ) -> Home:
     events, catalog = shop
     home = Home(tmp_path_factory.mktemp("cluster") / "home").ensure()
-    with Store(home.db_path) as store:
+    with SQLiteStore(home.db_path) as store:
         store.upsert_items(catalog)
         store.add_events(events)
         store.add_events(random_events(n_users=20, n_items=5, per_user=6))

@@ -17,7 +17,7 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recsys.store import Store
+from recsys.store import SQLiteStore
 
 Row = tuple[str, str, str, float, str, str | None]  # user, item, type, ts, session, event_id
 SCHEMA = {
@@ -72,7 +72,7 @@ ROWS = st.tuples(
 )
 def test_a_batch_is_stored_as_if_row_by_row(batches: list[list[Row]], atomic: bool) -> None:
     model = Model()
-    with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "s.sqlite3") as store:
+    with tempfile.TemporaryDirectory() as tmp, SQLiteStore(Path(tmp) / "s.sqlite3") as store:
         store.delete_user(ERASED, now=ERASED_AT)
         for rows in batches:
             assert store.add_events(frame(rows), atomic=atomic) == model.add(rows)
@@ -84,7 +84,7 @@ def test_a_batch_is_one_transaction_of_a_few_statements(tmp_path: Path) -> None:
     rows: list[Row] = [(f"u{i % 7}", f"i{i}", "view", 1e9 + i, "", f"e{i}") for i in range(100)]
     rows += [("u1", "i1", "view", 1e9 + 1, "", None), rows[0]]  # a plain event, a repeated key
     statements: list[str] = []
-    with Store(tmp_path / "s.sqlite3") as store:
+    with SQLiteStore(tmp_path / "s.sqlite3") as store:
         store._conn.set_trace_callback(statements.append)
         assert store.add_events(frame(rows), atomic=True) == 100
         store._conn.set_trace_callback(None)
@@ -106,7 +106,7 @@ def test_batches_over_one_statement_keep_order_and_keys(tmp_path: Path) -> None:
     plain: list[Row] = [(f"p{i}", "i", "view", 1e9, "", None) for i in range(1200)]
     model = Model()
     expected = model.add(rows + plain)
-    with Store(tmp_path / "s.sqlite3") as store:
+    with SQLiteStore(tmp_path / "s.sqlite3") as store:
         assert store.add_events(frame(rows + plain), atomic=True) == expected == 2700
         assert store.events_frame().rows() == model.events
         assert store.add_events(frame(rows + plain), atomic=True) == 0
@@ -114,7 +114,7 @@ def test_batches_over_one_statement_keep_order_and_keys(tmp_path: Path) -> None:
 
 def test_frames_without_optional_columns_or_with_other_dtypes(tmp_path: Path) -> None:
     base: dict[str, Any] = {"user_id": ["u1", "u2"], "item_id": ["a", "b"], "type": ["view"] * 2}
-    with Store(tmp_path / "s.sqlite3") as store:
+    with SQLiteStore(tmp_path / "s.sqlite3") as store:
         assert store.add_events(pl.DataFrame({**base, "ts": [1, 2]})) == 2  # integer seconds
         assert store.add_events(pl.DataFrame({**base, "ts": [1.0, 2.0]})) == 0
         nulls = pl.DataFrame({**base, "ts": [3.0, 4.0], "session_id": [None, "s"]})

@@ -16,7 +16,7 @@ from jobs.nightly.inbox import import_inbox
 from recsys.cli import main
 from recsys.errors import ImportRejectedError
 from recsys.home import Home
-from recsys.store import Store, import_catalog_file, import_events_file
+from recsys.store import SQLiteStore, Store, import_catalog_file, import_events_file
 from recsys.store.importing import records_to_frame, validate_events
 
 NOW = 1_700_000_000.0  # 2023-11-14T22:13:20Z
@@ -283,7 +283,7 @@ def test_ts_unit_is_explicit_on_the_command_line(
     assert "before 1990-01-01" in capsys.readouterr().err
     assert _cli(home, "import-events", "--ts-unit", "ms", str(ms)) == 0
     assert _cli(home, "import-events", "--ts-unit", "s", str(seconds)) == 0
-    with Store(home.db_path) as store:
+    with SQLiteStore(home.db_path) as store:
         assert store.events_frame()["ts"].to_list() == [NOW, NOW]
     assert _cli(home, "import-events", "--help") == 0
     assert "--ts-unit" in capsys.readouterr().out

@@ -11,7 +11,7 @@ import pytest
 from recsys.cli import main
 from recsys.errors import ImportRejectedError
 from recsys.home import Home
-from recsys.store import RowError, Store, import_catalog_file, import_events_file
+from recsys.store import RowError, SQLiteStore, Store, import_catalog_file, import_events_file
 from recsys.store.importing import parse_timestamps, validate_events
 
 NOW = 1_700_000_000.0  # 2023-11-14T22:13:20Z
@@ -303,7 +303,7 @@ def test_cli_import_exits_1_when_rows_are_rejected(
     assert "1 stored, 1 rejected" in out
     assert "line 3: missing user_id" in err
     assert "error: 1 of 2 rows were rejected" in err
-    with Store(home.db_path) as store:
+    with SQLiteStore(home.db_path) as store:
         assert store.count_events() == 1
 
 

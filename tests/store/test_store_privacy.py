@@ -19,8 +19,9 @@ import polars as pl
 import pytest
 
 from recsys.errors import StoreBusyError
+from recsys.store import SQLiteStore
 from recsys.store import sqlite as sqlite_module
-from recsys.store.sqlite import EVENT_SCHEMA, Store
+from recsys.store.sqlite import EVENT_SCHEMA
 
 MARK = "zq-store-mark-93af"
 
@@ -42,7 +43,7 @@ def hold_write_lock(path: Path) -> sqlite3.Connection:
 
 
 def test_reads_never_wait_behind_a_waiting_writer(tmp_path: Path) -> None:
-    store = Store(tmp_path / "db.sqlite3", write_timeout_s=3.0)
+    store = SQLiteStore(tmp_path / "db.sqlite3", write_timeout_s=3.0)
     store.add_events(events([("u1", "i1", "view", 1.0, "")]))
     other = hold_write_lock(store.path)
     writer_done = threading.Event()
@@ -71,12 +72,12 @@ def test_reads_never_wait_behind_a_waiting_writer(tmp_path: Path) -> None:
         thread.join()
         store.close()
     assert outcome == []  # the lock was released in time: the write went through
-    with Store(tmp_path / "db.sqlite3") as again:
+    with SQLiteStore(tmp_path / "db.sqlite3") as again:
         assert again.count_events() == 2
 
 
 def test_a_busy_store_raises_store_busy_and_writes_nothing(tmp_path: Path) -> None:
-    store = Store(tmp_path / "db.sqlite3", write_timeout_s=0.2)
+    store = SQLiteStore(tmp_path / "db.sqlite3", write_timeout_s=0.2)
     other = hold_write_lock(store.path)
     try:
         started = time.perf_counter()
@@ -99,7 +100,7 @@ def test_bulk_writes_commit_in_bounded_chunks(
     for name in ("CHUNK_ROWS", "MIN_CHUNK_ROWS", "MAX_CHUNK_ROWS"):
         monkeypatch.setattr(sqlite_module, name, 10)
     monkeypatch.setattr(sqlite_module, "YIELD_S", 0.0)
-    store = Store(tmp_path / "db.sqlite3")
+    store = SQLiteStore(tmp_path / "db.sqlite3")
     commits = 0
     real = store._transaction
 
@@ -125,7 +126,7 @@ def test_a_bulk_write_lets_another_process_writer_in_between_chunks(
     # between chunks the bulk writer retakes the lock before the other's busy-wait wakes up
     for name in ("CHUNK_ROWS", "MIN_CHUNK_ROWS", "MAX_CHUNK_ROWS"):
         monkeypatch.setattr(sqlite_module, name, 50)
-    bulk = Store(tmp_path / "db.sqlite3")
+    bulk = SQLiteStore(tmp_path / "db.sqlite3")
     real = bulk._transaction
 
     @contextmanager
@@ -137,7 +138,7 @@ def test_a_bulk_write_lets_another_process_writer_in_between_chunks(
     monkeypatch.setattr(bulk, "_transaction", slow_transaction)
     rows = [(f"u{i}", "i1", "view", float(i), "") for i in range(50 * 12)]
     thread = threading.Thread(target=bulk.add_events, args=(events(rows),))
-    other = Store(tmp_path / "db.sqlite3", write_timeout_s=1.0)  # as an API worker
+    other = SQLiteStore(tmp_path / "db.sqlite3", write_timeout_s=1.0)  # as an API worker
     thread.start()
     outcomes = []
     try:
@@ -162,7 +163,7 @@ def test_bulk_chunks_retry_when_the_store_is_busy_for_a_moment(
 ) -> None:
     for name in ("CHUNK_ROWS", "MIN_CHUNK_ROWS", "MAX_CHUNK_ROWS"):
         monkeypatch.setattr(sqlite_module, name, 10)
-    store = Store(tmp_path / "db.sqlite3", write_timeout_s=0.1)
+    store = SQLiteStore(tmp_path / "db.sqlite3", write_timeout_s=0.1)
     other = hold_write_lock(store.path)
     threading.Timer(0.35, lambda: (other.execute("ROLLBACK"), other.close())).start()
     rows = [(f"u{i}", "i1", "view", float(i), "") for i in range(25)]
@@ -172,7 +173,7 @@ def test_bulk_chunks_retry_when_the_store_is_busy_for_a_moment(
 
 def test_erased_rows_leave_no_bytes_in_the_database_or_its_log(tmp_path: Path) -> None:
     path = tmp_path / "db.sqlite3"
-    store = Store(path)
+    store = SQLiteStore(path)
     # enough other users that every index has interior pages around the marked user's rows
     rows = [(f"user-{u:05d}", f"item-{u % 97}", "view", float(u), f"s-{u}") for u in range(20_000)]
     rows += [(MARK, f"item-{i}", "purchase", 5e4 + i, f"{MARK}-session") for i in range(40)]
@@ -193,7 +194,7 @@ def test_erased_rows_leave_no_bytes_in_the_database_or_its_log(tmp_path: Path) -
 
 def test_checkpoint_waits_for_a_reader_on_an_old_snapshot(tmp_path: Path) -> None:
     path = tmp_path / "db.sqlite3"
-    store = Store(path)
+    store = SQLiteStore(path)
     store.add_events(events([(MARK, "i1", "view", 1.0, "")]))
     reader = sqlite3.connect(path, isolation_level=None)
     reader.execute("BEGIN")
@@ -213,7 +214,7 @@ def test_tombstones_hold_no_user_id_and_old_ones_are_migrated(tmp_path: Path) ->
     old.execute("CREATE TABLE erased_users (user_id TEXT PRIMARY KEY, erased_at REAL NOT NULL)")
     old.execute("INSERT INTO erased_users VALUES (?, 123.0)", (f"{MARK}-old",))
     old.close()
-    store = Store(path)
+    store = SQLiteStore(path)
     assert store.erased_at(f"{MARK}-old") == 123.0
     store.delete_user(MARK, now=456.0)
     assert store.erased_at(MARK) == 456.0 and store.erased_at("someone-else") is None
@@ -221,12 +222,12 @@ def test_tombstones_hold_no_user_id_and_old_ones_are_migrated(tmp_path: Path) ->
     assert MARK.encode() not in db_bytes(path)
     assert set(store.erasures_since(400.0)) == {store.user_key(MARK)}
     store.close()
-    with Store(path) as again:  # the secret persists: the same key next time
+    with SQLiteStore(path) as again:  # the secret persists: the same key next time
         assert again.erased_at(MARK) == 456.0
 
 
 def test_a_reimported_export_cannot_bring_an_erased_user_back(tmp_path: Path) -> None:
-    store = Store(tmp_path / "db.sqlite3")
+    store = SQLiteStore(tmp_path / "db.sqlite3")
     export = events([(MARK, "i1", "purchase", 100.0, ""), ("u2", "i1", "view", 100.0, "")])
     store.add_events(export)
     store.delete_user(MARK, now=200.0)
@@ -245,7 +246,7 @@ def test_compaction_removes_stale_copies_that_secure_delete_leaves(tmp_path: Pat
     stale_before = 0
     for seed in range(3):
         path = tmp_path / f"db{seed}.sqlite3"
-        store = Store(path)
+        store = SQLiteStore(path)
         rng = np.random.default_rng(seed)
         n = 6000
         frame = pl.DataFrame(
@@ -276,7 +277,7 @@ def test_compaction_removes_stale_copies_that_secure_delete_leaves(tmp_path: Pat
 
 
 def test_compaction_due_is_recorded_once_and_cleared(tmp_path: Path) -> None:
-    store = Store(tmp_path / "db.sqlite3")
+    store = SQLiteStore(tmp_path / "db.sqlite3")
     assert store.compact_due() is None
     store.mark_compact_due(now=10.0)
     store.mark_compact_due(now=20.0)  # the first time counts: the deadline runs from it
