@@ -93,7 +93,9 @@ _VALID = (  # what the table's constraints accept; SQLite's INSERT OR IGNORE ski
     "u IS NOT NULL AND i IS NOT NULL AND ts IS NOT NULL AND t = ANY(%(types)s::text[])"
 )
 
-# version k+1 is reached by running MIGRATIONS[k] (in one transaction)
+# version k+1 is reached by running MIGRATIONS[k] (in one transaction). An entry never changes
+# once released: a change of the schema (a new event type in the CHECK, a column) is a new entry
+# and SCHEMA_VERSION + 1 (tests/store/test_postgres.py pins version 1's text)
 MIGRATIONS: tuple[str, ...] = (
     f"""
 CREATE TABLE events (
@@ -172,30 +174,40 @@ def migrate(url: str) -> tuple[int, int]:
         conn = _connect(url)
     except psycopg.OperationalError as exc:
         raise StoreUnavailableError(f"cannot connect to {redact_url(url)}: {exc}") from exc
-    with conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATE_LOCK,))
-        conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        before = int(row[0]) if row else 0
-        if before > len(MIGRATIONS):
-            raise StoreSchemaError(
-                f"the store at {redact_url(url)} has schema version {before}, newer than this "
-                f"recsys knows ({len(MIGRATIONS)}): upgrade recsys"
-            )
-        for version in range(before, len(MIGRATIONS)):
-            with conn.transaction():
-                conn.execute(MIGRATIONS[version])
-                conn.execute(
-                    "INSERT INTO meta (key, value) VALUES ('schema_version', %s) "
-                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                    (str(version + 1),),
-                )
-            log.info("store %s: schema version %d -> %d", redact_url(url), version, version + 1)
-        conn.execute(
-            "INSERT INTO meta (key, value) VALUES ('erasure_secret', %s) ON CONFLICT DO NOTHING",
-            (secrets.token_hex(32),),
+    try:
+        with conn:
+            return _migrate(conn, url)
+    except psycopg.OperationalError as exc:
+        raise StoreUnavailableError(f"lost {redact_url(url)} while migrating: {exc}") from exc
+    except psycopg.Error as exc:  # e.g. the role may not create tables
+        raise StoreSchemaError(f"migrating {redact_url(url)} failed: {exc}") from exc
+
+
+def _migrate(conn: psycopg.Connection[Any], url: str) -> tuple[int, int]:
+    """:func:`migrate` on an open connection (the advisory lock is released with it)."""
+    conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATE_LOCK,))
+    conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    before = int(row[0]) if row else 0
+    if before > len(MIGRATIONS):
+        raise StoreSchemaError(
+            f"the store at {redact_url(url)} has schema version {before}, newer than this "
+            f"recsys knows ({len(MIGRATIONS)}): upgrade recsys"
         )
-        conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATE_LOCK,))
+    for version in range(before, len(MIGRATIONS)):
+        with conn.transaction():
+            conn.execute(MIGRATIONS[version])
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('schema_version', %s) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (str(version + 1),),
+            )
+        log.info("store %s: schema version %d -> %d", redact_url(url), version, version + 1)
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('erasure_secret', %s) ON CONFLICT DO NOTHING",
+        (secrets.token_hex(32),),
+    )
+    conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATE_LOCK,))
     return before, len(MIGRATIONS)
 
 

@@ -219,3 +219,12 @@ def test_import_train_and_recommend_from_a_postgres_store(
     with open_store(home) as store:
         assert store.count_events() == events.height
         assert store.count_items() == catalog.height
+
+
+def test_the_first_migration_is_the_text_it_was_released_with() -> None:
+    # a released migration never changes (a database migrated by it keeps what it made); a new
+    # event type needs a new migration that alters the CHECK, and SCHEMA_VERSION + 1
+    from recsys.store.postgres import MIGRATIONS
+
+    assert "CHECK (type IN ('view', 'click', 'add_to_cart', 'purchase'))" in MIGRATIONS[0]
+    assert MIGRATIONS[0].count("CREATE TABLE") == 5 and MIGRATIONS[0].count("CREATE INDEX") == 3
