@@ -64,7 +64,7 @@ try:  # the [postgres] extra: without it this module imports, and opening a stor
     import psycopg
     import psycopg.errors
 except ImportError:  # pragma: no cover - exercised by the plain-install check
-    psycopg = None  # type: ignore[assignment]
+    psycopg = None  # type: ignore[assignment, unused-ignore]  # (unused when psycopg is absent)
 
 
 def _require_psycopg() -> None:
@@ -377,7 +377,8 @@ class PostgresStore:
 
     def _rows(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
         with self._connection() as conn:
-            return conn.execute(sql, params).fetchall()
+            rows: list[tuple[Any, ...]] = conn.execute(sql, params).fetchall()
+        return rows
 
     def _one(self, sql: str, params: Any = None) -> tuple[Any, ...]:
         rows = self._rows(sql, params)
