@@ -162,6 +162,10 @@ def erase_users(
         log.error("erasure: %s", exc)
         failed = [str(exc)]
         scrubbed = {}
+    except OSError as exc:  # e.g. a shared bundle folder mounted read-only on this host
+        log.error("erasure: the bundle folder %s cannot be rewritten here: %s", home.artifacts, exc)
+        failed = [f"{home.artifacts}: {exc}"]
+        scrubbed = {}
     bundles = {v: n for v, n in scrubbed.items() if n}
     inbox = home.root / "inbox"
     files = scrub_files(inbox, ids) if inbox.is_dir() else None
@@ -262,3 +266,62 @@ def audit(home: Home, action: str, **fields: Any) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     log.info("audit: %s", json.dumps(line, sort_keys=True))
+
+
+SWEEP_FILE = "erasure_sweep.json"  # in the home: {"since": epoch s} of the last sweep
+SWEEP_OVERLAP_S = 300.0  # hosts' clocks may differ: a sweep re-reads this much of the last one
+
+
+def sweep_erasures(home: Home, store: Store, now: float | None = None) -> dict[str, int]:
+    """Scrub this home's own copies of shoppers erased through another host; return counts.
+
+    With several hosts on one shared store (``docs/deployment.md``), an erasure through an API
+    host deletes the store's rows and leaves a tombstone, but cannot reach another host's files:
+    the nightly host's kept import files (``inbox/``) and its pitch cache. This reads the
+    tombstones written since the last sweep (all of them the first time), matches them against
+    the user ids in those files (tombstones hold keys, not ids) and scrubs the matches, as
+    :func:`erase_users` does for the erasing host. The nightly job runs it before its inbox
+    step. Audited (``action: "sweep"``, counts only) when anything was found.
+
+    Args:
+        home: this host's data home.
+        store: the shared store.
+        now: the sweep's time (default: now); the next sweep reads tombstones from
+            :data:`SWEEP_OVERLAP_S` before it (the tombstones carry the erasing host's clock).
+
+    Returns:
+        ``{"erasures", "pitches", "inbox_files", "inbox_rows", "unreadable_files"}``.
+    """
+    from recsys.scrub import user_ids_in_files
+
+    state = home.root / SWEEP_FILE
+    since = 0.0
+    if state.is_file():
+        try:
+            since = float(json.loads(state.read_text(encoding="utf-8"))["since"])
+        except (OSError, ValueError, KeyError, TypeError):
+            log.warning("erasure sweep: %s is unreadable; sweeping every tombstone", state)
+    started = time.time() if now is None else now
+    tombstones = store.erasures_since(since)
+    out = {"erasures": len(tombstones), "pitches": 0, "inbox_files": 0, "inbox_rows": 0}
+    out["unreadable_files"] = 0
+    if tombstones:
+        if home.pitch_cache_path.is_file():
+            cache = PitchCache(home.pitch_cache_path)
+            try:
+                out["pitches"] = cache.forget_keyed(tombstones, store.user_key)
+            finally:
+                cache.close()
+        inbox = home.root / "inbox"
+        ids = {u for u in user_ids_in_files(inbox) if store.user_key(u) in tombstones}
+        if ids:
+            files = scrub_files(inbox, ids)
+            out["inbox_files"], out["inbox_rows"] = files.files_rewritten, files.rows_removed
+            out["unreadable_files"] = len(files.unreadable)
+        if any(out[k] for k in ("pitches", "inbox_files", "unreadable_files")):
+            audit(home, "sweep", **out)
+    home.root.mkdir(parents=True, exist_ok=True)
+    tmp = state.with_name(state.name + ".tmp")
+    tmp.write_text(json.dumps({"since": started - SWEEP_OVERLAP_S}), encoding="utf-8")
+    os.replace(tmp, state)
+    return out

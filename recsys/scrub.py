@@ -42,10 +42,12 @@ from __future__ import annotations
 import contextlib
 import csv
 import fcntl
+import hashlib
 import json
 import logging
 import os
 import re
+import socket
 import stat
 import time
 import uuid
@@ -87,7 +89,11 @@ CATALOG_PREFIXES = ("catalog", "items", "products")
 IGNORED_SUFFIXES = (".part", ".tmp")
 READ_CHUNK = 1 << 20
 
-_TEMP_NAME = re.compile(r"^\..*\.scrub-(\d+)-[0-9a-f]{32}\.tmp$")
+# ``.<name>.scrub-<pid>@<host tag>-<uuid>.tmp`` (the host tag: several API hosts may scrub the
+# shared bundle folder; a pid means something on its own host only); older names had no tag
+_TEMP_NAME = re.compile(r"^\..*\.scrub-(\d+)(?:@([0-9a-f]{8}))?-[0-9a-f]{32}\.tmp$")
+_HOST_TAG = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+_FOREIGN_TEMP_MAX_AGE_S = 86_400.0  # another host's temp file this old is litter too
 
 
 def placeholder(row: int) -> str:
@@ -149,7 +155,9 @@ def scrub_lock(folder: Path, timeout_s: float = LOCK_TIMEOUT_S) -> Iterator[None
 
 def _temp_path(path: Path) -> Path:
     # the name is cut short so that a long file name still leaves room for the suffix
-    return path.with_name(f".{path.name[:100]}.scrub-{os.getpid()}-{uuid.uuid4().hex}.tmp")
+    return path.with_name(
+        f".{path.name[:100]}.scrub-{os.getpid()}@{_HOST_TAG}-{uuid.uuid4().hex}.tmp"
+    )
 
 
 def _same_file(a: os.stat_result, b: os.stat_result) -> bool:
@@ -205,7 +213,13 @@ def _remove_stale_temps(folder: Path) -> None:
     with contextlib.suppress(OSError):
         for p in folder.iterdir():
             match = _TEMP_NAME.match(p.name)
-            if match and p.is_file() and not process_alive(int(match.group(1))):
+            if not match or not p.is_file():
+                continue
+            if match.group(2) in (None, _HOST_TAG):  # this host's: its process tells
+                stale = not process_alive(int(match.group(1)))
+            else:  # another host's scrub may be running: only an old file is litter
+                stale = time.time() - p.stat().st_mtime > _FOREIGN_TEMP_MAX_AGE_S
+            if stale:
                 with contextlib.suppress(OSError):
                     p.unlink()
 
@@ -705,6 +719,56 @@ def _scrub_one(path: Path, ids: set[str], needles: _Needles) -> _Outcome:
     if suffix == ".parquet":
         return _scrub_parquet(path, ids, catalog)
     return _Outcome(doubtful=_file_contains(path, needles.all))
+
+
+def _ids_in_file(path: Path) -> set[str]:
+    """The user ids in one kept events file, read as :func:`scrub_files` reads it (else none)."""
+    suffix = path.suffix.lower()
+    found: set[str] = set()
+    if suffix in EVENT_SUFFIXES:
+        columns: list[int] | None = None
+        for row, _raw, _bad in _csv_records(path, EVENT_SUFFIXES[suffix]):
+            if columns is None:
+                columns = [i for i, name in enumerate(row) if _column_name(name) in USER_COLUMNS]
+                if not columns:
+                    break
+                continue
+            found.update(row[i].strip(ID_WHITESPACE) for i in columns if i < len(row))
+    elif suffix in JSONL_SUFFIXES:
+        for line in _jsonl_lines(path):
+            with contextlib.suppress(ValueError):
+                record = json.loads(line)
+                if isinstance(record, dict):
+                    for key, value in record.items():
+                        if _column_name(str(key)) in USER_COLUMNS and _cell(value):
+                            found.add(str(_cell(value)))
+    elif suffix == ".parquet":
+        frame = pl.read_parquet(path)
+        for c in (c for c in frame.columns if _column_name(c) in USER_COLUMNS):
+            found.update(v for v in _as_text(frame, c).drop_nulls().to_list() if v)
+    return found
+
+
+def user_ids_in_files(folder: Path) -> set[str]:
+    """Every user id in the kept events files under ``folder`` (recursively), as imported.
+
+    For a sweep that knows erased shoppers only by their tombstone keys (an erasure made on
+    another host, :func:`recsys.erasure.sweep_erasures`): it matches these ids against the keys
+    and hands the matches to :func:`scrub_files`. Files that cannot be parsed give no ids.
+    """
+    found: set[str] = set()
+    if not Path(folder).is_dir():
+        return found
+    unreadable = (csv.Error, OSError, ValueError, pl.exceptions.PolarsError)
+    for root, dirs, files in os.walk(folder):
+        dirs.sort()
+        for name in sorted(files):
+            if name.startswith(".") or _TEMP_NAME.match(name):
+                continue
+            with contextlib.suppress(*unreadable):
+                found |= _ids_in_file(Path(root) / name)
+    found.discard("")
+    return found
 
 
 def scrub_files(

@@ -191,3 +191,63 @@ def test_a_large_store_is_left_due_for_the_nightly_run(
         assert forced.compacted is True and store.compact_due() is None
     result = CliRunner().invoke(cli, ["--home", str(shop_home.root), "compact"])
     assert result.exit_code == 0 and "compacted the store" in result.output
+
+
+def test_a_bundle_folder_this_host_cannot_write_is_reported_not_fatal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # an API host whose shared bundle folder is mounted read-only (EROFS, simulated: as root
+    # no permission stops a write here): the store part of the erasure stands, the report says
+    # why the bundles were not scrubbed, and the call does not fail with a 500
+    import errno
+
+    def read_only(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr("recsys.erasure.scrub_bundles", read_only)
+    home = Home(tmp_path / "home", shared_artifacts=tmp_path / "shared").ensure()
+    with SQLiteStore(home.db_path) as store:
+        store.add_events(
+            pl.DataFrame({"user_id": ["u1"], "item_id": ["i"], "type": ["view"], "ts": [1.0]})
+        )
+        report = erase_users(home, store, ["u1"], source="cli")
+        assert report.events == 1 and store.erased_at("u1") is not None
+    assert report.failed_bundles and "Read-only" in report.failed_bundles[0]
+
+
+def test_the_nightly_host_sweeps_its_own_files_of_shoppers_erased_elsewhere(
+    tmp_path: Path,
+) -> None:
+    # several hosts, one store: u1 is erased through an API host, whose home has no inbox; the
+    # nightly host's kept import files and pitch cache still name u1 until it sweeps
+    from recsys.erasure import sweep_erasures
+
+    api_host, nightly = Home(tmp_path / "api").ensure(), Home(tmp_path / "nightly").ensure()
+    done = nightly.root / "inbox" / "done"
+    done.mkdir(parents=True)
+    (done / "events-1.csv").write_text(
+        "user_id,item_id,type,ts\nu1,i1,view,1\nu2,i1,view,2\nu1,i2,purchase,3\n"
+    )
+    (done / "events-2.jsonl").write_text('{"user": "u1", "item_id": "i3", "type": "view"}\n')
+    cache = PitchCache(nightly.pitch_cache_path)
+    key = CacheKey("i1", "ctx", "v1", "m")
+    cache.put(key, "A pitch from u1's history.", "llm")
+    cache.link("u1", [key])
+    cache.close()
+    with SQLiteStore(api_host.db_path) as store:  # the shared store
+        assert sweep_erasures(nightly, store)["erasures"] == 0
+        erase_users(api_host, store, ["u1"], source="api")
+        swept = sweep_erasures(nightly, store)
+        assert swept == {
+            "erasures": 1,
+            "pitches": 1,
+            "inbox_files": 2,
+            "inbox_rows": 3,
+            "unreadable_files": 0,
+        }
+        again = sweep_erasures(nightly, store)
+        assert again["inbox_files"] == again["pitches"] == 0
+    assert (done / "events-1.csv").read_text() == "user_id,item_id,type,ts\nu2,i1,view,2\n"
+    assert (done / "events-2.jsonl").read_text() == ""
+    audit = [json.loads(line) for line in (nightly.root / "audit.log").read_text().splitlines()]
+    assert [a["action"] for a in audit] == ["sweep"] and "u1" not in json.dumps(audit)

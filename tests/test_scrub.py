@@ -593,3 +593,28 @@ def test_a_file_that_changes_while_it_is_read_is_reported_not_rewritten(
     result = scrub_files(folder, [PLAIN])
     assert (result.files_rewritten, result.unreadable) == (0, ["events.csv"])
     assert path.read_bytes() == b"user_id\nm-7c1\nu1\nu2\n"
+
+
+def test_stale_temp_files_are_judged_by_the_host_that_wrote_them(tmp_path: Path) -> None:
+    # several API hosts scrub one shared bundle folder: a pid says something on its host only
+    import os
+    import time
+
+    from recsys.scrub import _HOST_TAG, _remove_stale_temps
+
+    dead = 2**22 + 7  # above Linux's default pid_max: no such process here
+    uid = "0" * 32
+    names = {
+        "mine_dead": f".users.json.scrub-{dead}@{_HOST_TAG}-{uid}.tmp",
+        "mine_alive": f".users.json.scrub-{os.getpid()}@{_HOST_TAG}-{uid}.tmp",
+        "legacy_dead": f".users.json.scrub-{dead}-{uid}.tmp",
+        "other_host": f".users.json.scrub-{dead}@ffffffff-{uid}.tmp",
+        "other_host_old": f".model.npz.scrub-{dead}@ffffffff-{uid}.tmp",
+    }
+    for name in names.values():
+        (tmp_path / name).write_bytes(b"x")
+    long_ago = time.time() - 2 * 86_400
+    os.utime(tmp_path / names["other_host_old"], (long_ago, long_ago))
+    _remove_stale_temps(tmp_path)
+    left = {k for k, name in names.items() if (tmp_path / name).exists()}
+    assert left == {"mine_alive", "other_host"}

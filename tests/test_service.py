@@ -175,20 +175,25 @@ def test_while_the_store_is_down_answers_come_from_the_bundle_alone(
     snap = service.snapshot
     listed = service.recommend_user("run1", n=3, reasons=False)
     assert listed.ranking == "precomputed"
-    offline = _answer_offline(snap, store, {}, "run1", 3, Filters())
+    offline = _answer_offline(snap, store, {}, 0.0, "run1", 3, Filters())
     assert (offline.ranking, _ids(offline)) == ("precomputed", _ids(listed))
     assert _ids(offline)[0] == "r1"
     # a user erased since training (a tombstone read at the last refresh) is not personalized
     stranger = service.recommend_user("never-seen", n=3)
     assert stranger.strategy == "popular"
     erased = {store.user_key("run1"): snap.trained_from + 1}
-    gone = _answer_offline(snap, store, erased, "run1", 3, Filters())
+    gone = _answer_offline(snap, store, erased, 0.0, "run1", 3, Filters())
     assert (gone.strategy, _ids(gone)) == ("popular", _ids(stranger))
     # an erasure from before the bundle's training does not count: the bundle never saw them
     old = {store.user_key("run1"): snap.trained_from - 1}
-    assert _ids(_answer_offline(snap, store, old, "run1", 3, Filters())) == _ids(listed)
+    assert _ids(_answer_offline(snap, store, old, 0.0, "run1", 3, Filters())) == _ids(listed)
+    # tombstones never read for this bundle (a worker started during an outage): nobody is
+    # trusted with a personal list
+    assert _ids(_answer_offline(snap, store, {}, None, "run1", 3, Filters())) == _ids(stranger)
+    late = snap.trained_from + 10  # read only from after the training began: incomplete
+    assert _ids(_answer_offline(snap, store, {}, late, "run1", 3, Filters())) == _ids(stranger)
     # filters still apply to the list
-    kitchen = _answer_offline(snap, store, {}, "run1", 3, Filters(category="Kitchen"))
+    kitchen = _answer_offline(snap, store, {}, 0.0, "run1", 3, Filters(category="Kitchen"))
     assert kitchen.items and all(i.item_id.startswith("k") for i in kitchen.items)
 
 

@@ -47,7 +47,7 @@ from jobs.nightly.run_report import (
     RunReport,
 )
 from recsys.bundle import Bundle, current_version, load_bundle, rollback
-from recsys.erasure import compact_home
+from recsys.erasure import compact_home, sweep_erasures
 from recsys.errors import BundleError
 from recsys.home import Home
 from recsys.nightly.config import NightlyConfig
@@ -231,6 +231,11 @@ class _Run:
                 seconds = compact_home(home, store)
                 self.report.compacted = Compaction(due_since=due, seconds=round(seconds, 2))
         with step("inbox"):
+            # shoppers erased through an API host: this host's kept files and pitches too
+            try:
+                sweep_erasures(home, store)
+            except Exception:  # the run goes on; the next run sweeps the same tombstones
+                log.exception("erasure sweep failed; the next run retries it")
             if cfg.inbox:
                 self.report.inbox = import_inbox(
                     store, home.root / "inbox", cfg.inbox_max_rejected_share, now=self.options.now

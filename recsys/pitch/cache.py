@@ -19,7 +19,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -154,6 +154,19 @@ class PitchCache:
         with self._lock:
             rows = self._conn.execute("SELECT DISTINCT user_id FROM pitch_users").fetchall()
         return [str(r[0]) for r in rows]
+
+    def forget_keyed(self, tombstones: Mapping[str, float], key_of: Callable[[str], str]) -> int:
+        """Forget the shoppers whose key (``key_of(user id)``) is in ``tombstones``.
+
+        For erasures known only by their tombstone keys (made through another host).
+
+        Returns:
+            The number of pitches deleted.
+        """
+        if not tombstones:
+            return 0
+        erased = [u for u in self.linked_users() if key_of(u) in tombstones]
+        return self.forget_users(erased) if erased else 0
 
     def forget_users(self, user_ids: Sequence[str]) -> int:
         """Delete every pitch linked to these shoppers, and their links; return pitches deleted.

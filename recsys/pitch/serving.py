@@ -45,13 +45,9 @@ def forget_erased(cache: PitchCache, store: Store, tombstones: Mapping[str, floa
     Returns:
         The number of pitches deleted.
     """
-    if not tombstones:
-        return 0
-    erased = [u for u in cache.linked_users() if store.user_key(u) in tombstones]
-    if not erased:
-        return 0
-    deleted = cache.forget_users(erased)
-    log.info("forgot %d cached pitches of %d shoppers erased elsewhere", deleted, len(erased))
+    deleted = cache.forget_keyed(tombstones, store.user_key)
+    if deleted:
+        log.info("forgot %d cached pitches of shoppers erased elsewhere", deleted)
     return deleted
 
 

@@ -18,7 +18,7 @@ import polars as pl
 from recsys.bundle import Bundle
 from recsys.catalog_overlay import CatalogOverlay
 from recsys.erasure import ErasureReport
-from recsys.errors import StoreUnavailableError
+from recsys.errors import StoreBusyError, StoreUnavailableError
 from recsys.home import Home
 from recsys.service.served import ServedRecommendations, served
 from recsys.service.snapshots import ServingState, Snapshot
@@ -136,6 +136,7 @@ def _answer_offline(
     snap: Snapshot,
     store: Store,
     tombstones: dict[str, float],
+    tombstones_since: float | None,
     user_id: str,
     n: int,
     filters: Filters,
@@ -149,11 +150,13 @@ def _answer_offline(
     through this process since (``ServiceWrites.erase_users``). An erasure made through another
     host in the last poll interval before the outage (``swap_poll_s``) is not in them; no
     erasure can be made during the outage (it is a write). When not even the tombstone key can
-    be computed (the store was never reached), nobody is personalized.
+    be computed (the store was never reached), or the tombstones were never read completely for
+    this bundle (``tombstones_since``), nobody is personalized.
     """
+    complete = tombstones_since is not None and tombstones_since <= snap.trained_from
     try:
         key = store.user_key(user_id)
-        erased = tombstones.get(key, -1.0) >= snap.trained_from
+        erased = not complete or tombstones.get(key, -1.0) >= snap.trained_from
     except StoreUnavailableError:
         erased = True
     rec = snap.recommender
@@ -327,9 +330,9 @@ class RecommendationService:
                 history,
                 reasons,
             )
-        except StoreUnavailableError:
-            wanted = filters or Filters()
-            return _answer_offline(snap, store, state.tombstones, user_id, n, wanted)
+        except (StoreUnavailableError, StoreBusyError):  # answer from the bundle alone
+            wanted, since = filters or Filters(), state.tombstones_since
+            return _answer_offline(snap, store, state.tombstones, since, user_id, n, wanted)
 
     def recommend_session(
         self,

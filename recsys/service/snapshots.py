@@ -143,6 +143,10 @@ class ServingState:
         # read at each refresh: what keeps an erased user unpersonalized while the store is
         # unreachable (RecommendationService answers from the bundle alone then)
         self.tombstones: dict[str, float] = {}
+        # the earliest erasure time the tombstones are complete from (None: never read): an
+        # answer from the bundle alone trusts them only for a bundle trained after it
+        self.tombstones_since: float | None = None
+        self._tombstone_lock = threading.Lock()
         # called with the tombstones that are new since the last read (e.g. a host's pitch
         # cache forgets shoppers erased through another host; RecommendationService.on_erasures)
         self.erasure_listeners: list[Callable[[dict[str, float]], object]] = []
@@ -217,13 +221,31 @@ class ServingState:
 
     def _read_tombstones(self, since: float) -> None:
         """Read the erasures since ``since``; tell the listeners about the new ones."""
-        old, self.tombstones = self.tombstones, self.store.erasures_since(since)
-        new = {k: t for k, t in self.tombstones.items() if old.get(k) != t}
+        fresh = self.store.erasures_since(since)
+        self.add_tombstones(fresh, since)
+
+    def add_tombstones(self, tombstones: dict[str, float], since: float | None = None) -> None:
+        """Merge ``tombstones`` into :attr:`tombstones` (never drops one); tell the listeners.
+
+        Args:
+            tombstones: ``{tombstone key: erased_at}`` read from the store.
+            since: the tombstones are every erasure since this time (a full read), which makes
+                :attr:`tombstones_since` at most it; None: a partial update (this process's own
+                erasures).
+        """
+        with self._tombstone_lock:
+            old = self.tombstones
+            new = {k: t for k, t in tombstones.items() if old.get(k, -1.0) < t}
+            if new:
+                self.tombstones = {**old, **new}
+            if since is not None:
+                known = self.tombstones_since
+                self.tombstones_since = since if known is None else min(known, since)
         for listener in list(self.erasure_listeners) if new else ():
             try:
                 listener(new)
             except Exception:
-                log.exception("an erasure listener failed; it is called again on new erasures")
+                log.exception("an erasure listener failed on %d new tombstones", len(new))
 
     def refresh(self) -> bool:
         """Swap to a newly published bundle, or apply new catalog changes; return if swapped.

@@ -101,8 +101,5 @@ class ServiceWrites:
         """
         started = time.time()
         report = erase_users(self.state.home, self.state.store, user_ids, source="api")
-        self.state.tombstones = {
-            **self.state.tombstones,
-            **self.state.store.erasures_since(started - 1.0),
-        }
+        self.state.add_tombstones(self.state.store.erasures_since(started - 1.0))
         return report

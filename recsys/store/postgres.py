@@ -40,13 +40,13 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any, Self
-from urllib.parse import urlsplit, urlunsplit
 
 import polars as pl
 
@@ -129,6 +129,7 @@ CREATE TABLE erasures (
     user_key  TEXT PRIMARY KEY,  -- HMAC-SHA256 of the user id (PostgresStore.user_key)
     erased_at DOUBLE PRECISION NOT NULL
 );
+CREATE INDEX erasures_erased_at ON erasures (erased_at);  -- every API worker polls it
 CREATE TABLE item_log (
     seq        BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     item_id    TEXT NOT NULL,
@@ -141,19 +142,28 @@ assert len(MIGRATIONS) == SCHEMA_VERSION
 
 
 def redact_url(url: str) -> str:
-    """``url`` without its password (for messages, logs and the served manifest)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host += f":{parts.port}"
-    user = f"{parts.username}:***@" if parts.username else ":***@"
-    return urlunsplit(parts._replace(netloc=user + host))
+    """``url`` without its password (for messages, logs and the served manifest).
+
+    Masks the password of the user part (``user:secret@``, also with several hosts) and a
+    ``password=`` query parameter.
+    """
+    masked = re.sub(r"(://[^/@:]*):[^@/]*@", r"\1:***@", url, count=1)
+    return re.sub(r"([?&]password=)[^&]*", r"\1***", masked)
 
 
 def _connect(url: str) -> psycopg.Connection[Any]:
-    return psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
+    # keepalives and tcp_user_timeout: a server host that vanishes (a network partition) fails
+    # a call within about 15 s instead of TCP's own ~15 minutes
+    return psycopg.connect(
+        url,
+        autocommit=True,
+        connect_timeout=CONNECT_TIMEOUT_S,
+        keepalives=1,
+        keepalives_idle=30,
+        keepalives_interval=10,
+        keepalives_count=3,
+        tcp_user_timeout=15_000,
+    )
 
 
 def migrate(url: str) -> tuple[int, int]:
@@ -211,6 +221,10 @@ def _migrate(conn: psycopg.Connection[Any], url: str) -> tuple[int, int]:
     return before, len(MIGRATIONS)
 
 
+class _StaleConnectionError(StoreUnavailableError):
+    """A reused connection was found dead (the server restarted): no back-off, a read retries."""
+
+
 class PoolExhaustedError(Exception):
     """Every connection of the pool stayed in use for the whole wait."""
 
@@ -229,6 +243,7 @@ class ConnectionPool:
         self._idle: list[psycopg.Connection[Any]] = []
         self._lock = threading.Lock()
         self._closed = False
+        self._local = threading.local()  # whether this thread's connection was reused
 
     @contextmanager
     def connection(self, timeout: float) -> Iterator[psycopg.Connection[Any]]:
@@ -246,6 +261,7 @@ class ConnectionPool:
                 if self._closed:
                     raise psycopg.OperationalError("the store was closed")
                 conn = self._idle.pop() if self._idle else None
+            self._local.reused = conn is not None
             if conn is None:
                 conn = _connect(self.url)
                 conn.execute(self.setup)
@@ -264,6 +280,18 @@ class ConnectionPool:
                 return
         with suppress(psycopg.Error):
             conn.close()
+
+    def reused(self) -> bool:
+        """Whether the calling thread's last connection came from the idle list."""
+        return bool(getattr(self._local, "reused", False))
+
+    def discard_idle(self) -> None:
+        """Close the idle connections (one was found dead: a server restart kills them all)."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            with suppress(psycopg.Error):
+                conn.close()
 
     def close(self) -> None:
         """Close the idle connections; connections in use close when they come back."""
@@ -364,7 +392,15 @@ class PostgresStore:
                 f"every connection to the store was in use for {self.write_timeout_s:g} s; retry",
                 retry_after_s=1.0,
             ) from exc
+        except psycopg.errors.ReadOnlySqlTransaction as exc:  # a failover to a standby
+            self._down(exc)
         except psycopg.OperationalError as exc:  # lost or refused connection, server shutdown
+            if self._pool.reused():  # a pooled connection went stale (a restart, an idle cut)
+                self._pool.discard_idle()  # its siblings too; a new one may well connect
+                raise _StaleConnectionError(
+                    f"a connection to the store at {self.location} was lost; retry",
+                    retry_after_s=1.0,
+                ) from exc
             self._down(exc)
 
     def _down(self, exc: Exception) -> None:
@@ -376,8 +412,12 @@ class PostgresStore:
         ) from exc
 
     def _rows(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
-        with self._connection() as conn:
-            rows: list[tuple[Any, ...]] = conn.execute(sql, params).fetchall()
+        try:
+            with self._connection() as conn:
+                rows: list[tuple[Any, ...]] = conn.execute(sql, params).fetchall()
+        except _StaleConnectionError:  # a read may be repeated: once, on a new connection
+            with self._connection() as conn:
+                rows = conn.execute(sql, params).fetchall()
         return rows
 
     def _one(self, sql: str, params: Any = None) -> tuple[Any, ...]:
@@ -700,6 +740,11 @@ class PostgresStore:
 
         ``VACUUM FULL`` locks the tables it rewrites: reads and writes of events wait for it
         (up to ``write_timeout_s``, then StoreBusyError), about as long as SQLite's ``VACUUM``.
+        A ``CHECKPOINT`` is asked for afterwards (see :meth:`checkpoint`; its outcome is
+        reported by the erasure as ``wal_truncated``, not here).
+
+        Returns:
+            True: the tables were rewritten.
 
         Raises:
             StoreBusyError: a transaction held the tables for ``write_timeout_s``.
@@ -707,7 +752,8 @@ class PostgresStore:
         with self._connection() as conn:
             conn.execute("VACUUM (FULL, ANALYZE) events, event_ids, erasures")
             conn.execute("DELETE FROM meta WHERE key = 'compact_due'")
-        return self.checkpoint()
+        self.checkpoint()
+        return True
 
     def mark_compact_due(self, now: float | None = None) -> None:
         """Record that an erasure left rows only :meth:`compact` removes for good."""
