@@ -31,6 +31,30 @@ from recsys.types import UserEvent, UserHistory
 SCHEMA_VERSION = 1  # the version `recsys db migrate` brings a store to (see recsys.store.migrate)
 
 
+class HistoryReads(Protocol):
+    """The two reads a user's history is made of (every store, and each store's events part)."""
+
+    def user_events(self, user_id: str, limit: int = 200) -> list[UserEvent]:
+        """The user's newest events, newest first."""
+        ...
+
+    def user_item_types(self, user_id: str) -> list[tuple[str, str]]:
+        """The distinct ``(item_id, type)`` pairs of the user's whole history."""
+        ...
+
+
+def read_history(store: HistoryReads, user_id: str, limit: int) -> UserHistory:
+    """``store.user_history``, the same for every backend: one read, two for a long history.
+
+    The newest ``limit`` events; when there are that many, also the distinct ``(item_id, type)``
+    pairs of the whole history (most users have fewer events and cost one query).
+    """
+    events = store.user_events(user_id, limit=limit)
+    if len(events) < limit:
+        return UserHistory(events)
+    return UserHistory(events, store.user_item_types(user_id))
+
+
 class Store(Protocol):
     """The event, catalog and erasure store (see the module docs for the shared semantics).
 

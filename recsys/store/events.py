@@ -19,6 +19,7 @@ from typing import Any
 import polars as pl
 
 from recsys.store.base import StoreBase
+from recsys.store.contract import read_history
 from recsys.store.schema import EVENT_SCHEMA
 from recsys.types import UserEvent, UserHistory
 
@@ -226,10 +227,7 @@ class EventsMixin(StoreBase):
         Users with fewer than ``limit`` events (most of them) cost one query, as
         :meth:`user_events`; a longer history costs one more (:meth:`user_item_types`).
         """
-        events = self.user_events(user_id, limit=limit)
-        if len(events) < limit:
-            return UserHistory(events)
-        return UserHistory(events, self.user_item_types(user_id))
+        return read_history(self, user_id, limit)
 
     def user_events_since(
         self, user_id: str, limit: int, after_seq: int

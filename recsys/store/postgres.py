@@ -52,7 +52,7 @@ import polars as pl
 
 from recsys.errors import ConfigError, StoreBusyError, StoreSchemaError, StoreUnavailableError
 from recsys.store.catalog import complete_items
-from recsys.store.contract import SCHEMA_VERSION
+from recsys.store.contract import SCHEMA_VERSION, read_history
 from recsys.store.events import event_rows
 from recsys.store.privacy import tombstone_key
 from recsys.store.schema import EVENT_SCHEMA, ITEM_COLUMNS, ITEM_SCHEMA
@@ -556,10 +556,7 @@ class PostgresStore:
 
     def user_history(self, user_id: str, limit: int) -> UserHistory:
         """The newest ``limit`` events, and the whole history's pairs when there are more."""
-        events = self.user_events(user_id, limit=limit)
-        if len(events) < limit:
-            return UserHistory(events)
-        return UserHistory(events, self.user_item_types(user_id))
+        return read_history(self, user_id, limit)
 
     def user_events_since(
         self, user_id: str, limit: int, after_seq: int

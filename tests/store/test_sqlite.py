@@ -5,41 +5,11 @@ from __future__ import annotations
 import inspect
 import sqlite3
 
-import polars as pl
-
 from recsys import types
 from recsys.home import Home
 from recsys.store import SQLiteStore, Store
 from recsys.store import sqlite as sqlite_module
-from recsys.store.sqlite import EVENT_SCHEMA
 from recsys.types import EVENT_TYPES
-
-
-def _events(rows: list[tuple[str, str, str, float, str]]) -> pl.DataFrame:
-    return pl.DataFrame(rows, schema=EVENT_SCHEMA, orient="row")
-
-
-ROWS = [
-    ("u1", "a", "view", 100.0, "s1"),
-    ("u1", "b", "purchase", 300.0, ""),
-    ("u1", "c", "click", 200.0, ""),
-    ("u2", "a", "add_to_cart", 150.0, "s2"),
-]
-
-
-def _item(item_id: str, title: str, **extra: object) -> dict[str, object]:
-    return {
-        "item_id": item_id,
-        "title": title,
-        "description": "",
-        "category": "Cat",
-        "price": 9.5,
-        "currency": "EUR",
-        "in_stock": True,
-        "attributes": '{"color": "red", "sizes": [1, 2]}',
-        "updated_at": 10.0,
-        **extra,
-    }
 
 
 def test_database_is_in_wal_mode(store: Store, home: Home) -> None:
