@@ -1,6 +1,6 @@
 # Two commands on a fresh machine:
 #   make demo   - create .venv, install, prepare the pitch model, load MovieLens-100K, train,
-#                 show recommendations
+#                 show recommendations; then the same for a (synthetic) Chinese shop: make demo-zh
 #   make test   - create .venv if needed, run the test suite (needs no pitch model)
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 export RECSYS_HOME ?= $(CURDIR)/var/demo
 PYTEST_ARGS ?=
 
-.PHONY: venv pitch-model demo test test-heavy test-spark test-postgres test-llm test-all lint fmt bench \
+.PHONY: venv pitch-model demo demo-zh test test-heavy test-spark test-postgres test-llm test-all lint fmt bench \
 	clean
 
 $(STAMP): pyproject.toml Makefile
@@ -44,8 +44,24 @@ demo: $(STAMP) pitch-model
 	$(BIN)/recsys pitch 1 -n 3
 	$(BIN)/recsys pitch 1 -n 3 --backend template
 	$(BIN)/recsys info
+	# the same flow for a Chinese shop (its own data home, var/demo-zh)
+	$(MAKE) --no-print-directory demo-zh
 	# the HTTP API: start gunicorn, run curl examples; stays up only when run from a terminal
 	BIN=$(BIN) bash api/demo.sh
+
+# A Chinese shop: the synthetic zh-shop (generated products, simulated shoppers). Training picks
+# the multilingual text model by itself ([text] model = "auto"); reasons and pitches are Chinese.
+demo-zh: export RECSYS_HOME = $(CURDIR)/var/demo-zh
+demo-zh: $(STAMP)
+	$(BIN)/recsys load-demo --dataset zh-shop
+	$(BIN)/recsys train
+	$(BIN)/recsys recommend u0007 -n 5
+	$(BIN)/recsys recommend u0007 -n 3 --lang en
+	$(BIN)/recsys similar sku0001 -n 5 --mode content
+	# the local pitch model writes English only: Chinese pitches are the template, and say so
+	$(BIN)/recsys pitch u0007 -n 3
+	$(BIN)/recsys info
+	BIN=$(BIN) DEMO_SET=zh DEMO_PORT=$${DEMO_ZH_PORT:-8001} bash api/demo.sh
 
 test: $(STAMP)
 	$(BIN)/pytest -m "not slow and not llm and not spark and not postgres" $(PYTEST_ARGS)

@@ -22,6 +22,7 @@ from api.validation import (
     check_id,
     choice_param,
     int_param,
+    lang_param,
     n_param,
     query_filters,
     reasons_param,
@@ -85,6 +86,7 @@ def user_answer(api: ApiState, user_id: str, args: Args) -> dict[str, Any]:
     n = n_param(args)
     filters = query_filters(args)
     reasons = reasons_param(args)
+    language = lang_param(args)
     pitch = bool_param("pitch", False, args)
     wait_ms = int_param("pitch_wait_ms", api.config.pitch_wait_ms, 0, 5000, args)
     service = api.service
@@ -92,16 +94,27 @@ def user_answer(api: ApiState, user_id: str, args: Args) -> dict[str, Any]:
     # reason for it; otherwise the service reads the history only if it must rank live
     history = service.user_history(user_id) if pitch else None
     answer = service.recommend_user(
-        user_id, n=n, filters=filters, history=history, reasons=reasons or pitch
+        user_id,
+        n=n,
+        filters=filters,
+        history=history,
+        reasons=reasons or pitch,
+        language=language,
     )
     items = items_json(answer, reasons)
     if pitch and history is not None and items:
         provider = api.pitch_provider()
         if provider is None:
             raise ApiError(503, "pitch_unavailable", "no pitch writer is installed on this server")
-        pitches = provider.pitches_for(user_id, history.events, answer.items, int(wait_ms or 0))
+        pitches = provider.pitches_for(
+            user_id, history.events, answer.items, int(wait_ms or 0), language=language
+        )
         for entry, p in zip(items, pitches, strict=False):
             entry["pitch"] = {"text": p.text, "source": p.source}
+            fallback = getattr(p, "fallback", None)
+            if fallback:  # why the configured model did not write it ("model_language")
+                entry["pitch"]["fallback"] = fallback
+                entry["pitch"]["fallback_reason"] = getattr(p, "fallback_reason", "")
     api.metrics.user_recs.labels(ranking=answer.ranking).inc()
     return {
         "user_id": user_id,
@@ -126,21 +139,24 @@ def similar_answer(api: ApiState, item_id: str, args: Args) -> dict[str, Any]:
     mode = cast(SimilarMode, choice_param("mode", "hybrid", SIMILAR_MODES, args))
     filters = query_filters(args)
     reasons = reasons_param(args)
-    answer = api.service.similar(item_id, n=n, mode=mode, filters=filters)
+    language = lang_param(args)
+    answer = api.service.similar(item_id, n=n, mode=mode, filters=filters, language=language)
     return similar_json(item_id, mode, answer, reasons)
 
 
-def session_answer(api: ApiState, body: dict[str, Any]) -> dict[str, Any]:
+def session_answer(api: ApiState, body: dict[str, Any], args: Args | None = None) -> dict[str, Any]:
     """``POST /v1/recommendations``: the answer to a validated body, all but ``request_id``.
 
     Called after the key check and the body's schema check, by the Flask route and by
-    :mod:`api.fastpath`.
+    :mod:`api.fastpath`; ``args`` are the query parameters (``lang``; None: none given).
     """
     reasons = bool(body.get("explain", False))
+    language = lang_param(args) if args else None
     answer = api.service.recommend_session(
         body["recent_item_ids"],
         n=int(body.get("n", 10)),
         filters=body_filters(body),
         reasons=reasons,
+        language=language,
     )
     return session_json(answer, reasons)

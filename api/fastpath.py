@@ -59,6 +59,11 @@ StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
+def _query_args(query: str) -> ImmutableMultiDict[str, str]:
+    """An ASCII query string parsed as werkzeug parses ``request.args``."""
+    return ImmutableMultiDict(parse_qsl(query, keep_blank_values=True, errors="werkzeug.url_quote"))
+
+
 class FastPath:
     """WSGI middleware answering the hot GET routes (:data:`ROUTES`) without Flask.
 
@@ -114,10 +119,7 @@ class FastPath:
         api = self.api
         try:
             check_key(api.config, "read", environ.get("HTTP_AUTHORIZATION", ""))
-            args = ImmutableMultiDict(
-                parse_qsl(query, keep_blank_values=True, errors="werkzeug.url_quote")
-            )
-            answer = answer_of(api, id_, args)
+            answer = answer_of(api, id_, _query_args(query))
         except ApiError:
             return None  # Flask raises it again and answers with its error handler
         except Exception:
@@ -142,13 +144,17 @@ class FastPath:
             return None
         if not 0 <= length <= (self.max_content_length or length):
             return None  # chunked or too large: Flask answers as it does
+        query = environ.get("QUERY_STRING", "")
+        if not query.isascii():
+            return None
         raw = environ["wsgi.input"].read(length) if length else b""
         environ["wsgi.input"] = io.BytesIO(raw)
         try:
             check_key(api.config, "read", environ.get("HTTP_AUTHORIZATION", ""))
             body = orjson.loads(raw)
             fast_validator("SessionRequest")(body)
-            answer = session_answer(api, body)
+            args = _query_args(query) if query else None
+            answer = session_answer(api, body, args)
         except ApiError:
             return None
         except Exception:

@@ -41,6 +41,9 @@ _ID = {
     "pattern": f"^[^\\x00]*{NOT_BLANK}[^\\x00]*$",
 }
 _REF = "#/components/schemas/"
+# ``?lang=``: en or zh (cn reads as zh), any case, with optional subtags (zh-CN, zh_TW, en-US);
+# blank means the catalog's language. (?!\n): Python's $ also matches before a final newline.
+LANG_PATTERN = "^(([Ee][Nn]|[Zz][Hh]|[Cc][Nn])([-_][A-Za-z0-9]{1,8})*)?(?!\\n)$"
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -102,6 +105,13 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "text": {"type": "string"},
             "source": {"type": "string", "enum": list(get_args(PitchSource))},
+            "fallback": {
+                "type": "string",
+                "enum": ["model_language"],
+                "description": "why the template wrote it although a model is configured "
+                "(model_language: the local model writes English only)",
+            },
+            "fallback_reason": {"type": "string"},
         },
     },
     "RecommendedItem": {
@@ -410,6 +420,12 @@ _FILTER_PARAMS = [
     ),
     _param("explain", {"type": "boolean", "default": False}, description="Add a reason per item."),
 ]
+_LANG_PARAM = _param(
+    "lang",
+    {"type": "string", "maxLength": 32, "pattern": LANG_PATTERN},
+    description="Language of the reasons' text (and of pitches): en or zh; zh-CN and zh-TW "
+    "read as zh; blank or absent: the catalog's language, as training recorded it.",
+)
 _READ_ERRORS = {
     "401": _error("A key is required for reads and was missing or wrong."),
     "422": _error("A parameter is out of range or malformed."),
@@ -457,6 +473,7 @@ def build_spec(max_batch: int = 1000) -> dict[str, Any]:
                     _param("user_id", _ID, "path"),
                     _n_param(),
                     *_FILTER_PARAMS,
+                    _LANG_PARAM,
                     _param(
                         "pitch",
                         {"type": "boolean", "default": False},
@@ -526,6 +543,7 @@ def build_spec(max_batch: int = 1000) -> dict[str, Any]:
                         },
                     ),
                     *_FILTER_PARAMS,
+                    _LANG_PARAM,
                 ],
                 "responses": {
                     "200": _json(_ref("SimilarItems"), "Similar items."),
@@ -554,6 +572,7 @@ def build_spec(max_batch: int = 1000) -> dict[str, Any]:
             "post": {
                 "operationId": "recommendSession",
                 "summary": "Recommendations for an anonymous session from its recent items.",
+                "parameters": [_LANG_PARAM],
                 "requestBody": {
                     "required": True,
                     "content": {"application/json": {"schema": _ref("SessionRequest")}},

@@ -47,8 +47,12 @@ class PitchSource(Protocol):
         history: Sequence[UserEvent],
         items: Sequence[RecommendedItem],
         wait_ms: int = 0,
+        language: str | None = None,
     ) -> Sequence[PitchText]:
-        """One pitch per item, in the items' order, within ``wait_ms`` milliseconds."""
+        """One pitch per item, in the items' order, within ``wait_ms`` milliseconds.
+
+        ``language``: the one the request asked for (``?lang=``; None: the shop's).
+        """
         ...
 
 

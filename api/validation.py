@@ -23,13 +23,23 @@ from flask import request
 from werkzeug.datastructures import MultiDict
 
 from api.errors import ApiError
-from api.openapi import MAX_API_N, MAX_CATEGORY_QUERY, MAX_EXCLUDE_QUERY, NOT_BLANK, validator
+from api.openapi import (
+    LANG_PATTERN,
+    MAX_API_N,
+    MAX_CATEGORY_QUERY,
+    MAX_EXCLUDE_QUERY,
+    NOT_BLANK,
+    validator,
+)
+from recsys.errors import InvalidInputError
+from recsys.lang import ShopLanguage, parse_language
 from recsys.store.importing import MAX_ID_LENGTH
 from recsys.types import Filters
 
 _DRAFT4 = "http://json-schema.org/draft-04/schema#"  # what api.openapi.to_draft4 produces
 _NOT_BLANK = re.compile(NOT_BLANK)
 _INTEGER = re.compile(r"[+-]?[0-9]{1,9}")
+_LANG = re.compile(LANG_PATTERN)
 TRUE = {"true", "1", "yes"}
 FALSE = {"false", "0", "no"}
 
@@ -125,6 +135,8 @@ def _describe(error: Any) -> str:
             best = max(error.context, key=lambda e: len(list(e.absolute_path)))
         if best is not None:
             return _describe(best)
+    if error.validator == "pattern" and NOT_BLANK in str(error.validator_value):
+        return f"{where}: must not be blank (it is empty or only white space)"
     message = str(error.message)
     if len(message) > 300:
         message = message[:300] + "..."
@@ -190,6 +202,34 @@ def n_param(args: Args | None = None) -> int:
 def reasons_param(args: Args | None = None) -> bool:
     """Whether the caller asked for each item's reason (``explain``, default false)."""
     return bool_param("explain", False, args)
+
+
+def lang_param(args: Args | None = None) -> ShopLanguage | None:
+    """The language of the reasons' text (``lang``: ``en``, ``zh``, ``zh-CN``, ``zh-TW``).
+
+    Read by ``recsys.lang.parse_language``, and held to the documented pattern
+    (:data:`api.openapi.LANG_PATTERN`: no spaces, subtags of letters and digits).
+
+    Returns:
+        The shop language, or None when ``lang`` is absent or empty (the catalog's language).
+
+    Raises:
+        ApiError: 422 for a language the engine does not write, or a malformed tag.
+    """
+    raw = _arg("lang", args)
+    if raw is None:
+        return None
+    try:
+        language = parse_language(raw)
+    except InvalidInputError as exc:
+        raise ApiError(422, "validation_error", str(exc)) from None
+    if len(raw) > 32 or not _LANG.search(raw):
+        raise ApiError(
+            422,
+            "validation_error",
+            f"lang={raw!r} is not a language tag: use en, zh, zh-CN or zh-TW",
+        )
+    return language
 
 
 def query_filters(args: Args | None = None) -> Filters:

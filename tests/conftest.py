@@ -26,7 +26,15 @@ from recsys.text import TextEncoder
 @pytest.fixture(scope="session")
 def encoder() -> TextEncoder:
     """The real packaged all-MiniLM-L6-v2 encoder, loaded once per test session."""
-    enc = TextEncoder(TextConfig())
+    enc = TextEncoder(TextConfig(model="minilm"))
+    enc.encode(["warm up"])
+    return enc
+
+
+@pytest.fixture(scope="session")
+def multilingual() -> TextEncoder:
+    """The real packaged multilingual encoder (USE-m3, numpy), loaded once per test session."""
+    enc = TextEncoder(TextConfig(model="multilingual"))
     enc.encode(["warm up"])
     return enc
 

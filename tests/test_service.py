@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterator
 
 import polars as pl
@@ -14,7 +15,7 @@ from recsys.service import RecommendationService, ServedRecommendations
 from recsys.store import Store
 from recsys.text import TextEncoder
 from recsys.training import train
-from recsys.types import RecommendedItem
+from recsys.types import Filters, RecommendedItem
 
 SMALL = {"behavior": {"factors": 8, "iterations": 10}}
 
@@ -215,3 +216,60 @@ def test_erasures_made_elsewhere_reach_the_listeners_once(
     service.refresh()
     assert len(heard) == 1  # told once
     assert service.recommend_user("cook1", n=3).ranking == "live"  # and not personalized
+
+
+# ---------------------------------------------------------------------------- reason language
+def _texts(answer: ServedRecommendations) -> list[str]:
+    return [item.reason.text for item in answer.items]
+
+
+def test_reasons_in_the_language_a_request_asks_for(service: RecommendationService) -> None:
+    english = service.recommend_user("run1", n=3)
+    assert all(t.startswith("Because you bought ") for t in _texts(english))
+    chinese = service.recommend_user("run1", n=3, language="zh")
+    assert _ids(chinese) == _ids(english)
+    translated = [t.replace("因为您购买了", "Because you bought ") for t in _texts(chinese)]
+    assert translated == _texts(english)
+    session = service.recommend_session(["k1"], n=2, language="zh")
+    assert _texts(session) == ["因为您浏览了Chef knife"] * 2
+    # similar items: the precomputed answer and the live one (a category filter) alike
+    listed = service.similar("k1", n=2, language="zh")
+    live = service.similar("k1", n=2, filters=Filters(category="Kitchen"), language="zh")
+    assert (listed.ranking, live.ranking) == ("precomputed", "live")
+    assert _texts(listed) == _texts(live) == ["与Chef knife相似"] * 2
+    assert _texts(service.similar("k1", n=2)) == ["Similar to Chef knife"] * 2
+    # a precomputed list's reasons are bare: no text in any language
+    bare = service.recommend_user("run1", n=3, reasons=False, language="zh")
+    assert bare.ranking == "precomputed" and _texts(bare) == ["", "", ""]
+
+
+def test_a_chinese_catalog_is_answered_in_chinese(
+    home: Home, store: Store, shop: tuple[pl.DataFrame, pl.DataFrame], encoder: TextEncoder
+) -> None:
+    events, catalog = shop
+    store.upsert_items(catalog)
+    store.add_events(events)
+    report = train(home, TrainConfig.from_dict(SMALL), store=store, encoder=encoder)
+    manifest_path = home.artifacts / report.version / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest_path.write_text(json.dumps({**manifest, "catalog_language": "zh"}), encoding="utf-8")
+    service = RecommendationService(home, store=store, live_catalog=False, encoder=encoder)
+    try:
+        chinese = service.recommend_user("run1", n=3)
+        assert all(t.startswith("因为您购买了") for t in _texts(chinese))
+        english = service.recommend_user("run1", n=3, language="en")
+        assert all(t.startswith("Because you bought ") for t in _texts(english))
+        assert _texts(service.similar("k1", n=1)) == ["与Chef knife相似"]
+        popular = service.recommend_user("stranger", n=2)
+        assert popular.strategy == "popular"
+        assert all(t in ("Running热销", "Kitchen热销") for t in _texts(popular))
+        # while the store is down, the fallback's reasons are in the catalog's language too
+        from recsys.service.facade import _answer_offline
+
+        offline = _answer_offline(service.snapshot, store, {}, None, "run1", 2, Filters())
+        assert offline.strategy == "popular"
+        assert all(t in ("Running热销", "Kitchen热销") for t in _texts(offline))
+        asked = _answer_offline(service.snapshot, store, {}, None, "run1", 2, Filters(), "en")
+        assert all(t.startswith("Popular in ") for t in _texts(asked))
+    finally:
+        service.close()

@@ -47,7 +47,14 @@ def precision_option(help_text: str) -> Callable[[F], F]:
     default=None,
     help="Who writes the pitch (default: the config's, else local).",
 )
-@click.option("--language", type=click.Choice(["en", "de", "fr", "es"]), default=None)
+@click.option(
+    "--language",
+    type=click.Choice(["auto", "en", "de", "fr", "es", "zh"]),
+    default=None,
+    help="Pitch language (default: the config's, else auto: each product's own text decides, "
+    "Chinese or English). The local model writes English only: other languages get the "
+    "template, and the output says why.",
+)
 @click.option(
     "--config",
     "config_path",
@@ -86,8 +93,6 @@ def pitch_cmd(
     changes: dict[str, Any] = {}
     if backend:
         changes["backend"] = backend
-    if language:
-        changes["language"] = language
     if runtime:
         changes["runtime"] = runtime
     if precision:
@@ -110,7 +115,9 @@ def pitch_cmd(
                 {"item_id": i.item_id, "reason": {"item_ids": list(i.reason.item_ids)}}
                 for i in answer.items
             ]
-        results = write_for_user(obj.home, store, user_id, items, config, use_cache=not no_cache)
+        results = write_for_user(
+            obj.home, store, user_id, items, config, use_cache=not no_cache, language=language
+        )
     finally:
         store.close()
     if as_json:
@@ -123,6 +130,9 @@ def pitch_cmd(
                         "pitch": r.pitch.text,
                         "source": r.pitch.source,
                         "model": r.pitch.model,
+                        "language": r.pitch.language,
+                        "fallback": r.pitch.fallback,
+                        "fallback_reason": r.pitch.fallback_reason or None,
                         "seconds": round(r.seconds, 3),
                         "samples": [
                             {"text": s, "problems": list(v.problems)}
@@ -137,10 +147,11 @@ def pitch_cmd(
         )
         return
     for facts, r in results:
-        click.echo(
-            f"{facts.display_title} (id {facts.item_id}) [{r.pitch.source}, {r.seconds:.2f} s]"
-        )
+        source = f"{r.pitch.source}: {r.pitch.fallback}" if r.pitch.fallback else r.pitch.source
+        click.echo(f"{facts.display_title} (id {facts.item_id}) [{source}, {r.seconds:.2f} s]")
         click.echo(f"  {r.pitch.text}")
+        if r.pitch.fallback_reason:
+            click.echo(f"  ({r.pitch.fallback_reason})")
 
 
 COMMANDS.append(pitch_cmd)

@@ -14,8 +14,8 @@ from recsys.home import Home
 from recsys.pitch.backends import PitchModel, make_model
 from recsys.pitch.cache import PitchCache
 from recsys.pitch.config import PitchConfig
-from recsys.pitch.facts import ItemFacts, build_context
-from recsys.pitch.serving import pitch_cache_path, reason_item_ids
+from recsys.pitch.facts import ItemFacts, build_context, pitch_language
+from recsys.pitch.serving import pitch_cache_path, reason_item_ids, requested_language
 from recsys.pitch.validate import CatalogNames
 from recsys.pitch.writer import PitchWriter
 from recsys.serving import HybridRecommender
@@ -36,7 +36,8 @@ class PrewriteReport:
     Attributes:
         written: new LLM pitches that passed validation and were cached.
         cached: pitches already in the cache (nothing to do).
-        template: items where every LLM sample failed validation (template cached instead).
+        template: items where every LLM sample failed validation (template cached instead), or
+            whose language the model does not write (Chinese with the local model; not cached).
         failed: items where the model raised an error (nothing cached; retried next run).
         elapsed_s: wall time of the run.
         skipped: items not attempted because the time budget ran out.
@@ -156,7 +157,7 @@ def prewrite_pitches(
                     history.events[:HISTORY_LIMIT],
                     titles,
                     config.recent_items,
-                    config.language,
+                    pitch_language(facts, config.language),
                     prefer=reason_item_ids(item),
                     exclude=facts.item_id,
                 )
@@ -166,6 +167,8 @@ def prewrite_pitches(
                 cache.drop_unlinked([key])  # the user was erased while it was written
                 if result.error is not None:
                     counts["failed"] += 1
+                elif result.pitch.fallback is not None:  # the model does not write its language
+                    counts["template"] += 1
                 elif result.pitch.source == "cache" or (
                     result.pitch.source == "template" and not result.samples and model is not None
                 ):
@@ -199,6 +202,7 @@ def write_for_user(
     model: PitchModel | None = None,
     encoder: TextEncoder | None = None,
     use_cache: bool = True,
+    language: str | None = None,
 ) -> list[tuple[ItemFacts, Any]]:
     """Write the pitches for one user's ``items`` now (synchronously), caching them.
 
@@ -211,11 +215,17 @@ def write_for_user(
         model: a model to use instead of the configured backend.
         encoder: text encoder for re-ranking (default: loaded when re-ranking is on).
         use_cache: serve cached pitches (False: write fresh ones and overwrite the cache).
+        language: the pitch language (``auto``: each item's own text decides); None:
+            ``config.language``.
 
     Returns:
         ``(facts, WriteResult)`` per item, in order.
+
+    Raises:
+        InvalidInputError: for a language pitches are not written in.
     """
     config = config or PitchConfig()
+    chosen = requested_language(language, config)
     model = model if model is not None else make_model(home, config)
     if encoder is None and model is not None and config.rerank and config.n_samples > 1:
         encoder = TextEncoder()
@@ -235,7 +245,7 @@ def write_for_user(
                 history,
                 titles,
                 config.recent_items,
-                config.language,
+                pitch_language(facts, chosen),
                 prefer=reason_item_ids(item),
                 exclude=facts.item_id,
             )

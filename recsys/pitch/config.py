@@ -19,12 +19,15 @@ from typing import ClassVar, Literal, get_args
 from recsys.config import Config, check, check_range, from_dict, read_config_file
 
 Backend = Literal["local", "openai", "template"]
-Language = Literal["en", "de", "fr", "es"]
+# ``auto``: each product's own text decides (``recsys.lang.detect_language``: Chinese or English)
+Language = Literal["auto", "en", "de", "fr", "es", "zh"]
+PitchLanguage = Literal["en", "de", "fr", "es", "zh"]  # a language a pitch is written in
 Precision = Literal["fp32", "bf16", "int8", "int4"]
 Runtime = Literal["onnx", "transformers", "llamacpp"]
 
 BACKENDS: tuple[str, ...] = get_args(Backend)
 LANGUAGES: tuple[str, ...] = get_args(Language)
+PITCH_LANGUAGES: tuple[str, ...] = get_args(PitchLanguage)
 PRECISIONS: tuple[str, ...] = get_args(Precision)
 RUNTIMES: tuple[str, ...] = get_args(Runtime)
 
@@ -88,7 +91,9 @@ class PitchConfig(Config):
     SECTION: ClassVar[str] = "pitch"
 
     backend: Backend = "local"  # local packaged model | openai endpoint | template only
-    language: Language = "en"  # language of the pitch (prompt, template and language check)
+    # language of the pitch (prompt, template and language check); auto: the product's own
+    # text decides, Chinese (zh) when enough of it is CJK, else English (recsys.lang)
+    language: Language = "auto"
     n_samples: int = 5  # best-of-n: samples drawn per pitch before falling back to the template
     max_new_tokens: int = 32  # generation length cap per sample (one sentence)
     temperature: float = 0.3  # sampling temperature (0 = greedy; then n_samples is forced to 1)
@@ -97,6 +102,10 @@ class PitchConfig(Config):
     max_chars: int = 160  # validator: longest model-written sentence accepted
     min_chars: int = 20  # validator: shortest model-written sentence accepted
     max_words: int = 14  # validator: most words in the model-written sentence
+    # validator, Chinese: most / fewest characters (not words: Chinese has no spaces) in the
+    # model-written sentence, punctuation included; 40 is about as long as 14 English words
+    max_chars_zh: int = 40
+    min_chars_zh: int = 6
     # a sample whose mean token log-probability under the local model is lower is rejected
     # ("unlikely"; chosen on the judged dev sets, benchmarks/README.md); -100 turns it off
     min_logprob: float = -1.0
@@ -140,6 +149,12 @@ class PitchConfig(Config):
             f"an integer > 0 and < max_chars ({self.max_chars})",
         )
         check_range(self, "budget_s", "generate_timeout_s", gt=0)
+        check(
+            self,
+            "min_chars_zh",
+            0 < self.min_chars_zh < self.max_chars_zh,
+            f"an integer > 0 and < max_chars_zh ({self.max_chars_zh})",
+        )
 
 
 def load_pitch_config(path: str | Path | None) -> PitchConfig:

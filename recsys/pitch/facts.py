@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from recsys.lang import detect_language
+
 MAX_TITLE_CHARS = 120
 MAX_VALUE_CHARS = 60
 MAX_ATTRIBUTES = 4
@@ -41,6 +43,9 @@ ACTION_BY_EVENT = {
 ACTION_RANK = {"bought": 3, "added to cart": 2, "viewed": 1}
 
 _SPACE = re.compile(r"\s+")
+# sentence ends: . ! ? before a space, or a Chinese full stop, exclamation or question mark
+_SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+|(?<=[。！？])\s*")
+_CJK_ENDS = ("。", "！", "？")
 
 
 def one_line(text: Any, limit: int) -> str:
@@ -114,16 +119,35 @@ def kind_noun_of(value: str) -> str:
     return noun
 
 
-def format_price(price: float | None, currency: str = "") -> str:
+# how a Chinese sentence writes an amount of each currency: a sign before it, or a word after it
+ZH_CURRENCY_SIGNS = {"CNY": "¥", "RMB": "¥"}
+ZH_CURRENCY_WORDS = {
+    "USD": "美元", "EUR": "欧元", "GBP": "英镑", "HKD": "港元", "JPY": "日元", "TWD": "新台币",
+    "SGD": "新加坡元", "AUD": "澳元", "CAD": "加元", "KRW": "韩元",
+}  # fmt: skip
+
+
+def format_price(price: float | None, currency: str = "", language: str = "en") -> str:
     """Render a price as the pitch would show it ('' when unknown).
+
+    In Chinese, yuan are written ``¥199`` and other known currencies with their Chinese name
+    (``89欧元``); an unknown code stays as it is (``89 XYZ``).
 
     Example:
         >>> format_price(12.5, "EUR")
         '12.50 EUR'
+        >>> format_price(199, "CNY", "zh")
+        '¥199'
     """
     if price is None or price != price or price < 0:  # None, NaN or negative: unknown
         return ""
     text = f"{price:.0f}" if float(price).is_integer() else f"{price:.2f}"
+    if language == "zh":
+        code = currency.strip().upper()
+        if code in ZH_CURRENCY_SIGNS:
+            return f"{ZH_CURRENCY_SIGNS[code]}{text}"
+        if code in ZH_CURRENCY_WORDS:
+            return f"{text}{ZH_CURRENCY_WORDS[code]}"
     return f"{text} {currency}".strip()
 
 
@@ -227,12 +251,16 @@ class ItemFacts:
         names = {self.title.lower(), core_title(self.title).lower()} - {""}
         kept = [
             s.strip()
-            for s in re.split(r"(?<=[.!?])\s+", self.description)
+            for s in _SENTENCE_SPLIT.split(self.description)
             if s.strip()
             and not any(name in s.lower() for name in names)
             and not s.lower().startswith("genres:")
         ]
-        text = " ".join(kept)
+        # Chinese sentences (ending in 。！？) follow one another without a space
+        text = "".join(
+            f"{s}{'' if s.endswith(_CJK_ENDS) or i == len(kept) - 1 else ' '}"
+            for i, s in enumerate(kept)
+        )
         if len(text) <= limit:
             return text
         cut = text[:limit].rsplit(" ", 1)[0]
@@ -242,6 +270,18 @@ class ItemFacts:
     def price_text(self) -> str:
         """Price as shown in the prompt and the template ('' when unknown)."""
         return format_price(self.price, self.currency)
+
+    def price_in(self, language: str) -> str:
+        """Price as a sentence in ``language`` writes it (``¥199`` in Chinese).
+
+        See :func:`format_price`.
+        """
+        return format_price(self.price, self.currency, language)
+
+    @property
+    def text_language(self) -> str:
+        """The language of the product's own text (title and description): ``zh`` or ``en``."""
+        return detect_language([self.title, self.description])
 
     def fact_text(self) -> str:
         """Every fact in one string (what the validator allows a sentence to say)."""
@@ -286,6 +326,21 @@ class ShopperContext:
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
+def pitch_language(facts: ItemFacts, language: str = "auto") -> str:
+    """The language one pitch is written in: ``language``, or for ``auto`` the product's own.
+
+    ``auto`` reads the product's title and description (:func:`recsys.lang.detect_language`):
+    a Chinese product gets a Chinese pitch, anything else an English one.
+
+    Example:
+        >>> pitch_language(ItemFacts("1", "轻便透气跑步鞋"))
+        'zh'
+        >>> pitch_language(ItemFacts("1", "轻便透气跑步鞋"), "en")
+        'en'
+    """
+    return facts.text_language if language == "auto" else language
+
+
 def build_context(
     history: Sequence[Any],
     titles: Mapping[str, str],
@@ -300,7 +355,7 @@ def build_context(
         history: events newest first, each with ``item_id`` and ``type`` (``UserEvent``).
         titles: item id -> title for the history's items (items without a title are skipped).
         limit: most recent items kept.
-        language: pitch language.
+        language: pitch language (a written one, not ``auto``: see :func:`pitch_language`).
         prefer: item ids to put first when they are in the history (e.g. the items a
             recommendation's reason names: "because you bought X").
         exclude: an item id never used (the product being pitched).

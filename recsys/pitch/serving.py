@@ -8,6 +8,7 @@ the same item and shopper context gets the cached pitch.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import threading
@@ -16,11 +17,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from recsys.errors import InvalidInputError
 from recsys.home import Home
 from recsys.pitch.backends import PitchModel, make_model
 from recsys.pitch.cache import CacheKey, PitchCache
-from recsys.pitch.config import PitchConfig
-from recsys.pitch.facts import ItemFacts, ShopperContext, build_context
+from recsys.pitch.config import LANGUAGES, PitchConfig
+from recsys.pitch.facts import ItemFacts, ShopperContext, build_context, pitch_language
 from recsys.pitch.validate import CatalogNames
 from recsys.pitch.writer import Pitch, PitchWriter
 from recsys.store import Store, open_store
@@ -64,6 +66,21 @@ def reason_item_ids(item: RecommendedItem | Mapping[str, Any]) -> list[str]:
     if isinstance(reason, Mapping):
         return [str(i) for i in reason.get("item_ids") or []]
     return []
+
+
+def requested_language(language: str | None, config: PitchConfig) -> str:
+    """The language a call asked for (``auto`` included), else the configured one.
+
+    Raises:
+        InvalidInputError: for a language pitches are not written in.
+    """
+    if language is None:
+        return config.language
+    if language not in LANGUAGES:
+        raise InvalidInputError(
+            f"language={language!r} is not a pitch language: use one of {list(LANGUAGES)}"
+        )
+    return language
 
 
 def _as_mapping(item: RecommendedItem | Mapping[str, Any]) -> Mapping[str, Any]:
@@ -132,6 +149,7 @@ class PitchProvider:
         self,
         history: Sequence[UserEvent],
         items: Sequence[RecommendedItem | Mapping[str, Any]],
+        language: str | None = None,
     ) -> list[tuple[ItemFacts, ShopperContext]]:
         """Catalog facts and shopper context for each item (catalog rows read in one query).
 
@@ -139,7 +157,13 @@ class PitchProvider:
             history: the shopper's events, newest first.
             items: the recommended items (an item dict with ``item_id``, optional catalog facts
                 and ``reason.item_ids`` is accepted too; see :func:`_as_mapping`).
+            language: the pitch language asked for (None: ``config.language``); ``auto``
+                gives each item the language of its own text.
+
+        Raises:
+            InvalidInputError: for a language pitches are not written in.
         """
+        chosen = requested_language(language, self.config)
         given = [_as_mapping(item) for item in items]
         recent_ids = list(dict.fromkeys(str(e.item_id) for e in history))[:50]
         rows = self._catalog(list({*recent_ids, *(str(i["item_id"]) for i in given)}))
@@ -152,7 +176,7 @@ class PitchProvider:
                 history,
                 titles,
                 limit=self.config.recent_items,
-                language=self.config.language,
+                language=pitch_language(facts, chosen),
                 prefer=reason_item_ids(item),
                 exclude=item_id,
             )
@@ -166,6 +190,7 @@ class PitchProvider:
         history: Sequence[UserEvent],
         items: Sequence[RecommendedItem | Mapping[str, Any]],
         wait_ms: int = 0,
+        language: str | None = None,
     ) -> list[Pitch]:
         """One pitch per item, in the items' order, within ``wait_ms`` milliseconds.
 
@@ -179,13 +204,20 @@ class PitchProvider:
                 (``item_id``, optional catalog facts, ``reason.item_ids``) is accepted too.
             wait_ms: how long to wait for background LLM pitches of cache misses (0 = not at
                 all: misses get the template now and the LLM pitch on a later request).
+            language: the language asked for (``?lang=``: ``en``, ``zh``, ...; ``auto``: each
+                item's own text decides); None: ``config.language``. It is part of the cache key.
 
         Returns:
-            Pitches with ``source`` ``"cache"``, ``"llm"`` or ``"template"``.
+            Pitches with ``source`` ``"cache"``, ``"llm"`` or ``"template"``. A pitch in a
+            language the model does not write (Chinese, with the packaged English-only model) is
+            the template at once, with ``fallback="model_language"`` and a ``fallback_reason``.
+
+        Raises:
+            InvalidInputError: for a language pitches are not written in.
         """
         deadline = time.monotonic() + max(0, wait_ms) / 1000.0
         started = time.time()
-        pairs = self.facts_and_context(history, items)
+        pairs = self.facts_and_context(history, items, language)
         # the pitches are derived from this shopper's history: link them before they are served
         # or written, so erasing the shopper deletes them (see recsys.pitch.cache)
         self._cache.link(user_id, [self.writer.key(*pair) for pair in pairs])
@@ -194,8 +226,8 @@ class PitchProvider:
         for idx, (facts, context) in enumerate(pairs):
             hit = self.writer.cached(facts, context)
             out.append(hit)
-            if hit is None:
-                misses.append(idx)
+            if hit is None and self.writer.writes(context.language):
+                misses.append(idx)  # the model cannot write the others: they get the template
         if misses and self._model is not None and not self._closed:
             for idx in misses:
                 self._enqueue(*pairs[idx])
@@ -211,7 +243,7 @@ class PitchProvider:
                     fresh = self.writer.cached(*pairs[idx])
                     if fresh is not None:
                         out[idx] = (
-                            Pitch(fresh.item_id, fresh.text, "llm", fresh.model)
+                            dataclasses.replace(fresh, source="llm")
                             if fresh.source == "cache"
                             else fresh
                         )

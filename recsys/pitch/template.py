@@ -48,7 +48,18 @@ _WORDS: dict[str, dict[str, str]] = {
         "category": "De nuestra sección {category}.",
         "price": "Precio: {price}.",
     },
+    # full-width punctuation; sentences follow one another with no space (see compose)
+    "zh": {
+        "bought": "因为您购买了{recent}，我们为您挑选了{title}。",
+        "added to cart": "因为您把{recent}加入了购物车，我们为您挑选了{title}。",
+        "viewed": "因为您浏览了{recent}，我们为您挑选了{title}。",
+        "plain": "为您挑选：{title}。",
+        "category": "选自我们的{category}专区。",
+        "price": "售价{price}。",
+    },
 }
+# languages whose sentences are joined without a space
+_NO_SPACE = frozenset({"zh"})
 
 
 def _words(language: str) -> dict[str, str]:
@@ -74,9 +85,19 @@ def link_sentence(facts: ItemFacts, context: ShopperContext) -> str:
     return words["plain"].format(title=title)
 
 
-def compose(link: str, sentence: str) -> str:
-    """The pitch a shopper reads: the link, then the model's (or the template's) sentence."""
-    return f"{link} {sentence}".strip() if sentence else link
+def joiner(language: str) -> str:
+    """What goes between two sentences: a space, or nothing in Chinese."""
+    return "" if language in _NO_SPACE else " "
+
+
+def compose(link: str, sentence: str, language: str = "en") -> str:
+    """The pitch a shopper reads: the link, then the model's (or the template's) sentence.
+
+    Example:
+        >>> compose("为您挑选：保温杯。", "选自我们的厨房专区。", "zh")
+        '为您挑选：保温杯。选自我们的厨房专区。'
+    """
+    return f"{link}{joiner(language)}{sentence}".strip() if sentence else link
 
 
 def template_sentence(facts: ItemFacts, language: str = "en") -> str:
@@ -85,9 +106,10 @@ def template_sentence(facts: ItemFacts, language: str = "en") -> str:
     parts = []
     if facts.category:
         parts.append(words["category"].format(category=facts.category))
-    if facts.price_text:
-        parts.append(words["price"].format(price=facts.price_text))
-    return " ".join(parts)
+    price = facts.price_in(language)
+    if price:
+        parts.append(words["price"].format(price=price))
+    return joiner(language).join(parts)
 
 
 def template_pitch(facts: ItemFacts, context: ShopperContext) -> str:
@@ -99,4 +121,8 @@ def template_pitch(facts: ItemFacts, context: ShopperContext) -> str:
         >>> template_pitch(ItemFacts("r1", "Trail shoes", price=80.0, currency="EUR"), ctx)
         'Because you bought Running socks, we picked Trail shoes for you. It costs 80 EUR.'
     """
-    return compose(link_sentence(facts, context), template_sentence(facts, context.language))
+    return compose(
+        link_sentence(facts, context),
+        template_sentence(facts, context.language),
+        context.language,
+    )

@@ -34,7 +34,26 @@ real output of the packaged model):
   for thrillers").
 - ``profanity``: a word from a small profanity list.
 - ``markup``: a link, e-mail address, markdown, code or a line break.
-- ``language``: the text reads as another supported language than the configured one.
+- ``language``: the text reads as another supported language than the configured one (a
+  Chinese pitch must be Chinese by :func:`recsys.lang.detect_language`, and a pitch in any other
+  language must not be).
+
+Chinese (``zh``) sentences have no spaces and no capitals, so the rules read them differently:
+
+- names are found as substrings (:func:`names_product`; a title's short names are its core, the
+  title without bracketed parts or a trailing size, and without a leading brand);
+- ``length`` counts characters (``min_chars_zh`` to ``max_chars_zh``, 6 to 40 by default:
+  about as long as 14 English words), not words;
+- ``fragment``: no end mark (。！？), an ellipsis, a colon or semicolon, unbalanced brackets
+  (（）【】《》「」) or a dangling conjunction (和, 与, 以及, ...) before the end;
+- ``sentences`` splits on 。！？ as well;
+- ``invented_number`` reads Chinese numerals (三, 五百, 两千五, 3千, 1.5万) and discounts (五折,
+  百分之五十) as well as digits, by value: ``五百毫升`` passes when the facts say 500; the
+  article-like ``一`` (一款, 一双) and idioms (一起, 十分, 百搭, 四季) are not numbers;
+- ``invented_claim``, ``elsewhere``, ``prompt_leak``, ``first_person`` and ``profanity`` use
+  short Chinese lists (保修, 包邮, 品牌, 纯棉 ...; 访问, 官网; 顾客, 文案; 我, 本店);
+- ``repetition`` also finds a phrase said twice in a row (舒适舒适) or any four characters twice;
+- ``unknown_name`` and ``odd_phrase`` are English only, as before.
 """
 
 from __future__ import annotations
@@ -47,15 +66,19 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from recsys.lang import CJK_SHARE_ZH, cjk_share, is_cjk
 from recsys.pitch.facts import ItemFacts, ShopperContext, core_title
 
 __all__ = [
     "RULES",
     "CatalogNames",
     "Verdict",
+    "chinese_number",
     "core_title",
     "count_sentences",
+    "names_product",
     "normalize",
+    "product_names",
     "validate",
 ]
 
@@ -283,9 +306,13 @@ _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _MARKUP = re.compile(r"https?://|www\.|[^\s@]+@[^\s@]+\.\w|[*#`<>\[\]{}|_]|\n")
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _CASED_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
-_SENTENCE_END = re.compile(r"[.!?]+(?=\s|$)")
+_CJK_CHARS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f"
+_CJK = f"[{_CJK_CHARS}]"
+_CJK_BOUNDARY = re.compile(f"(?<={_CJK})(?!{_CJK})|(?<!{_CJK})(?={_CJK})")
+# . ! ? before a space or the end; a Chinese 。！？ anywhere; ! ? right before a Chinese character
+_SENTENCE_END = re.compile(f"[.!?]+(?=\\s|$)|[。！？]+|[!?]+(?={_CJK})")
 _PERCENT = re.compile(r"%|\bpercent\b|\bprozent\b|\bpour ?cent\b|\bpor ?ciento\b", re.IGNORECASE)
-_QUOTED = re.compile(r"[\"“”„«»]|(?:^|\s)'[A-Z][^']{2,}'")
+_QUOTED = re.compile(r"[\"“”„«»《「『]|(?:^|\s)'[A-Z][^']{2,}'")
 _YEAR = re.compile(r"\((1[89]\d\d|20\d\d)\)")
 
 
@@ -298,7 +325,23 @@ def normalize(text: str) -> str:
     """
     decomposed = unicodedata.normalize("NFKD", text)
     plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()
+    if _has_cjk(plain):  # a run of Chinese is one word, apart from Latin words and digits
+        plain = _CJK_BOUNDARY.sub(" ", plain)
     return " ".join(_WORD.findall(plain))
+
+
+def _has_cjk(text: str) -> bool:
+    return any(is_cjk(ch) for ch in text)
+
+
+def compact(text: str) -> str:
+    """``normalize`` without spaces: what Chinese names are compared in (no word boundaries).
+
+    Example:
+        >>> compact("轻便 透气（黑色）Run-Pro")
+        '轻便透气黑色runpro'
+    """
+    return normalize(text).replace(" ", "")
 
 
 # compared after normalize(), which strips accents ("für" -> "fur")
@@ -331,6 +374,182 @@ def _contains(haystack: str, needle: str) -> bool:
 
 CLAIM_PHRASES = frozenset(stems(p) for p in CLAIMS.split(","))
 
+# -- Chinese --------------------------------------------------------------------------------------
+# phrases the facts must state before a Chinese sentence may (substrings: brands, awards,
+# materials, warranties, offers, prices, popularity)
+ZH_CLAIMS = (
+    "品牌", "名牌", "大牌", "奢华", "奢侈", "限量", "独家", "获奖", "畅销", "热销",
+    "爆款", "销量", "好评", "人气", "网红", "明星", "同款", "导演", "主演", "纯棉",
+    "真皮", "羊毛", "羊绒", "丝绸", "亚麻", "防水", "有机", "手工", "保修", "质保",
+    "保障", "包邮", "免费", "折扣", "打折", "优惠", "特价", "促销", "降价", "便宜",
+    "实惠", "划算", "性价比", "退款", "退货", "赠品", "赠送", "发货", "送货", "新款",
+    "最新", "上市", "正品", "进口", "专利",
+)  # fmt: skip
+ZH_ELSEWHERE = (
+    "访问", "光临", "网站", "官网", "网店", "链接", "点击", "别家", "其他店", "淘宝",
+    "京东", "天猫", "拼多多",
+)  # fmt: skip
+ZH_PROMPT_WORDS = ("事实", "句子", "文案", "指令", "购物者", "顾客", "客户", "商品信息")
+ZH_FIRST_PERSON = ("我", "本店", "咱")
+ZH_PROFANITY = ("他妈", "妈的", "傻逼", "狗屎", "混蛋", "王八蛋", "去死", "屁话")
+# a sentence does not end on a conjunction
+ZH_DANGLING = (
+    "和", "与", "及", "或", "跟", "以及", "而且", "并且", "但是", "因为", "所以", "还有",
+)  # fmt: skip
+_ZH_BRACKETS = (("（", "）"), ("【", "】"), ("《", "》"), ("「", "」"), ("『", "』"), ("“", "”"))
+# bracketed parts and a trailing size or pack of a title ("保温杯（黑色）500ml"): a shorter name
+_BRACKETED = re.compile(r"\s*(?:（[^（）]*）|【[^【】]*】|\[[^\[\]]*\]|\([^()]*\))\s*")
+_SIZE_TAIL = re.compile(
+    r"[\s,，/]*\d+(?:\.\d+)?\s*(?:ml|毫升|l|升|g|克|kg|千克|公斤|cm|厘米|mm|毫米|寸|码|"
+    r"件装|只装|双装|支装|瓶装|盒装|片装|包|瓶|盒|片|粒|支|件|双|只)$",
+    re.IGNORECASE,
+)
+BRAND_KEYS = ("brand", "品牌", "manufacturer")
+
+# Chinese numerals: digits, units, and the runs they form ("五百", "两千五", "3千", "1.5万")
+_ZH_DIGITS = {
+    "零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6,
+    "七": 7, "八": 8, "九": 9,
+}  # fmt: skip
+_ZH_UNITS = {"十": 10, "百": 100, "千": 1000}
+_ZH_BIG = {"万": 10_000, "亿": 100_000_000}
+_ZH_NUMERALS = "零〇一二两三四五六七八九十百千万亿"
+_ZH_NUMBER = re.compile(rf"\d+(?:[.,]\d+)*(?:[{_ZH_NUMERALS}]+)?|[{_ZH_NUMERALS}]+")
+# words with a numeral in them that state no number ("一起", "十分", "百搭", "四季")
+ZH_NUMERAL_WORDS = (
+    "一起", "一定", "一直", "一样", "一些", "一切", "一般", "一流", "一致", "一体",
+    "一贯", "一向", "一点", "一下", "一旦", "一边", "一同", "一身", "一路", "一眼",
+    "一手", "一心", "一来", "一整天", "一年四季", "一应俱全", "一如既往", "一丝不苟",
+    "一尘不染", "一目了然", "一见钟情", "一针一线", "一举两得", "独一无二", "唯一",
+    "统一", "同一", "专一", "万一", "十分", "十足", "十全十美", "千万", "万分", "万千",
+    "百搭", "百变", "万能", "万用", "千姿百态", "三思", "两全其美", "两者", "五彩",
+    "五颜六色", "七彩", "四季", "四面八方", "一方面", "第一时间",
+)  # fmt: skip
+# after a lone 一 these make it a quantity ("一年保修"); otherwise it is an article ("一款")
+_ZH_MEASURES = (
+    "年", "折", "倍", "天", "月", "周", "星期", "小时", "分钟", "秒", "升", "毫升",
+    "克", "千克", "公斤", "斤", "米", "厘米", "毫米", "寸", "码", "元", "块", "岁",
+    "度", "%", "成",
+)  # fmt: skip
+_ZH_PERCENT = re.compile(rf"百分之|[%％]|(?:\d|[{_ZH_NUMERALS}])折")
+
+
+def chinese_number(token: str) -> float | None:
+    """The value of a number written with Chinese numerals, maybe after digits (None if none).
+
+    Example:
+        >>> [chinese_number(t) for t in ("三", "五百", "两千五", "3千", "1.5万", "二〇二四")]
+        [3.0, 500.0, 2500.0, 3000.0, 15000.0, 2024.0]
+    """
+    lead = re.match(r"\d+(?:\.\d+)?", token)
+    rest = token[lead.end() :] if lead else token
+    if not rest or any(
+        ch not in _ZH_DIGITS and ch not in _ZH_UNITS and ch not in _ZH_BIG for ch in rest
+    ):
+        return float(lead.group()) if lead and not rest else None
+    if lead is None and len(rest) > 1 and all(ch in _ZH_DIGITS for ch in rest):
+        return float("".join(str(_ZH_DIGITS[ch]) for ch in rest))  # 二〇二四: digit by digit
+    total = section = 0.0
+    number = float(lead.group()) if lead else 0.0
+    seen = lead is not None
+    last_unit = 0
+    for i, ch in enumerate(rest):
+        if ch in _ZH_DIGITS:
+            number, seen = float(_ZH_DIGITS[ch]), True
+            if i == len(rest) - 1 and last_unit >= 100 and rest[i - 1] in _ZH_UNITS:
+                number *= last_unit / 10  # 两千五: 2500, 三百五: 350
+        elif ch in _ZH_UNITS:
+            last_unit = _ZH_UNITS[ch]
+            section += (number if seen else 1.0) * last_unit
+            number, seen = 0.0, False
+        else:
+            section = (section + number) * _ZH_BIG[ch] or float(_ZH_BIG[ch])
+            total += section
+            section, number, seen, last_unit = 0.0, 0.0, False, 0
+    return total + section + number
+
+
+def _zh_numbers(text: str) -> list[tuple[str, float | None]]:
+    """Numbers a Chinese text states: ``(token, value)``; value None for plain digits."""
+    for word in ZH_NUMERAL_WORDS:
+        text = text.replace(word, " ")
+    found: list[tuple[str, float | None]] = []
+    for match in _ZH_NUMBER.finditer(text):
+        token = match.group()
+        if re.fullmatch(r"\d+(?:[.,]\d+)*", token):
+            found.append((token, None))
+            continue
+        if token == "一" and not text[match.end() :].lstrip().startswith(_ZH_MEASURES):
+            continue  # "一款", "一双": an article, not a count
+        found.append((token, chinese_number(token)))
+    return found
+
+
+def _number_values(facts: ItemFacts) -> set[float]:
+    """Every number the facts state, by value (digits and Chinese numerals)."""
+    values: set[float] = set()
+    for token, value in _zh_numbers(unicodedata.normalize("NFKC", facts.fact_text())):
+        if value is None:
+            for reading in (token.replace(",", ""), token.replace(",", ".")):
+                number = _float(reading)
+                if number is not None:
+                    values.add(number)
+        else:
+            values.add(value)
+    if facts.price is not None:
+        values.add(float(facts.price))
+    return values
+
+
+def title_names(title: str) -> list[str]:
+    """The names a title goes by: itself, its core, and without bracketed parts or a size.
+
+    Example:
+        >>> title_names("【新品】保温杯（黑色）500ml")
+        ['【新品】保温杯（黑色）500ml', '【新品】保温杯（黑色）', '保温杯 500ml', '保温杯']
+    """
+    title = title.strip()
+    names = [title, core_title(title)]
+    bare = _BRACKETED.sub(" ", title).strip()
+    names += [_SIZE_TAIL.sub("", title).strip(), bare, _SIZE_TAIL.sub("", bare).strip()]
+    names = [n for n in names if len(compact(n)) >= 2]
+    return list(dict.fromkeys(names))
+
+
+def product_names(facts: ItemFacts) -> list[str]:
+    """The names of the product pitched: :func:`title_names`, also without a leading brand.
+
+    The brand is the ``brand`` (or ``品牌``) attribute: "Nike 轻便跑鞋" is also "轻便跑鞋".
+    """
+    names = title_names(facts.title)
+    brands = [v for k, v in facts.attributes if k.lower() in BRAND_KEYS and v.strip()]
+    for brand in brands:
+        names += [n[len(brand) :].strip() for n in names if n.lower().startswith(brand.lower())]
+    return list(dict.fromkeys(n for n in names if len(compact(n)) >= 2))
+
+
+def names_product(text: str, facts: ItemFacts) -> bool:
+    """Whether ``text`` names the product: one of its :func:`product_names`.
+
+    A Chinese name counts as a substring (Chinese has no word boundaries), any other as whole
+    words.
+
+    Example:
+        >>> cup = ItemFacts("c1", "不锈钢保温杯（黑色）500ml")
+        >>> names_product("这款不锈钢保温杯适合通勤。", cup)
+        True
+        >>> names_product("这款杯子很好。", cup)
+        False
+    """
+    text_words, text_compact = normalize(text), compact(text)
+    for name in product_names(facts):
+        if _has_cjk(name):
+            if compact(name) in text_compact:
+                return True
+        elif _contains(text_words, normalize(name)):
+            return True
+    return False
+
 
 class CatalogNames:
     """What a sentence may not name: the catalog's titles and its category vocabulary.
@@ -351,7 +570,11 @@ class CatalogNames:
         # "The Crow"), matched only when capitalised mid-sentence
         self._by_first: dict[str, list[tuple[str, tuple[str, ...], bool]]] = {}
         self._count = 0
+        # Chinese titles (any short name with a CJK character), matched as substrings
+        self._cjk: list[tuple[str, str]] = []
         for item_id, title in pairs:
+            cjk_names = {compact(n) for n in title_names(str(title)) if _has_cjk(n)}
+            self._cjk += [(str(item_id), name) for name in sorted(cjk_names, key=len)]
             words = tuple(normalize(core_title(str(title))).split())
             content = [w for w in words if w not in STOPWORDS]
             if not content:
@@ -419,6 +642,19 @@ class CatalogNames:
                         found.append(item_id)
                 elif tuple(words[i : i + len(match)]) == match:
                     found.append(item_id)
+        if self._cjk and _has_cjk(text):
+            # no word boundaries: a name anywhere in a stretch of the text between masked titles,
+            # unless it is part of a masked title itself ("跑步鞋" in "轻便男士跑步鞋")
+            masked_list = list(masked)
+            pieces = [
+                compact(p) for p in _mask_titles(text, masked_list, token="\x00").split("\x00")
+            ]
+            own = [compact(t) for t in masked_list]
+            for item_id, name in self._cjk:
+                if item_id in allowed or item_id in found or any(name in o for o in own):
+                    continue
+                if any(name in piece for piece in pieces):
+                    found.append(item_id)
         return found
 
 
@@ -432,7 +668,11 @@ def _vocabulary(words: Iterable[str]) -> dict[str, str]:
     for word in words:
         for part in re.split(r"[|,/;]", str(word)):
             phrase = stems(part)
-            if not phrase or phrase in AMBIGUOUS_VOCAB or len(phrase) < 3:
+            if (
+                not phrase
+                or phrase in AMBIGUOUS_VOCAB
+                or len(phrase) < (2 if _has_cjk(phrase) else 3)
+            ):
                 continue
             vocab[phrase] = phrase
             for synonym in SYNONYMS.get(phrase, ()):
@@ -486,7 +726,10 @@ def _mask_titles(text: str, titles: Iterable[str], token: str = "PRODUCT") -> st
     """Replace known titles (which may contain '.', '!' or digits) by a neutral token."""
     variants = {v for t in titles for v in (t, core_title(t)) if v}
     for variant in sorted(variants, key=len, reverse=True):
-        text = re.sub(r"(?<!\w)" + re.escape(variant) + r"(?!\w)", token, text, flags=re.I)
+        if _has_cjk(variant):  # Chinese has no word boundaries: the name anywhere
+            text = re.sub(re.escape(variant), token, text, flags=re.I)
+        else:
+            text = re.sub(r"(?<!\w)" + re.escape(variant) + r"(?!\w)", token, text, flags=re.I)
     return text
 
 
@@ -525,6 +768,31 @@ def _repetition(words: list[str], kind: str = "") -> bool:
     return len(triples) != len(set(triples))
 
 
+def _fragment_zh(text: str) -> bool:
+    """Whether a Chinese sentence is not finished.
+
+    No end mark, an ellipsis, a colon, unbalanced brackets, fewer than four Chinese characters or
+    a conjunction before the end.
+    """
+    if not re.search(r"[。！？!?]$", text) or "..." in text or "…" in text:
+        return True
+    if re.search(r"[:：;；]", text) or sum(map(is_cjk, text)) < 4:
+        return True
+    if text.rstrip("。！？!? ").endswith(ZH_DANGLING):
+        return True
+    pairs = (*_ZH_BRACKETS, ("(", ")"), ("[", "]"))
+    return any(text.count(a) != text.count(b) for a, b in pairs) or text.count('"') % 2 == 1
+
+
+def _repetition_zh(text: str) -> bool:
+    """Chinese said twice: a phrase twice in a row (舒适舒适) or any four characters twice."""
+    if re.search(f"({_CJK}{{2,}})\\1", text):
+        return True
+    runs = re.findall(f"{_CJK}+", text)
+    grams = [run[i : i + 4] for run in runs for i in range(len(run) - 3)]
+    return len(grams) != len(set(grams))
+
+
 def _odd_phrase(text: str) -> bool:
     if _MUST_IN.search(text) or _PLURAL_AFTER_A.search(text) or _GENRE_AS_PEOPLE.search(text):
         return True
@@ -535,11 +803,18 @@ def _odd_phrase(text: str) -> bool:
     return False
 
 
+def _has_phrase(words: str, phrase: str) -> bool:
+    """``phrase`` in ``words`` (both :func:`stems` form): whole words, or anywhere if Chinese."""
+    if _has_cjk(phrase):
+        return phrase.replace(" ", "") in words.replace(" ", "")
+    return _contains(words, phrase)
+
+
 def _invented_categories(text_stems: str, fact_stems: str, vocab: Mapping[str, str]) -> bool:
     """Whether the sentence names a category word that the product's facts do not."""
-    allowed = {canon for phrase, canon in vocab.items() if _contains(fact_stems, phrase)}
+    allowed = {canon for phrase, canon in vocab.items() if _has_phrase(fact_stems, phrase)}
     return any(
-        canon not in allowed and _contains(text_stems, phrase) for phrase, canon in vocab.items()
+        canon not in allowed and _has_phrase(text_stems, phrase) for phrase, canon in vocab.items()
     )
 
 
@@ -551,6 +826,8 @@ def validate(
     max_chars: int = 160,
     min_chars: int = 20,
     max_words: int = 14,
+    max_chars_zh: int = 40,
+    min_chars_zh: int = 6,
 ) -> Verdict:
     """Check one model-written sentence against every rule.
 
@@ -563,6 +840,8 @@ def validate(
         max_chars: longest text accepted.
         min_chars: shortest text accepted.
         max_words: most words accepted.
+        max_chars_zh: longest Chinese text accepted, in characters (spaces not counted).
+        min_chars_zh: shortest Chinese text accepted, in characters.
 
     Returns:
         A :class:`Verdict`; ``problems`` lists the broken rules in :data:`RULES` order.
@@ -571,6 +850,8 @@ def validate(
     norm = normalize(stripped)
     if not norm:
         return Verdict(False, ("empty",))
+    if context.language == "zh":
+        return _validate_zh(stripped, facts, names, max_chars_zh, min_chars_zh)
     problems: list[str] = []
     english = context.language == "en"
     if not min_chars <= len(stripped) <= max_chars or len(stripped.split()) > max_words:
@@ -633,7 +914,75 @@ def validate(
     masked_words = set(normalize(masked).split())
     hits = {lang: len(masked_words & vocab) for lang, vocab in LANGUAGE_WORDS.items()}
     own = hits.get(context.language, 0)
-    if max(hits.values()) > 0 and own < max(hits.values()):
+    # words of another language, or Chinese where another language was asked for
+    if (max(hits.values()) > 0 and own < max(hits.values())) or cjk_share([masked]) >= CJK_SHARE_ZH:
         problems.append("language")
     ordered = tuple(r for r in RULES if r in problems)
     return Verdict(not ordered, ordered)
+
+
+def _validate_zh(
+    text: str, facts: ItemFacts, names: CatalogNames | None, max_chars: int, min_chars: int
+) -> Verdict:
+    """:func:`validate` for a Chinese sentence.
+
+    See the module docstring: substring names, character lengths, Chinese numerals, 。！？.
+    """
+    problems: list[str] = []
+    if not min_chars <= len("".join(text.split())) <= max_chars:
+        problems.append("length")
+    own_names = product_names(facts) + ([facts.kind] if facts.kind else [])
+    masked = _mask_titles(text, own_names)
+    if _fragment_zh(masked):
+        problems.append("fragment")
+    if count_sentences(masked) > 1:
+        problems.append("sentences")
+    if names is not None and names.mentioned(text, {facts.item_id}, own_names, cased=False):
+        problems.append("other_product")
+    own_year = re.findall(r"\((\d{4})\)", facts.title)
+    if _QUOTED.search(masked) or any(y not in own_year for y in _YEAR.findall(masked)):
+        problems.append("other_title")
+    text_stems, fact_stems = stems(masked), stems(facts.fact_text())
+    if names is not None and _invented_categories(text_stems, fact_stems, names.vocabulary):
+        problems.append("invented_category")
+    facts_text = unicodedata.normalize("NFKC", facts.fact_text())
+    folded = unicodedata.normalize("NFKC", masked)
+    allowed, values = _allowed_numbers(facts), _number_values(facts)
+    for token, value in _zh_numbers(folded):
+        if value is None:  # digits: as in English, or the same value in other words
+            reading = token.rstrip(".,")
+            known = token in allowed or reading in allowed
+            known = known or _float(reading.replace(",", "")) in values
+        else:
+            known = value in values
+        if not known:
+            problems.append("invented_number")
+            break
+    if _ZH_PERCENT.search(folded) and not _ZH_PERCENT.search(facts_text):
+        problems.append("invented_number")
+    text_c, facts_c = compact(masked), compact(facts.fact_text())
+    if any(c in text_c and c not in facts_c for c in ZH_CLAIMS):
+        problems.append("invented_claim")
+    if any(w in text_c for w in ZH_ELSEWHERE):
+        problems.append("elsewhere")
+    if any(w in text_c for w in ZH_PROMPT_WORDS):
+        problems.append("prompt_leak")
+    if any(w in text_c for w in ZH_FIRST_PERSON):
+        problems.append("first_person")
+    if _repetition(normalize(masked).split(), facts.kind) or _repetition_zh(masked):
+        problems.append("repetition")
+    if set(normalize(text).split()) & PROFANITY or any(w in text_c for w in ZH_PROFANITY):
+        problems.append("profanity")
+    if _MARKUP.search(_mask_titles(masked, [facts.category]) if facts.category else masked):
+        problems.append("markup")
+    if cjk_share([masked.replace("PRODUCT", "")]) < CJK_SHARE_ZH:
+        problems.append("language")
+    ordered = tuple(r for r in RULES if r in problems)
+    return Verdict(not ordered, ordered)
+
+
+def _float(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None

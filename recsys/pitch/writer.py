@@ -17,12 +17,13 @@ from typing import Literal
 
 import numpy as np
 
-from recsys.errors import PitchModelError
+from recsys.config import TextConfig
+from recsys.errors import ConfigError, PitchModelError
 from recsys.pitch.backends import PitchModel
 from recsys.pitch.cache import CacheKey, PitchCache
 from recsys.pitch.config import PitchConfig
 from recsys.pitch.facts import ItemFacts, ShopperContext
-from recsys.pitch.prompt import PROMPT_VERSION, build_messages
+from recsys.pitch.prompt import LANGUAGE_NAMES, PROMPT_VERSION, build_messages
 from recsys.pitch.template import compose, link_sentence, template_pitch
 from recsys.pitch.validate import CatalogNames, Verdict, validate
 from recsys.text import TextEncoder
@@ -30,10 +31,19 @@ from recsys.text import TextEncoder
 log = logging.getLogger(__name__)
 
 Source = Literal["llm", "template", "cache"]
+# why a pitch is the template although a model is configured (None: it is not, or the model
+# wrote but no sample passed the validator)
+Fallback = Literal["model_language"]
 TEMPLATE_MODEL = "template"
+# the text model that re-ranks samples in these languages (others: the writer's encoder)
+RERANK_MODELS = {"zh": "multilingual"}
 
-_QUOTES = "\"'“”„«»"
-_LEAD = re.compile(r"^(?:pitch|answer|sentence|response)\s*:\s*", re.IGNORECASE)
+_QUOTES = "\"'“”„«»「」『』"
+_LEAD = re.compile(
+    r"^(?:(?:pitch|answer|sentence|response)\s*:|(?:文案|回答|答案|句子)\s*[:：])\s*", re.IGNORECASE
+)
+# a sentence ends at . ! ? before a space or the end, or at a Chinese 。！？
+_END = re.compile(r"[.!?](?=\s|$)|[。！？]")
 
 
 @dataclass(frozen=True)
@@ -46,12 +56,20 @@ class Pitch:
         source: who wrote it: ``"llm"`` (just generated and validated), ``"template"``
             (deterministic fallback) or ``"cache"`` (a validated LLM pitch from the cache).
         model: the model that wrote it (``"template"`` for templates).
+        language: the language it is written in (``"en"``, ``"zh"``, ...).
+        fallback: why it is the template although a model is configured: ``"model_language"``
+            (the model does not write this language: the packaged local model writes English
+            only); None otherwise.
+        fallback_reason: that reason in words, for people (``""`` without a fallback).
     """
 
     item_id: str
     text: str
     source: Source
     model: str = TEMPLATE_MODEL
+    language: str = "en"
+    fallback: Fallback | None = None
+    fallback_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -90,6 +108,8 @@ def clean_sample(text: str) -> str:
     Example:
         >>> clean_sample('"This film is a gentle comedy. It stars a cat and')
         'This film is a gentle comedy.'
+        >>> clean_sample("文案：这款保温杯小巧轻便。它还能保温一整天")
+        '这款保温杯小巧轻便。'
     """
     text = text.strip().split("\n")[0].strip()
     if not text:  # an empty reply (a model that ends at once): the validator says "empty"
@@ -100,7 +120,7 @@ def clean_sample(text: str) -> str:
         text = text[1:].strip()
     text = _LEAD.sub("", text).strip()
     text = " ".join(text.split())
-    end = re.search(r"[.!?](?=\s|$)", text)
+    end = _END.search(text)
     return text[: end.end()].strip() if end else text
 
 
@@ -126,12 +146,16 @@ class PitchWriter:
         cache: PitchCache | None = None,
         encoder: TextEncoder | None = None,
         names: CatalogNames | None = None,
+        encoders: dict[str, TextEncoder | None] | None = None,
     ) -> None:
         self.model = model
         self.config = config or PitchConfig()
         self.cache = cache
         self.encoder = encoder
         self.names = names
+        # per language, the encoder that re-ranks its samples, built on first use (encoder_for);
+        # None: it could not load, and that language is not re-ranked
+        self.encoders: dict[str, TextEncoder | None] = dict(encoders or {})
 
     @property
     def model_name(self) -> str:
@@ -149,18 +173,63 @@ class PitchWriter:
         hit = self.cache.get(self.key(facts, context))
         if hit is None:
             return None
+        language = context.language
         if hit.origin == "llm":
-            return Pitch(facts.item_id, hit.text, "cache", self.model_name)
-        return Pitch(facts.item_id, hit.text, "template", TEMPLATE_MODEL)
+            return Pitch(facts.item_id, hit.text, "cache", self.model_name, language)
+        return Pitch(facts.item_id, hit.text, "template", TEMPLATE_MODEL, language)
 
     def template(self, facts: ItemFacts, context: ShopperContext) -> Pitch:
-        """The deterministic template pitch."""
-        return Pitch(facts.item_id, template_pitch(facts, context), "template", TEMPLATE_MODEL)
+        """The deterministic template pitch.
+
+        When a model is configured that does not write the context's language (the packaged
+        local model and Chinese), the pitch says so: ``fallback="model_language"``.
+        """
+        language = context.language
+        fallback: Fallback | None = None
+        reason = ""
+        if self.model is not None and not self.writes(language):
+            fallback, reason = "model_language", self.language_reason(language)
+        return Pitch(
+            facts.item_id,
+            template_pitch(facts, context),
+            "template",
+            TEMPLATE_MODEL,
+            language,
+            fallback,
+            reason,
+        )
 
     def writes(self, language: str) -> bool:
         """Whether the model writes ``language`` (the packaged local model: English only)."""
         languages = getattr(self.model, "languages", None)
         return self.model is not None and (languages is None or language in languages)
+
+    def language_reason(self, language: str) -> str:
+        """Why the model does not write ``language``, in words.
+
+        Example:
+            >>> PitchWriter(local_model).language_reason("zh")
+            'the local model writes English only; Chinese pitches use the template'
+        """
+        languages = getattr(self.model, "languages", None) or ()
+        known = " and ".join(LANGUAGE_NAMES.get(lang, lang) for lang in languages) or "no language"
+        name = LANGUAGE_NAMES.get(language, language)
+        return f"the local model writes {known} only; {name} pitches use the template"
+
+    def encoder_for(self, language: str) -> TextEncoder | None:
+        """The encoder that re-ranks samples in ``language`` (None: no re-ranking).
+
+        Re-ranking is on when the writer has an encoder (:attr:`encoder`). English and the other
+        Latin-script languages use it; Chinese uses ``TextEncoder(TextConfig(model=
+        "multilingual"))``, built here on first use (an English model reads Chinese as noise).
+        """
+        if self.encoder is None:
+            return None
+        if language not in RERANK_MODELS:
+            return self.encoder
+        if language not in self.encoders:
+            self.encoders[language] = TextEncoder(TextConfig(model=RERANK_MODELS[language]))
+        return self.encoders[language]
 
     def check(
         self, text: str, facts: ItemFacts, context: ShopperContext, score: float | None = None
@@ -179,6 +248,8 @@ class PitchWriter:
             max_chars=self.config.max_chars,
             min_chars=self.config.min_chars,
             max_words=self.config.max_words,
+            max_chars_zh=self.config.max_chars_zh,
+            min_chars_zh=self.config.min_chars_zh,
         )
         if score is not None and score < self.config.min_logprob:
             return Verdict(False, (*verdict.problems, "unlikely"))
@@ -200,10 +271,19 @@ class PitchWriter:
         )
         return [(text, None) for text in texts]
 
-    def _rank(self, facts: ItemFacts, texts: list[str]) -> list[float]:
-        if not self.config.rerank or self.encoder is None or len(texts) < 2:
+    def _rank(self, facts: ItemFacts, texts: list[str], language: str = "en") -> list[float]:
+        # the encoder is asked for only now: a Chinese one is built when Chinese samples compete
+        encoder = self.encoder_for(language) if self.config.rerank and len(texts) >= 2 else None
+        if encoder is None:
             return [0.0] * len(texts)
-        vectors = self.encoder.encode([facts.product_text(), *texts])
+        try:
+            vectors = encoder.encode([facts.product_text(), *texts])
+        except ConfigError as exc:  # e.g. the multilingual model's package is not installed
+            if language not in RERANK_MODELS:
+                raise
+            log.warning("pitch re-ranking off for %s: %s", language, exc)
+            self.encoders[language] = None
+            return [0.0] * len(texts)
         sims = np.asarray(vectors[1:] @ vectors[0], dtype=np.float64)
         return [float(s) for s in sims]
 
@@ -269,9 +349,10 @@ class PitchWriter:
         valid = list(dict.fromkeys(valid))
         sims: list[float] = []
         if valid:
-            sims = self._rank(facts, valid)
+            sims = self._rank(facts, valid, context.language)
             best = valid[int(np.argmax(sims))]
-            pitch = Pitch(facts.item_id, compose(link, best), "llm", self.model_name)
+            text = compose(link, best, context.language)
+            pitch = Pitch(facts.item_id, text, "llm", self.model_name, context.language)
         else:
             pitch = self.template(facts, context)
         if self.cache is not None:

@@ -20,6 +20,7 @@ from recsys.catalog_overlay import CatalogOverlay
 from recsys.erasure import ErasureReport
 from recsys.errors import StoreBusyError, StoreUnavailableError
 from recsys.home import Home
+from recsys.lang import ShopLanguage
 from recsys.service.served import ServedRecommendations, served
 from recsys.service.snapshots import ServingState, Snapshot
 from recsys.service.writes import ServiceWrites
@@ -97,6 +98,7 @@ def _answer_user(
     filters: Filters,
     history: UserHistory | None,
     reasons: bool,
+    language: ShopLanguage | None = None,
 ) -> ServedRecommendations:
     """``RecommendationService.recommend_user``'s answer from ``snap`` (see there)."""
     rec = snap.recommender
@@ -106,7 +108,7 @@ def _answer_user(
     if ranked is not None:
         erased, changed = _list_state(snap, store, user_id)
         if not (erased or changed or reasons) and history is None:
-            answer = rec.recommend_ranked(ranked, n, filters)
+            answer = rec.recommend_ranked(ranked, n, filters, language)
             if answer is not None:
                 return served(snap.bundle, answer, "precomputed")
     elif user_idx >= 0:
@@ -128,6 +130,7 @@ def _answer_user(
         use_trained_vector=not erased,
         pool=pool,
         owned=owned,
+        language=language,
     )
     return served(snap.bundle, answer, "live")
 
@@ -140,6 +143,7 @@ def _answer_offline(
     user_id: str,
     n: int,
     filters: Filters,
+    language: ShopLanguage | None = None,
 ) -> ServedRecommendations:
     """The answer while the store is unreachable: from the bundle alone.
 
@@ -151,7 +155,8 @@ def _answer_offline(
     host in the last poll interval before the outage (``swap_poll_s``) is not in them; no
     erasure can be made during the outage (it is a write). When not even the tombstone key can
     be computed (the store was never reached), or the tombstones were never read completely for
-    this bundle (``tombstones_since``), nobody is personalized.
+    this bundle (``tombstones_since``), nobody is personalized. The fallback's reasons are
+    written in ``language`` (None: the catalog's); a list's bare reasons have no text.
     """
     complete = tombstones_since is not None and tombstones_since <= snap.trained_from
     try:
@@ -162,10 +167,14 @@ def _answer_offline(
     rec = snap.recommender
     if not erased:
         ranked = _usable_list(snap, snap.bundle.users.index(user_id), True)
-        answer = rec.recommend_ranked(ranked, n, filters) if ranked is not None else None
+        answer = None
+        if ranked is not None:
+            answer = rec.recommend_ranked(ranked, n, filters, language)
         if answer is not None:
             return served(snap.bundle, answer, "precomputed")
-    answer = rec.recommend_user(user_id, [], n=n, filters=filters, use_trained_vector=False)
+    answer = rec.recommend_user(
+        user_id, [], n=n, filters=filters, use_trained_vector=False, language=language
+    )
     return served(snap.bundle, answer, "live")
 
 
@@ -295,6 +304,7 @@ class RecommendationService:
         filters: Filters | None = None,
         history: UserHistory | None = None,
         reasons: bool = True,
+        language: ShopLanguage | None = None,
     ) -> ServedRecommendations:
         """Recommendations for a user, with their live history from the store.
 
@@ -307,6 +317,8 @@ class RecommendationService:
                 answer).
             reasons: explain each item from the user's items (False: about half the cost, a
                 bare reason naming only the top source, and the precomputed list may answer).
+            language: the language of the reasons' text, ``en`` or ``zh`` (None: the
+                catalog's, ``recsys.lang.bundle_language``; bare reasons have no text).
 
         Returns:
             The answer; its ``ranking`` says whether the precomputed list answered
@@ -329,10 +341,13 @@ class RecommendationService:
                 filters or Filters(),
                 history,
                 reasons,
+                language,
             )
         except (StoreUnavailableError, StoreBusyError):  # answer from the bundle alone
             wanted, since = filters or Filters(), state.tombstones_since
-            return _answer_offline(snap, store, state.tombstones, since, user_id, n, wanted)
+            return _answer_offline(
+                snap, store, state.tombstones, since, user_id, n, wanted, language
+            )
 
     def recommend_session(
         self,
@@ -340,6 +355,7 @@ class RecommendationService:
         n: int = 10,
         filters: Filters | None = None,
         reasons: bool = True,
+        language: ShopLanguage | None = None,
     ) -> ServedRecommendations:
         """Recommendations for an anonymous session's recent items (most recent first).
 
@@ -348,10 +364,11 @@ class RecommendationService:
             n: list length.
             filters: per-request filters.
             reasons: explain each item from the session's items (False: a bare reason).
+            language: the language of the reasons' text (None: the catalog's).
         """
         snap = self._state.snapshot
         answer = snap.recommender.recommend_session(
-            recent_item_ids, n=n, filters=filters, explain=reasons
+            recent_item_ids, n=n, filters=filters, explain=reasons, language=language
         )
         return served(snap.bundle, answer, "live")
 
@@ -361,25 +378,27 @@ class RecommendationService:
         n: int = 10,
         mode: SimilarMode = "hybrid",
         filters: Filters | None = None,
+        language: ShopLanguage | None = None,
     ) -> ServedRecommendations:
         """Items similar to ``item_id`` (each reason names ``item_id``).
 
         Answered from the bundle's precomputed similar items when they can (``ranking``
         ``precomputed``; see :func:`recsys.serving.similar.answer_from_similar`), ranked live
-        otherwise.
+        otherwise. Reasons read ``Similar to <title>`` in ``language`` (None: the catalog's).
 
         Raises:
             UnknownItemError: if the item is neither in the bundle nor added since.
         """
         snap = self._state.snapshot
         rec = snap.recommender
+        lang = language or rec.language
         if snap.similar is not None and self.use_precomputed and _ranks_as_lists(rec, snap.base):
             found = answer_from_similar(
-                snap.bundle, rec.config, snap.similar, item_id, n, mode, filters or Filters()
+                snap.bundle, rec.config, snap.similar, item_id, n, mode, filters or Filters(), lang
             )
             if found is not None:
                 return served(snap.bundle, found, "precomputed")
-        answer = rec.similar(item_id, n=n, mode=mode, filters=filters)
+        answer = rec.similar(item_id, n=n, mode=mode, filters=filters, language=lang)
         return served(snap.bundle, answer, "live")
 
     def manifest(self) -> dict[str, Any]:

@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from recsys.models.base import top_n
+from recsys.serving.phrases import BECAUSE, PHRASES
 from recsys.serving.sources import REASON_NAMES, CandidateSource
 from recsys.serving.sources.text import profile_weight
 from recsys.types import Reason, ReasonKind
@@ -27,12 +28,6 @@ if TYPE_CHECKING:
     from recsys.serving.query import Query
 
 REASON_HISTORY = 200  # history items considered when explaining a recommendation
-VERBS = {
-    "purchase": "bought",
-    "add_to_cart": "added to your cart",
-    "click": "clicked",
-    "view": "viewed",
-}
 
 
 def bare_reason(parts: Mapping[str, float], sources: Mapping[str, CandidateSource]) -> Reason:
@@ -161,6 +156,7 @@ def explain(
     """
     b = q.bundle
     history = _History(q, chosen)
+    phrases = PHRASES[q.language]
     out = []
     for j, (item_idx, contrib) in enumerate(zip(chosen.tolist(), contributions, strict=True)):
         personal = {s: v for s, v in contrib.items() if sources[s].personal}
@@ -188,8 +184,8 @@ def explain(
         top = [int(t) for t in top_n(col.astype(np.float64), 2)] or [0]
         ids = tuple(b.items.id(int(history.idx[t])) for t in top)
         lead_idx, lead_type = history.items[top[0]]
-        verb = VERBS.get(lead_type, "viewed")
-        text = f"Because you {verb} {b.item_table.title(lead_idx)}"
+        because = phrases[BECAUSE.get(lead_type, "because_viewed")]
+        text = because.format(title=b.item_table.title(lead_idx))
         reported = source.reason if source.explained_by is not None else "behavior"
         out.append(Reason("history", reported, ids, text))
     return out

@@ -18,6 +18,7 @@ import polars as pl
 import scipy.sparse as sp
 
 from recsys.config import HybridConfig, MatrixConfig
+from recsys.lang import ShopLanguage
 from recsys.matrix import decay
 from recsys.types import Strategy, UserEvent
 
@@ -70,6 +71,8 @@ class Query:
         exclude: item indices the owned-items rules remove (they never come back).
         allowed: per item, whether the request may return it (filters, stock, exclusions).
         memo: values computed once per request and shared between stages.
+        language: the language reasons are written in (``recsys.serving.phrases``): the
+            caller's, else the catalog's (``recsys.lang.bundle_language``).
     """
 
     bundle: Bundle
@@ -83,6 +86,7 @@ class Query:
     exclude: npt.NDArray[np.int64]
     allowed: npt.NDArray[np.bool_]
     memo: dict[str, Any] = field(default_factory=dict)
+    language: ShopLanguage = "en"
 
     @property
     def personal(self) -> bool:

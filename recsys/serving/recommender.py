@@ -28,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from recsys.config import HybridConfig, MatrixConfig
+from recsys.lang import ShopLanguage, bundle_language
 from recsys.models.base import top_n
 from recsys.serving import select as sel
 from recsys.serving.blend import Contributions, blend, spread_floor
@@ -95,6 +96,7 @@ class HybridRecommender:
         self._bare = bare_reasons(self.sources)
         self._bare_named = {name: bare_reason({name: 1.0}, self.sources) for name in self.sources}
         self._floors: dict[str, float] = {}  # spread_floor() per source; depends on the bundle only
+        self.language: ShopLanguage = bundle_language(bundle.manifest)  # the catalog's
 
     def spread_floor(self, source: str) -> float:
         """The smallest spread ``source``'s scores are standardized with (measured per bundle)."""
@@ -115,6 +117,7 @@ class HybridRecommender:
         use_trained_vector: bool = True,
         pool: npt.NDArray[np.int64] | None = None,
         owned: npt.NDArray[np.int64] | None = None,
+        language: ShopLanguage | None = None,
     ) -> Recommendations:
         """Recommend ``n`` items for a user given their current history (newest first).
 
@@ -133,6 +136,8 @@ class HybridRecommender:
             pool: for the ``hybrid`` strategy, rank these items (and the cheap sources' own
                 candidates) instead of what catalog-scanning sources gather (``serving.pool``).
             owned: item indices to exclude besides ``history``'s and ``item_types``' owned ones.
+            language: the language of the reasons' text (None: the catalog's,
+                ``recsys.lang.bundle_language``).
 
         Returns:
             :class:`Recommendations` (possibly fewer than ``n`` items if the filters leave fewer).
@@ -140,6 +145,7 @@ class HybridRecommender:
         n = sel.check_n(n)
         strategy, user_idx = self._strategy(user_id, history, use_trained_vector)
         q = self._query(strategy, user_idx, history, n, filters or Filters(), item_types, owned)
+        q.language = language or self.language
         return self._rank(q, explain, pool if strategy == "hybrid" else None)
 
     def recommend_session(
@@ -148,15 +154,21 @@ class HybridRecommender:
         n: int = 10,
         filters: Filters | None = None,
         explain: bool = True,
+        language: ShopLanguage | None = None,
     ) -> Recommendations:
-        """Recommend for an anonymous session from the items it viewed (most recent first)."""
+        """Recommend for an anonymous session from the items it viewed (most recent first).
+
+        ``language``: of the reasons' text, as in :meth:`recommend_user`.
+        """
         n = sel.check_n(n)
         history = [
             UserEvent(item_id=i, type="view", ts=float(-k)) for k, i in enumerate(recent_item_ids)
         ]
         known = any(self.bundle.items.index(e.item_id) >= 0 for e in history)
         strategy: Strategy = "content" if known else "popular"
-        return self._rank(self._query(strategy, -1, history, n, filters or Filters()), explain)
+        q = self._query(strategy, -1, history, n, filters or Filters())
+        q.language = language or self.language
+        return self._rank(q, explain)
 
     def similar(
         self,
@@ -164,15 +176,25 @@ class HybridRecommender:
         n: int = 10,
         mode: SimilarMode = "hybrid",
         filters: Filters | None = None,
+        language: ShopLanguage | None = None,
     ) -> Recommendations:
         """Items similar to ``item_id`` by behavior, text (``content``) or both (``hybrid``).
+
+        ``language``: of the reasons' text, as in :meth:`recommend_user`.
 
         Raises:
             UnknownItemError: if the item is not in the bundle.
             InvalidInputError: for a bad ``n`` or ``mode``.
         """
         return similar_items(
-            self.bundle, self.config, self.spread_floor, item_id, n, mode, filters or Filters()
+            self.bundle,
+            self.config,
+            self.spread_floor,
+            item_id,
+            n,
+            mode,
+            filters or Filters(),
+            language or self.language,
         )
 
     # ------------------------------------------------------------------------ precomputed
@@ -214,9 +236,16 @@ class HybridRecommender:
         return serves_ranked(self.config, n, filters)
 
     def recommend_ranked(
-        self, ranked: RankedList, n: int, filters: Filters | None = None
+        self,
+        ranked: RankedList,
+        n: int,
+        filters: Filters | None = None,
+        language: ShopLanguage | None = None,
     ) -> Recommendations | None:
         """Answer from a precomputed :class:`RankedList` (see :meth:`ranked_list`).
+
+        Its reasons are bare (the top source only, blank ``text``), so they read the same in
+        every ``language``; the argument is taken so callers pass a request's language alike.
 
         Returns:
             The answer, or None when the list cannot give ``n`` items or the request needs a live

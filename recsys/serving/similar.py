@@ -21,10 +21,12 @@ import numpy.typing as npt
 
 from recsys.config import HybridConfig
 from recsys.errors import InvalidInputError, UnknownItemError
+from recsys.lang import ShopLanguage, bundle_language
 from recsys.models.base import FactorModel, top_n
 from recsys.precomputed import SimilarLists
 from recsys.serving import select as sel
 from recsys.serving.blend import Contributions, blend
+from recsys.serving.phrases import phrase
 from recsys.serving.ranked import serves_ranked, walk_list
 from recsys.serving.sources import REASON_NAMES, reason_code
 from recsys.serving.sources.behavior import unit
@@ -136,8 +138,12 @@ def similar_items(
     n: int,
     mode: SimilarMode,
     filters: Filters,
+    language: ShopLanguage | None = None,
 ) -> Recommendations:
-    """Items similar to ``item_id``, ranked live; see ``HybridRecommender.similar``."""
+    """Items similar to ``item_id``, ranked live; see ``HybridRecommender.similar``.
+
+    ``language``: of the reasons' text (None: the catalog's, ``recsys.lang.bundle_language``).
+    """
     b, c = bundle, config
     idx, n = _check(b, item_id, n, mode)
     plan = _plan(b, c, idx, mode)
@@ -154,7 +160,7 @@ def similar_items(
         return Recommendations(plan.strategy, [], b.version)
     cand, blended, contrib = scored
     chosen = sel.select(b, c, cand, blended, n)
-    reason = _reasons(b, idx, item_id)
+    reason = _reasons(b, idx, item_id, language)
     items = [
         RecommendedItem(
             b.items.id(int(cand[p])), float(blended[p]), reason(_top_source(contrib, p))
@@ -164,8 +170,11 @@ def similar_items(
     return Recommendations(plan.strategy, items, b.version)
 
 
-def _reasons(bundle: Bundle, idx: int, item_id: str) -> Callable[[str], Reason]:
-    text = f"Similar to {bundle.item_table.title(idx)}"
+def _reasons(
+    bundle: Bundle, idx: int, item_id: str, language: ShopLanguage | None
+) -> Callable[[str], Reason]:
+    lang = language or bundle_language(bundle.manifest)
+    text = phrase(lang, "similar_to", title=bundle.item_table.title(idx))
     return lambda source: Reason("similar", source, (item_id,), text)
 
 
@@ -177,8 +186,11 @@ def answer_from_similar(
     n: int,
     mode: SimilarMode,
     filters: Filters,
+    language: ShopLanguage | None = None,
 ) -> Recommendations | None:
     """Answer a similar-items request from the precomputed :class:`SimilarLists`.
+
+    ``language``: of the reasons' text (None: the catalog's), as in :func:`similar_items`.
 
     Returns:
         The answer :func:`similar_items` gives for an unchanged catalog, or None when the lists
@@ -197,7 +209,7 @@ def answer_from_similar(
     chosen = walk_list(bundle, config, ranked, n, filters)
     if chosen is None:
         return None
-    reason = _reasons(bundle, idx, item_id)
+    reason = _reasons(bundle, idx, item_id, language)
     ids = bundle.items.ids(ranked.items[chosen])
     scores, codes_ = ranked.scores[chosen].tolist(), ranked.sources[chosen].tolist()
     items = [

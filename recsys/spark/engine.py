@@ -41,10 +41,12 @@ from recsys.training import (
     BuiltBundle,
     TrainingData,
     assemble_bundle,
+    choose_catalog_text_model,
     data_window,
     precompute_similar,
     read_training_data,
     timed,
+    with_text_model,
 )
 
 if TYPE_CHECKING:
@@ -313,13 +315,15 @@ class SparkEngine:
                 finally:
                     matrix.cells.unpersist()
             window = data_window(matrix.first_ts, matrix.last_ts, matrix.n_events)
+            # ``auto`` decided here, so the executors load the model the bundle records
+            text_config = with_text_model(config, choose_catalog_text_model(catalog, config)).text
             bundle, counts = assemble_bundle(
                 inter,
                 fit.model,
                 catalog,
                 config,
                 window,
-                encoder=SparkTextEncoder(spark, config.text, parts),
+                encoder=SparkTextEncoder(spark, text_config, parts),
                 cache=cache,
                 show_progress=show_progress,
                 timings=timings,

@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from recsys.config import TextConfig
-from recsys.text import TextEncoder
+from recsys.text import TextEncoder, canonical_model
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -80,7 +80,7 @@ class SparkTextEncoder:
     @property
     def model_id(self) -> str:
         """The cache key's model part: the same as the local encoder's."""
-        return self.config.model
+        return canonical_model(self.config.model)
 
     @property
     def dim(self) -> int:

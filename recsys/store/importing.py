@@ -44,6 +44,7 @@ import polars as pl
 
 from recsys.config import EVENT_TYPES
 from recsys.errors import ImportRejectedError, InvalidInputError
+from recsys.lang import normalize_text
 from recsys.store.contract import Store
 from recsys.store.sqlite import ITEM_COLUMNS
 
@@ -856,7 +857,46 @@ def _parse_attributes(raw: str | None) -> str | None:
         return None
     if not isinstance(value, dict):
         return None
-    return json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return json.dumps(_normalized_json(value), sort_keys=True, ensure_ascii=False)
+
+
+def _normalized_json(value: Any) -> Any:
+    """Attribute keys and string values through :func:`recsys.lang.normalize_text`."""
+    if isinstance(value, str):
+        return normalize_text(value)
+    if isinstance(value, dict):
+        return {normalize_text(str(k)): _normalized_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_normalized_json(v) for v in value]
+    return value
+
+
+# recsys.lang's classes in Rust regex syntax (tests/store/test_importing_text.py checks that
+# both normalise every text the same way)
+_WS = (
+    r"\t\n\x0B\x0C\r \x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}"
+    r"\x{3000}"
+)
+_CTRL = r"\x00-\x08\x0E-\x1F\x7F-\x{84}\x{86}-\x{9F}"
+
+
+def normalized_text(column: str | pl.Expr, keep_lines: bool = False) -> pl.Expr:
+    """:func:`recsys.lang.normalize_text` as a polars expression (NFKC, once, at import)."""
+    expr = pl.col(column) if isinstance(column, str) else column
+    folded = (
+        expr.cast(pl.String)
+        .str.normalize("NFKC")
+        .str.replace_all(r"\r\n|\r", "\n")
+        .str.replace_all(f"[{_CTRL}]", "")
+    )
+    if not keep_lines:
+        return folded.str.replace_all(f"[{_WS}]+", " ").str.strip_chars(" ")
+    in_line = _WS.replace(r"\n", "")
+    return (
+        folded.str.replace_all(f"[{in_line}]+", " ")
+        .str.replace_all(r"( ?\n ?)+", "\n")
+        .str.strip_chars(" \n")
+    )
 
 
 def validate_items(
@@ -891,9 +931,9 @@ def validate_items(
         frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("updated_at"))
     frame = frame.with_columns(
         pl.col("item_id").cast(pl.String).str.strip_chars(),
-        pl.col("title").cast(pl.String).str.strip_chars(),
-        pl.col("description").cast(pl.String).fill_null(""),
-        pl.col("category").cast(pl.String).str.strip_chars().fill_null(""),
+        normalized_text("title"),
+        normalized_text("description", keep_lines=True).fill_null(""),
+        normalized_text("category").fill_null(""),
         pl.col("currency").cast(pl.String).str.strip_chars().str.to_uppercase().fill_null(""),
         pl.col("price").cast(pl.String).str.strip_chars().alias("_price_raw"),
         pl.col("in_stock").cast(pl.String).alias("_stock_raw"),
@@ -928,6 +968,8 @@ def validate_items(
         _id_problem("item_id"),
         pl.when(pl.col("title").is_null() | (pl.col("title") == ""))
         .then(pl.lit("missing title"))
+        .when(~pl.col("title").str.contains(r"[\p{L}\p{N}\p{S}\p{P}]"))
+        .then(pl.lit("title has only invisible characters (no letter, digit, symbol or mark)"))
         .otherwise(None),
         pl.when(has_price & (pl.col("price").is_null() | pl.col("price").is_nan()))
         .then(pl.format("unparsable price '{}'", pl.col("_price_raw")))

@@ -27,7 +27,9 @@ class Pitch:
 class Pitcher:
     """A fake pitch writer (the real one has its own tests)."""
 
-    def pitches_for(self, user_id: str, history: Any, items: Any, wait_ms: int) -> list[Pitch]:
+    def pitches_for(
+        self, user_id: str, history: Any, items: Any, wait_ms: int, language: str | None = None
+    ) -> list[Pitch]:
         return [Pitch(f"{user_id} {i.item_id} {len(history)} {wait_ms}", "fake") for i in items]
 
     def close(self) -> None:

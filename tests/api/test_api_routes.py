@@ -450,7 +450,12 @@ class FakePitchProvider:
         self.calls: list[tuple[str, list[str], list[str], int]] = []
 
     def pitches_for(
-        self, user_id: str, history: Any, items: Sequence[RecommendedItem], wait_ms: int
+        self,
+        user_id: str,
+        history: Any,
+        items: Sequence[RecommendedItem],
+        wait_ms: int,
+        language: str | None = None,
     ) -> list[FakePitch]:
         assert all(isinstance(i, RecommendedItem) for i in items)  # typed, not response dicts
         self.calls.append(

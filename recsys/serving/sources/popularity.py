@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
+from recsys.serving.phrases import phrase
 from recsys.serving.select import popular_allowed
 from recsys.serving.sources import CandidateSource
 from recsys.types import Reason
@@ -43,6 +44,9 @@ class PopularitySource(CandidateSource):
     def explain(self, q: Query, item_idx: int) -> Reason | None:
         """Reason "Popular in <category>" (or "Popular right now" for an item without one)."""
         cat = q.bundle.item_table.facts(item_idx).category
-        return Reason(
-            "popular", "popularity", (), f"Popular in {cat}" if cat else "Popular right now"
+        text = (
+            phrase(q.language, "popular_in", category=cat)
+            if cat
+            else phrase(q.language, "popular_now")
         )
+        return Reason("popular", "popularity", (), text)

@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from recsys.matrix import decay
+from recsys.serving.phrases import phrase
 from recsys.serving.sources import CandidateSource
 from recsys.types import Reason, UserEvent
 
@@ -88,5 +89,5 @@ class RepeatSource(CandidateSource):
         b = q.bundle
         item_id = b.items.id(item_idx)
         times = Counter(e.item_id for e in q.history if e.type == "purchase")[item_id]
-        text = f"You bought {b.item_table.title(item_idx)} {times}x before"
+        text = phrase(q.language, "repeat", title=b.item_table.title(item_idx), n=times)
         return Reason("history", "repeat", (item_id,), text)

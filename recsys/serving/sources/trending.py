@@ -24,6 +24,7 @@ import polars as pl
 from recsys.config import EVENT_TYPES, HybridConfig
 from recsys.matrix import DAY_S
 from recsys.models.base import top_n
+from recsys.serving.phrases import phrase
 from recsys.serving.sources import CandidateSource
 from recsys.types import Reason
 
@@ -123,4 +124,9 @@ class TrendingSource(CandidateSource):
     def explain(self, q: Query, item_idx: int) -> Reason | None:
         """Reason "Trending in <category>" (or "Trending now")."""
         cat = q.bundle.item_table.facts(item_idx).category
-        return Reason("popular", "trending", (), f"Trending in {cat}" if cat else "Trending now")
+        text = (
+            phrase(q.language, "trending_in", category=cat)
+            if cat
+            else phrase(q.language, "trending_now")
+        )
+        return Reason("popular", "trending", (), text)
