@@ -446,6 +446,12 @@ def info(obj: Context, as_json: bool) -> None:
         f"{manifest['config']['behavior']['algorithm']}, {c['users']} users, {c['items']} items, "
         f"{c['interactions']} interactions, {c['items_with_text']} items with text"
     )
+    chosen = manifest.get("text_model")
+    if chosen:  # bundles since issue 23
+        click.echo(
+            f"text model: {chosen['model']} ({chosen['reason']}); "
+            f"catalog language: {manifest.get('catalog_language', 'en')}"
+        )
     if manifest.get("metrics"):
         click.echo(f"metrics: {json.dumps(manifest['metrics'])}")
 

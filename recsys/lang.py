@@ -9,8 +9,8 @@ languages are not told apart here (the ``[pitch] language`` setting names them).
 Example:
     >>> detect_language(["轻便透气男士跑步鞋", "Trail shoes"])
     'zh'
-    >>> normalize_text("ＡＢＣ　１２３")
-    'ABC 123'
+    >>> normalize_text("ＡＢＣ　１２３，轻便")
+    'ABC 123，轻便'
 """
 
 from __future__ import annotations
@@ -92,20 +92,33 @@ _SPACES_IN_LINE = re.compile("[" + WHITE_SPACE.replace("\n", "") + "]+")
 _LINE_BREAKS = re.compile("( ?\n ?)+")
 
 
+# Full-width punctuation that Chinese text uses on purpose (，not ,): NFKC would fold it to ASCII,
+# so it is kept. Each mark is swapped for a private-use code point around NFKC and back (the
+# importer's polars expression does the same swap); the private-use characters U+F0000-U+F0007
+# in the input read back as those marks.
+KEPT_PUNCTUATION = "！（），：；？～"
+_SWAPS = {mark: chr(0xF0000 + k) for k, mark in enumerate(KEPT_PUNCTUATION)}
+_TO_PRIVATE = str.maketrans(_SWAPS)
+_FROM_PRIVATE = str.maketrans({v: k for k, v in _SWAPS.items()})
+
+
 def normalize_text(text: str, keep_lines: bool = False) -> str:
     r"""NFKC, control characters dropped, runs of white space made one space, ends trimmed.
 
     NFKC folds full-width Latin letters and digits (``ＡＢＣ１２３``) to ASCII, the ideographic
     space to a space and compatibility ideographs to their unified forms, so the same product
-    typed two ways embeds, dedupes and matches as one. Format characters that carry meaning
-    (zero-width joiners inside emoji, right-to-left marks) are kept.
+    typed two ways embeds, dedupes and matches as one. The full-width punctuation of Chinese
+    text (:data:`KEPT_PUNCTUATION`: ``，（）：；？！～``) is kept: a copy editor would not
+    accept ``轻便,透气`` for ``轻便，透气``. Format characters that carry meaning (zero-width
+    joiners inside emoji, right-to-left marks) are kept.
 
     Args:
         text: the text.
         keep_lines: keep line breaks (``\r\n`` and ``\r`` read as ``\n``; a run of breaks
             and blank lines becomes one); for descriptions.
     """
-    folded = _CONTROLS.sub("", _NEWLINES.sub("\n", unicodedata.normalize("NFKC", text)))
+    nfkc = unicodedata.normalize("NFKC", text.translate(_TO_PRIVATE)).translate(_FROM_PRIVATE)
+    folded = _CONTROLS.sub("", _NEWLINES.sub("\n", nfkc))
     if not keep_lines:
         return _SPACES.sub(" ", folded).strip(" ")
     return _LINE_BREAKS.sub("\n", _SPACES_IN_LINE.sub(" ", folded)).strip(" \n")

@@ -64,6 +64,9 @@ def test_parse_language_refuses_what_the_engine_does_not_write() -> None:
         ("跑步鞋\x00\x07 男款", "跑步鞋 男款", "跑步鞋 男款"),  # control characters dropped
         ("  a\r\n\r\n\tb  ", "a b", "a\nb"),  # CRLF, blank lines, tabs
         ("ﬁne ①", "fine 1", "fine 1"),  # compatibility forms
+        # Chinese full-width punctuation is kept; full-width digits and % fold
+        ("轻便，透气（男款）：好！", "轻便，透气（男款）：好！", "轻便，透气（男款）：好！"),
+        ("满２００减３０，５０％ off", "满200减30，50% off", "满200减30，50% off"),
         ("👩‍👩‍👧 family", "👩‍👩‍👧 family", "👩‍👩‍👧 family"),  # ZWJ emoji kept whole
         ("\u202bשלום\u202c", "\u202bשלום\u202c", "\u202bשלום\u202c"),  # RTL embedding kept
     ],

@@ -44,7 +44,7 @@ import polars as pl
 
 from recsys.config import EVENT_TYPES
 from recsys.errors import ImportRejectedError, InvalidInputError
-from recsys.lang import normalize_text
+from recsys.lang import KEPT_PUNCTUATION, normalize_text
 from recsys.store.contract import Store
 from recsys.store.sqlite import ITEM_COLUMNS
 
@@ -883,9 +883,13 @@ _CTRL = r"\x00-\x08\x0E-\x1F\x7F-\x{84}\x{86}-\x{9F}"
 def normalized_text(column: str | pl.Expr, keep_lines: bool = False) -> pl.Expr:
     """:func:`recsys.lang.normalize_text` as a polars expression (NFKC, once, at import)."""
     expr = pl.col(column) if isinstance(column, str) else column
+    marks = list(KEPT_PUNCTUATION)
+    private = [chr(0xF0000 + k) for k in range(len(marks))]
     folded = (
         expr.cast(pl.String)
+        .str.replace_many(marks, private)
         .str.normalize("NFKC")
+        .str.replace_many(private, marks)
         .str.replace_all(r"\r\n|\r", "\n")
         .str.replace_all(f"[{_CTRL}]", "")
     )

@@ -171,3 +171,33 @@ def test_a_shops_parquet_cannot_bring_an_erased_shopper_back(
     assert bundle.manifest["engine"]["erased_rows"] == gone == 3
     assert report.n_events == events.height - gone + 1
     assert bundle.precomputed is not None and bundle.precomputed.watermark == -1
+
+
+def test_a_chinese_catalog_is_embedded_on_executors_with_the_multilingual_model(
+    spark: SparkSession, tmp_path: Path, multilingual: TextEncoder
+) -> None:
+    """``auto`` is decided on the driver, so the executors load the model the bundle records."""
+    from recsys.datasets.zh_shop import zh_shop
+    from recsys.text import MULTILINGUAL, item_text
+
+    events, catalog = zh_shop(seed=7, n_users=80)
+    home = Home(tmp_path / "home").ensure()
+    with SQLiteStore(home.db_path) as store:
+        store.upsert_items(catalog)
+        store.add_events(events)
+    report = train(home, SMALL, engine=SparkEngine(LOCAL))
+    bundle = load_bundle(home.artifacts)
+    assert report.n_embedded == catalog.height == 360
+    assert bundle.config.text.model == MULTILINGUAL
+    assert bundle.manifest["catalog_language"] == "zh"
+    assert bundle.manifest["text_model"]["requested"] == "auto"
+    texts = [
+        item_text(
+            r["title"], r["category"], r["description"], r["attributes"],
+            SMALL.text.max_description_chars,
+        )
+        for r in catalog.iter_rows(named=True)
+    ]  # fmt: skip
+    rows = bundle.items.indices(catalog["item_id"].to_list())
+    assert bundle.text_vectors is not None and bundle.text_vectors.shape[1] == 512
+    np.testing.assert_allclose(bundle.text_vectors[rows], multilingual.encode(texts), atol=1e-5)

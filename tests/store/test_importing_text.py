@@ -19,7 +19,7 @@ from recsys.store.importing import normalized_text, validate_items
 _TRICKY = (
     "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2005\u200a\u2028\u2029\u202f\u205f\u3000"
     "\x00\x07\x1b\x1c\x1f\x7f\x84\x86\x9f\u200b\u200c\u200d\u202b\u202c\ufeff"
-    "ＡＺａｚ０９！ﬁ①㎏ｶ﹏跑鞋保温杯👍🏽שלום"
+    "ＡＺａｚ０９！ﬁ①㎏ｶ﹏跑鞋保温杯👍🏽שלום，（）：；？～％\U000f0000\U000f0003"
 )
 # characters Python's Unicode database knows (3.11: Unicode 14); polars' is newer, and a letter
 # assigned since (U+1E030, Unicode 15) is folded by polars and left alone by Python
