@@ -42,7 +42,7 @@ _ID = {
 }
 _REF = "#/components/schemas/"
 # ``?lang=``: en or zh (cn reads as zh), any case, with optional subtags (zh-CN, zh_TW, en-US);
-# blank means the catalog's language. (?!\n): Python's $ also matches before a final newline.
+# empty means the catalog's language. (?!\n): Python's $ also matches before a final newline.
 LANG_PATTERN = "^(([Ee][Nn]|[Zz][Hh]|[Cc][Nn])([-_][A-Za-z0-9]{1,8})*)?(?!\\n)$"
 
 
@@ -424,7 +424,7 @@ _LANG_PARAM = _param(
     "lang",
     {"type": "string", "maxLength": 32, "pattern": LANG_PATTERN},
     description="Language of the reasons' text (and of pitches): en or zh; zh-CN and zh-TW "
-    "read as zh; blank or absent: the catalog's language, as training recorded it.",
+    "read as zh; empty or absent: the catalog's language, as training recorded it.",
 )
 _READ_ERRORS = {
     "401": _error("A key is required for reads and was missing or wrong."),

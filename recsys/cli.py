@@ -376,15 +376,23 @@ def recommend(
     default="hybrid",
     show_default=True,
 )
+@click.option(
+    "--lang",
+    default=None,
+    metavar="en|zh",
+    help="Language of the reasons (zh-CN and zh-TW read as zh). Default: the catalog's.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
-def similar(obj: Context, item_id: str, n: int, mode: str, as_json: bool) -> None:
+def similar(obj: Context, item_id: str, n: int, mode: str, lang: str | None, as_json: bool) -> None:
     """Items similar to ITEM_ID by behavior, text (content) or both."""
+    from recsys.lang import parse_language
     from recsys.service import RecommendationService
 
+    language = parse_language(lang)  # InvalidInputError: a usage error (exit 2)
     service = RecommendationService(obj.home)
     try:
-        answer = service.similar(item_id, n=n, mode=mode)  # type: ignore[arg-type]
+        answer = service.similar(item_id, n=n, mode=mode, language=language)  # type: ignore[arg-type]
         title = service.bundle.item_table.title(service.bundle.items.index(item_id))
     finally:
         service.close()

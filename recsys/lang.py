@@ -2,9 +2,16 @@
 
 A shop's language decides three things: the text model (``[text] model = "auto"``), the language
 of reasons and template pitches, and whether the packaged English-only pitch model may write.
-The rule is deliberately simple and stated: a text is Chinese (``zh``) when at least
-:data:`CJK_SHARE_ZH` of its letters are CJK ideographs; otherwise English (``en``). Latin-script
-languages are not told apart here (the ``[pitch] language`` setting names them).
+The rules are deliberately simple and stated (:class:`ScriptShares` counts a CJK ideograph, a
+kana, a Hangul or Thai character, or a word of another script as one unit):
+
+* a text is Chinese (``zh``) when at least :data:`CJK_SHARE_ZH` of its units are CJK ideographs
+  and under :data:`KANA_SHARE_MAX` are kana (Japanese mixes kanji with kana); otherwise ``en``,
+  the language reasons and templates fall back to;
+* MiniLM reads English only: when at least :data:`NON_LATIN_SHARE` of the units are in
+  non-Latin scripts (Chinese, Japanese, Korean, Cyrillic, Arabic, Thai, ...), ``auto`` picks the
+  multilingual model. Latin-script languages other than English (French, Spanish, ...) are not
+  told apart from English here: such shops set ``[text] model = "multilingual"``.
 
 Example:
     >>> detect_language(["轻便透气男士跑步鞋", "Trail shoes"])
@@ -18,13 +25,16 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Literal, get_args
 
 from recsys.errors import InvalidInputError
 
 ShopLanguage = Literal["en", "zh"]
 SHOP_LANGUAGES: tuple[str, ...] = get_args(ShopLanguage)
-CJK_SHARE_ZH = 0.3  # share of a text's letters that are CJK ideographs from which it is Chinese
+CJK_SHARE_ZH = 0.3  # share of a text's units that are CJK ideographs from which it is Chinese
+KANA_SHARE_MAX = 0.05  # ... unless this much of it is kana (Japanese writes kanji with kana)
+NON_LATIN_SHARE = 0.3  # share of units in non-Latin scripts from which MiniLM is the wrong model
 
 # accepted spellings of ``?lang=`` and ``--lang`` (BCP 47 tags are matched on their first part)
 _ALIASES = {"en": "en", "zh": "zh", "cn": "zh"}
@@ -41,24 +51,81 @@ def is_cjk(char: str) -> bool:
     )
 
 
-def cjk_share(texts: Iterable[str]) -> float:
-    """Share of the letters in ``texts`` that are CJK ideographs (0.0 when there are none).
+def _is_kana(code: int) -> bool:
+    return 0x3040 <= code <= 0x30FF or 0x31F0 <= code <= 0x31FF or 0xFF66 <= code <= 0xFF9F
 
-    Letters are characters whose Unicode category starts with ``L`` (digits, punctuation, emoji
-    and spaces do not count either way).
+
+def _is_syllabic(code: int) -> bool:
+    """Whether a script is read one character at a time: kana, Hangul syllables, Thai.
+
+    (A CJK ideograph is one too, counted apart.)
     """
-    letters = cjk = 0
+    return _is_kana(code) or 0xAC00 <= code <= 0xD7AF or 0x0E00 <= code <= 0x0E7F
+
+
+def _is_latin(code: int) -> bool:
+    return code < 0x0250 or 0x1E00 <= code <= 0x1EFF or 0xFF21 <= code <= 0xFF5A
+
+
+@dataclass(frozen=True)
+class ScriptShares:
+    """How a text divides between scripts, in *units*.
+
+    A CJK ideograph, a kana, a Hangul or Thai character is a unit; so is a word of any other
+    script (a run of its letters). A Chinese
+    character carries about as much as an English word, so ``华为 HUAWEI MateBook 笔记本电脑`` is
+    mostly Chinese (7 units of 9), although most of its letters are Latin.
+    """
+
+    units: int
+    cjk: float  # share of units that are CJK ideographs
+    kana: float  # share of units that are Japanese kana
+    non_latin: float  # share of units in any script but Latin (CJK, kana, Cyrillic, ...)
+
+
+def script_shares(texts: Iterable[str]) -> ScriptShares:
+    """Count the units of ``texts`` by script.
+
+    Digits, punctuation, emoji and spaces count neither way; all shares are 0.0 without letters.
+    """
+    units = cjk = kana = latin = 0
     for text in texts:
+        word: bool | None = None  # None: not inside a word; else: whether the word is Latin
         for char in text:
-            if unicodedata.category(char).startswith("L"):
-                letters += 1
+            code = ord(char)
+            if not unicodedata.category(char).startswith("L"):
+                word = None
+            elif is_cjk(char) or _is_syllabic(code):
+                units += 1
                 cjk += is_cjk(char)
-    return cjk / letters if letters else 0.0
+                kana += _is_kana(code)
+                word = None
+            elif word is None:  # the first letter of a word
+                word = _is_latin(code)
+                units += 1
+                latin += word
+    if not units:
+        return ScriptShares(0, 0.0, 0.0, 0.0)
+    return ScriptShares(units, cjk / units, kana / units, (units - latin) / units)
+
+
+def cjk_share(texts: Iterable[str]) -> float:
+    """Share of the units of ``texts`` that are CJK ideographs (see :class:`ScriptShares`)."""
+    return script_shares(texts).cjk
+
+
+def language_of(shares: ScriptShares) -> ShopLanguage:
+    """``zh`` when enough units are CJK ideographs and almost none are kana, else ``en``.
+
+    Thresholds: :data:`CJK_SHARE_ZH` and :data:`KANA_SHARE_MAX` (Japanese mixes kanji with kana).
+    """
+    chinese = shares.cjk >= CJK_SHARE_ZH and shares.kana < KANA_SHARE_MAX
+    return "zh" if chinese else "en"
 
 
 def detect_language(texts: Iterable[str]) -> ShopLanguage:
-    """``zh`` when at least :data:`CJK_SHARE_ZH` of the letters are CJK ideographs, else ``en``."""
-    return "zh" if cjk_share(texts) >= CJK_SHARE_ZH else "en"
+    """The language of ``texts`` by :func:`language_of` (``zh`` or ``en``)."""
+    return language_of(script_shares(texts))
 
 
 def parse_language(value: str | None) -> ShopLanguage | None:
@@ -117,8 +184,9 @@ def normalize_text(text: str, keep_lines: bool = False) -> str:
         keep_lines: keep line breaks (``\r\n`` and ``\r`` read as ``\n``; a run of breaks
             and blank lines becomes one); for descriptions.
     """
-    nfkc = unicodedata.normalize("NFKC", text.translate(_TO_PRIVATE)).translate(_FROM_PRIVATE)
-    folded = _CONTROLS.sub("", _NEWLINES.sub("\n", nfkc))
+    # controls go first: "e\x00\u0301" must compose to "é" here, not on a second pass
+    cleaned = _CONTROLS.sub("", _NEWLINES.sub("\n", text)).translate(_TO_PRIVATE)
+    folded = unicodedata.normalize("NFKC", cleaned).translate(_FROM_PRIVATE)
     if not keep_lines:
         return _SPACES.sub(" ", folded).strip(" ")
     return _LINE_BREAKS.sub("\n", _SPACES_IN_LINE.sub(" ", folded)).strip(" \n")

@@ -46,8 +46,16 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from recsys.config import TextConfig
+from recsys.errors import ConfigError
 from recsys.home import Home
-from recsys.text import EmbeddingCache, TextEncoder, canonical_model, content_hash, item_text
+from recsys.text import (
+    AUTO,
+    EmbeddingCache,
+    TextEncoder,
+    canonical_model,
+    content_hash,
+    item_text,
+)
 
 if TYPE_CHECKING:
     from recsys.store.contract import Store
@@ -79,7 +87,16 @@ def texts_of(rows: pl.DataFrame, text: TextConfig) -> list[tuple[str, str, str]]
     Args:
         rows: a polars frame with the store's catalog columns.
         text: the bundle's text settings (model id and description cut).
+
+    Raises:
+        ConfigError: for ``model = "auto"``: a bundle records the model training chose, and
+            keys made from ``auto`` would mix two models' vectors.
     """
+    if text.enabled and text.model == AUTO:
+        raise ConfigError(
+            "the bundle's text model is 'auto', not a model: retrain it (training records the "
+            "model it chose)"
+        )
     out = []
     for r in rows.iter_rows(named=True):
         body = item_text(

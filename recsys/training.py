@@ -39,6 +39,8 @@ from recsys.serving.similar import rank_similar_lists
 from recsys.store import Store, open_store
 from recsys.store.sqlite import CATALOG_COLUMNS, ITEM_SCHEMA
 from recsys.text import (
+    LANGUAGE_SAMPLE,
+    LANGUAGE_TEXT_CHARS,
     EmbeddingCache,
     SupportsEncode,
     TextEncoder,
@@ -247,19 +249,32 @@ def choose_catalog_text_model(catalog: pl.DataFrame, config: TrainConfig) -> Tex
     ``[text] model = "auto"`` decides by its titles and descriptions (see
     :func:`recsys.text.choose_text_model`).
     """
+    step = max(1, catalog.height // LANGUAGE_SAMPLE)
+    sample = catalog.gather_every(step) if catalog.height else catalog
     texts: list[str] = []
-    if catalog.height:
-        for column in ("title", "description"):
-            if column in catalog.columns:
-                texts.extend(t for t in catalog[column].cast(pl.String).to_list() if t)
+    for column in ("title", "description"):
+        if column in sample.columns:
+            cut = sample[column].cast(pl.String).str.slice(0, LANGUAGE_TEXT_CHARS)
+            texts.extend(t for t in cut.to_list() if t)
     return choose_text_model(config.text, texts)
 
 
 def with_text_model(config: TrainConfig, choice: TextModelChoice) -> TrainConfig:
-    """``config`` with ``[text] model`` set to the chosen model (what the bundle records)."""
-    if config.text.model == choice.model:
+    """``config`` with ``[text] model`` set to the chosen model (what the bundle records).
+
+    Unchanged when text is off (no model is used) or the model is already the chosen one.
+    """
+    if not config.text.enabled or config.text.model == choice.model:
         return config
     return replace(config, text=replace(config.text, model=choice.model))
+
+
+def trained_config(catalog: pl.DataFrame, config: TrainConfig) -> TrainConfig:
+    """The config a bundle trained on ``catalog`` with ``config`` records (``auto`` decided).
+
+    Compare bundles' configs with this, not with the configured one (the nightly job does).
+    """
+    return with_text_model(config, choose_catalog_text_model(catalog, config))
 
 
 def assemble_bundle(

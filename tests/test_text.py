@@ -255,7 +255,13 @@ def test_auto_chooses_by_the_catalogs_script() -> None:
     auto = TextConfig(model="auto")
     zh = choose_text_model(auto, ZH + UNRELATED_ZH)
     assert (zh.model, zh.language, zh.requested) == (MULTILINGUAL, "zh", "auto")
-    assert zh.cjk_share == 1.0 and zh.reason.startswith("auto: 100% of the catalog's letters")
+    assert zh.cjk_share == 1.0 and zh.non_latin_share == 1.0
+    assert zh.reason == "auto: 100% of the catalog's text is in non-Latin scripts (>= 30%)"
+    # Japanese, Russian and Korean shops need the multilingual model too (MiniLM reads English
+    # only), though their reasons and templates are English (the engine writes en and zh)
+    for other in (["無印良品 ステンレス保温マグ"], ["Кофейная кружка"], ["커피 머그컵"]):
+        chosen = choose_text_model(auto, other)
+        assert (chosen.model, chosen.language) == (MULTILINGUAL, "en"), other
     en = choose_text_model(auto, EN)
     assert (en.model, en.language, en.cjk_share) == (MINILM, "en", 0.0)
     # a mostly English catalog with a few Chinese words stays on MiniLM

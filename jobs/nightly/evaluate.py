@@ -38,7 +38,7 @@ from recsys.gate import (
 )
 from recsys.nightly.config import NightlyConfig
 from recsys.serving import FrameEvents
-from recsys.training import StepTimer
+from recsys.training import StepTimer, trained_config
 
 
 def last_event_ts(bundle: Bundle) -> float | None:
@@ -129,7 +129,9 @@ class Evaluation:
                 if last is not None and last < holdout.cut_ts:
                     mode = "as_is"
                     current_metrics = evaluate_bundle(current, truth, histories, seen)
-                elif current.config.config_hash() == cfg.train.config_hash():
+                elif (
+                    current.config.config_hash() == trained_config(catalog, cfg.train).config_hash()
+                ):
                     mode = "same_config"
                     current_metrics = cand_metrics
                 else:

@@ -302,6 +302,7 @@ class HybridRecommender:
         allowed = sel.allowed_mask(b, c, filters, exclude_idx=exclude)
         k = max(c.candidates, 4 * n)
         q = Query(b, c, strategy, user_idx, history, n, k, row, exclude, allowed)
+        q.language = self.language  # the catalog's; a request's own language replaces it
         q.memo["pop_order"] = self._pop_order
         return q
 

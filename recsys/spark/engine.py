@@ -41,12 +41,11 @@ from recsys.training import (
     BuiltBundle,
     TrainingData,
     assemble_bundle,
-    choose_catalog_text_model,
     data_window,
     precompute_similar,
     read_training_data,
     timed,
-    with_text_model,
+    trained_config,
 )
 
 if TYPE_CHECKING:
@@ -316,7 +315,7 @@ class SparkEngine:
                     matrix.cells.unpersist()
             window = data_window(matrix.first_ts, matrix.last_ts, matrix.n_events)
             # ``auto`` decided here, so the executors load the model the bundle records
-            text_config = with_text_model(config, choose_catalog_text_model(catalog, config)).text
+            text_config = trained_config(catalog, config).text
             bundle, counts = assemble_bundle(
                 inter,
                 fit.model,

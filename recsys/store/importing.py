@@ -853,11 +853,14 @@ def _parse_attributes(raw: str | None) -> str | None:
         return "{}"
     try:
         value = json.loads(raw)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         return None
     if not isinstance(value, dict):
         return None
-    return json.dumps(_normalized_json(value), sort_keys=True, ensure_ascii=False)
+    try:
+        return json.dumps(_normalized_json(value), sort_keys=True, ensure_ascii=False)
+    except RecursionError:  # nested too deep to walk: refuse the row, not the whole import
+        return None
 
 
 def _normalized_json(value: Any) -> Any:
@@ -887,11 +890,11 @@ def normalized_text(column: str | pl.Expr, keep_lines: bool = False) -> pl.Expr:
     private = [chr(0xF0000 + k) for k in range(len(marks))]
     folded = (
         expr.cast(pl.String)
+        .str.replace_all(r"\r\n|\r", "\n")
+        .str.replace_all(f"[{_CTRL}]", "")
         .str.replace_many(marks, private)
         .str.normalize("NFKC")
         .str.replace_many(private, marks)
-        .str.replace_all(r"\r\n|\r", "\n")
-        .str.replace_all(f"[{_CTRL}]", "")
     )
     if not keep_lines:
         return folded.str.replace_all(f"[{_WS}]+", " ").str.strip_chars(" ")

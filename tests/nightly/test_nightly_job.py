@@ -414,3 +414,33 @@ def test_report_plot_covers_recent_runs(home: Home) -> None:
     assert "recall@20 and NDCG@20" in (home.root / "reports" / "latest.md").read_text(
         encoding="utf-8"
     )
+
+
+@pytest.mark.parametrize("text", [False, True], ids=["text-off", "text-auto"])
+def test_a_backfill_under_the_same_config_reuses_the_candidates_judgement(
+    home: Home, encoder: TextEncoder, text: bool
+) -> None:
+    """Late events older than the current bundle's newest: the current bundle saw the holdout,
+    and its config is the job's, so its judgement is the candidate's (no replica is trained).
+
+    With ``[text] model = "auto"`` the bundle records the model it chose (MiniLM here), not
+    ``auto``; the job compares against the config training would record.
+    """
+    events = clustered_events().sort("ts")
+    newest = float(events["ts"].max())
+    # a few shoppers' events arrive late; the newest event is in the first run already
+    is_late = pl.col("user_id").is_in(["u3", "u4", "u5"]) & (pl.col("ts") < newest)
+    _seed_store(home, events.filter(~is_late))
+    cfg = config()
+    if text:
+        cfg = replace(cfg, train=replace(cfg.train, text=NightlyConfig().train.text))
+        assert cfg.train.text.model == "auto"
+    first = run_nightly(home, cfg, encoder=encoder)
+    assert first.decision == "published"
+    backfill = events.filter(is_late)
+    assert backfill.height > 0
+    with SQLiteStore(home.db_path) as store:
+        store.add_events(backfill)
+    result = run_nightly(home, cfg, encoder=encoder)
+    assert result.report["metrics"]["live_mode"] == "same_config"
+    assert "current_replica" not in result.report["build_timings_s"]

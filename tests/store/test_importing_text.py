@@ -86,3 +86,22 @@ def test_bad_titles_get_clear_errors_and_good_odd_ones_pass() -> None:
         "line 3: title has only invisible characters (no letter, digit, symbol or mark)",
     ]
     assert valid["title"].to_list() == ["👍🏽", "\u202bمرحبا\u202c", "T恤 T-shirt 男款"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(texts, st.booleans())
+def test_normalising_twice_changes_nothing(value: str, keep_lines: bool) -> None:
+    once = normalize_text(value, keep_lines=keep_lines)
+    assert normalize_text(once, keep_lines=keep_lines) == once
+
+
+def test_a_control_character_does_not_keep_an_accent_from_composing() -> None:
+    assert normalize_text("Cafe\x00\u0301") == "Café"
+
+
+def test_attributes_nested_too_deep_refuse_the_row_not_the_import() -> None:
+    deep = "[" * 5000 + "]" * 5000
+    frame = _items(title=["Deep", "Fine"], attributes=[f'{{"a": {deep}}}', '{"a": 1}'])
+    valid, errors = validate_items(frame, now=1.8e9)
+    assert [str(e) for e in errors] == ["line 1: attributes must be a JSON object"]
+    assert valid["title"].to_list() == ["Fine"]
