@@ -51,9 +51,9 @@ def precision_option(help_text: str) -> Callable[[F], F]:
     "--language",
     type=click.Choice(["auto", "en", "de", "fr", "es", "zh"]),
     default=None,
-    help="Pitch language (default: the config's, else auto: each product's own text decides, "
-    "Chinese or English). The local model writes English only: other languages get the "
-    "template, and the output says why.",
+    help="Pitch language (default: the config's, else auto: the catalog's language as the "
+    "current bundle records it, a product in another script switching to its own). The local "
+    "model writes English only: other languages get the template, and the output says why.",
 )
 @click.option(
     "--config",

@@ -15,7 +15,13 @@ from recsys.pitch.backends import PitchModel, make_model
 from recsys.pitch.cache import PitchCache
 from recsys.pitch.config import PitchConfig
 from recsys.pitch.facts import ItemFacts, build_context, pitch_language
-from recsys.pitch.serving import pitch_cache_path, reason_item_ids, requested_language
+from recsys.pitch.serving import (
+    catalog_language,
+    pitch_cache_path,
+    reason_item_ids,
+    recorded_language,
+    requested_language,
+)
 from recsys.pitch.validate import CatalogNames
 from recsys.pitch.writer import PitchWriter
 from recsys.serving import HybridRecommender
@@ -128,6 +134,7 @@ def prewrite_pitches(
         model, config, cache=cache, encoder=encoder, names=CatalogNames.from_catalog(rows.values())
     )
     recommender = HybridRecommender(bundle, events=store)
+    shop_language = recorded_language(bundle.manifest)  # the language auto follows
     counts = {"written": 0, "cached": 0, "template": 0, "failed": 0, "skipped": 0}
     total = len(user_ids) * items_per_user
     bar: Any = None
@@ -157,7 +164,7 @@ def prewrite_pitches(
                     history.events[:HISTORY_LIMIT],
                     titles,
                     config.recent_items,
-                    pitch_language(facts, config.language),
+                    pitch_language(facts, config.language, shop_language),
                     prefer=reason_item_ids(item),
                     exclude=facts.item_id,
                 )
@@ -215,8 +222,8 @@ def write_for_user(
         model: a model to use instead of the configured backend.
         encoder: text encoder for re-ranking (default: loaded when re-ranking is on).
         use_cache: serve cached pitches (False: write fresh ones and overwrite the cache).
-        language: the pitch language (``auto``: each item's own text decides); None:
-            ``config.language``.
+        language: the pitch language (``auto``: the catalog's, see
+            :func:`recsys.pitch.facts.pitch_language`); None: ``config.language``.
 
     Returns:
         ``(facts, WriteResult)`` per item, in order.
@@ -233,6 +240,7 @@ def write_for_user(
     titles = dict(zip(catalog["item_id"].to_list(), catalog["title"].to_list(), strict=True))
     rows = {str(r["item_id"]): r for r in catalog.iter_rows(named=True)}
     history = store.user_events(str(user_id), limit=HISTORY_LIMIT)
+    shop_language = catalog_language(home) if chosen == "auto" else None
     cache = PitchCache(pitch_cache_path(home))
     writer = PitchWriter(
         model, config, cache=cache, encoder=encoder, names=CatalogNames.from_catalog(rows.values())
@@ -245,7 +253,7 @@ def write_for_user(
                 history,
                 titles,
                 config.recent_items,
-                pitch_language(facts, chosen),
+                pitch_language(facts, chosen, shop_language),
                 prefer=reason_item_ids(item),
                 exclude=facts.item_id,
             )

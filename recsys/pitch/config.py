@@ -19,7 +19,8 @@ from typing import ClassVar, Literal, get_args
 from recsys.config import Config, check, check_range, from_dict, read_config_file
 
 Backend = Literal["local", "openai", "template"]
-# ``auto``: each product's own text decides (``recsys.lang.detect_language``: Chinese or English)
+# ``auto``: the catalog's language, unless a product's own text is clearly the other (Chinese or
+# English; ``recsys.pitch.facts.pitch_language``)
 Language = Literal["auto", "en", "de", "fr", "es", "zh"]
 PitchLanguage = Literal["en", "de", "fr", "es", "zh"]  # a language a pitch is written in
 Precision = Literal["fp32", "bf16", "int8", "int4"]
@@ -91,11 +92,15 @@ class PitchConfig(Config):
     SECTION: ClassVar[str] = "pitch"
 
     backend: Backend = "local"  # local packaged model | openai endpoint | template only
-    # language of the pitch (prompt, template and language check); auto: the product's own
-    # text decides, Chinese (zh) when enough of it is CJK, else English (recsys.lang)
+    # language of the pitch (prompt, template and language check); auto: the catalog's (the
+    # published bundle's), a product switching to Chinese or English only when its own text
+    # clearly is; without a recorded catalog language, the product's own text decides
     language: Language = "auto"
     n_samples: int = 5  # best-of-n: samples drawn per pitch before falling back to the template
     max_new_tokens: int = 32  # generation length cap per sample (one sentence)
+    # the same for a Chinese sentence: a Chinese character often takes one to three tokens, so a
+    # 40-character sentence does not fit in 32
+    max_new_tokens_zh: int = 80
     temperature: float = 0.3  # sampling temperature (0 = greedy; then n_samples is forced to 1)
     top_p: float = 0.9  # nucleus sampling
     seed: int = 0  # base seed; each pitch derives its own from (seed, item, context)
@@ -134,7 +139,7 @@ class PitchConfig(Config):
             f"one of {', '.join(map(repr, precisions))} with runtime {self.runtime!r}",
         )
         check_range(self, "n_samples", ge=1, le=16)
-        check_range(self, "max_new_tokens", ge=8, le=256)
+        check_range(self, "max_new_tokens", "max_new_tokens_zh", ge=8, le=256)
         check_range(self, "recent_items", ge=0, le=10)
         check_range(self, "queue_size", ge=1, le=100_000)
         check_range(self, "threads", ge=0, le=256)

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from recsys.lang import detect_language
+from recsys.lang import cjk_share, detect_language
 
 MAX_TITLE_CHARS = 120
 MAX_VALUE_CHARS = 60
@@ -46,6 +46,8 @@ _SPACE = re.compile(r"\s+")
 # sentence ends: . ! ? before a space, or a Chinese full stop, exclamation or question mark
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+|(?<=[。！？])\s*")
 _CJK_ENDS = ("。", "！", "？")
+# where a long Chinese description is cut (the last of these before the limit)
+_ZH_CUT_MARKS = ("。", "，", "、", "；", "！", "？")
 
 
 def one_line(text: Any, limit: int) -> str:
@@ -119,8 +121,9 @@ def kind_noun_of(value: str) -> str:
     return noun
 
 
-# how a Chinese sentence writes an amount of each currency: a sign before it, or a word after it
-ZH_CURRENCY_SIGNS = {"CNY": "¥", "RMB": "¥"}
+# how a Chinese sentence writes an amount of each currency: a sign before it, or a word after it;
+# yuan however the catalog spells them (and no currency at all: a Chinese shop's are yuan)
+ZH_CURRENCY_SIGNS = {"CNY": "¥", "RMB": "¥", "": "¥", "元": "¥", "人民币": "¥", "¥": "¥", "￥": "¥"}
 ZH_CURRENCY_WORDS = {
     "USD": "美元", "EUR": "欧元", "GBP": "英镑", "HKD": "港元", "JPY": "日元", "TWD": "新台币",
     "SGD": "新加坡元", "AUD": "澳元", "CAD": "加元", "KRW": "韩元",
@@ -130,8 +133,9 @@ ZH_CURRENCY_WORDS = {
 def format_price(price: float | None, currency: str = "", language: str = "en") -> str:
     """Render a price as the pitch would show it ('' when unknown).
 
-    In Chinese, yuan are written ``¥199`` and other known currencies with their Chinese name
-    (``89欧元``); an unknown code stays as it is (``89 XYZ``).
+    In Chinese, yuan are written ``¥199`` (currency ``CNY``, ``RMB``, ``元``, ``人民币``, ``¥``
+    or none) and other known currencies with their Chinese name (``89欧元``); an unknown code
+    stays as it is (``89 XYZ``).
 
     Example:
         >>> format_price(12.5, "EUR")
@@ -243,10 +247,17 @@ class ItemFacts:
     def description_phrases(self, limit: int = MAX_DESCRIPTION_CHARS) -> str:
         """The description's opening phrases, without sentences that only restate the title.
 
+        A longer text is cut: English at the last space before ``limit`` (then " ..."),
+        Chinese at the last 。，、；！？ before it (or at it, when that mark is in the first half),
+        then "…".
+
         Example:
             >>> film = ItemFacts("1", "Heat (1995)", description="Heat (1995). Genres: Crime.")
             >>> film.description_phrases()
             ''
+            >>> cup = ItemFacts("2", "保温杯", description="双层真空，保温十二小时。")
+            >>> cup.description_phrases(9)
+            '双层真空…'
         """
         names = {self.title.lower(), core_title(self.title).lower()} - {""}
         kept = [
@@ -263,6 +274,11 @@ class ItemFacts:
         )
         if len(text) <= limit:
             return text
+        if detect_language([text]) == "zh":  # no spaces: at the last mark, else at the limit
+            head = text[:limit]
+            mark = max(head.rfind(m) for m in _ZH_CUT_MARKS)
+            cut = head[:mark] if mark >= limit // 2 else head[: limit - 1]
+            return cut.rstrip("".join(_ZH_CUT_MARKS) + ",;: ") + "…"
         cut = text[:limit].rsplit(" ", 1)[0]
         return cut.rstrip(",;:") + " ..."
 
@@ -280,7 +296,10 @@ class ItemFacts:
 
     @property
     def text_language(self) -> str:
-        """The language of the product's own text (title and description): ``zh`` or ``en``."""
+        """The language of the product's own text (title and description): ``zh`` or ``en``.
+
+        See :func:`recsys.lang.detect_language` (a CJK character weighs as much as a word).
+        """
         return detect_language([self.title, self.description])
 
     def fact_text(self) -> str:
@@ -326,11 +345,46 @@ class ShopperContext:
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def pitch_language(facts: ItemFacts, language: str = "auto") -> str:
-    """The language one pitch is written in: ``language``, or for ``auto`` the product's own.
+# a product in an English shop is Chinese from this share of CJK (recsys.lang.cjk_share), or this
+# many CJK characters, in its title and description
+CJK_SHARE_IN_EN_SHOP = 0.15
+CJK_CHARS_IN_EN_SHOP = 4
+_CJK_CHAR = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]")
 
-    ``auto`` reads the product's title and description (:func:`recsys.lang.detect_language`):
-    a Chinese product gets a Chinese pitch, anything else an English one.
+
+def product_language(facts: ItemFacts, catalog: str | None = None) -> str:
+    """The language of one product's pitch under ``auto``, given the catalog's language.
+
+    A product follows its catalog (``catalog``: the current bundle's recorded
+    ``catalog_language``) unless its own text is clearly the other language: in a Chinese shop, a
+    product with no CJK character at all is English; in an English shop, a product with a
+    substantial share of CJK (:data:`CJK_SHARE_IN_EN_SHOP` by :func:`recsys.lang.cjk_share`, or
+    :data:`CJK_CHARS_IN_EN_SHOP` characters) is Chinese. Without a known catalog language the
+    product's own text decides (:func:`recsys.lang.detect_language`, which weighs a CJK
+    character like a word, so brand-heavy Chinese titles read as Chinese).
+
+    Example:
+        >>> product_language(ItemFacts("1", "华为 HUAWEI MateBook X Pro 笔记本电脑"), "zh")
+        'zh'
+        >>> product_language(ItemFacts("2", "USB-C cable"), "zh")
+        'en'
+    """
+    texts = [facts.title, facts.description]
+    if catalog == "zh":
+        return "zh" if any(_CJK_CHAR.search(t) for t in texts) else "en"
+    if catalog == "en":
+        chars = sum(len(_CJK_CHAR.findall(t)) for t in texts)
+        clear = chars >= CJK_CHARS_IN_EN_SHOP or cjk_share(texts) >= CJK_SHARE_IN_EN_SHOP
+        return "zh" if chars and clear else "en"
+    return detect_language(texts)
+
+
+def pitch_language(facts: ItemFacts, language: str = "auto", catalog: str | None = None) -> str:
+    """The language one pitch is written in: ``language``, or for ``auto`` the product's.
+
+    ``auto`` follows the catalog's language when it is known (``catalog``: ``en`` or ``zh``),
+    switching for a product whose text is clearly the other language; otherwise the product's own
+    title and description decide (see :func:`product_language`).
 
     Example:
         >>> pitch_language(ItemFacts("1", "轻便透气跑步鞋"))
@@ -338,7 +392,7 @@ def pitch_language(facts: ItemFacts, language: str = "auto") -> str:
         >>> pitch_language(ItemFacts("1", "轻便透气跑步鞋"), "en")
         'en'
     """
-    return facts.text_language if language == "auto" else language
+    return product_language(facts, catalog) if language == "auto" else language
 
 
 def build_context(

@@ -9,16 +9,19 @@ the same item and shopper context gets the cached pitch.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import queue
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from recsys.bundle import current_version
 from recsys.errors import InvalidInputError
 from recsys.home import Home
+from recsys.lang import bundle_language
 from recsys.pitch.backends import PitchModel, make_model
 from recsys.pitch.cache import CacheKey, PitchCache
 from recsys.pitch.config import LANGUAGES, PitchConfig
@@ -31,9 +34,10 @@ from recsys.types import RecommendedItem, UserEvent
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Pitch", "PitchProvider", "pitch_cache_path"]
+__all__ = ["Pitch", "PitchProvider", "catalog_language", "pitch_cache_path"]
 
 _STOP = object()
+LANGUAGE_TTL_S = 10.0  # how often the provider reads the published bundle's catalog language
 
 
 def pitch_cache_path(home: Home) -> Path:
@@ -66,6 +70,31 @@ def reason_item_ids(item: RecommendedItem | Mapping[str, Any]) -> list[str]:
     if isinstance(reason, Mapping):
         return [str(i) for i in reason.get("item_ids") or []]
     return []
+
+
+def recorded_language(manifest: Mapping[str, Any]) -> str | None:
+    """The catalog language a bundle's manifest records (None: a bundle from before it was).
+
+    See :func:`recsys.lang.bundle_language`.
+    """
+    if manifest.get("catalog_language") is None:
+        return None
+    return bundle_language(dict(manifest))
+
+
+def catalog_language(home: Home) -> str | None:
+    """The catalog language of the bundle published under ``home`` (None: none is, or unknown).
+
+    Read from the current bundle's ``manifest.json`` (see :func:`recorded_language`).
+    """
+    version = current_version(home.artifacts)
+    if version is None:
+        return None
+    try:
+        manifest = json.loads((home.artifacts / version / "manifest.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return recorded_language(manifest) if isinstance(manifest, dict) else None
 
 
 def requested_language(language: str | None, config: PitchConfig) -> str:
@@ -113,8 +142,13 @@ class PitchProvider:
         store: Store | None = None,
         model: PitchModel | None = None,
         encoder: TextEncoder | None = None,
+        catalog_language: str | Callable[[], str | None] | None = None,
     ) -> None:
         self.home = home
+        # the catalog's language (``auto`` follows it): given, a callable (e.g. the serving
+        # bundle's), else read from the bundle published under the home (catalog_language())
+        self._catalog_language = catalog_language
+        self._language_read: tuple[float, str | None] = (-1e9, None)  # (when, language)
         self.config = config or PitchConfig()
         self._store = store
         self._own_store = store is None
@@ -139,6 +173,25 @@ class PitchProvider:
                 self._store = open_store(self.home)
             return self._store
 
+    def catalog_language(self) -> str | None:
+        """The catalog's language, which ``auto`` follows (None: unknown; each product decides).
+
+        The one given to the constructor (a value or a callable), else the current bundle's
+        recorded ``catalog_language`` under the home, read again at most every
+        :data:`LANGUAGE_TTL_S` seconds (a new bundle may be published while serving).
+        """
+        given = self._catalog_language
+        if callable(given):
+            return given()
+        if given is not None:
+            return given
+        read_at, language = self._language_read
+        now = time.monotonic()
+        if now - read_at >= LANGUAGE_TTL_S:
+            language = catalog_language(self.home)
+            self._language_read = (now, language)
+        return language
+
     def _catalog(self, item_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         if not item_ids:
             return {}
@@ -158,7 +211,8 @@ class PitchProvider:
             items: the recommended items (an item dict with ``item_id``, optional catalog facts
                 and ``reason.item_ids`` is accepted too; see :func:`_as_mapping`).
             language: the pitch language asked for (None: ``config.language``); ``auto``
-                gives each item the language of its own text.
+                gives each item the catalog's language, or the other one when the item's own
+                text clearly is (:func:`recsys.pitch.facts.pitch_language`).
 
         Raises:
             InvalidInputError: for a language pitches are not written in.
@@ -168,6 +222,7 @@ class PitchProvider:
         recent_ids = list(dict.fromkeys(str(e.item_id) for e in history))[:50]
         rows = self._catalog(list({*recent_ids, *(str(i["item_id"]) for i in given)}))
         titles = {i: str(r["title"]) for i, r in rows.items() if r.get("title")}
+        catalog = self.catalog_language() if chosen == "auto" else None
         out = []
         for item, mapping in zip(items, given, strict=True):
             item_id = str(mapping["item_id"])
@@ -176,7 +231,7 @@ class PitchProvider:
                 history,
                 titles,
                 limit=self.config.recent_items,
-                language=pitch_language(facts, chosen),
+                language=pitch_language(facts, chosen, catalog),
                 prefer=reason_item_ids(item),
                 exclude=item_id,
             )

@@ -8,6 +8,8 @@ validator, a deterministic sentence from the catalog facts follows instead.
 
 from __future__ import annotations
 
+import re
+
 from recsys.pitch.facts import ItemFacts, ShopperContext
 
 # per language: link with a recent item (by action), link without one, category and price
@@ -54,7 +56,7 @@ _WORDS: dict[str, dict[str, str]] = {
         "added to cart": "因为您把{recent}加入了购物车，我们为您挑选了{title}。",
         "viewed": "因为您浏览了{recent}，我们为您挑选了{title}。",
         "plain": "为您挑选：{title}。",
-        "category": "选自我们的{category}专区。",
+        "category": "来自{category}专区。",
         "price": "售价{price}。",
     },
 }
@@ -94,18 +96,38 @@ def compose(link: str, sentence: str, language: str = "en") -> str:
     """The pitch a shopper reads: the link, then the model's (or the template's) sentence.
 
     Example:
-        >>> compose("为您挑选：保温杯。", "选自我们的厨房专区。", "zh")
-        '为您挑选：保温杯。选自我们的厨房专区。'
+        >>> compose("为您挑选：保温杯。", "来自厨房专区。", "zh")
+        '为您挑选：保温杯。来自厨房专区。'
     """
     return f"{link}{joiner(language)}{sentence}".strip() if sentence else link
 
 
+def category_name(category: str, language: str = "en") -> str:
+    """The category as the template sentence names it.
+
+    In Chinese, the last part of a category path (``服装/男装``: ``男装``) without a trailing
+    ``专区`` (the sentence says it); other languages keep the category as it is.
+
+    Example:
+        >>> category_name("服装/男装", "zh"), category_name("新品专区", "zh")
+        ('男装', '新品')
+    """
+    if language != "zh":
+        return category
+    last = re.split(r"\s*[>/|›»＞／]\s*", category.strip())[-1].strip() or category.strip()
+    return last.removesuffix("专区").strip()  # "" for a category named only 专区: not said
+
+
 def template_sentence(facts: ItemFacts, language: str = "en") -> str:
-    """The deterministic sentence after the link: category and price when known ('' if none)."""
+    """The deterministic sentence after the link: category and price when known ('' if none).
+
+    Chinese: ``来自跑步专区。售价¥399。`` (see :func:`category_name`).
+    """
     words = _words(language)
     parts = []
-    if facts.category:
-        parts.append(words["category"].format(category=facts.category))
+    category = category_name(facts.category, language) if facts.category else ""
+    if category:
+        parts.append(words["category"].format(category=category))
     price = facts.price_in(language)
     if price:
         parts.append(words["price"].format(price=price))

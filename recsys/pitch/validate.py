@@ -41,17 +41,25 @@ real output of the packaged model):
 Chinese (``zh``) sentences have no spaces and no capitals, so the rules read them differently:
 
 - names are found as substrings (:func:`names_product`; a title's short names are its core, the
-  title without bracketed parts or a trailing size, and without a leading brand);
+  title without bracketed parts or a trailing size, and without a leading brand); only Chinese
+  titles have Chinese names, looked up by name (:class:`CatalogNames`), and common words are
+  none: a shortened name under three characters, a category or kind word, a short name inside
+  five or more other titles ("杯子", "T恤", "小米");
 - ``length`` counts characters (``min_chars_zh`` to ``max_chars_zh``, 6 to 40 by default:
   about as long as 14 English words), not words;
 - ``fragment``: no end mark (。！？), an ellipsis, a colon or semicolon, unbalanced brackets
-  (（）【】《》「」) or a dangling conjunction (和, 与, 以及, ...) before the end;
+  (（）【】《》「」) or a dangling conjunction before the end (以及, 而且, ...; 和, 与, 及, 或, 跟
+  after a comma or after any word but those they end: 柔和, 触手可及 and 鞋跟 are finished);
 - ``sentences`` splits on 。！？ as well;
-- ``invented_number`` reads Chinese numerals (三, 五百, 两千五, 3千, 1.5万) and discounts (五折,
-  百分之五十) as well as digits, by value: ``五百毫升`` passes when the facts say 500; the
-  article-like ``一`` (一款, 一双) and idioms (一起, 十分, 百搭, 四季) are not numbers;
+- ``invented_number`` reads Chinese numerals (三, 五百, 两千五, 一万五, 3千, 1万5, 一点五, 半小时)
+  as well as digits, by value: ``五百毫升`` passes when the facts say 500; a percentage (50%,
+  百分之五十) must be one of the facts' percentages and a discount (五折, 8.5折) one of their
+  discounts; the article-like ``一`` (一款, 一个好帮手, but not 一年, 一个小时) and idioms (一起,
+  十分, 百搭, 四季; but not 十分钟, 二十分, 三千万) are not numbers;
 - ``invented_claim``, ``elsewhere``, ``prompt_leak``, ``first_person`` and ``profanity`` use
-  short Chinese lists (保修, 包邮, 品牌, 纯棉 ...; 访问, 官网; 顾客, 文案; 我, 本店);
+  short Chinese lists (保修, 包邮, 品牌, 纯棉, 第一, 全网, 最低, 限时, 秒杀, 买一送一, 券 ...;
+  访问, 官网; 顾客, 文案; 我, 本店); a claim is checked against the facts' text and attribute
+  values, not their keys ("质保: 无" states no warranty);
 - ``repetition`` also finds a phrase said twice in a row (舒适舒适) or any four characters twice;
 - ``unknown_name`` and ``odd_phrase`` are English only, as before.
 """
@@ -308,12 +316,18 @@ _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _CASED_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
 _CJK_CHARS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f"
 _CJK = f"[{_CJK_CHARS}]"
-_CJK_BOUNDARY = re.compile(f"(?<={_CJK})(?!{_CJK})|(?<!{_CJK})(?={_CJK})")
+_CJK_SEARCH = re.compile(_CJK)  # the characters recsys.lang.is_cjk accepts
+# a word where a run of Chinese is one word, apart from the Latin words and digits around it
+_WORD_CJK = re.compile(f"{_CJK}+|[^\\W_{_CJK_CHARS}]+", re.UNICODE)
 # . ! ? before a space or the end; a Chinese 。！？ anywhere; ! ? right before a Chinese character
 _SENTENCE_END = re.compile(f"[.!?]+(?=\\s|$)|[。！？]+|[!?]+(?={_CJK})")
 _PERCENT = re.compile(r"%|\bpercent\b|\bprozent\b|\bpour ?cent\b|\bpor ?ciento\b", re.IGNORECASE)
 _QUOTED = re.compile(r"[\"“”„«»《「『]|(?:^|\s)'[A-Z][^']{2,}'")
 _YEAR = re.compile(r"\((1[89]\d\d|20\d\d)\)")
+
+
+# every combining character (all below U+20000), deleted by str.translate: what accents become
+_COMBINING = dict.fromkeys(cp for cp in range(0x20000) if unicodedata.combining(chr(cp)))
 
 
 def normalize(text: str) -> str:
@@ -323,15 +337,15 @@ def normalize(text: str) -> str:
         >>> normalize("Café  Crème, 2-pack!")
         'cafe creme 2 pack'
     """
-    decomposed = unicodedata.normalize("NFKD", text)
-    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()
+    plain = unicodedata.normalize("NFKD", text).translate(_COMBINING).lower()
     if _has_cjk(plain):  # a run of Chinese is one word, apart from Latin words and digits
-        plain = _CJK_BOUNDARY.sub(" ", plain)
+        return " ".join(_WORD_CJK.findall(plain))
     return " ".join(_WORD.findall(plain))
 
 
 def _has_cjk(text: str) -> bool:
-    return any(is_cjk(ch) for ch in text)
+    """Whether ``text`` has a CJK ideograph (:func:`recsys.lang.is_cjk`, as one regex search)."""
+    return _CJK_SEARCH.search(text) is not None
 
 
 def compact(text: str) -> str:
@@ -376,7 +390,8 @@ CLAIM_PHRASES = frozenset(stems(p) for p in CLAIMS.split(","))
 
 # -- Chinese --------------------------------------------------------------------------------------
 # phrases the facts must state before a Chinese sentence may (substrings: brands, awards,
-# materials, warranties, offers, prices, popularity)
+# materials, warranties, offers, prices, popularity, and the absolute claims China's advertising
+# law bans: 最佳, 第一, 国家级 ...). Not 最 alone (最近, 最适合 are fine), nor 送 alone (送给家人)
 ZH_CLAIMS = (
     "品牌", "名牌", "大牌", "奢华", "奢侈", "限量", "独家", "获奖", "畅销", "热销",
     "爆款", "销量", "好评", "人气", "网红", "明星", "同款", "导演", "主演", "纯棉",
@@ -384,7 +399,17 @@ ZH_CLAIMS = (
     "保障", "包邮", "免费", "折扣", "打折", "优惠", "特价", "促销", "降价", "便宜",
     "实惠", "划算", "性价比", "退款", "退货", "赠品", "赠送", "发货", "送货", "新款",
     "最新", "上市", "正品", "进口", "专利",
+    # absolute claims
+    "最低", "最便宜", "最好", "最佳", "最优", "最强", "最棒", "最高级", "最先进", "最顶级",
+    "最受欢迎", "最火", "第一", "首选", "首款", "全网", "全球", "全国", "顶级", "国家级",
+    "世界级", "极致", "极品", "王牌", "冠军", "领先",
+    # offers, prices and urgency
+    "秒杀", "限时", "抢购", "满减", "立减", "直降", "半价", "低价", "底价", "买一送一",
+    "加送", "附送", "券", "返现", "返利", "清仓", "包退", "包换", "退换", "运费",
+    "下单", "仅剩", "库存", "手慢无", "快来", "赶快", "赶紧",
 )  # fmt: skip
+# words that contain a claim but state none ("第一时间": at once)
+_ZH_CLAIM_EXCEPTIONS = ("第一时间",)
 ZH_ELSEWHERE = (
     "访问", "光临", "网站", "官网", "网店", "链接", "点击", "别家", "其他店", "淘宝",
     "京东", "天猫", "拼多多",
@@ -392,9 +417,19 @@ ZH_ELSEWHERE = (
 ZH_PROMPT_WORDS = ("事实", "句子", "文案", "指令", "购物者", "顾客", "客户", "商品信息")
 ZH_FIRST_PERSON = ("我", "本店", "咱")
 ZH_PROFANITY = ("他妈", "妈的", "傻逼", "狗屎", "混蛋", "王八蛋", "去死", "屁话")
-# a sentence does not end on a conjunction
+# a sentence does not end on a conjunction: these anywhere before the end mark
 ZH_DANGLING = (
-    "和", "与", "及", "或", "跟", "以及", "而且", "并且", "但是", "因为", "所以", "还有",
+    "以及", "并且", "而且", "或者", "还有", "同时", "但是", "不过", "然而", "而是", "因为",
+    "所以", "以便", "例如", "比如", "抑或",
+)  # fmt: skip
+# one-character conjunctions: dangling at the end right after a comma, or after any word but
+# the common words they end (柔和, 温和, 触手可及, 鞋跟 are finished sentences)
+ZH_DANGLING_CHARS = "和与及或跟"
+ZH_WORDS_ENDING_LIKE_A_CONJUNCTION = (
+    "柔和", "温和", "暖和", "平和", "缓和", "祥和", "谦和", "随和", "调和", "中和", "饱和",
+    "总和", "融和", "和和", "可及", "普及", "涉及", "不及", "企及", "所及", "遍及", "顾及",
+    "来得及", "参与", "给与", "鞋跟", "高跟", "后跟", "脚跟", "平跟", "低跟", "中跟", "粗跟",
+    "细跟", "坡跟", "紧跟",
 )  # fmt: skip
 _ZH_BRACKETS = (("（", "）"), ("【", "】"), ("《", "》"), ("「", "」"), ("『", "』"), ("“", "”"))
 # bracketed parts and a trailing size or pack of a title ("保温杯（黑色）500ml"): a shorter name
@@ -405,6 +440,15 @@ _SIZE_TAIL = re.compile(
     re.IGNORECASE,
 )
 BRAND_KEYS = ("brand", "品牌", "manufacturer")
+# attribute values that say "yes": the key itself is then a fact ("防水: 是" states 防水)
+_YES = frozenset({"是", "有", "支持", "yes", "true", "y", "1", "✓", "√"})
+# a Chinese product name shorter than this is no name when it is not the whole title: "T恤"
+# from "T恤（白色）" is a common word, not a product
+MIN_DERIVED_NAME_CHARS_ZH = 3
+# a Chinese name of at most GENERIC_NAME_CHARS characters that is inside at least
+# GENERIC_TITLES other titles is a common word of the catalog ("水杯", "小米"), not a product
+GENERIC_TITLES = 5
+GENERIC_NAME_CHARS = 6
 
 # Chinese numerals: digits, units, and the runs they form ("五百", "两千五", "3千", "1.5万")
 _ZH_DIGITS = {
@@ -413,8 +457,14 @@ _ZH_DIGITS = {
 }  # fmt: skip
 _ZH_UNITS = {"十": 10, "百": 100, "千": 1000}
 _ZH_BIG = {"万": 10_000, "亿": 100_000_000}
+_ZH_DIGIT_CHARS = "零〇一二两三四五六七八九"
 _ZH_NUMERALS = "零〇一二两三四五六七八九十百千万亿"
-_ZH_NUMBER = re.compile(rf"\d+(?:[.,]\d+)*(?:[{_ZH_NUMERALS}]+)?|[{_ZH_NUMERALS}]+")
+_DIGIT_RUN = r"\d+(?:[.,]\d+)*"
+# digits and numerals mixed ("1万5", "3千"), with a decimal 点 between numerals ("一点五")
+_ZH_NUMBER = (
+    rf"(?:{_DIGIT_RUN}|[{_ZH_NUMERALS}])"
+    rf"(?:{_DIGIT_RUN}|[{_ZH_NUMERALS}]|(?<=[{_ZH_NUMERALS}])点(?=[{_ZH_DIGIT_CHARS}]))*"
+)
 # words with a numeral in them that state no number ("一起", "十分", "百搭", "四季")
 ZH_NUMERAL_WORDS = (
     "一起", "一定", "一直", "一样", "一些", "一切", "一般", "一流", "一致", "一体",
@@ -425,64 +475,176 @@ ZH_NUMERAL_WORDS = (
     "百搭", "百变", "万能", "万用", "千姿百态", "三思", "两全其美", "两者", "五彩",
     "五颜六色", "七彩", "四季", "四面八方", "一方面", "第一时间",
 )  # fmt: skip
-# after a lone 一 these make it a quantity ("一年保修"); otherwise it is an article ("一款")
+# after a lone 一 (or 一个) these make it a quantity ("一年保修", "一个小时"); otherwise it is an
+# article ("一款", "一个好帮手")
 _ZH_MEASURES = (
     "年", "折", "倍", "天", "月", "周", "星期", "小时", "分钟", "秒", "升", "毫升",
     "克", "千克", "公斤", "斤", "米", "厘米", "毫米", "寸", "码", "元", "块", "岁",
-    "度", "%", "成",
+    "度", "%", "成", "像素", "毫安", "瓦", "帧", "公里", "千米", "季度",
 )  # fmt: skip
-_ZH_PERCENT = re.compile(rf"百分之|[%％]|(?:\d|[{_ZH_NUMERALS}])折")
+_MEASURE = "|".join(map(re.escape, sorted(_ZH_MEASURES, key=len, reverse=True)))
+_MEASURE_AFTER = re.compile(rf"\s*个?(?:{_MEASURE})")
+# an idiom is no number only with no numeral next to it and no unit after it: 十分 is "very",
+# but 十分钟 is ten minutes, 二十分 twenty, 三千万 thirty million, 一点五 one and a half
+_ZH_IDIOM = re.compile(
+    rf"(?<![{_ZH_NUMERALS}\d点.])"
+    + "(?:"
+    + "|".join(map(re.escape, sorted(ZH_NUMERAL_WORDS, key=len, reverse=True)))
+    + ")"
+    + rf"(?![{_ZH_NUMERALS}\d]|钟|\s*个?(?:{_MEASURE}))"
+)
+# a quantity: a number, maybe 百分之 before it (a percentage), 个半 after it (and a half), and
+# % or 折 after it (a percentage, a discount: not 折叠, 折扣); 百分百; 半 before a unit
+_FOLD_WORDS = "叠扣痕射服腾纸断合弯线页边角起"
+_ZH_QUANTITY = re.compile(
+    r"(?P<full>百分之?百)"
+    rf"|(?P<pct>百分之)?(?P<num>{_ZH_NUMBER})"
+    rf"(?P<half>个半(?=\s*(?:{_MEASURE})))?"
+    rf"(?P<unit>\s*[%％]|折(?![{_FOLD_WORDS}]))?"
+    rf"|(?<![{_ZH_NUMERALS}\d])(?P<halfonly>半)(?=\s*个?(?:{_MEASURE}))"
+)
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """One number a Chinese text states.
+
+    Attributes:
+        token: the text of it (``"五百"``, ``"3000"``, ``"百分之五十"``, ``"五折"``).
+        value: its value; None for plain digits (compared as written, like English numbers).
+        kind: ``""``, ``"percent"`` (50%, 百分之五十: value 50) or ``"discount"`` (五折: 5).
+    """
+
+    token: str
+    value: float | None
+    kind: str = ""
+
+
+def _digits_value(text: str) -> float:
+    """Digits with thousands commas (``3,000``) or a decimal point or comma (``1.5``, ``1,5``)."""
+    if re.fullmatch(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?", text):
+        return float(text.replace(",", ""))
+    return float(text.replace(",", "."))
 
 
 def chinese_number(token: str) -> float | None:
-    """The value of a number written with Chinese numerals, maybe after digits (None if none).
+    """The value of a number in Chinese numerals, digits or both (None if it is none).
+
+    Units multiply what is before them (三千万: 30,000,000); a single digit after a unit of a
+    hundred or more stands for the next lower place (两千五: 2500, 一万五: 15,000, 1万5:
+    15,000); 点 is a decimal point (一点五: 1.5); numerals without a unit are read digit by
+    digit (二〇二四: 2024).
 
     Example:
         >>> [chinese_number(t) for t in ("三", "五百", "两千五", "3千", "1.5万", "二〇二四")]
         [3.0, 500.0, 2500.0, 3000.0, 15000.0, 2024.0]
+        >>> [chinese_number(t) for t in ("一万一千", "三万五", "1万5", "一点五", "三千万")]
+        [11000.0, 35000.0, 15000.0, 1.5, 30000000.0]
     """
-    lead = re.match(r"\d+(?:\.\d+)?", token)
-    rest = token[lead.end() :] if lead else token
-    if not rest or any(
-        ch not in _ZH_DIGITS and ch not in _ZH_UNITS and ch not in _ZH_BIG for ch in rest
-    ):
-        return float(lead.group()) if lead and not rest else None
-    if lead is None and len(rest) > 1 and all(ch in _ZH_DIGITS for ch in rest):
-        return float("".join(str(_ZH_DIGITS[ch]) for ch in rest))  # 二〇二四: digit by digit
-    total = section = 0.0
-    number = float(lead.group()) if lead else 0.0
-    seen = lead is not None
-    last_unit = 0
-    for i, ch in enumerate(rest):
-        if ch in _ZH_DIGITS:
-            number, seen = float(_ZH_DIGITS[ch]), True
-            if i == len(rest) - 1 and last_unit >= 100 and rest[i - 1] in _ZH_UNITS:
-                number *= last_unit / 10  # 两千五: 2500, 三百五: 350
-        elif ch in _ZH_UNITS:
-            last_unit = _ZH_UNITS[ch]
-            section += (number if seen else 1.0) * last_unit
-            number, seen = 0.0, False
+    if re.fullmatch(_DIGIT_RUN, token):
+        return _digits_value(token)
+    whole, _, fraction = token.partition("点")
+    scale = 1.0
+    if fraction:  # 一点五 (1.5), 一点五万 (15,000): decimals, then maybe 万 or 亿
+        digits = fraction.rstrip("万亿")
+        if not digits or any(ch not in _ZH_DIGITS for ch in digits):
+            return None
+        for big in fraction[len(digits) :]:
+            scale *= _ZH_BIG[big]
+    atoms: list[tuple[str, float | None]] = []  # (text, value): value None for a unit
+    for match in re.finditer(rf"{_DIGIT_RUN}|.", whole, flags=re.S):
+        part = match.group()
+        if part[0].isdigit():
+            atoms.append((part, _digits_value(part)))
+        elif part in _ZH_DIGITS:
+            atoms.append((part, float(_ZH_DIGITS[part])))
+        elif part in _ZH_UNITS or part in _ZH_BIG:
+            atoms.append((part, None))
         else:
-            section = (section + number) * _ZH_BIG[ch] or float(_ZH_BIG[ch])
-            total += section
-            section, number, seen, last_unit = 0.0, 0.0, False, 0
-    return total + section + number
+            return None
+    if not atoms:
+        return None
+    if fraction:
+        decimals = float("0." + "".join(str(_ZH_DIGITS[ch]) for ch in digits))
+        integer = chinese_number(whole)
+        return None if integer is None else (integer + decimals) * scale
+    if len(atoms) > 1 and all(text in _ZH_DIGITS for text, _ in atoms):
+        return float("".join(str(_ZH_DIGITS[text]) for text, _ in atoms))  # 二〇二四
+    total = section = 0.0
+    number: float | None = None
+    last_unit = 0
+    after_unit = False
+    for i, (text, value) in enumerate(atoms):
+        if value is not None:
+            number = value
+            single = len(text) == 1
+            if i == len(atoms) - 1 and after_unit and last_unit >= 100 and single:
+                number = value * last_unit / 10  # 两千五: 2500, 一万五: 15,000
+            after_unit = False
+            continue
+        if text in _ZH_UNITS:
+            last_unit = _ZH_UNITS[text]
+            section += (1.0 if number is None else number) * last_unit
+        elif text == "万":
+            last_unit = _ZH_BIG[text]
+            total += (section + (number or 0.0) or 1.0) * last_unit
+            section = 0.0
+        else:  # 亿: everything before it is counted in 亿
+            last_unit = _ZH_BIG[text]
+            total = (total + section + (number or 0.0) or 1.0) * last_unit
+            section = 0.0
+        number, after_unit = None, True
+    return total + section + (number or 0.0)
+
+
+def _zh_quantities(text: str) -> list[Quantity]:
+    """The numbers a Chinese text states, percentages and discounts marked.
+
+    Idioms (一起, 十分, 百搭) are no numbers unless a numeral or a unit is next to them (十分钟);
+    a lone 一 is an article (一款) unless a unit follows it (一年, 一个小时), and 每一 is "every"
+    (每一天); 半 before a unit is
+    0.5 (半小时), 个半 after a number adds 0.5 (一个半小时: 1.5).
+    """
+    text = _ZH_IDIOM.sub(" ", text)
+    found: list[Quantity] = []
+    for match in _ZH_QUANTITY.finditer(text):
+        if match.group("full"):
+            found.append(Quantity(match.group(), 100.0, "percent"))
+            continue
+        if match.group("halfonly"):
+            found.append(Quantity(match.group(), 0.5))
+            continue
+        token, unit = match.group("num"), (match.group("unit") or "").strip()
+        kind = "percent" if match.group("pct") or unit in ("%", "％") else ""
+        kind = "discount" if unit == "折" and not kind else kind
+        if not kind and not match.group("half") and re.fullmatch(_DIGIT_RUN, token):
+            found.append(Quantity(token, None))
+            continue
+        value = chinese_number(token)
+        if value is None:
+            continue
+        if (
+            token == "一"
+            and not kind
+            and not match.group("half")
+            and (not _MEASURE_AFTER.match(text, match.end()) or text[: match.start()][-1:] == "每")
+        ):
+            continue  # "一款", "一双": an article; "每一天": every day; not a count
+        if match.group("half"):
+            value += 0.5
+        if kind == "discount" and value >= 10:
+            value /= 10  # 八五折, 95折: 8.5
+        found.append(Quantity(match.group().strip(), value, kind))
+    return found
 
 
 def _zh_numbers(text: str) -> list[tuple[str, float | None]]:
     """Numbers a Chinese text states: ``(token, value)``; value None for plain digits."""
-    for word in ZH_NUMERAL_WORDS:
-        text = text.replace(word, " ")
-    found: list[tuple[str, float | None]] = []
-    for match in _ZH_NUMBER.finditer(text):
-        token = match.group()
-        if re.fullmatch(r"\d+(?:[.,]\d+)*", token):
-            found.append((token, None))
-            continue
-        if token == "一" and not text[match.end() :].lstrip().startswith(_ZH_MEASURES):
-            continue  # "一款", "一双": an article, not a count
-        found.append((token, chinese_number(token)))
-    return found
+    return [(q.token, q.value) for q in _zh_quantities(text)]
+
+
+def _rounded(value: float) -> float:
+    return round(value, 6)
 
 
 def _number_values(facts: ItemFacts) -> set[float]:
@@ -493,12 +655,69 @@ def _number_values(facts: ItemFacts) -> set[float]:
             for reading in (token.replace(",", ""), token.replace(",", ".")):
                 number = _float(reading)
                 if number is not None:
-                    values.add(number)
+                    values.add(_rounded(number))
         else:
-            values.add(value)
+            values.add(_rounded(value))
     if facts.price is not None:
-        values.add(float(facts.price))
+        values.add(_rounded(float(facts.price)))
     return values
+
+
+def _zh_claim_text(facts: ItemFacts) -> str:
+    """What a Chinese claim is checked against: the facts' text and attribute values.
+
+    Attribute keys are not facts ("质保: 无" states no warranty), except a brand key with a value
+    (the product has a brand: 品牌) and a key whose value says yes ("防水: 是").
+    """
+    parts = [facts.title, facts.kind, facts.category, facts.price_text, facts.description]
+    for key, value in facts.attributes:
+        parts.append(value)
+        if key.lower() in BRAND_KEYS and value.strip():
+            parts.append("品牌")
+        elif value.strip().lower() in _YES:
+            parts.append(key)
+    return compact(" ".join(p for p in parts if p))
+
+
+def _invented_claim_zh(text: str, facts: ItemFacts) -> bool:
+    """Whether a Chinese sentence makes a claim (:data:`ZH_CLAIMS`) the facts do not."""
+    text_c, facts_c = compact(text), _zh_claim_text(facts)
+    for word in _ZH_CLAIM_EXCEPTIONS:
+        text_c = text_c.replace(word, " ")
+    if any(c in text_c and c not in facts_c for c in ZH_CLAIMS):
+        return True
+    offer = re.compile(rf"买[{_ZH_NUMERALS}\d]+送")  # 买二送一, 买1送1
+    return any(m.group() not in facts_c for m in offer.finditer(text_c))
+
+
+def _invented_number_zh(text: str, facts: ItemFacts) -> bool:
+    """Whether a Chinese sentence states a number, percentage or discount the facts do not.
+
+    Numbers compare by value (五百 is 500); a percentage must be one of the facts'
+    percentages (百分之五十 is 50%), a discount (五折) must be in the facts as written or with the
+    same value (5折).
+    """
+    facts_text = unicodedata.normalize("NFKC", facts.fact_text())
+    allowed, values = _allowed_numbers(facts), _number_values(facts)
+    stated = _zh_quantities(facts_text)
+    percents = {_rounded(q.value) for q in stated if q.kind == "percent" and q.value is not None}
+    discounts = {_rounded(q.value) for q in stated if q.kind == "discount" and q.value is not None}
+    for quantity in _zh_quantities(unicodedata.normalize("NFKC", text)):
+        token, value = quantity.token, quantity.value
+        if value is None:  # digits: as in English, or the same value in other words
+            reading = token.rstrip(".,")
+            known = token in allowed or reading in allowed
+            number = _float(reading.replace(",", ""))
+            known = known or (number is not None and _rounded(number) in values)
+        elif quantity.kind == "percent":
+            known = _rounded(value) in percents
+        elif quantity.kind == "discount":
+            known = token in facts_text or _rounded(value) in discounts
+        else:
+            known = _rounded(value) in values
+        if not known:
+            return True
+    return False
 
 
 def title_names(title: str) -> list[str]:
@@ -508,12 +727,20 @@ def title_names(title: str) -> list[str]:
         >>> title_names("【新品】保温杯（黑色）500ml")
         ['【新品】保温杯（黑色）500ml', '【新品】保温杯（黑色）', '保温杯 500ml', '保温杯']
     """
+    return list(_title_names(title))
+
+
+def _title_names(title: str) -> dict[str, str]:
+    """:func:`title_names`, each with its :func:`compact` form (name -> compact name)."""
     title = title.strip()
     names = [title, core_title(title)]
     bare = _BRACKETED.sub(" ", title).strip()
     names += [_SIZE_TAIL.sub("", title).strip(), bare, _SIZE_TAIL.sub("", bare).strip()]
-    names = [n for n in names if len(compact(n)) >= 2]
-    return list(dict.fromkeys(names))
+    out: dict[str, str] = {}
+    for name in names:
+        if name not in out and len(short := compact(name)) >= 2:
+            out[name] = short
+    return out
 
 
 def product_names(facts: ItemFacts) -> list[str]:
@@ -554,6 +781,14 @@ def names_product(text: str, facts: ItemFacts) -> bool:
 class CatalogNames:
     """What a sentence may not name: the catalog's titles and its category vocabulary.
 
+    Chinese titles are matched as substrings (no word boundaries), by their short names
+    (:func:`title_names`) kept in :attr:`cjk_names`, a dict keyed by name; a sentence is checked
+    by looking up its substrings of the lengths those names have. A Chinese name is no product
+    name when it is a common word of the catalog: a shortened name under
+    :data:`MIN_DERIVED_NAME_CHARS_ZH` characters ("T恤" from "T恤（白色）"), a category or kind
+    word of the vocabulary ("杯子"), or a short name inside :data:`GENERIC_TITLES` or more other
+    titles ("小米" in "小米手环8", "小米电视", ...).
+
     Example:
         >>> names = CatalogNames({"r1": "Running shoes", "k1": "Chef knife set"})
         >>> names.mentioned("Pair it with a chef knife set.", allowed={"r1"})
@@ -566,25 +801,59 @@ class CatalogNames:
         vocabulary: Iterable[str] = (),
     ) -> None:
         pairs = titles.items() if isinstance(titles, Mapping) else titles
+        vocabulary = list(vocabulary)
         # first word -> [(item id, words, single)]; "single": one distinctive word ("Heat",
         # "The Crow"), matched only when capitalised mid-sentence
         self._by_first: dict[str, list[tuple[str, tuple[str, ...], bool]]] = {}
         self._count = 0
-        # Chinese titles (any short name with a CJK character), matched as substrings
-        self._cjk: list[tuple[str, str]] = []
+        # Chinese short names (compact form, with a CJK character) -> ids of the items so named
+        self.cjk_names: dict[str, list[str]] = {}
+        cjk_titles: list[tuple[str, str]] = []  # (item id, compact title)
         for item_id, title in pairs:
-            cjk_names = {compact(n) for n in title_names(str(title)) if _has_cjk(n)}
-            self._cjk += [(str(item_id), name) for name in sorted(cjk_names, key=len)]
-            words = tuple(normalize(core_title(str(title))).split())
+            item_id, title = str(item_id), str(title)
+            if _has_cjk(title):  # only Chinese titles have Chinese names: English ones skip this
+                full = compact(title)
+                cjk_titles.append((item_id, full))
+                for short in _title_names(title).values():
+                    if not _has_cjk(short) or (
+                        short != full and len(short) < MIN_DERIVED_NAME_CHARS_ZH
+                    ):
+                        continue
+                    owners = self.cjk_names.setdefault(short, [])
+                    if item_id not in owners:
+                        owners.append(item_id)
+            words = tuple(normalize(core_title(title)).split())
             content = [w for w in words if w not in STOPWORDS]
             if not content:
                 continue
             single = len(content) == 1
             key = content[0] if single else words[0]
             match = (content[0],) if single else words
-            self._by_first.setdefault(key, []).append((str(item_id), match, single))
+            self._by_first.setdefault(key, []).append((item_id, match, single))
             self._count += 1
+        self._drop_common_names(cjk_titles, vocabulary)
+        # the lengths the Chinese names have, shortest first (a sentence's substrings looked up)
+        self._cjk_lengths = sorted({len(name) for name in self.cjk_names})
         self.vocabulary = _vocabulary(vocabulary)
+
+    def _drop_common_names(self, titles: list[tuple[str, str]], vocabulary: list[str]) -> None:
+        """Drop Chinese names that are common words: category/kind words, names in many titles."""
+        words = {compact(part) for word in vocabulary for part in re.split(r"[|,/;>]", str(word))}
+        for name in words & self.cjk_names.keys():
+            del self.cjk_names[name]
+        short = {name for name in self.cjk_names if len(name) <= GENERIC_NAME_CHARS}
+        if not short:
+            return
+        lengths = sorted({len(name) for name in short})
+        inside: dict[str, int] = {}  # name -> titles it is inside, its own items' aside
+        for item_id, full in titles:
+            found = {full[i : i + n] for n in lengths for i in range(len(full) - n + 1)} & short
+            for name in found:
+                if item_id not in self.cjk_names[name]:
+                    inside[name] = inside.get(name, 0) + 1
+        for name, count in inside.items():
+            if count >= GENERIC_TITLES:
+                del self.cjk_names[name]
 
     @classmethod
     def from_catalog(cls, rows: Iterable[Mapping[str, Any]]) -> CatalogNames:
@@ -642,7 +911,7 @@ class CatalogNames:
                         found.append(item_id)
                 elif tuple(words[i : i + len(match)]) == match:
                     found.append(item_id)
-        if self._cjk and _has_cjk(text):
+        if self.cjk_names and _has_cjk(text):
             # no word boundaries: a name anywhere in a stretch of the text between masked titles,
             # unless it is part of a masked title itself ("跑步鞋" in "轻便男士跑步鞋")
             masked_list = list(masked)
@@ -650,11 +919,25 @@ class CatalogNames:
                 compact(p) for p in _mask_titles(text, masked_list, token="\x00").split("\x00")
             ]
             own = [compact(t) for t in masked_list]
-            for item_id, name in self._cjk:
-                if item_id in allowed or item_id in found or any(name in o for o in own):
-                    continue
-                if any(name in piece for piece in pieces):
-                    found.append(item_id)
+            for piece in pieces:
+                for name in self._cjk_names_in(piece):
+                    if any(name in o for o in own):
+                        continue
+                    found += [
+                        i for i in self.cjk_names[name] if i not in allowed and i not in found
+                    ]
+        return found
+
+    def _cjk_names_in(self, piece: str) -> list[str]:
+        """The Chinese names that are substrings of ``piece`` (compact), in text order."""
+        found: list[str] = []
+        for start in range(len(piece)):
+            for length in self._cjk_lengths:
+                if start + length > len(piece):
+                    break
+                name = piece[start : start + length]
+                if name in self.cjk_names and name not in found:
+                    found.append(name)
         return found
 
 
@@ -778,10 +1061,26 @@ def _fragment_zh(text: str) -> bool:
         return True
     if re.search(r"[:：;；]", text) or sum(map(is_cjk, text)) < 4:
         return True
-    if text.rstrip("。！？!? ").endswith(ZH_DANGLING):
+    if _dangling_zh(text.rstrip("。！？!? ")):
         return True
     pairs = (*_ZH_BRACKETS, ("(", ")"), ("[", "]"))
     return any(text.count(a) != text.count(b) for a, b in pairs) or text.count('"') % 2 == 1
+
+
+def _dangling_zh(text: str) -> bool:
+    """Whether a Chinese sentence (without its end mark) ends on a conjunction.
+
+    Example:
+        >>> [_dangling_zh(t) for t in ("适合上班族和", "触感格外柔和", "触手可及", "轻便，以及")]
+        [True, False, False, True]
+    """
+    if text.endswith(ZH_DANGLING):
+        return True
+    if not text or text[-1] not in ZH_DANGLING_CHARS:
+        return False
+    if len(text) == 1 or text[-2] in "，,、；;：:":
+        return True
+    return not text.endswith(ZH_WORDS_ENDING_LIKE_A_CONJUNCTION)
 
 
 def _repetition_zh(text: str) -> bool:
@@ -945,24 +1244,11 @@ def _validate_zh(
     text_stems, fact_stems = stems(masked), stems(facts.fact_text())
     if names is not None and _invented_categories(text_stems, fact_stems, names.vocabulary):
         problems.append("invented_category")
-    facts_text = unicodedata.normalize("NFKC", facts.fact_text())
-    folded = unicodedata.normalize("NFKC", masked)
-    allowed, values = _allowed_numbers(facts), _number_values(facts)
-    for token, value in _zh_numbers(folded):
-        if value is None:  # digits: as in English, or the same value in other words
-            reading = token.rstrip(".,")
-            known = token in allowed or reading in allowed
-            known = known or _float(reading.replace(",", "")) in values
-        else:
-            known = value in values
-        if not known:
-            problems.append("invented_number")
-            break
-    if _ZH_PERCENT.search(folded) and not _ZH_PERCENT.search(facts_text):
+    if _invented_number_zh(masked, facts):
         problems.append("invented_number")
-    text_c, facts_c = compact(masked), compact(facts.fact_text())
-    if any(c in text_c and c not in facts_c for c in ZH_CLAIMS):
+    if _invented_claim_zh(masked, facts):
         problems.append("invented_claim")
+    text_c = compact(masked)
     if any(w in text_c for w in ZH_ELSEWHERE):
         problems.append("elsewhere")
     if any(w in text_c for w in ZH_PROMPT_WORDS):

@@ -23,7 +23,7 @@ from recsys.pitch.backends import PitchModel
 from recsys.pitch.cache import CacheKey, PitchCache
 from recsys.pitch.config import PitchConfig
 from recsys.pitch.facts import ItemFacts, ShopperContext
-from recsys.pitch.prompt import LANGUAGE_NAMES, PROMPT_VERSION, build_messages
+from recsys.pitch.prompt import LANGUAGE_NAMES, build_messages, prompt_version
 from recsys.pitch.template import compose, link_sentence, template_pitch
 from recsys.pitch.validate import CatalogNames, Verdict, validate
 from recsys.text import TextEncoder
@@ -42,8 +42,11 @@ _QUOTES = "\"'“”„«»「」『』"
 _LEAD = re.compile(
     r"^(?:(?:pitch|answer|sentence|response)\s*:|(?:文案|回答|答案|句子)\s*[:：])\s*", re.IGNORECASE
 )
-# a sentence ends at . ! ? before a space or the end, or at a Chinese 。！？
-_END = re.compile(r"[.!?](?=\s|$)|[。！？]")
+# a sentence ends at . ! ? before a space or the end, at a Chinese 。！？, or at ! ? right before a
+# Chinese character (as the validator splits sentences: "很轻!穿着舒适。" is two)
+_END = re.compile(
+    r"[.!?](?=\s|$)|[。！？]|[!?](?=[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f])"
+)
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,8 @@ def clean_sample(text: str) -> str:
         'This film is a gentle comedy.'
         >>> clean_sample("文案：这款保温杯小巧轻便。它还能保温一整天")
         '这款保温杯小巧轻便。'
+        >>> clean_sample("很轻!穿着舒适。")
+        '很轻!'
     """
     text = text.strip().split("\n")[0].strip()
     if not text:  # an empty reply (a model that ends at once): the validator says "empty"
@@ -164,7 +169,8 @@ class PitchWriter:
 
     def key(self, facts: ItemFacts, context: ShopperContext) -> CacheKey:
         """The cache key of a pitch for ``facts`` and ``context``."""
-        return CacheKey(facts.item_id, context.key(), PROMPT_VERSION, self.model_name)
+        version = prompt_version(context.language)
+        return CacheKey(facts.item_id, context.key(), version, self.model_name)
 
     def cached(self, facts: ItemFacts, context: ShopperContext) -> Pitch | None:
         """The cached pitch, if any (a cached template fallback is reported as ``template``)."""
@@ -207,6 +213,9 @@ class PitchWriter:
     def language_reason(self, language: str) -> str:
         """Why the model does not write ``language``, in words.
 
+        The model is "the local model" with the ``local`` backend (the packaged one), else it is
+        named ("the model openai/qwen2.5 writes English only; ...").
+
         Example:
             >>> PitchWriter(local_model).language_reason("zh")
             'the local model writes English only; Chinese pitches use the template'
@@ -214,7 +223,10 @@ class PitchWriter:
         languages = getattr(self.model, "languages", None) or ()
         known = " and ".join(LANGUAGE_NAMES.get(lang, lang) for lang in languages) or "no language"
         name = LANGUAGE_NAMES.get(language, language)
-        return f"the local model writes {known} only; {name} pitches use the template"
+        model = (
+            "the local model" if self.config.backend == "local" else f"the model {self.model_name}"
+        )
+        return f"{model} writes {known} only; {name} pitches use the template"
 
     def encoder_for(self, language: str) -> TextEncoder | None:
         """The encoder that re-ranks samples in ``language`` (None: no re-ranking).
@@ -255,19 +267,23 @@ class PitchWriter:
             return Verdict(False, (*verdict.problems, "unlikely"))
         return verdict
 
+    def max_new_tokens(self, language: str) -> int:
+        """The generation length cap for a sentence in ``language`` (Chinese has its own)."""
+        cfg = self.config
+        return cfg.max_new_tokens_zh if language == "zh" else cfg.max_new_tokens
+
     def _generate(
-        self, messages: list[dict[str, str]], n: int, seed: int
+        self, messages: list[dict[str, str]], n: int, seed: int, language: str = "en"
     ) -> list[tuple[str, float | None]]:
         """``n`` replies with their scores (None when the model gives no score)."""
         assert self.model is not None
         cfg = self.config
+        limit = self.max_new_tokens(language)
         scored = getattr(self.model, "generate_scored", None)
         if callable(scored):
-            return list(
-                scored(messages, n, cfg.max_new_tokens, cfg.temperature, seed, one_sentence=True)
-            )
+            return list(scored(messages, n, limit, cfg.temperature, seed, one_sentence=True))
         texts = self.model.generate(
-            messages, n=n, max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, seed=seed
+            messages, n=n, max_new_tokens=limit, temperature=cfg.temperature, seed=seed
         )
         return [(text, None) for text in texts]
 
@@ -326,7 +342,7 @@ class PitchWriter:
                 if i and elapsed + longest > cfg.budget_s:  # it would end past the budget
                     break
                 sample_started = time.perf_counter()
-                raw = self._generate(messages, 1 if one_by_one else n, seed + i)
+                raw = self._generate(messages, 1 if one_by_one else n, seed + i, context.language)
                 longest = max(longest, time.perf_counter() - sample_started)
                 batch = [clean_sample(text) for text, _ in raw]
                 samples += batch

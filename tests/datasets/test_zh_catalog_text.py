@@ -2,8 +2,10 @@
 
 Known answers from the catalog's construction: every product has a category, and 120 have a
 faithful English translation. The multilingual model must find same-category products and
-translation partners; MiniLM, which reads Chinese as noise, is shown not to (why ``auto`` picks
-the multilingual model for this catalog).
+translation partners; MiniLM, which barely reads Chinese (title precision 0.59, against 0.07 by
+chance), is shown not to (why ``auto`` picks the multilingual model for this catalog). Plain
+character overlap (TF-IDF) finds same-category Chinese titles as well as the model does
+(benchmarks/multilingual.py), so the translation pairs are the test of meaning here.
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ def test_content_similar_products_share_the_category(
     ours = _precision_at_10(multilingual.encode(titles), cats)
     minilm = _precision_at_10(encoder.encode(titles), cats)
     assert ours >= 0.9  # measured 0.94
-    assert ours > minilm + 0.2  # MiniLM measured 0.58
+    assert ours > minilm + 0.2  # MiniLM measured 0.59
 
 
 def test_translated_products_find_their_partner_in_the_top_3(
@@ -76,10 +78,11 @@ def test_translated_products_find_their_partner_in_the_top_3(
     own = np.arange(len(en))
     # Chinese -> the 120 English texts: every product finds its translation
     assert _partner_in_top3(multilingual.encode(zh_trans), multilingual.encode(en), own).all()
-    # English -> the 360 Chinese products: 119 of 120; the miss is "Sanzhixiong Hand-Torn Beef
-    # Jerky, 500 g" (三只熊: a brand name transliterated), whose top 3 are other 500 g beef
-    # jerkies, one of them 手撕牛肉干 500克 by another brand
+    # English -> the 360 Chinese products: 118 of 120. The misses are brand names transliterated
+    # ("Jiaweifang Hand-Torn Beef Jerky, 500 g" for 嘉味坊 手撕牛肉干 500克, whose top 3 are
+    # other brands' 500 g beef jerky; "Mingshan Premium Tieguanyin Oolong Tea, 250 g", whose top
+    # 3 are other 250 g teas)
     found = _partner_in_top3(multilingual.encode(en), multilingual.encode(zh_all), partner)
     assert found.mean() >= 0.98
     minilm = _partner_in_top3(encoder.encode(en), encoder.encode(zh_all), partner)
-    assert minilm.mean() < 0.3  # measured 0.17
+    assert minilm.mean() < 0.3  # measured 0.18

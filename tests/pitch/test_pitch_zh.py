@@ -124,7 +124,7 @@ def test_chinese_link_sentence_for_each_action(action: str | None, link: str) ->
 
 def test_chinese_template_pitch_exactly() -> None:
     assert template_pitch(SHOES, ZH) == (
-        "因为您购买了速干跑步袜，我们为您挑选了轻便透气男士跑步鞋。选自我们的跑步专区。售价¥399。"
+        "因为您购买了速干跑步袜，我们为您挑选了轻便透气男士跑步鞋。来自跑步专区。售价¥399。"
     )
     bare = ItemFacts("z9", "竹制砧板")
     assert template_pitch(bare, ShopperContext((), "zh")) == "为您挑选：竹制砧板。"
@@ -183,14 +183,12 @@ def test_provider_picks_each_products_language_and_a_call_overrides_it(
         )
         assert (english.language, chinese.language) == ("en", "zh")
         assert chinese.text == (
-            "因为您购买了Running socks，我们为您挑选了轻便透气男士跑步鞋。"
-            "选自我们的跑步专区。售价¥399。"
+            "因为您购买了Running socks，我们为您挑选了轻便透气男士跑步鞋。来自跑步专区。售价¥399。"
         )
         assert (chinese.source, chinese.fallback) == ("template", None)  # no model: no fallback
         both_zh = p.pitches_for("run1", history, items, language="zh")
         assert both_zh[0].text == (
-            "因为您购买了Running socks，我们为您挑选了Running shoes。"
-            "选自我们的Running专区。售价10欧元。"
+            "因为您购买了Running socks，我们为您挑选了Running shoes。来自Running专区。售价10欧元。"
         )
         both_en = p.pitches_for("run1", history, items, language="en")
         assert both_en[1].text.startswith("Because you bought Running socks, we picked 轻便透气")
@@ -314,6 +312,7 @@ def test_api_answer_carries_the_fallback_reason(
             assert (pitch["source"], pitch["fallback"]) == ("template", "model_language")
             assert pitch["fallback_reason"] == REASON and pitch["text"].startswith("因为您")
         english = client.get(url).get_json()  # auto: the shop's items are English
+        assert english["items"], english
         assert all("fallback" not in item["pitch"] for item in english["items"])
     finally:
         app.extensions["recsys"].close()
@@ -337,7 +336,7 @@ def test_openai_backend_gets_a_chinese_prompt_and_a_chinese_answer(server: FakeS
     assert [m["role"] for m in messages] == ["system", "user"]  # no started English answer
     assert messages[0]["content"] == SYSTEM_ZH
     request = messages[1]["content"]
-    assert "类别: 跑步" in request and "简体中文" in request and "Begin your answer" not in request
+    assert "类别：跑步" in request and "简体中文" in request and "Begin your answer" not in request
     assert SHOES.title not in request  # the model never sees the title
     for message in messages:  # the words around the data are Chinese
         assert cjk_share([message["content"].replace("<facts>", "")]) > 0.8
@@ -357,7 +356,7 @@ def test_openai_chinese_answer_that_invents_a_warranty_gives_the_template(
 
 def test_build_messages_in_chinese_and_english() -> None:
     zh = build_messages(SHOES, "zh")
-    assert zh[0]["content"] == SYSTEM_ZH and "描述: 网面鞋身透气" in zh[1]["content"]
+    assert zh[0]["content"] == SYSTEM_ZH and "描述：网面鞋身透气" in zh[1]["content"]
     en = build_messages(ItemFacts("r1", "Running shoes", "Running", kind="shoes"), "en")
     assert en[-1] == {"role": "assistant", "content": "These shoes are"}  # as before
 
