@@ -55,11 +55,11 @@ demo-zh: export RECSYS_HOME = $(CURDIR)/var/demo-zh
 demo-zh: $(STAMP)
 	$(BIN)/recsys load-demo --dataset zh-shop
 	$(BIN)/recsys train
-	$(BIN)/recsys recommend u0007 -n 5
-	$(BIN)/recsys recommend u0007 -n 3 --lang en
+	$(BIN)/recsys recommend u0005 -n 5
+	$(BIN)/recsys recommend u0005 -n 3 --lang en
 	$(BIN)/recsys similar sku0001 -n 5 --mode content
 	# the local pitch model writes English only: Chinese pitches are the template, and say so
-	$(BIN)/recsys pitch u0007 -n 3
+	$(BIN)/recsys pitch u0005 -n 3
 	$(BIN)/recsys info
 	BIN=$(BIN) DEMO_SET=zh DEMO_PORT=$${DEMO_ZH_PORT:-8001} bash api/demo.sh
 

@@ -40,14 +40,14 @@ run() {  # print a curl command, run it, print its answer (shortened)
 if [ "${DEMO_SET:-en}" = zh ]; then  # the Chinese shop of `make demo-zh` (synthetic data)
     echo
     echo "== HTTP API of the synthetic Chinese shop on $URL (log: $LOG) =="
-    run "curl -s '$URL/v1/users/u0007/recommendations?n=3&explain=true'"  # reasons in Chinese
-    run "curl -s '$URL/v1/users/u0007/recommendations?n=2&explain=true&lang=en'"
+    run "curl -s '$URL/v1/users/u0005/recommendations?n=3&explain=true'"  # reasons in Chinese
+    run "curl -s '$URL/v1/users/u0005/recommendations?n=2&explain=true&lang=en'"
     run "curl -s '$URL/v1/items/sku0001/similar?n=3&mode=content'"
-    run "curl -s '$URL/v1/users/u0007/recommendations?n=2&pitch=true&pitch_wait_ms=0'"
+    run "curl -s '$URL/v1/users/u0005/recommendations?n=2&pitch=true&pitch_wait_ms=0'"
     # text is normalised once, at import (NFKC): full-width letters and spaces fold
     run "curl -s -X PUT $URL/v1/items -H 'Authorization: Bearer $KEY' -H 'Content-Type: application/json' -d '{\"items\": [{\"item_id\": \"sku-new-1\", \"title\": \"ＹＯＧＡ　瑜伽垫 加厚防滑\", \"category\": \"户外露营\"}]}'"
     run "curl -s -X PUT $URL/v1/items -H 'Authorization: Bearer $KEY' -H 'Content-Type: application/json' -d '{\"items\": [{\"item_id\": \"sku-new-2\", \"title\": \"\u3000\u3000\"}]}'"
-    run "curl -s '$URL/v1/users/u0007/recommendations?n=2&lang=fr'"
+    run "curl -s '$URL/v1/users/u0005/recommendations?n=2&lang=fr'"
     echo
     echo "(the Chinese shop's server is stopped; its data home is ${RECSYS_HOME:-var/demo-zh})"
     exit 0

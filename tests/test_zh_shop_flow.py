@@ -61,12 +61,12 @@ def test_load_demo_says_it_is_synthetic(tmp_path: Path, capsys: pytest.CaptureFi
 def test_recommendations_have_chinese_reasons_and_english_on_request(
     zh_home: Home, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _run(zh_home, "recommend", "u0007", "-n", "3", "--json")
+    _run(zh_home, "recommend", "u0005", "-n", "3", "--json")
     zh = json.loads(capsys.readouterr().out)
     reasons = [item["reason"]["text"] for item in zh["items"]]
     assert len(reasons) == 3
     assert all(r.startswith("因为您") for r in reasons), reasons
-    _run(zh_home, "recommend", "u0007", "-n", "3", "--json", "--lang", "en")
+    _run(zh_home, "recommend", "u0005", "-n", "3", "--json", "--lang", "en")
     en = json.loads(capsys.readouterr().out)
     assert [i["item_id"] for i in en["items"]] == [i["item_id"] for i in zh["items"]]
     assert all(i["reason"]["text"].startswith("Because you") for i in en["items"])
@@ -93,7 +93,7 @@ def test_pitches_are_chinese_templates_and_say_why(
     zh_home: Home, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The local model writes English only: it is never asked, and the answer says so."""
-    _run(zh_home, "pitch", "u0007", "-n", "2", "--json")
+    _run(zh_home, "pitch", "u0005", "-n", "2", "--json")
     rows = json.loads(capsys.readouterr().out)
     assert len(rows) == 2
     for row in rows:
