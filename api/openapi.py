@@ -19,6 +19,7 @@ from typing import Any, get_args
 
 from jsonschema import Draft4Validator
 
+from recsys.lang import invisible_class
 from recsys.pitch.writer import Source as PitchSource
 from recsys.serving.sources import reason_sources
 from recsys.store.importing import MAX_ID_LENGTH
@@ -34,6 +35,9 @@ MAX_EVENT_ID_LENGTH = 128
 NOT_BLANK = (
     "[^\\x00-\\x20\\x7f-\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]"
 )
+# A title needs one character that is not control, format or white space (recsys.lang's one
+# list; the importer refuses the same titles, so what this schema accepts is stored)
+VISIBLE_TITLE = "[^" + invisible_class(lambda c: f"\\u{c:04x}") + "]"
 _ID = {
     "type": "string",
     "minLength": 1,
@@ -248,7 +252,12 @@ SCHEMAS: dict[str, Any] = {
         "required": ["item_id", "title"],
         "properties": {
             "item_id": _ID,
-            "title": {"type": "string", "minLength": 1, "maxLength": 1000, "pattern": NOT_BLANK},
+            "title": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 1000,
+                "pattern": VISIBLE_TITLE,
+            },
             "description": {"type": "string", "maxLength": 20000},
             "category": {"type": "string", "maxLength": 256},
             "price": {"type": "number", "minimum": 0, "maximum": 1e12, "nullable": True},

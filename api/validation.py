@@ -29,6 +29,7 @@ from api.openapi import (
     MAX_CATEGORY_QUERY,
     MAX_EXCLUDE_QUERY,
     NOT_BLANK,
+    VISIBLE_TITLE,
     validator,
 )
 from recsys.errors import InvalidInputError
@@ -137,6 +138,11 @@ def _describe(error: Any) -> str:
             return _describe(best)
     if error.validator == "pattern" and NOT_BLANK in str(error.validator_value):
         return f"{where}: must not be blank (it is empty or only white space)"
+    if error.validator == "pattern" and error.validator_value == VISIBLE_TITLE:
+        return (
+            f"{where}: must have a visible character (it is empty or only white space, "
+            "control or format characters)"
+        )
     message = str(error.message)
     if len(message) > 300:
         message = message[:300] + "..."

@@ -188,7 +188,7 @@ def embedding_throughput(n_texts: int, batch_size: int) -> dict[str, Any]:
         f"Item {i}: " + " ".join(rng.choice(words, size=int(rng.integers(6, 30))))
         for i in range(n_texts)
     ]
-    config = TextConfig(batch_size=batch_size)
+    config = TextConfig(model="minilm", batch_size=batch_size)  # ours vs raw sentence-transformers
     ours = TextEncoder(config)
     ours.encode(["warm up"])
     raw = SentenceTransformer(

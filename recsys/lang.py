@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal, get_args
 
@@ -192,9 +192,53 @@ def normalize_text(text: str, keep_lines: bool = False) -> str:
     return _LINE_BREAKS.sub("\n", _SPACES_IN_LINE.sub(" ", folded)).strip(" \n")
 
 
+# The characters a title may not consist of alone: control (Cc), format (Cf) and white-space
+# (Zs, Zl, Zp) characters of the Basic Multilingual Plane, by Unicode 14 (tests/test_lang.py
+# checks the list against Python's database). The API's schema (``api.openapi.VISIBLE_TITLE``)
+# and the importer (a polars expression) are built from this one list, so a title the schema
+# accepts is one the importer accepts.
+INVISIBLE_RANGES: tuple[tuple[int, int], ...] = (
+    (0x0000, 0x0020),
+    (0x007F, 0x00A0),
+    (0x00AD, 0x00AD),
+    (0x0600, 0x0605),
+    (0x061C, 0x061C),
+    (0x06DD, 0x06DD),
+    (0x070F, 0x070F),
+    (0x0890, 0x0891),
+    (0x08E2, 0x08E2),
+    (0x1680, 0x1680),
+    (0x180E, 0x180E),
+    (0x2000, 0x200F),
+    (0x2028, 0x202F),
+    (0x205F, 0x2064),
+    (0x2066, 0x206F),
+    (0x3000, 0x3000),
+    (0xFEFF, 0xFEFF),
+    (0xFFF9, 0xFFFB),
+)
+
+
+def invisible_class(escape: Callable[[int], str]) -> str:
+    """The body of a regex character class of :data:`INVISIBLE_RANGES`.
+
+    ``escape`` writes one code point in the regex dialect at hand.
+    """
+    return "".join(
+        escape(lo) if lo == hi else f"{escape(lo)}-{escape(hi)}" for lo, hi in INVISIBLE_RANGES
+    )
+
+
+_VISIBLE = re.compile("[^" + invisible_class(lambda c: f"\\u{c:04x}") + "]")
+
+
 def has_visible(text: str) -> bool:
-    """Whether ``text`` has a letter, digit, symbol (emoji included) or punctuation mark."""
-    return any(unicodedata.category(char)[0] in "LNSP" for char in text)
+    """Whether ``text`` has a character outside :data:`INVISIBLE_RANGES`.
+
+    That is a letter, digit, mark, symbol, emoji, punctuation mark, or any other character that
+    is not a control, format or white-space character.
+    """
+    return _VISIBLE.search(text) is not None
 
 
 def bundle_language(manifest: dict[str, object]) -> ShopLanguage:

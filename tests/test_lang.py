@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 
 from recsys.errors import InvalidInputError
 from recsys.lang import (
+    INVISIBLE_RANGES,
     ScriptShares,
     bundle_language,
     cjk_share,
@@ -92,7 +95,16 @@ def test_normalize_text(raw: str, title: str, description: str) -> None:
 
 def test_has_visible() -> None:
     assert has_visible("👍") and has_visible("—") and has_visible("7") and has_visible("鞋")
-    assert not has_visible("\u200b\u200c\u200d") and not has_visible("  ")
+    assert has_visible("\u0301") and has_visible("\U00045d1b")  # a mark; unassigned
+    assert not has_visible("\u200b\u200c\u200d") and not has_visible("  \x07\u2028")
+
+
+def test_the_invisible_list_is_the_bmp_control_format_and_space_characters() -> None:
+    """The list is written out (the API schema is built from it); Python's database checks it."""
+    listed = {c for lo, hi in INVISIBLE_RANGES for c in range(lo, hi + 1)}
+    wanted = {"Cc", "Cf", "Zs", "Zl", "Zp"}
+    bmp = {c for c in range(0x10000) if unicodedata.category(chr(c)) in wanted}
+    assert listed == bmp
 
 
 def test_bundle_language_defaults_to_english_for_old_bundles() -> None:

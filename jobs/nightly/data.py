@@ -16,7 +16,7 @@ from jobs.nightly.run_report import DataSummary, iso
 from recsys.nightly.config import NightlyConfig
 from recsys.store.contract import Store
 from recsys.store.sqlite import CATALOG_COLUMNS
-from recsys.training import TrainingData, read_training_data
+from recsys.training import TrainingData, read_training_data, trained_config
 
 FINGERPRINT_ITEM_COLUMNS = CATALOG_COLUMNS
 
@@ -25,10 +25,12 @@ def data_fingerprint(events: pl.DataFrame, catalog: pl.DataFrame, config: Nightl
     """SHA-256 of the event set, the catalog facts and the training config (order-independent).
 
     Equal fingerprints mean training would see exactly the same data with the same config.
-    ``updated_at`` is left out, so re-importing an unchanged catalog changes nothing.
+    ``updated_at`` is left out, so re-importing an unchanged catalog changes nothing. The
+    config is the one training would record (``[text] model = "auto"`` decided), so ``auto``
+    and the model it picks count as the same config.
     """
     h = hashlib.sha256()
-    h.update(config.train.config_hash().encode())
+    h.update(trained_config(catalog, config.train).config_hash().encode())
     h.update(metadata.version("polars").encode())  # row hashes are stable within one version
     frames = (
         events.select("user_id", "item_id", "type", "ts", "session_id"),

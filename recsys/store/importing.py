@@ -44,7 +44,7 @@ import polars as pl
 
 from recsys.config import EVENT_TYPES
 from recsys.errors import ImportRejectedError, InvalidInputError
-from recsys.lang import KEPT_PUNCTUATION, normalize_text
+from recsys.lang import KEPT_PUNCTUATION, invisible_class, normalize_text
 from recsys.store.contract import Store
 from recsys.store.sqlite import ITEM_COLUMNS
 
@@ -883,6 +883,11 @@ _WS = (
 _CTRL = r"\x00-\x08\x0E-\x1F\x7F-\x{84}\x{86}-\x{9F}"
 
 
+# recsys.lang's list of invisible characters, as a Rust regex class (the API's title pattern
+# is built from the same list)
+_VISIBLE_TITLE = "[^" + invisible_class(lambda c: f"\\x{{{c:04X}}}") + "]"
+
+
 def normalized_text(column: str | pl.Expr, keep_lines: bool = False) -> pl.Expr:
     """:func:`recsys.lang.normalize_text` as a polars expression (NFKC, once, at import)."""
     expr = pl.col(column) if isinstance(column, str) else column
@@ -975,8 +980,8 @@ def validate_items(
         _id_problem("item_id"),
         pl.when(pl.col("title").is_null() | (pl.col("title") == ""))
         .then(pl.lit("missing title"))
-        .when(~pl.col("title").str.contains(r"[\p{L}\p{N}\p{S}\p{P}]"))
-        .then(pl.lit("title has only invisible characters (no letter, digit, symbol or mark)"))
+        .when(~pl.col("title").str.contains(_VISIBLE_TITLE))
+        .then(pl.lit("title has only invisible characters (white space, control or format)"))
         .otherwise(None),
         pl.when(has_price & (pl.col("price").is_null() | pl.col("price").is_nan()))
         .then(pl.format("unparsable price '{}'", pl.col("_price_raw")))

@@ -7,11 +7,13 @@ reference) on every string, and bad titles must be refused with a reason a perso
 from __future__ import annotations
 
 import json
+import re
 
 import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from api.openapi import VISIBLE_TITLE
 from recsys.lang import normalize_text
 from recsys.store.importing import normalized_text, validate_items
 
@@ -83,7 +85,7 @@ def test_bad_titles_get_clear_errors_and_good_odd_ones_pass() -> None:
     assert [str(e) for e in errors] == [
         "line 1: missing title",
         "line 2: missing title",
-        "line 3: title has only invisible characters (no letter, digit, symbol or mark)",
+        "line 3: title has only invisible characters (white space, control or format)",
     ]
     assert valid["title"].to_list() == ["👍🏽", "\u202bمرحبا\u202c", "T恤 T-shirt 男款"]
 
@@ -105,3 +107,13 @@ def test_attributes_nested_too_deep_refuse_the_row_not_the_import() -> None:
     valid, errors = validate_items(frame, now=1.8e9)
     assert [str(e) for e in errors] == ["line 1: attributes must be a JSON object"]
     assert valid["title"].to_list() == ["Fine"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(texts)
+def test_the_api_schema_and_the_importer_refuse_the_same_titles(title: str) -> None:
+    """``PUT /v1/items`` checks titles with the schema first: any title it lets through must be
+    stored, or a schema-valid request is refused (what the schemathesis fuzz test checks)."""
+    schema_ok = re.search(VISIBLE_TITLE, title) is not None
+    valid, _ = validate_items(pl.DataFrame({"item_id": ["i1"], "title": [title]}), now=1.8e9)
+    assert schema_ok == (valid.height == 1), repr(title)
