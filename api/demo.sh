@@ -34,7 +34,8 @@ curl -sf -o /dev/null "$URL/readyz" || { echo "server did not become ready" >&2;
 run() {  # print a curl command, run it, print its answer (shortened)
     echo
     echo "\$ $1"
-    eval "$1" | head -c 700
+    # shortened by characters, not bytes: a cut inside a Chinese character is not valid UTF-8
+    eval "$1" | "$BIN/python" -c 'import sys; sys.stdout.write(sys.stdin.read()[:700])'
     echo
 }
 if [ "${DEMO_SET:-en}" = zh ]; then  # the Chinese shop of `make demo-zh` (synthetic data)
