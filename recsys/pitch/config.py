@@ -22,13 +22,11 @@ Backend = Literal["local", "openai", "template"]
 # ``auto``: the catalog's language, unless a product's own text is clearly the other (Chinese or
 # English; ``recsys.pitch.facts.pitch_language``)
 Language = Literal["auto", "en", "de", "fr", "es", "zh"]
-PitchLanguage = Literal["en", "de", "fr", "es", "zh"]  # a language a pitch is written in
 Precision = Literal["fp32", "bf16", "int8", "int4"]
 Runtime = Literal["onnx", "transformers", "llamacpp"]
 
 BACKENDS: tuple[str, ...] = get_args(Backend)
 LANGUAGES: tuple[str, ...] = get_args(Language)
-PITCH_LANGUAGES: tuple[str, ...] = get_args(PitchLanguage)
 PRECISIONS: tuple[str, ...] = get_args(Precision)
 RUNTIMES: tuple[str, ...] = get_args(Runtime)
 

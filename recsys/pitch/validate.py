@@ -40,8 +40,8 @@ real output of the packaged model):
 
 Chinese (``zh``) sentences have no spaces and no capitals, so the rules read them differently:
 
-- names are found as substrings (:func:`names_product`; a title's short names are its core, the
-  title without bracketed parts or a trailing size, and without a leading brand); only Chinese
+- names are found as substrings (a title's short names, :func:`title_names`, are its core, the
+  title without bracketed parts or a trailing size); only Chinese
   titles have Chinese names, looked up by name (:class:`CatalogNames`), and common words are
   none: a shortened name under three characters, a category or kind word, a short name inside
   five or more other titles ("杯子", "T恤", "小米");
@@ -84,7 +84,6 @@ __all__ = [
     "chinese_number",
     "core_title",
     "count_sentences",
-    "names_product",
     "normalize",
     "product_names",
     "validate",
@@ -753,29 +752,6 @@ def product_names(facts: ItemFacts) -> list[str]:
     for brand in brands:
         names += [n[len(brand) :].strip() for n in names if n.lower().startswith(brand.lower())]
     return list(dict.fromkeys(n for n in names if len(compact(n)) >= 2))
-
-
-def names_product(text: str, facts: ItemFacts) -> bool:
-    """Whether ``text`` names the product: one of its :func:`product_names`.
-
-    A Chinese name counts as a substring (Chinese has no word boundaries), any other as whole
-    words.
-
-    Example:
-        >>> cup = ItemFacts("c1", "不锈钢保温杯（黑色）500ml")
-        >>> names_product("这款不锈钢保温杯适合通勤。", cup)
-        True
-        >>> names_product("这款杯子很好。", cup)
-        False
-    """
-    text_words, text_compact = normalize(text), compact(text)
-    for name in product_names(facts):
-        if _has_cjk(name):
-            if compact(name) in text_compact:
-                return True
-        elif _contains(text_words, normalize(name)):
-            return True
-    return False
 
 
 class CatalogNames:
