@@ -249,8 +249,10 @@ def choose_catalog_text_model(catalog: pl.DataFrame, config: TrainConfig) -> Tex
     ``[text] model = "auto"`` decides by its titles and descriptions (see
     :func:`recsys.text.choose_text_model`).
     """
-    step = max(1, catalog.height // LANGUAGE_SAMPLE)
-    sample = catalog.gather_every(step) if catalog.height else catalog
+    # rows spread evenly, two texts each: at most LANGUAGE_SAMPLE texts, so the choice reads
+    # them all (cut here, in polars, before any long description becomes a Python string)
+    rows = LANGUAGE_SAMPLE // 2
+    sample = catalog.gather_every(-(-catalog.height // rows)) if catalog.height else catalog
     texts: list[str] = []
     for column in ("title", "description"):
         if column in sample.columns:

@@ -79,6 +79,7 @@ import numpy as np
 import polars as pl
 
 from recsys.errors import InvalidInputError
+from recsys.store.schema import EVENT_SCHEMA, ITEM_SCHEMA
 
 SYNTHETIC_NOTE = (
     "zh-shop is synthetic: generated products and simulated shoppers, not a real shop's data"
@@ -2447,17 +2448,7 @@ def _catalog_frame(products: list[_Product]) -> pl.DataFrame:
             "attributes": [p.attributes() for p in products],
             "updated_at": [p.launch for p in products],
         },
-        schema={
-            "item_id": pl.String,
-            "title": pl.String,
-            "description": pl.String,
-            "category": pl.String,
-            "price": pl.Float64,
-            "currency": pl.String,
-            "in_stock": pl.Boolean,
-            "attributes": pl.String,
-            "updated_at": pl.Float64,
-        },
+        schema=ITEM_SCHEMA,
     )
 
 
@@ -2730,13 +2721,7 @@ class _Shop:
     def events(self) -> pl.DataFrame:
         frame = pl.DataFrame(
             {**self.columns, "ts": self.stamps, "session_id": self.sessions},
-            schema={
-                "user_id": pl.String,
-                "item_id": pl.String,
-                "type": pl.String,
-                "ts": pl.Float64,
-                "session_id": pl.String,
-            },
+            schema=EVENT_SCHEMA,
         )
         return frame.filter(pl.col("ts") < self.end).sort(["user_id", "ts"], maintain_order=True)
 

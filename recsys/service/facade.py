@@ -108,7 +108,7 @@ def _answer_user(
     if ranked is not None:
         erased, changed = _list_state(snap, store, user_id)
         if not (erased or changed or reasons) and history is None:
-            answer = rec.recommend_ranked(ranked, n, filters, language)
+            answer = rec.recommend_ranked(ranked, n, filters)
             if answer is not None:
                 return served(snap.bundle, answer, "precomputed")
     elif user_idx >= 0:
@@ -169,7 +169,7 @@ def _answer_offline(
         ranked = _usable_list(snap, snap.bundle.users.index(user_id), True)
         answer = None
         if ranked is not None:
-            answer = rec.recommend_ranked(ranked, n, filters, language)
+            answer = rec.recommend_ranked(ranked, n, filters)
         if answer is not None:
             return served(snap.bundle, answer, "precomputed")
     answer = rec.recommend_user(

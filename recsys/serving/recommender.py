@@ -240,12 +240,11 @@ class HybridRecommender:
         ranked: RankedList,
         n: int,
         filters: Filters | None = None,
-        language: ShopLanguage | None = None,
     ) -> Recommendations | None:
         """Answer from a precomputed :class:`RankedList` (see :meth:`ranked_list`).
 
-        Its reasons are bare (the top source only, blank ``text``), so they read the same in
-        every ``language``; the argument is taken so callers pass a request's language alike.
+        Its reasons are bare (the top source only, blank ``text``): they read the same in every
+        language.
 
         Returns:
             The answer, or None when the list cannot give ``n`` items or the request needs a live

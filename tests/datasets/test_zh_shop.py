@@ -30,27 +30,10 @@ from recsys.datasets.zh_shop import (
 from recsys.errors import InvalidInputError
 from recsys.home import Home
 from recsys.store import SQLiteStore
+from recsys.store.schema import EVENT_SCHEMA, ITEM_SCHEMA
 from recsys.types import EVENT_TYPES
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
-CATALOG_SCHEMA = {
-    "item_id": pl.String,
-    "title": pl.String,
-    "description": pl.String,
-    "category": pl.String,
-    "price": pl.Float64,
-    "currency": pl.String,
-    "in_stock": pl.Boolean,
-    "attributes": pl.String,
-    "updated_at": pl.Float64,
-}
-EVENT_SCHEMA = {
-    "user_id": pl.String,
-    "item_id": pl.String,
-    "type": pl.String,
-    "ts": pl.Float64,
-    "session_id": pl.String,
-}
 END_TS = START_TS + 60 * DAY  # the default period: 60 days
 
 
@@ -114,7 +97,7 @@ def test_catalog_does_not_depend_on_the_number_of_shoppers(
 # ---------------------------------------------------------------------------- catalog
 def test_catalog_schema_matches_the_store(shop: tuple[pl.DataFrame, pl.DataFrame]) -> None:
     _, catalog = shop
-    assert dict(catalog.schema) == CATALOG_SCHEMA
+    assert dict(catalog.schema) == ITEM_SCHEMA
     assert catalog.null_count().sum_horizontal().item() == 0
 
 

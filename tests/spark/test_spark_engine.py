@@ -20,7 +20,7 @@ from recsys.serving.precompute import rank_every_user
 from recsys.spark.engine import SparkEngine
 from recsys.spark.session import SparkSettings
 from recsys.store import SQLiteStore
-from recsys.text import TextEncoder
+from recsys.text import TextEncoder, item_text
 from recsys.training import train
 
 if TYPE_CHECKING:
@@ -42,6 +42,17 @@ def _stock(home: Home, shop: tuple[pl.DataFrame, pl.DataFrame]) -> None:
         store.upsert_items(catalog)
         store.add_events(events)
         store.add_events(more)
+
+
+def _embedded_texts(catalog: pl.DataFrame) -> list[str]:
+    """The text training embeds for each catalog row, in order."""
+    return [
+        item_text(
+            r["title"], r["category"], r["description"], r["attributes"],
+            SMALL.text.max_description_chars,
+        )
+        for r in catalog.iter_rows(named=True)
+    ]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -86,20 +97,12 @@ def test_lists_from_executors_equal_the_local_ranking(spark_home: tuple) -> None
 def test_texts_embedded_on_executors_match_the_local_model(
     spark_home: tuple, encoder: TextEncoder, shop: tuple[pl.DataFrame, pl.DataFrame]
 ) -> None:
-    from recsys.text import item_text
-
     home, report = spark_home
     bundle = load_bundle(home.artifacts)
     assert report.n_embedded == int(bundle.text_mask.sum()) == 10
     assert bundle.text_vectors is not None
     catalog = shop[1]
-    texts = [
-        item_text(
-            r["title"], r["category"], r["description"], r["attributes"],
-            SMALL.text.max_description_chars,
-        )
-        for r in catalog.iter_rows(named=True)
-    ]  # fmt: skip
+    texts = _embedded_texts(catalog)
     rows = bundle.items.indices(catalog["item_id"].to_list())
     np.testing.assert_allclose(bundle.text_vectors[rows], encoder.encode(texts), atol=1e-5)
 
@@ -178,7 +181,7 @@ def test_a_chinese_catalog_is_embedded_on_executors_with_the_multilingual_model(
 ) -> None:
     """``auto`` is decided on the driver, so the executors load the model the bundle records."""
     from recsys.datasets.zh_shop import zh_shop
-    from recsys.text import MULTILINGUAL, item_text
+    from recsys.text import MULTILINGUAL
 
     events, catalog = zh_shop(seed=7, n_users=80)
     home = Home(tmp_path / "home").ensure()
@@ -191,13 +194,7 @@ def test_a_chinese_catalog_is_embedded_on_executors_with_the_multilingual_model(
     assert bundle.config.text.model == MULTILINGUAL
     assert bundle.manifest["catalog_language"] == "zh"
     assert bundle.manifest["text_model"]["requested"] == "auto"
-    texts = [
-        item_text(
-            r["title"], r["category"], r["description"], r["attributes"],
-            SMALL.text.max_description_chars,
-        )
-        for r in catalog.iter_rows(named=True)
-    ]  # fmt: skip
+    texts = _embedded_texts(catalog)
     rows = bundle.items.indices(catalog["item_id"].to_list())
     assert bundle.text_vectors is not None and bundle.text_vectors.shape[1] == 512
     np.testing.assert_allclose(bundle.text_vectors[rows], multilingual.encode(texts), atol=1e-5)
