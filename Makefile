@@ -10,8 +10,8 @@ STAMP := $(VENV)/.installed
 export RECSYS_HOME ?= $(CURDIR)/var/demo
 PYTEST_ARGS ?=
 
-.PHONY: venv pitch-model demo demo-zh test test-heavy test-spark test-postgres test-llm test-all lint fmt bench \
-	clean
+.PHONY: venv pitch-model demo demo-zh test test-heavy test-spark test-postgres test-browser test-llm \
+	test-all lint fmt bench clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,15 @@ demo: $(STAMP) pitch-model
 	$(BIN)/recsys pitch 1 -n 3
 	$(BIN)/recsys pitch 1 -n 3 --backend template
 	$(BIN)/recsys info
+	# an A/B experiment (the hybrid ranker against the popular items), filled by simulated
+	# shoppers who click what matches their taste; then its report, and the shoppers' segments
+	$(BIN)/recsys experiment status demo-ab >/dev/null 2>&1 || \
+		$(BIN)/recsys experiment create demo-ab --variant control=current \
+			--variant popular=holdout=popular --metric ctr
+	$(BIN)/recsys experiment simulate --rounds 4 --shoppers 400 --yes
+	$(BIN)/recsys experiment report demo-ab >/dev/null  # writes reports/experiments/demo-ab.*
+	head -n 26 $(RECSYS_HOME)/reports/experiments/demo-ab.md
+	$(BIN)/recsys insights
 	# the same flow for a Chinese shop (its own data home, var/demo-zh)
 	$(MAKE) --no-print-directory demo-zh
 	# the HTTP API: start gunicorn, run curl examples; stays up only when run from a terminal
@@ -64,11 +73,11 @@ demo-zh: $(STAMP)
 	BIN=$(BIN) DEMO_SET=zh DEMO_PORT=$${DEMO_ZH_PORT:-8001} bash api/demo.sh
 
 test: $(STAMP)
-	$(BIN)/pytest -m "not slow and not llm and not spark and not postgres" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not slow and not llm and not spark and not postgres and not browser" $(PYTEST_ARGS)
 
 # the slow tests skipped by `make test` (real server, SIGKILL, fuzzing, full ML-100K); CI runs them
 test-heavy: $(STAMP)
-	$(BIN)/pytest -m "slow and not llm and not spark and not postgres" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "slow and not llm and not spark and not postgres and not browser" $(PYTEST_ARGS)
 
 # the Spark engine's tests (a local[2] session, a standalone cluster on 127.0.0.1; needs Java 17+):
 # the [spark] extra (pyspark, pyarrow) is installed into the venv once, again when pyproject changes
@@ -98,6 +107,26 @@ $(POSTGRES_STAMP): $(STAMP) pyproject.toml
 
 test-postgres: $(POSTGRES_STAMP)
 	$(BIN)/pytest -m postgres $(PYTEST_ARGS)
+
+# the browser tests (tests/browser: the dashboard and the demo storefront in headless Chromium,
+# driven by Selenium; screenshots: RECSYS_SCREENSHOTS=docs/screenshots make test-browser): the
+# [browser] extra (selenium) is installed into the venv once, again when pyproject changes, and
+# the Debian packages chromium, chromium-driver and fonts-wqy-microhei (CJK text) when no
+# /usr/bin/chromium exists (sudo unless root); nothing is downloaded at run time
+BROWSER_STAMP := $(VENV)/.browser-installed
+
+$(BROWSER_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/pip install -q -e '.[browser]'
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then \
+		echo "Chromium is installed: $$(/usr/bin/chromium --version 2>/dev/null)"; else \
+		sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$sudo apt-get update && \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver \
+			fonts-wqy-microhei; fi
+	touch $(BROWSER_STAMP)
+
+test-browser: $(BROWSER_STAMP)
+	$(BIN)/pytest -m browser $(PYTEST_ARGS)
 
 # the tests that load the real packaged language model (minutes on 2 CPU cores)
 test-llm: $(STAMP) pitch-model

@@ -11,6 +11,7 @@ and the lean request path (:mod:`api.fastpath`), so both validate and answer ali
 
 from __future__ import annotations
 
+import logging
 from typing import Any, cast
 
 from api.errors import ApiError
@@ -31,6 +32,8 @@ from recsys.service import ServedRecommendations
 from recsys.service.served import item_record
 from recsys.types import SIMILAR_MODES, SimilarMode
 
+log = logging.getLogger(__name__)
+
 # the API's ``RecommendedItem`` object: the library's one JSON shape of an item, which the CLI's
 # ``--json`` writes too
 item_json = item_record
@@ -44,12 +47,22 @@ def items_json(answer: ServedRecommendations, reasons: bool) -> list[dict[str, A
     ]
 
 
+def answer_ids(answer: ServedRecommendations) -> dict[str, Any]:
+    """The answer's ``recommendation_id``, ``experiment`` and ``variant`` (null outside one)."""
+    return {
+        "recommendation_id": answer.recommendation_id,
+        "experiment": answer.experiment,
+        "variant": answer.variant,
+    }
+
+
 def session_json(answer: ServedRecommendations, reasons: bool) -> dict[str, Any]:
     """A ``SessionRecommendations`` object, all but ``request_id``."""
     return {
         "model_version": answer.model_version,
         "strategy": answer.strategy,
         "items": items_json(answer, reasons),
+        **answer_ids(answer),
     }
 
 
@@ -63,6 +76,7 @@ def similar_json(
         "model_version": answer.model_version,
         "strategy": answer.strategy,
         "items": items_json(answer, reasons),
+        **answer_ids(answer),
     }
 
 
@@ -101,16 +115,31 @@ def user_answer(api: ApiState, user_id: str, args: Args) -> dict[str, Any]:
         reasons=reasons or pitch,
         language=language,
     )
+    asked = pitch
+    if answer.pitch is not None:  # the shopper's experiment variant turns pitches on or off
+        pitch = answer.pitch
+        if pitch and history is None:
+            history = service.user_history(user_id)
     items = items_json(answer, reasons)
-    if pitch and history is not None and items:
-        provider = api.pitch_provider()
-        if provider is None:
+    provider = api.pitch_provider() if pitch and history is not None and items else None
+    if pitch and history is not None and items and provider is None:
+        if asked:
             raise ApiError(503, "pitch_unavailable", "no pitch writer is installed on this server")
+        log.warning("variant %s has pitches on, but no pitch writer is installed", answer.variant)
+    if pitch and history is not None and items and provider is not None:
         pitches = provider.pitches_for(
             user_id, history.events, answer.items, int(wait_ms or 0), language=language
         )
+        counter = api.metrics.pitches
+        configured = getattr(getattr(provider, "config", None), "backend", "template")
         for entry, p in zip(items, pitches, strict=False):
             entry["pitch"] = {"text": p.text, "source": p.source}
+            # the template answering a configured model is a fallback (the writer's own word,
+            # or a template where the configured backend is not the template)
+            fell_back = bool(getattr(p, "fallback", None)) or (
+                p.source == "template" and configured != "template"
+            )
+            counter.labels(source=p.source, fallback=str(fell_back).lower()).inc()
             fallback = getattr(p, "fallback", None)
             if fallback:  # why the configured model did not write it ("model_language")
                 entry["pitch"]["fallback"] = fallback
@@ -122,6 +151,7 @@ def user_answer(api: ApiState, user_id: str, args: Args) -> dict[str, Any]:
         "strategy": answer.strategy,
         "ranking": answer.ranking,
         "items": items,
+        **answer_ids(answer),
     }
 
 

@@ -110,6 +110,8 @@ def create_app(
     if cfg.watch:
         service.start_watcher(cfg.swap_poll_s)
         atexit.register(service.stop_watcher)
+    # the experiment answers queued in this process are written when it exits cleanly
+    atexit.register(service.flush_exposures)
 
     @app.before_request
     def _request_id() -> None:
@@ -123,11 +125,14 @@ def create_app(
     init_metrics(app, api_state.metrics, service.served_version)
     register_error_handlers(app)
 
-    from api.routes import events, items, recommendations, system, users
+    from api.routes import events, experiments, items, recommendations, system, users
 
-    for module in (system, users, items, recommendations, events):
+    for module in (system, users, items, recommendations, events, experiments):
         app.register_blueprint(module.bp)
     app.register_blueprint(users.erasures)
+    from api.pages import register_pages  # the dashboard; the demo storefront if cfg.demo_pages
+
+    register_pages(app, cfg)
     if cfg.fast_path:
         from api.fastpath import FastPath
 

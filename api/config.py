@@ -69,6 +69,9 @@ class ApiConfig(Config):
     watch: bool = True  # run the background swap watcher (tests may drive refresh() by hand)
     precomputed: bool = True  # answer unchanged users from the bundle's lists (False: all live)
     fast_path: bool = True  # serve user recs, similar items, sessions without Flask's dispatch
+    # serve the demo storefront at /demo (docs/pages.md); it hands the first write key to every
+    # visitor's browser, so never on a public server (`make demo` turns it on)
+    demo_pages: bool = False
     # the pitch writer of ?pitch=true (the config file's [pitch] table; not read from the env)
     pitch: PitchConfig = field(default_factory=PitchConfig)
 

@@ -13,7 +13,9 @@ PORT=${DEMO_PORT:-8000}
 URL="http://$HOST:$PORT"
 export RECSYS_API_WRITE_KEYS=${RECSYS_API_WRITE_KEYS:-demo-write-key}
 export RECSYS_API_ADMIN_KEYS=${RECSYS_API_ADMIN_KEYS:-demo-admin-key}
+export RECSYS_API_DEMO_PAGES=${RECSYS_API_DEMO_PAGES:-true}  # the storefront at /demo
 KEY=${RECSYS_API_WRITE_KEYS%%,*}
+ADMIN=${RECSYS_API_ADMIN_KEYS%%,*}
 LOG=${RECSYS_HOME:-var/demo}/serve.log
 
 if curl -s -o /dev/null "$URL/healthz"; then
@@ -76,15 +78,27 @@ run "curl -s '$URL/v1/users/1/recommendations?n=2&exclude=1,2'"
 run "curl -s $URL/v1/nope"
 run "curl -s $URL/metrics | awk '/recsys_http_requests_total/ && n++ < 3'"  # awk reads it all: no SIGPIPE for curl
 run "curl -s $URL/metrics | grep '^recsys_user_recommendations_total'"
+# the running experiment: every answer names the shopper's variant; the report, as of now
+run "curl -s -H 'Authorization: Bearer $ADMIN' $URL/v1/experiments"
+run "curl -s -H 'Authorization: Bearer $ADMIN' '$URL/v1/experiments/demo-ab?format=markdown' | head -12"
+run "curl -s -o /dev/null -w '%{http_code} %{content_type}\n' $URL/demo"
+run "curl -s -o /dev/null -w '%{http_code} %{content_type}\n' -H 'Authorization: Bearer $ADMIN' $URL/dashboard"
 echo
 echo "OpenAPI document: curl -s $URL/openapi.json"
+pages() {
+    echo "Demo storefront: $URL/demo   (pick a shopper, click, add to cart, buy)"
+    echo "Dashboard:       $URL/dashboard   (log in with the admin key: $ADMIN)"
+}
 if [ -t 0 ]; then
     echo
     echo "Server running on $URL (write key: $KEY). Press Ctrl-C to stop."
+    pages
     wait "$SERVER"
 else
     echo
     echo "(stdin is not a terminal: server stopped so that make demo terminates)"
     echo "Start it again with:"
-    echo "  RECSYS_API_WRITE_KEYS=$KEY RECSYS_HOME=${RECSYS_HOME:-var/demo} $BIN/recsys serve --host $HOST --port $PORT --workers 2"
+    echo "  RECSYS_API_WRITE_KEYS=$KEY RECSYS_API_ADMIN_KEYS=$ADMIN RECSYS_API_DEMO_PAGES=true RECSYS_HOME=${RECSYS_HOME:-var/demo} $BIN/recsys serve --host $HOST --port $PORT --workers 2"
+    echo "and open:"
+    pages
 fi

@@ -54,6 +54,14 @@ class Metrics:
             ["ranking"],
             registry=self.registry,
         )
+        self.pitches = Counter(
+            "recsys_pitches",
+            "Pitches served in answers, by source (cache, llm, template) and whether the "
+            "template stood in for the configured model (fallback: a validator rejection, a "
+            "timeout or error, or a language the model cannot write).",
+            ["source", "fallback"],
+            registry=self.registry,
+        )
         self.fast_path = Counter(
             "recsys_fast_path_answers",
             "User recommendation answers sent by the route's lean path (api.fastpath), not Flask.",

@@ -19,6 +19,7 @@ from typing import Any, get_args
 
 from jsonschema import Draft4Validator
 
+from recsys.experiments.spec import METRICS
 from recsys.lang import invisible_class
 from recsys.pitch.writer import Source as PitchSource
 from recsys.serving.sources import reason_sources
@@ -45,6 +46,8 @@ _ID = {
     "pattern": f"^[^\\x00]*{NOT_BLANK}[^\\x00]*$",
 }
 _REF = "#/components/schemas/"
+# an answer's id (recsys.service.served.new_recommendation_id); (?!\n): see LANG_PATTERN
+_RECOMMENDATION_ID = {"type": "string", "pattern": "^[0-9a-f]{16}(?!\\n)$"}
 # ``?lang=``: en or zh (cn reads as zh), any case, with optional subtags (zh-CN, zh_TW, en-US);
 # empty means the catalog's language. (?!\n): Python's $ also matches before a final newline.
 LANG_PATTERN = "^(([Ee][Nn]|[Zz][Hh]|[Cc][Nn])([-_][A-Za-z0-9]{1,8})*)?(?!\\n)$"
@@ -138,7 +141,17 @@ SCHEMAS: dict[str, Any] = {
     "UserRecommendations": {
         "type": "object",
         "additionalProperties": False,
-        "required": ["user_id", "model_version", "strategy", "ranking", "items", "request_id"],
+        "required": [
+            "user_id",
+            "model_version",
+            "strategy",
+            "ranking",
+            "items",
+            "request_id",
+            "recommendation_id",
+            "experiment",
+            "variant",
+        ],
         "properties": {
             "user_id": {"type": "string"},
             "model_version": {"type": "string"},
@@ -150,30 +163,81 @@ SCHEMAS: dict[str, Any] = {
                 "since); live: ranked for this request",
             },
             "items": {"type": "array", "items": _ref("RecommendedItem"), "maxItems": MAX_API_N},
+            "recommendation_id": _RECOMMENDATION_ID,
+            "experiment": {
+                "type": "string",
+                "nullable": True,
+                "description": "the running experiment the shopper is in (null: none)",
+            },
+            "variant": {
+                "type": "string",
+                "nullable": True,
+                "description": "the shopper's variant of the experiment (null: not in one)",
+            },
             "request_id": {"type": "string"},
         },
     },
     "SessionRecommendations": {
         "type": "object",
         "additionalProperties": False,
-        "required": ["model_version", "strategy", "items", "request_id"],
+        "required": [
+            "model_version",
+            "strategy",
+            "items",
+            "request_id",
+            "recommendation_id",
+            "experiment",
+            "variant",
+        ],
         "properties": {
             "model_version": {"type": "string"},
             "strategy": _ref("Strategy"),
             "items": {"type": "array", "items": _ref("RecommendedItem"), "maxItems": MAX_API_N},
+            "recommendation_id": _RECOMMENDATION_ID,
+            "experiment": {
+                "type": "string",
+                "nullable": True,
+                "description": "the running experiment the shopper is in (null: none)",
+            },
+            "variant": {
+                "type": "string",
+                "nullable": True,
+                "description": "the shopper's variant of the experiment (null: not in one)",
+            },
             "request_id": {"type": "string"},
         },
     },
     "SimilarItems": {
         "type": "object",
         "additionalProperties": False,
-        "required": ["item_id", "mode", "model_version", "strategy", "items", "request_id"],
+        "required": [
+            "item_id",
+            "mode",
+            "model_version",
+            "strategy",
+            "items",
+            "request_id",
+            "recommendation_id",
+            "experiment",
+            "variant",
+        ],
         "properties": {
             "item_id": {"type": "string"},
             "mode": {"type": "string", "enum": list(SIMILAR_MODES)},
             "model_version": {"type": "string"},
             "strategy": _ref("Strategy"),
             "items": {"type": "array", "items": _ref("RecommendedItem"), "maxItems": MAX_API_N},
+            "recommendation_id": _RECOMMENDATION_ID,
+            "experiment": {
+                "type": "string",
+                "nullable": True,
+                "description": "the running experiment the shopper is in (null: none)",
+            },
+            "variant": {
+                "type": "string",
+                "nullable": True,
+                "description": "the shopper's variant of the experiment (null: not in one)",
+            },
             "request_id": {"type": "string"},
         },
     },
@@ -215,6 +279,18 @@ SCHEMAS: dict[str, Any] = {
                 ],
             },
             "session_id": {"type": "string", "maxLength": MAX_ID_LENGTH},
+            "recommendation_id": {
+                **_RECOMMENDATION_ID,
+                "description": "The recommendation_id of the answer the shopper acted on: "
+                "the experiment report attributes the event to that answer.",
+            },
+            "position": {
+                "type": "integer",
+                "minimum": 0,
+                "maximum": MAX_API_N - 1,
+                "description": "The item's place (0: first) in that answer; only with "
+                "recommendation_id (422 otherwise).",
+            },
             "event_id": {
                 "type": "string",
                 "minLength": 1,
@@ -309,6 +385,74 @@ SCHEMAS: dict[str, Any] = {
             "user_id": {"type": "string"},
             "deleted_events": {"type": "integer", "minimum": 0},
             "erasure": _ref("ErasureReport"),
+        },
+    },
+    "ExperimentRequest": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["name", "variants"],
+        "properties": {
+            "name": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,63}(?!\\n)$"},
+            "variants": {
+                "type": "array",
+                "minItems": 2,
+                "maxItems": 8,
+                "items": {"type": "string", "minLength": 1, "maxLength": 1000},
+                "description": "NAME=SPEC per variant, the control first. SPEC: current, or "
+                "key=value pairs joined by commas: bundle=<version>, pitch=on|off, "
+                "holdout=popular|none, or a blend setting such as text_weight=0.6.",
+            },
+            "traffic": {
+                "type": "string",
+                "maxLength": 100,
+                "description": "Percent per variant, e.g. 50/50 (default: an equal split).",
+            },
+            "metric": {"type": "string", "enum": list(METRICS), "default": "conversion"},
+            "alpha": {"type": "number", "exclusiveMinimum": True, "minimum": 0, "maximum": 0.5},
+            "window_hours": {
+                "type": "number",
+                "exclusiveMinimum": True,
+                "minimum": 0,
+                "maximum": 8760,
+                "description": "Attribution window: an event counts for an answer it follows "
+                "within it (default 24).",
+            },
+            "min_users": {"type": "integer", "minimum": 1, "maximum": 10000000},
+        },
+    },
+    "Experiment": {
+        "type": "object",
+        "required": ["name", "variants", "primary", "alpha", "window_s", "running"],
+        "properties": {
+            "name": {"type": "string"},
+            "variants": {"type": "array", "items": {"type": "object"}},
+            "primary": {"type": "string", "enum": list(METRICS)},
+            "alpha": {"type": "number"},
+            "window_s": {"type": "number"},
+            "min_users": {"type": "integer"},
+            "started_at": {"type": "number"},
+            "stopped_at": {"type": "number", "nullable": True},
+            "running": {"type": "boolean"},
+        },
+    },
+    "ExperimentList": {
+        "type": "object",
+        "required": ["experiments"],
+        "properties": {"experiments": {"type": "array", "items": _ref("Experiment")}},
+    },
+    "ExperimentReport": {
+        "type": "object",
+        "required": ["experiment", "report"],
+        "properties": {
+            "experiment": _ref("Experiment"),
+            "report": {
+                "type": "object",
+                "description": "Per variant: users, exposures, impressions, ctr, add_to_cart, "
+                "conversion, revenue (attributed) and conversion_total, revenue_total (every "
+                "purchase after the first exposure), each with a 95% interval; lifts against "
+                "the control with an always-valid p-value; the sample-ratio check; the "
+                "decision.",
+            },
         },
     },
     "ErasureRequest": {
@@ -513,6 +657,78 @@ def build_spec(max_batch: int = 1000) -> dict[str, Any]:
                     "401": _error("Missing or wrong API key."),
                     "403": _error("The key is not an admin key."),
                     "422": _error("Malformed user id."),
+                    "503": _WRITE_ERRORS["503"],
+                },
+            }
+        },
+        "/v1/experiments": {
+            "get": {
+                "operationId": "listExperiments",
+                "summary": "Every experiment, oldest first.",
+                "security": [{"bearer": []}],
+                "responses": {
+                    "200": _json(_ref("ExperimentList"), "Experiments."),
+                    "401": _error("Missing or wrong API key."),
+                    "403": _error("The key is not an admin key."),
+                },
+            },
+            "post": {
+                "operationId": "startExperiment",
+                "summary": "Start an A/B experiment (one runs at a time).",
+                "description": "Shoppers are assigned by a salted hash of their id: sticky, "
+                "whatever bundle is served. Every worker and host sharing the store serves it "
+                "within one poll.",
+                "security": [{"bearer": []}],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("ExperimentRequest")}},
+                },
+                "responses": {
+                    "201": _json(_ref("Experiment"), "Started."),
+                    **{k: v for k, v in _WRITE_ERRORS.items() if k != "403"},
+                    "403": _error("The key is not an admin key."),
+                },
+            },
+        },
+        "/v1/experiments/{name}": {
+            "get": {
+                "operationId": "experimentReport",
+                "summary": "An experiment and its report as of now.",
+                "security": [{"bearer": []}],
+                "parameters": [
+                    _param("name", {"type": "string", "maxLength": 64}, "path"),
+                    _param(
+                        "format",
+                        {"type": "string", "enum": ["json", "markdown"], "default": "json"},
+                    ),
+                ],
+                "responses": {
+                    "200": {
+                        "description": "The report (JSON, or Markdown with format=markdown).",
+                        "content": {
+                            "application/json": {"schema": _ref("ExperimentReport")},
+                            "text/markdown": {"schema": {"type": "string"}},
+                        },
+                    },
+                    "401": _error("Missing or wrong API key."),
+                    "403": _error("The key is not an admin key."),
+                    "404": _error("No such experiment."),
+                    "422": _error("A parameter is malformed."),
+                },
+            }
+        },
+        "/v1/experiments/{name}/stop": {
+            "post": {
+                "operationId": "stopExperiment",
+                "summary": "Stop assigning shoppers; the records stay for the report.",
+                "security": [{"bearer": []}],
+                "parameters": [_param("name", {"type": "string", "maxLength": 64}, "path")],
+                "responses": {
+                    "200": _json(_ref("Experiment"), "Stopped."),
+                    "401": _error("Missing or wrong API key."),
+                    "403": _error("The key is not an admin key."),
+                    "404": _error("No such experiment."),
+                    "422": _error("It is stopped already."),
                     "503": _WRITE_ERRORS["503"],
                 },
             }

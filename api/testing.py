@@ -428,6 +428,9 @@ def bare_app() -> Any:
             "strategy": "hybrid",
             "ranking": "precomputed",
             "items": items[: count()],
+            "recommendation_id": os.urandom(8).hex(),  # a fresh id per answer, as the API's
+            "experiment": None,
+            "variant": None,
         }
         return answer(body)
 
@@ -439,6 +442,9 @@ def bare_app() -> Any:
             "model_version": "bare",
             "strategy": "hybrid",
             "items": items[: count()],
+            "recommendation_id": os.urandom(8).hex(),
+            "experiment": None,
+            "variant": None,
         }
         return answer(body)
 

@@ -315,6 +315,9 @@ def _answer_json(
         "strategy": answer.strategy,
         **({"ranking": answer.ranking} if ranking else {}),
         "items": items,
+        "recommendation_id": answer.recommendation_id,
+        "experiment": answer.experiment,
+        "variant": answer.variant,
     }
 
 
@@ -360,9 +363,10 @@ def recommend(
     if as_json:
         _echo_json(_answer_json(answer, {"user_id": user_id}, ranking=True))
         return
+    in_experiment = f", experiment {answer.experiment}: {answer.variant}" if answer.variant else ""
     click.echo(
         f"Recommendations for user {user_id} (strategy: {answer.strategy}, "
-        f"model {answer.model_version}):"
+        f"model {answer.model_version}{in_experiment}):"
     )
     _print_items(answer)
 

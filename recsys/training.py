@@ -28,6 +28,7 @@ from recsys.bundle import Bundle, ItemTable, prune, publish, write_bundle
 from recsys.config import TrainConfig
 from recsys.erasure import scrub_new_bundle
 from recsys.errors import ConfigError, EmptyDataError
+from recsys.experiments.spec import running_experiment
 from recsys.home import Home
 from recsys.index import VectorIndex
 from recsys.matrix import DAY_S, Interactions, build_interactions
@@ -486,6 +487,14 @@ def _build_local(
     return BuiltBundle(bundle, counts, data.read_at, data.events.height, {"name": "local"})
 
 
+def _pinned_versions(store: Store) -> set[str]:
+    """The bundle versions the running experiment's variants serve (kept by the pruning)."""
+    running = running_experiment(store)
+    if running is None:
+        return set()
+    return {v.bundle for v in running.variants if v.bundle is not None}
+
+
 def train(
     home: Home,
     config: TrainConfig | None = None,
@@ -581,9 +590,10 @@ def train(
             scrub_new_bundle(store, home.artifacts, version, built.read_at)  # erased meanwhile
         if publish_bundle and (before_publish is None or before_publish(bundle)):
             with timer.step("publish"), timed(timings, "publish"):
+                pinned = _pinned_versions(store)  # before publishing: may fail, nothing done
                 publish(home.artifacts, version)
                 published = True
-                pruned = prune(home.artifacts, config.keep_versions)
+                pruned = prune(home.artifacts, config.keep_versions, keep_also=pinned)
                 if pruned:
                     log.info("pruned old bundles: %s", ", ".join(pruned))
     finally:

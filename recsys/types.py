@@ -77,6 +77,29 @@ class UserHistory(NamedTuple):
     item_types: list[tuple[str, str]] | None = None
 
 
+class Exposure(NamedTuple):
+    """One answer served inside an experiment: who was shown which items, when, in which variant.
+
+    Recorded off the request path (``recsys.service.exposures``) and read back by the
+    experiment report, which attributes later clicks, carts and purchases to it.
+
+    Attributes:
+        recommendation_id: the answer's id (the API's ``recommendation_id``).
+        experiment: the experiment's name.
+        variant: the variant the user is assigned to.
+        user_id: the shopper.
+        ts: when the answer was served (epoch seconds).
+        item_ids: the items shown, best first (empty for a holdout without recommendations).
+    """
+
+    recommendation_id: str
+    experiment: str
+    variant: str
+    user_id: str
+    ts: float
+    item_ids: tuple[str, ...]
+
+
 @dataclass(frozen=True)
 class Filters:
     """Per-request filters (on top of the configured defaults).

@@ -353,6 +353,15 @@ def test_prune_never_deletes_current(home: Home, shop: Shop) -> None:
     assert load_bundle(artifacts).version == written[0]
 
 
+def test_prune_keeps_the_versions_it_is_told_to_keep(home: Home, shop: Shop) -> None:
+    artifacts = home.artifacts
+    written = [_write(artifacts, shop) for _ in range(4)]
+    publish(artifacts, written[-1])
+    # e.g. the bundle a running experiment's variant is pinned to (recsys.training)
+    assert prune(artifacts, keep=1, keep_also={written[1]}) == [written[0], written[2]]
+    assert list_versions(artifacts) == [written[1], written[3]]
+
+
 def test_same_second_versions_still_sort_in_write_order(
     home: Home, shop: Shop, monkeypatch: pytest.MonkeyPatch
 ) -> None:

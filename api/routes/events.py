@@ -33,11 +33,29 @@ def add_events() -> Any:
     records = body.get("events", [body])
     now = time.time()
     rows = [{**r, "ts": r.get("ts", now)} for r in records]
+    # the answer an event came from (recommendation_id, position: checked by the schema) is
+    # kept apart from the event's own fields and attached again after validation
+    links = None
+    if any("recommendation_id" in r or "position" in r for r in rows):
+        links = [(r.pop("recommendation_id", None), r.pop("position", None)) for r in rows]
+        alone = [i for i, (rid, pos) in enumerate(links) if rid is None and pos is not None]
+        if alone:  # a place in no named answer means nothing
+            raise ApiError(
+                422,
+                "validation_error",
+                f"{len(alone)} of {len(rows)} events have a position but no recommendation_id",
+                [{"index": i, "reason": "position needs recommendation_id"} for i in alone[:100]],
+            )
     # most batches are plainly valid: checked in Python; the others the full way, which words
     # each event's error
     valid = plain_event_frame(rows, now=now)
     if valid is None:
         valid = _validated(rows, now)
+    if links is not None:  # rows keep their order through either validation
+        valid = valid.with_columns(
+            pl.Series("recommendation_id", [r for r, _ in links], dtype=pl.String),
+            pl.Series("position", [p for _, p in links], dtype=pl.Int64),
+        )
     stored = api.service.add_events(valid)
     response = jsonify({"accepted": valid.height, "stored": stored})
     response.status_code = 202

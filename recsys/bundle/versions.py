@@ -16,6 +16,7 @@ import shutil
 import socket
 import time
 import uuid
+from collections.abc import Collection
 from pathlib import Path
 
 from recsys.bundle.format import (
@@ -71,8 +72,13 @@ def list_versions(artifacts: Path) -> list[str]:
     return sorted(found)
 
 
-def prune(artifacts: Path, keep: int, stale_after_s: float = 3600.0) -> list[str]:
+def prune(
+    artifacts: Path, keep: int, stale_after_s: float = 3600.0, keep_also: Collection[str] = ()
+) -> list[str]:
     """Delete all but the newest ``keep`` versions (never the current one) and stale temp folders.
+
+    Versions in ``keep_also`` are kept whatever their age (e.g. a bundle a running experiment's
+    variant is pinned to).
 
     Temp folders count as stale when their writer (``.writer.json``) is a dead process on this
     host, or, without a live writer on this host, when older than ``stale_after_s``.
@@ -84,7 +90,7 @@ def prune(artifacts: Path, keep: int, stale_after_s: float = 3600.0) -> list[str
     current = current_version(artifacts)
     versions = list_versions(artifacts)
     for version in versions[: max(0, len(versions) - keep)]:
-        if version != current:
+        if version != current and version not in keep_also:
             shutil.rmtree(artifacts / version, ignore_errors=True)
             removed.append(version)
     removed.extend(cleanup_stale(artifacts, stale_after_s, pointer_files=False))

@@ -14,6 +14,13 @@ import click
 
 def all_commands() -> list[click.Command]:
     """Every library command kept outside cli.py, in registration order."""
-    from recsys.commands import db, erase, pitch, tune
+    from recsys.commands import db, erase, experiment, insights, pitch, tune
 
-    return [*pitch.COMMANDS, *tune.COMMANDS, *erase.COMMANDS, *db.COMMANDS]
+    return [
+        *pitch.COMMANDS,
+        *tune.COMMANDS,
+        *erase.COMMANDS,
+        *db.COMMANDS,
+        *insights.COMMANDS,
+        *experiment.COMMANDS,
+    ]

@@ -110,7 +110,10 @@ def pitch_cmd(
             items: list[dict[str, Any]] = [row]
         else:
             service = RecommendationService(obj.home, store=store, live_catalog=False)
-            answer = service.recommend_user(user_id, n=n)
+            try:
+                answer = service.recommend_user(user_id, n=n)
+            finally:
+                service.close()  # writes the answer's exposure when an experiment runs
             items = [
                 {"item_id": i.item_id, "reason": {"item_ids": list(i.reason.item_ids)}}
                 for i in answer.items

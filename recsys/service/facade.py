@@ -8,6 +8,8 @@ HTTP API hold, so neither needs to know how the parts are split.
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -19,6 +21,7 @@ from recsys.bundle import Bundle
 from recsys.catalog_overlay import CatalogOverlay
 from recsys.erasure import ErasureReport
 from recsys.errors import StoreBusyError, StoreUnavailableError
+from recsys.experiments.spec import Experiment, Variant
 from recsys.home import Home
 from recsys.lang import ShopLanguage
 from recsys.service.served import ServedRecommendations, served
@@ -29,7 +32,15 @@ from recsys.serving.pool import bounded_history, user_pool
 from recsys.serving.similar import answer_from_similar
 from recsys.store.contract import Store
 from recsys.text import TextEncoder
-from recsys.types import HISTORY_LIMIT, Filters, RankedList, SimilarMode, UserHistory
+from recsys.types import (
+    HISTORY_LIMIT,
+    Exposure,
+    Filters,
+    RankedList,
+    Recommendations,
+    SimilarMode,
+    UserHistory,
+)
 
 
 def _ranks_as_lists(recommender: HybridRecommender, base: Bundle) -> bool:
@@ -331,6 +342,13 @@ class RecommendationService:
         """
         state = self._state
         snap, store = state.snapshot, state.store
+        experiment = state.experiment
+        if experiment is not None:
+            variant = experiment.assign(user_id)
+            if variant is not None:
+                return self._recommend_variant(
+                    experiment, variant, user_id, n, filters, history, reasons, language
+                )
         try:
             return _answer_user(
                 snap,
@@ -348,6 +366,83 @@ class RecommendationService:
             return _answer_offline(
                 snap, store, state.tombstones, since, user_id, n, wanted, language
             )
+
+    def _recommend_variant(
+        self,
+        experiment: Experiment,
+        variant: Variant,
+        user_id: str,
+        n: int,
+        filters: Filters | None,
+        history: UserHistory | None,
+        reasons: bool,
+        language: ShopLanguage | None,
+    ) -> ServedRecommendations:
+        """The answer of ``variant`` for ``user_id``, recorded as an exposure of ``experiment``.
+
+        The variant's snapshot (its pinned bundle, its blend settings) answers as
+        :meth:`recommend_user` would; a holdout answers with the popular items or nothing.
+        The exposure is queued for the store (:class:`~recsys.service.exposures.ExposureLog`).
+        """
+        state = self._state
+        store, wanted = state.store, filters or Filters()
+        snap = state.variant_snapshot(variant)
+        # a variant with pitches on is explained as a pitch=true answer is: pitches name the
+        # shopper's items behind each recommendation
+        reasons = reasons or variant.pitch is True
+        if variant.holdout == "none":
+            empty = Recommendations(strategy="popular", items=[], model_version=snap.version)
+            answer = served(snap.bundle, empty, "live")
+        elif variant.holdout == "popular":
+            if history is None:
+                try:
+                    history = store.user_history(user_id, HISTORY_LIMIT)
+                except (StoreUnavailableError, StoreBusyError):
+                    history = UserHistory([])
+            ranked = snap.recommender.recommend_popular(
+                history.events, n, wanted, reasons, history.item_types, language
+            )
+            answer = served(snap.bundle, ranked, "live")
+        else:
+            try:
+                answer = _answer_user(
+                    snap,
+                    store,
+                    self.use_precomputed,
+                    user_id,
+                    n,
+                    wanted,
+                    history,
+                    reasons,
+                    language,
+                )
+            except (StoreUnavailableError, StoreBusyError):
+                tombstones, since = state.tombstones, state.tombstones_since
+                answer = _answer_offline(
+                    snap, store, tombstones, since, user_id, n, wanted, language
+                )
+        rid = answer.recommendation_id
+        shown = tuple(item.item_id for item in answer.items)
+        state.exposures.record(
+            Exposure(rid, experiment.name, variant.name, user_id, time.time(), shown)
+        )
+        return dataclasses.replace(
+            answer, experiment=experiment.name, variant=variant.name, pitch=variant.pitch
+        )
+
+    # ------------------------------------------------------------------------- experiments
+    @property
+    def experiment(self) -> Experiment | None:
+        """The running experiment as this process last read it (None: none runs)."""
+        return self._state.experiment
+
+    def read_experiment(self) -> Experiment | None:
+        """Read the running experiment from the store now (the watcher does at each poll)."""
+        return self._state.read_experiment()
+
+    def flush_exposures(self) -> int:
+        """Write the queued experiment answers now; return how many were written."""
+        return self._state.exposures.flush()
 
     def recommend_session(
         self,
@@ -411,7 +506,14 @@ class RecommendationService:
 
     # ------------------------------------------------------------------------------ writes
     def add_events(self, events: pl.DataFrame) -> int:
-        """Store validated events durably; return how many were new (see ``Store.add_events``)."""
+        """Store validated events durably; return how many were new (see ``Store.add_events``).
+
+        The answer an event names (``recommendation_id``, ``position``) is kept as its link for
+        an experiment's report only while an experiment runs (as this process last read it);
+        outside one nothing would read it.
+        """
+        if "recommendation_id" in events.columns and self._state.experiment is None:
+            events = events.drop("recommendation_id", "position", strict=False)
         return self._writes.add_events(events)
 
     def upsert_items(self, items: pl.DataFrame) -> dict[str, int]:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from typing import Any
 
 from recsys.bundle import Bundle, ItemRow
 from recsys.types import Ranking, Reason, Recommendations, RecommendedItem, Strategy
+
+
+def new_recommendation_id() -> str:
+    """A fresh answer id: 16 hex characters (64 random bits)."""
+    return os.urandom(8).hex()
 
 
 @dataclass(frozen=True)
@@ -24,6 +30,11 @@ class ServedRecommendations:
         ranking: ``precomputed`` when the user's list ranked at training time answered,
             ``live`` when the answer was ranked for this request (always, for sessions and
             similar items).
+        recommendation_id: this answer's id (16 hex characters): events that name it are
+            attributed to it in an experiment's report.
+        experiment: the running experiment the shopper is in (None: none).
+        variant: the shopper's variant of it (None: not in an experiment).
+        pitch: the variant's pitch setting (None: as the caller asked; True/False: on/off).
 
     Example:
         >>> answer = service.recommend_user("42", n=5)
@@ -34,6 +45,10 @@ class ServedRecommendations:
     recommendations: Recommendations
     facts: list[ItemRow]
     ranking: Ranking = "live"
+    recommendation_id: str = field(default_factory=new_recommendation_id)
+    experiment: str | None = None
+    variant: str | None = None
+    pitch: bool | None = None
 
     @property
     def items(self) -> list[RecommendedItem]:

@@ -9,17 +9,21 @@ run off the request path, live in one place, and a request only ever reads the r
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from recsys.bundle import Bundle, current_version, load_bundle
 from recsys.catalog_overlay import CatalogOverlay, training_started
 from recsys.errors import StoreUnavailableError
+from recsys.experiments.spec import Experiment, Variant, running_experiment
 from recsys.home import Home
 from recsys.precomputed import PrecomputedLists, SimilarLists
+from recsys.service.exposures import ExposureLog
 from recsys.serving import HybridRecommender
 from recsys.store import Store, open_store
 from recsys.text import TextEncoder
@@ -147,6 +151,14 @@ class ServingState:
         # answer from the bundle alone trusts them only for a bundle trained after it
         self.tombstones_since: float | None = None
         self._tombstone_lock = threading.Lock()
+        # the running experiment (recsys.experiments), read from the store at each refresh, and
+        # the snapshots its variants serve from: a pinned bundle version, or other blend settings
+        self.experiment: Experiment | None = None
+        self.experiment_read_at = 0.0
+        self._variant_snaps: dict[tuple[str, float, tuple[tuple[str, Any], ...]], Snapshot] = {}
+        self._pinned: dict[str, Snapshot] = {}
+        self._pin_lock = threading.Lock()
+        self.exposures = ExposureLog(lambda: self.store)
         # called with the tombstones that are new since the last read (e.g. a host's pitch
         # cache forgets shoppers erased through another host; RecommendationService.on_erasures)
         self.erasure_listeners: list[Callable[[dict[str, float]], object]] = []
@@ -180,6 +192,7 @@ class ServingState:
             with self._lock:
                 if self.current is None:
                     self.current = self._build(load_bundle(self.home.artifacts))
+                    self.read_experiment()
                 snap = self.current
         return snap
 
@@ -219,6 +232,77 @@ class ServingState:
             partial=partial,
         )
 
+    def read_experiment(self) -> Experiment | None:
+        """Read the running experiment from the store; prepare its variants' snapshots.
+
+        Called at each refresh (so every host follows an experiment started or stopped through
+        another one within a poll) and by whoever starts or stops one here. A store that cannot
+        be read keeps the experiment known before.
+        """
+        try:
+            experiment = running_experiment(self.store)
+        except StoreUnavailableError as exc:
+            log.warning("experiments not read: %s", exc)
+            return self.experiment
+        if experiment != self.experiment:
+            self._variant_snaps = {}  # another experiment: its variants rank anew
+        if experiment is not None:
+            try:
+                for variant in experiment.variants:  # load pinned bundles off the request path
+                    if variant.bundle is not None:
+                        self.variant_snapshot(variant)
+            except Exception as exc:  # e.g. a pinned version was deleted: nobody is assigned
+                log.error(
+                    "experiment %s not served on this host: %s: %s",
+                    experiment.name,
+                    type(exc).__name__,
+                    exc,
+                )
+                experiment = None
+        self.experiment, self.experiment_read_at = experiment, time.time()
+        return experiment
+
+    def pinned(self, version: str) -> Snapshot:
+        """The snapshot serving bundle ``version`` (a variant pinned to it).
+
+        While ``version`` is the current bundle this is the served snapshot (with the catalog
+        overlay); another version is served as trained, loaded once and kept.
+
+        Raises:
+            BundleError: the version cannot be loaded (e.g. pruned).
+        """
+        snap = self.snapshot
+        if snap.version == version:
+            return snap
+        found = self._pinned.get(version)
+        if found is None:
+            with self._pin_lock:  # one load at a time; requests of other variants go on
+                found = self._pinned.get(version)
+                if found is None:
+                    base = load_bundle(self.home.artifacts, version)
+                    found = self._build(base, served=base)
+                    self._pinned = {version: found}  # one pinned version at a time
+        return found
+
+    def variant_snapshot(self, variant: Variant) -> Snapshot:
+        """The snapshot ``variant`` is served from: its bundle, ranked with its settings."""
+        snap = self.snapshot if variant.bundle is None else self.pinned(variant.bundle)
+        if not variant.changes_blend:
+            return snap
+        key = (snap.version, snap.loaded_at, variant.overrides)
+        found = self._variant_snaps.get(key)
+        if found is None:
+            config = variant.config(snap.recommender.config)
+            recommender = snap.recommender.with_config(config)
+            warm(recommender)
+            found = dataclasses.replace(snap, recommender=recommender)
+            snaps = dict(self._variant_snaps)  # replaced, never changed: readers need no lock
+            if len(snaps) > 16:  # snapshots of bundles no longer served
+                snaps.clear()
+            snaps[key] = found
+            self._variant_snaps = snaps
+        return found
+
     def _read_tombstones(self, since: float) -> None:
         """Read the erasures since ``since``; tell the listeners about the new ones."""
         fresh = self.store.erasures_since(since)
@@ -257,6 +341,13 @@ class ServingState:
             recsys.errors.BundleError: if the newly published bundle cannot be loaded (the old
                 one stays).
         """
+        swapped = self._refresh_bundle()
+        if self.current is not None:
+            self.read_experiment()
+        return swapped
+
+    def _refresh_bundle(self) -> bool:
+        """:meth:`refresh` but for the experiment: the bundle swap and the catalog changes."""
         version = current_version(self.home.artifacts)
         snap = self.current
         if snap is not None:
@@ -317,8 +408,12 @@ class ServingState:
             self._watcher = None
 
     def close(self) -> None:
-        """Stop the watcher and close the overlay, and the store if it was opened here."""
+        """Stop the watcher, write the exposures, close the overlay and the store if opened here."""
         self.stop_watcher()
+        try:
+            self.exposures.close()
+        except Exception:  # the store is gone: nothing more can be written
+            log.exception("could not write the last experiment answers")
         with self._lock:
             if self._live is not None:
                 self._live.close()

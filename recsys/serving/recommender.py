@@ -269,6 +269,26 @@ class HybridRecommender:
             strategy, user_idx, history, sel.check_n(n), filters or Filters(), item_types
         )
 
+    def recommend_popular(
+        self,
+        history: Sequence[UserEvent],
+        n: int = 10,
+        filters: Filters | None = None,
+        explain: bool = True,
+        item_types: Sequence[tuple[str, str]] | None = None,
+        language: ShopLanguage | None = None,
+    ) -> Recommendations:
+        """The ``popular`` answer for a shopper whatever is known of them (an experiment holdout).
+
+        The shop-wide popular items, with the same filters as any answer: what the shopper
+        already has (from ``history`` and ``item_types``) is excluded as :meth:`recommend_user`
+        excludes it.
+        """
+        n = sel.check_n(n)
+        q = self._query("popular", -1, history, n, filters or Filters(), item_types)
+        q.language = language or self.language
+        return self._rank(q, explain, None)
+
     def with_config(self, config: HybridConfig) -> HybridRecommender:
         """Return a recommender over the same bundle and events with other blend settings."""
         rec = HybridRecommender(self.bundle, config, self.events)  # shares what is per bundle

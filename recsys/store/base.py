@@ -52,3 +52,11 @@ class StoreBase(ABC):
     @abstractmethod
     def _erased_among(self, conn: sqlite3.Connection, user_ids: set[str]) -> dict[str, float]:
         """``{user id: erased_at}`` for the erased users among ``user_ids`` (inside a write)."""
+
+    @abstractmethod
+    def _add_links(self, links: Sequence[tuple[Any, ...]]) -> None:
+        """Store the links of events that named an answer (``recsys.store.experiments``)."""
+
+    @abstractmethod
+    def _delete_experiment_rows(self, conn: sqlite3.Connection, user_id: str) -> None:
+        """Delete the user's exposures, impressions and event links (inside an erasure)."""

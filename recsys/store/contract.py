@@ -26,9 +26,10 @@ from typing import Any, Protocol, Self
 
 import polars as pl
 
-from recsys.types import UserEvent, UserHistory
+from recsys.store.experiments import ExperimentLog
+from recsys.types import Exposure, UserEvent, UserHistory
 
-SCHEMA_VERSION = 1  # the version `recsys db migrate` brings a store to (see recsys.store.migrate)
+SCHEMA_VERSION = 2  # the version `recsys db migrate` brings a store to (see recsys.store.migrate)
 
 
 class HistoryReads(Protocol):
@@ -175,6 +176,25 @@ class Store(Protocol):
 
     def compact_due(self) -> float | None:
         """Since when a compaction is due, or None."""
+        ...
+
+    # ------------------------------------------------------------------------ experiments
+    def put_experiment(self, name: str, spec: str, now: float | None = None) -> None:
+        """Create or replace the definition of experiment ``name`` (JSON text)."""
+        ...
+
+    def experiment_specs(self) -> dict[str, str]:
+        """``{name: definition JSON}`` of every experiment, oldest first."""
+        ...
+
+    def add_exposures(self, exposures: Sequence[Exposure]) -> int:
+        """Record answers served inside an experiment; return how many were new."""
+        ...
+
+    def experiment_log(
+        self, experiment: str, since: float, until: float | None = None
+    ) -> ExperimentLog:
+        """The exposures, impressions and the exposed users' events from ``since`` to ``until``."""
         ...
 
     def schema_version(self) -> int:

@@ -20,6 +20,7 @@ import polars as pl
 
 from recsys.store.base import StoreBase
 from recsys.store.contract import read_history
+from recsys.store.experiments import link_rows
 from recsys.store.schema import EVENT_SCHEMA
 from recsys.types import UserEvent, UserHistory
 
@@ -129,7 +130,9 @@ class EventsMixin(StoreBase):
         Args:
             events: frame with columns ``user_id, item_id, type, ts`` and optionally ``session_id``
                 (null or missing means no session) and ``event_id`` (a client's idempotency key;
-                null or missing means none). Values must already be valid
+                null or missing means none), ``recommendation_id`` and ``position`` (the answer
+                and the place in it the event came from: stored as the event's link for the
+                experiment report; null or missing means none). Values must already be valid
                 (see :mod:`recsys.store.importing`).
             atomic: write the whole frame in one transaction.
 
@@ -158,7 +161,11 @@ class EventsMixin(StoreBase):
             stored = _insert_plain(conn, [r for r in chunk if r[5] is None])
             return stored + _insert_keyed(conn, [r for r in chunk if r[5] is not None])
 
-        return self._bulk(rows, write, atomic)
+        stored = self._bulk(rows, write, atomic)
+        links = link_rows(events)
+        if links:  # events that named the answer they came from (an experiment's attribution)
+            self._add_links(links)
+        return stored
 
     def events_frame(
         self, since_ts: float | None = None, until_seq: int | None = None

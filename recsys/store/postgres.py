@@ -54,9 +54,17 @@ from recsys.errors import ConfigError, StoreBusyError, StoreSchemaError, StoreUn
 from recsys.store.catalog import complete_items
 from recsys.store.contract import SCHEMA_VERSION, read_history
 from recsys.store.events import event_rows
+from recsys.store.experiments import ExperimentLog, exposure_rows, link_rows
 from recsys.store.privacy import tombstone_key
-from recsys.store.schema import EVENT_SCHEMA, ITEM_COLUMNS, ITEM_SCHEMA
-from recsys.types import EVENT_TYPES, UserEvent, UserHistory
+from recsys.store.schema import (
+    EVENT_SCHEMA,
+    EXPOSURE_SCHEMA,
+    IMPRESSION_SCHEMA,
+    ITEM_COLUMNS,
+    ITEM_SCHEMA,
+    LINKED_EVENT_SCHEMA,
+)
+from recsys.types import EVENT_TYPES, Exposure, UserEvent, UserHistory
 
 log = logging.getLogger(__name__)
 
@@ -137,8 +145,56 @@ CREATE TABLE item_log (
 );
 CREATE INDEX item_log_changed_at ON item_log (changed_at);
 """,
+    """
+CREATE TABLE experiments (
+    name       TEXT PRIMARY KEY,
+    spec       TEXT NOT NULL,
+    updated_at DOUBLE PRECISION NOT NULL,
+    created    BIGINT GENERATED ALWAYS AS IDENTITY
+);
+CREATE TABLE exposures (
+    recommendation_id TEXT PRIMARY KEY,
+    experiment        TEXT NOT NULL,
+    variant           TEXT NOT NULL,
+    user_id           TEXT NOT NULL,
+    ts                DOUBLE PRECISION NOT NULL,
+    n_items           INTEGER NOT NULL
+);
+CREATE INDEX exposures_experiment ON exposures (experiment, user_id);
+CREATE INDEX exposures_user ON exposures (user_id);
+CREATE TABLE impressions (
+    recommendation_id TEXT NOT NULL,
+    position          INTEGER NOT NULL,
+    item_id           TEXT NOT NULL,
+    PRIMARY KEY (recommendation_id, position)
+);
+CREATE TABLE event_links (
+    user_id           TEXT NOT NULL,
+    item_id           TEXT NOT NULL,
+    type              TEXT NOT NULL,
+    ts                DOUBLE PRECISION NOT NULL,
+    recommendation_id TEXT NOT NULL,
+    position          INTEGER,
+    PRIMARY KEY (user_id, item_id, type, ts, recommendation_id)
+);
+""",
 )
 assert len(MIGRATIONS) == SCHEMA_VERSION
+
+
+# the events of an experiment's users since it started, each with the answer it named
+_LOG_EVENTS = """
+SELECT e.user_id, e.item_id, e.type, e.ts, l.rid, l.pos FROM events e
+LEFT JOIN (
+    SELECT user_id, item_id, type, ts, MAX(recommendation_id) AS rid, MAX(position) AS pos
+    FROM event_links
+    WHERE user_id IN (SELECT user_id FROM exposures WHERE experiment = %(experiment)s)
+    GROUP BY user_id, item_id, type, ts
+) l ON l.user_id = e.user_id AND l.item_id = e.item_id AND l.type = e.type AND l.ts = e.ts
+WHERE e.ts >= %(since)s AND e.ts <= %(until)s
+  AND e.user_id IN (SELECT user_id FROM exposures WHERE experiment = %(experiment)s)
+ORDER BY e.seq
+"""
 
 
 def redact_url(url: str) -> str:
@@ -508,7 +564,20 @@ class PostgresStore:
                 )
             return stored
 
-        return self._bulk(rows, write, atomic)
+        stored = self._bulk(rows, write, atomic)
+        links = link_rows(events)
+        if links:  # events that named the answer they came from (an experiment's attribution)
+            with self._transaction() as conn:
+                erased = self._erased_among(conn, {r[0] for r in links})
+                links = [r for r in links if not (r[0] in erased and r[3] <= erased[r[0]])]
+                if links:
+                    conn.cursor().executemany(
+                        "INSERT INTO event_links "
+                        "(user_id, item_id, type, ts, recommendation_id, position) "
+                        "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                        links,
+                    )
+        return stored
 
     def events_frame(
         self, since_ts: float | None = None, until_seq: int | None = None
@@ -674,18 +743,105 @@ class PostgresStore:
         )
 
     def delete_user(self, user_id: str, now: float | None = None) -> int:
-        """Erase the user's events and event ids and record a tombstone; return events deleted."""
+        """Erase the user's events, event ids and experiment records, record a tombstone.
+
+        Returns the number of events deleted (see ``SQLiteStore.delete_user``).
+        """
         now = time.time() if now is None else now
         key = self.user_key(user_id)
         with self._transaction() as conn:
             deleted = conn.execute("DELETE FROM events WHERE user_id = %s", (user_id,)).rowcount
             conn.execute("DELETE FROM event_ids WHERE user_id = %s", (user_id,))
             conn.execute(
+                "DELETE FROM impressions WHERE recommendation_id IN "
+                "(SELECT recommendation_id FROM exposures WHERE user_id = %s)",
+                (user_id,),
+            )
+            conn.execute("DELETE FROM exposures WHERE user_id = %s", (user_id,))
+            conn.execute("DELETE FROM event_links WHERE user_id = %s", (user_id,))
+            conn.execute(
                 "INSERT INTO erasures (user_key, erased_at) VALUES (%s, %s) "
                 "ON CONFLICT (user_key) DO UPDATE SET erased_at = excluded.erased_at",
                 (key, now),
             )
             return int(deleted)
+
+    # ------------------------------------------------------------------------ experiments
+    def put_experiment(self, name: str, spec: str, now: float | None = None) -> None:
+        """Create or replace an experiment's definition (see ``SQLiteStore.put_experiment``)."""
+        now = time.time() if now is None else now
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT INTO experiments (name, spec, updated_at) VALUES (%s, %s, %s) "
+                "ON CONFLICT (name) DO UPDATE SET spec = excluded.spec, "
+                "updated_at = excluded.updated_at",
+                (name, spec, now),
+            )
+
+    def experiment_specs(self) -> dict[str, str]:
+        """``{name: definition JSON}`` of every experiment, oldest first."""
+        return dict(self._rows("SELECT name, spec FROM experiments ORDER BY created"))
+
+    def add_exposures(self, exposures: Sequence[Exposure]) -> int:
+        """Record served answers and their items (see ``SQLiteStore.add_exposures``)."""
+        if not exposures:
+            return 0
+        heads, items = exposure_rows(exposures)
+        with self._transaction() as conn:
+            erased = self._erased_among(conn, {h[3] for h in heads})
+            if erased:
+                gone = {h[0] for h in heads if h[3] in erased and h[4] <= erased[h[3]]}
+                heads = [h for h in heads if h[0] not in gone]
+                items = [i for i in items if i[0] not in gone]
+            if not heads:
+                return 0
+            new = conn.execute(
+                "INSERT INTO exposures "
+                "(recommendation_id, experiment, variant, user_id, ts, n_items) "
+                "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], "
+                "%s::float8[], %s::int[]) ON CONFLICT DO NOTHING",
+                [list(c) for c in zip(*heads, strict=True)],
+            ).rowcount
+            if items:
+                conn.execute(
+                    "INSERT INTO impressions (recommendation_id, position, item_id) "
+                    "SELECT * FROM unnest(%s::text[], %s::int[], %s::text[]) "
+                    "ON CONFLICT DO NOTHING",
+                    [list(c) for c in zip(*items, strict=True)],
+                )
+            return int(new)
+
+    def experiment_log(
+        self, experiment: str, since: float, until: float | None = None
+    ) -> ExperimentLog:
+        """Everything an experiment's report reads (see ``SQLiteStore.experiment_log``)."""
+        heads = self._rows(
+            "SELECT recommendation_id, experiment, variant, user_id, ts, n_items "
+            "FROM exposures WHERE experiment = %s",
+            (experiment,),
+        )
+        items = self._rows(
+            "SELECT i.recommendation_id, i.position, i.item_id FROM impressions i "
+            "JOIN exposures x ON x.recommendation_id = i.recommendation_id "
+            "WHERE x.experiment = %s",
+            (experiment,),
+        )
+        last = float("inf") if until is None else float(until)
+        params = {"experiment": experiment, "since": float(since), "until": last}
+        events = self._rows(_LOG_EVENTS, params)
+
+        def frame(rows: list[tuple[Any, ...]], schema: dict[str, Any]) -> pl.DataFrame:
+            return (
+                pl.DataFrame(rows, schema=schema, orient="row")
+                if rows
+                else pl.DataFrame(schema=schema)
+            )
+
+        return ExperimentLog(
+            frame(heads, EXPOSURE_SCHEMA),
+            frame(items, IMPRESSION_SCHEMA),
+            frame(events, LINKED_EVENT_SCHEMA),
+        )
 
     def erased_at(self, user_id: str) -> float | None:
         """When ``user_id`` was last erased (epoch seconds), or None if never."""

@@ -48,7 +48,10 @@ class PrivacyMixin(StoreBase):
         )
 
     def delete_user(self, user_id: str, now: float | None = None) -> int:
-        """Erase every event and event id of ``user_id``, record a tombstone; return events deleted.
+        """Erase every event, event id and experiment record of ``user_id``; record a tombstone.
+
+        Returns the number of events deleted. The experiment records are the answers shown to
+        the user (exposures and their impressions) and the links of their events to them.
 
         Deleted rows are overwritten with zeros in the database pages (``secure_delete``); their
         old copies may stay in the write-ahead log until :meth:`checkpoint` runs (the erasure in
@@ -64,6 +67,7 @@ class PrivacyMixin(StoreBase):
             cursor = conn.execute("DELETE FROM events WHERE user_id = ?", (user_id,))
             deleted = cursor.rowcount
             conn.execute("DELETE FROM event_ids WHERE user_id = ?", (user_id,))
+            self._delete_experiment_rows(conn, user_id)
             conn.execute(
                 "INSERT INTO erasures (user_key, erased_at) VALUES (?, ?) "
                 "ON CONFLICT(user_key) DO UPDATE SET erased_at = excluded.erased_at",

@@ -59,6 +59,38 @@ CREATE TABLE IF NOT EXISTS item_log (
     changed_at REAL NOT NULL
 );
 """
+# version 2 (experiments): appended, so the text of version 1 stays a prefix of SCHEMA
+SCHEMA += """CREATE TABLE IF NOT EXISTS experiments (
+    name       TEXT PRIMARY KEY,
+    spec       TEXT NOT NULL,  -- recsys.experiments.spec.Experiment as JSON
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS exposures (
+    recommendation_id TEXT PRIMARY KEY,
+    experiment        TEXT NOT NULL,
+    variant           TEXT NOT NULL,
+    user_id           TEXT NOT NULL,
+    ts                REAL NOT NULL,
+    n_items           INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS exposures_experiment ON exposures (experiment, user_id);
+CREATE INDEX IF NOT EXISTS exposures_user ON exposures (user_id);
+CREATE TABLE IF NOT EXISTS impressions (
+    recommendation_id TEXT NOT NULL,
+    position          INTEGER NOT NULL,
+    item_id           TEXT NOT NULL,
+    PRIMARY KEY (recommendation_id, position)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS event_links (
+    user_id           TEXT NOT NULL,
+    item_id           TEXT NOT NULL,
+    type              TEXT NOT NULL,
+    ts                REAL NOT NULL,
+    recommendation_id TEXT NOT NULL,
+    position          INTEGER,
+    PRIMARY KEY (user_id, item_id, type, ts, recommendation_id)
+) WITHOUT ROWID;
+"""
 
 EVENT_COLUMNS = ("user_id", "item_id", "type", "ts", "session_id")
 CATALOG_COLUMNS = (  # what a catalog item is (the stored row adds ``updated_at``)
@@ -78,6 +110,24 @@ EVENT_SCHEMA = {
     "type": pl.String,
     "ts": pl.Float64,
     "session_id": pl.String,
+}
+EXPOSURE_SCHEMA = {
+    "recommendation_id": pl.String,
+    "experiment": pl.String,
+    "variant": pl.String,
+    "user_id": pl.String,
+    "ts": pl.Float64,
+    "n_items": pl.Int64,
+}
+IMPRESSION_SCHEMA = {"recommendation_id": pl.String, "position": pl.Int64, "item_id": pl.String}
+# the events of an experiment's shoppers, with the answer an event named (null: none)
+LINKED_EVENT_SCHEMA = {
+    "user_id": pl.String,
+    "item_id": pl.String,
+    "type": pl.String,
+    "ts": pl.Float64,
+    "recommendation_id": pl.String,
+    "position": pl.Int64,
 }
 ITEM_SCHEMA = {
     "item_id": pl.String,

@@ -40,6 +40,7 @@ from recsys.store.base import ChunkWriter, StoreBase
 from recsys.store.catalog import CatalogMixin
 from recsys.store.contract import SCHEMA_VERSION
 from recsys.store.events import EventsMixin
+from recsys.store.experiments import ExperimentsMixin
 from recsys.store.maintenance import MaintenanceMixin
 from recsys.store.privacy import PrivacyMixin, tombstone_key
 from recsys.store.schema import (
@@ -114,8 +115,11 @@ class _StoreCore(StoreBase):
         legacy = self._conn.execute(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'erased_users'"
         ).fetchone()
-        versioned = self._conn.execute("SELECT 1 FROM meta WHERE key = 'schema_version'").fetchone()
-        if row is not None and legacy is None and versioned is not None:
+        versioned = self._conn.execute(
+            "SELECT value FROM meta WHERE key = 'schema_version'"
+        ).fetchone()
+        current = versioned is not None and int(versioned[0]) >= SCHEMA_VERSION
+        if row is not None and legacy is None and current:
             return bytes.fromhex(row[0])
         with self._transaction() as conn:
             conn.execute(
@@ -124,8 +128,11 @@ class _StoreCore(StoreBase):
             )
             # the SQLite schema is created on open (SCHEMA); its version is recorded for
             # `recsys db migrate`, which reports it
+            # (a store of an older version got the new tables from SCHEMA: CREATE IF NOT EXISTS)
             conn.execute(
-                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
+                "INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value "
+                "WHERE CAST(value AS INTEGER) < CAST(excluded.value AS INTEGER)",
                 (str(SCHEMA_VERSION),),
             )
             secret = bytes.fromhex(
@@ -265,7 +272,9 @@ class _StoreCore(StoreBase):
         return done
 
 
-class SQLiteStore(EventsMixin, CatalogMixin, PrivacyMixin, MaintenanceMixin, _StoreCore):
+class SQLiteStore(
+    EventsMixin, CatalogMixin, PrivacyMixin, MaintenanceMixin, ExperimentsMixin, _StoreCore
+):
     """Events and catalog in one SQLite database file (the embedded backend of ``Store``).
 
     Open one ``Store`` per process; its methods may be called from any thread (see the module

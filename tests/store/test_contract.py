@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -498,3 +499,77 @@ def test_compaction_due_is_recorded_once_and_cleared(store: Store) -> None:
     store.compact()
     assert store.compact_due() is None
     assert store.count_events() == 1 and store.size_bytes() > 0
+
+
+# ------------------------------------------------------------------------------- experiments
+def _exposure(rid: str, user: str, ts: float, items: tuple[str, ...], variant: str = "a") -> Any:
+    from recsys.types import Exposure
+
+    return Exposure(rid, "exp", variant, user, ts, items)
+
+
+def _linked_events(rows: list[tuple[Any, ...]]) -> pl.DataFrame:
+    return pl.DataFrame(
+        rows,
+        schema={
+            "user_id": pl.String,
+            "item_id": pl.String,
+            "type": pl.String,
+            "ts": pl.Float64,
+            "recommendation_id": pl.String,
+            "position": pl.Int64,
+        },
+        orient="row",
+    )
+
+
+def test_experiment_definitions_are_kept_in_creation_order(store: Store) -> None:
+    assert store.experiment_specs() == {}
+    store.put_experiment("b", '{"v": 1}')
+    store.put_experiment("a", '{"v": 1}')
+    store.put_experiment("b", '{"v": 2}')  # replaced in place
+    assert list(store.experiment_specs().items()) == [("b", '{"v": 2}'), ("a", '{"v": 1}')]
+
+
+def test_exposures_are_stored_once_and_read_back_with_linked_events(store: Store) -> None:
+    first = _exposure("r1", "u1", 100.0, ("i1", "i2"))
+    assert store.add_exposures([first, _exposure("r2", "u2", 101.0, ())]) == 2
+    assert store.add_exposures([first]) == 0  # the same answer again
+    other = _exposure("r3", "u3", 102.0, ("i1",))
+    store.add_exposures([other._replace(experiment="other")])
+    store.add_events(
+        _linked_events(
+            [
+                ("u1", "i2", "click", 150.0, "r1", 1),
+                ("u1", "i1", "view", 160.0, None, None),
+                ("u1", "i9", "view", 50.0, None, None),  # before the experiment began
+                ("u3", "i1", "click", 150.0, "r3", 0),  # a shopper of another experiment
+            ]
+        )
+    )
+    log = store.experiment_log("exp", since=100.0)
+    assert sorted(log.exposures["recommendation_id"].to_list()) == ["r1", "r2"]
+    assert log.exposures.filter(pl.col("recommendation_id") == "r2")["n_items"].to_list() == [0]
+    assert sorted(log.impressions.rows()) == [("r1", 0, "i1"), ("r1", 1, "i2")]
+    assert sorted(log.events.rows()) == [
+        ("u1", "i1", "view", 160.0, None, None),
+        ("u1", "i2", "click", 150.0, "r1", 1),
+    ]
+    # a stopped experiment's report reads up to a moment
+    assert store.experiment_log("exp", since=100.0, until=155.0).events.rows() == [
+        ("u1", "i2", "click", 150.0, "r1", 1)
+    ]
+
+
+def test_erasing_a_user_deletes_their_experiment_records(store: Store) -> None:
+    store.add_exposures([_exposure("r1", "u1", 100.0, ("i1",)), _exposure("r2", "u2", 100.0, ())])
+    store.add_events(_linked_events([("u1", "i1", "click", 150.0, "r1", 0)]))
+    store.delete_user("u1", now=200.0)
+    log = store.experiment_log("exp", since=0.0)
+    assert log.exposures["user_id"].to_list() == ["u2"]
+    assert log.impressions.height == 0
+    assert log.events.height == 0
+    # an answer served before the erasure, flushed after it, is not stored either
+    assert store.add_exposures([_exposure("r3", "u1", 150.0, ("i1",))]) == 0
+    store.add_events(_linked_events([("u1", "i1", "click", 160.0, "r1", 0)]))
+    assert store.experiment_log("exp", since=0.0).events.height == 0

@@ -62,6 +62,26 @@ def test_migrate_creates_once_and_is_safe_from_several_hosts_at_once(postgres_ur
         assert store.schema_version() == SCHEMA_VERSION
 
 
+def test_a_version_1_store_is_migrated_to_2_keeping_its_events(postgres_url: str) -> None:
+    import psycopg
+
+    from recsys.store.postgres import MIGRATIONS, PostgresStore, migrate
+
+    with psycopg.connect(postgres_url, autocommit=True) as conn:  # a store as release 1 made it
+        conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        conn.execute(MIGRATIONS[0])
+        conn.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+        conn.execute(
+            "INSERT INTO events (user_id, item_id, type, ts) VALUES ('u', 'i', 'view', 1e9)"
+        )
+    with pytest.raises(StoreSchemaError, match="recsys db migrate"):
+        PostgresStore(postgres_url)
+    assert migrate(postgres_url) == (1, 2)
+    with PostgresStore(postgres_url) as store:
+        assert store.count_events() == 1
+        assert store.experiment_specs() == {}
+
+
 def test_a_newer_schema_is_refused(postgres_url: str) -> None:
     import psycopg
 
@@ -233,6 +253,8 @@ def test_the_first_migration_is_the_text_it_was_released_with() -> None:
 
     assert "CHECK (type IN ('view', 'click', 'add_to_cart', 'purchase'))" in MIGRATIONS[0]
     assert MIGRATIONS[0].count("CREATE TABLE") == 5 and MIGRATIONS[0].count("CREATE INDEX") == 4
+    # version 2: the experiment tables only
+    assert MIGRATIONS[1].count("CREATE TABLE") == 4 and "ALTER" not in MIGRATIONS[1]
 
 
 def test_pooled_connections_killed_by_a_restart_cost_no_back_off(

@@ -1,0 +1,114 @@
+"""The answers served inside an experiment, written to the store off the request path.
+
+A request only appends its :class:`~recsys.types.Exposure` to a list under an uncontended lock
+(well under a microsecond); a daemon thread writes what gathered every ``flush_s`` seconds
+(``Store.add_exposures``, in transactions of at most :data:`WRITE_CHUNK` answers), so a request
+never waits for the store. What a process holds when it is killed (at most ``flush_s`` seconds
+of answers) is lost; a clean exit writes it (``close``). A store that cannot take the write keeps
+the answers for the next try, up to ``max_pending`` of them; past that new answers are dropped
+and counted (:attr:`ExposureLog.dropped`), so an outage costs report data, never memory.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+
+from recsys.store.contract import Store
+from recsys.types import Exposure
+
+log = logging.getLogger(__name__)
+
+WRITE_CHUNK = 2_000  # answers per transaction: a backlog never holds the write lock for long
+
+
+class ExposureLog:
+    """Buffers exposures and writes them in batches from a background thread.
+
+    Args:
+        store: returns the store to write to (called on the writer thread).
+        flush_s: seconds between writes.
+        max_pending: the most answers kept while the store cannot take them.
+
+    Attributes:
+        written: answers written so far.
+        dropped: answers dropped because the store could not take them for too long.
+    """
+
+    def __init__(
+        self, store: Callable[[], Store], flush_s: float = 1.0, max_pending: int = 200_000
+    ) -> None:
+        self._store = store
+        self.flush_s = float(flush_s)
+        self.max_pending = int(max_pending)
+        self._pending: list[Exposure] = []
+        self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
+        self.written = 0
+        self.dropped = 0
+
+    def record(self, exposure: Exposure) -> None:
+        """Queue one answer (starts the writer thread on first use in this process)."""
+        with self._lock:
+            if len(self._pending) < self.max_pending:
+                self._pending.append(exposure)
+            else:
+                self.dropped += 1
+        if self._thread is None or self._pid != os.getpid():
+            self._start()
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._pid != os.getpid():  # a forked child: the parent's thread did not come
+                self._pid, self._thread, self._pending = os.getpid(), None, []
+                self._flush_lock = threading.Lock()
+            if self._thread is not None:
+                return
+            self._stop.clear()
+
+            def loop() -> None:
+                while not self._stop.wait(self.flush_s):
+                    self.flush()
+
+            self._thread = threading.Thread(target=loop, name="recsys-exposures", daemon=True)
+            self._thread.start()
+
+    def flush(self) -> int:
+        """Write what is queued now; return how many answers were written."""
+        with self._flush_lock:
+            with self._lock:
+                batch, self._pending = self._pending, []
+            written = 0
+            for start in range(0, len(batch), WRITE_CHUNK):
+                try:
+                    self._store().add_exposures(batch[start : start + WRITE_CHUNK])
+                except Exception as exc:  # keep the rest for the next try (bounded)
+                    rest = batch[start:]
+                    with self._lock:
+                        kept = rest + self._pending
+                        over = max(0, len(kept) - self.max_pending)
+                        self._pending = kept[over:]
+                        self.dropped += over
+                    log.warning("could not record %d experiment answers yet: %s", len(rest), exc)
+                    break
+                written += len(batch[start : start + WRITE_CHUNK])
+            self.written += written
+            return written
+
+    @property
+    def pending(self) -> int:
+        """Answers queued and not yet written."""
+        return len(self._pending)
+
+    def close(self) -> None:
+        """Stop the writer thread and write what is left."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+        self.flush()
