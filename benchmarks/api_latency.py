@@ -26,9 +26,22 @@ Scenarios (``--scenarios``, comma-separated; default: the first five):
   three requests) and each step's latency. The twin sends the same three requests to the bare
   routes.
 * extras, run only when named: ``user_recs_flask`` (``user_recs`` on a server started with
-  ``RECSYS_API_FAST_PATH=false``: Flask's dispatch instead of the route's lean path) and
+  ``RECSYS_API_FAST_PATH=false``: Flask's dispatch instead of the route's lean path),
   ``user_recs_nolists`` (``RECSYS_API_PRECOMPUTED=false``: ranked live although nobody has an
-  event since training).
+  event since training), and ``user_recs_ab`` / ``user_recs_live_ab``: ``user_recs`` /
+  ``user_recs_live`` with an A/A experiment running (``bench-aa``: ``control=current``,
+  ``b=current``, 50/50, a fixed salt), started in the store with ``recsys.experiments``
+  (``make_experiment`` + ``start_experiment``) before our server starts. Both variants serve
+  what the plain path serves, so the only extra work is the experiment's: assigning the user,
+  the answer's ``experiment``/``variant``/``recommendation_id`` and one queued exposure per
+  answer, which a background thread writes to the store every second. Each runs next to its
+  plain twin (the twin first in even rounds, second in odd ones); before the load, one answer is
+  checked to name the experiment, and after it (2.5 s later: the writer has flushed) the
+  experiment's rows of the store's ``exposures`` table are counted, against the answers sent
+  (``/metrics``). No exposure written stops the run with an error: the measurement would be
+  invalid. The report's "experiment impression logging" table gives issue 24's **logging cost
+  = 1 - ab/plain** (the medians of our server's throughput), checked against 5%, and per round
+  the paired ab/plain and the same normalized by each run's bare twin (median, min, max).
 
 For every user scenario the ranking counts are read back from ``/metrics`` (answers
 ``precomputed`` / ``live``, and how many the lean path sent).
@@ -41,7 +54,8 @@ only; skipped with a message when ``wrk`` is not on PATH: ``make bench-tools`` i
 
 Per round (``--repeat`` rounds) one bare server serves every twin; our server is started afresh
 for each scenario. The store is snapshotted with SQLite's backup API before a dataset and restored
-after every scenario that writes to it (``user_recs_live``, ``events``, ``replay``) and at the end.
+after every scenario that writes to it (``user_recs_live``, ``events``, ``replay``, and the
+``*_ab`` scenarios: their experiment and exposures go too) and at the end.
 
 Stores (``--store sqlite|postgresql|both``, default ``sqlite``): ``sqlite`` is the home's SQLite
 file, as above. ``postgresql`` runs every scenario against ``recsys serve`` with
@@ -81,6 +95,10 @@ Usage (timing runs hold the shared benchmark lock)::
     # the same scenarios on the PostgreSQL store vs SQLite, in one run (the python client):
     flock /tmp/recsys-bench.lock .venv/bin/python benchmarks/api_latency.py \
         --store both --client python
+    # the cost of experiment impression logging (issue 24), in a result file of its own:
+    flock /tmp/recsys-bench.lock .venv/bin/python benchmarks/api_latency.py --dataset ml-100k \
+        --client python --scenarios user_recs,user_recs_ab,user_recs_live,user_recs_live_ab \
+        --out benchmarks/results/api_latency_ab.json
 
 Writes ``benchmarks/results/api_latency.json`` and ``.md`` (``--out``), including the issue's
 target checks, each computed as met or not met; with ``--store postgresql`` or ``both`` the
@@ -126,17 +144,36 @@ N_ITEMS = 20  # n of every recommendation request
 # run order within a round; DEFAULT_SCENARIOS run unless --scenarios names others
 SCENARIOS = (
     "user_recs",
+    "user_recs_ab",
     "user_recs_flask",
     "user_recs_nolists",
     "similar",
     "user_recs_live",
+    "user_recs_live_ab",
     "events",
     "replay",
 )
 DEFAULT_SCENARIOS = ("user_recs", "user_recs_live", "similar", "events", "replay")
-USER_SCENARIOS = ("user_recs", "user_recs_live", "user_recs_flask", "user_recs_nolists")
+# {scenario with an A/A experiment running: its plain twin}; the pair runs next to each other,
+# in alternating order between rounds, and the report compares them (issue 24's logging cost)
+AB_TWINS = {"user_recs_ab": "user_recs", "user_recs_live_ab": "user_recs_live"}
+USER_SCENARIOS = (
+    "user_recs",
+    "user_recs_live",
+    "user_recs_flask",
+    "user_recs_nolists",
+    *AB_TWINS,
+)
+LIVE_SCENARIOS = ("user_recs_live", "user_recs_live_ab")  # one view event per requested user
 GET_SCENARIOS = (*USER_SCENARIOS, "similar")  # the ones wrk drives too
-WRITES = ("user_recs_live", "events", "replay")  # the store is restored after these
+# the store is restored after these (the A/A scenarios: the experiment and its exposures)
+WRITES = ("user_recs_live", "events", "replay", *AB_TWINS)
+AB_EXPERIMENT = "bench-aa"  # the A/A experiment's name
+AB_VARIANTS = ("control=current", "b=current")  # both serve what the plain path serves
+AB_TRAFFIC = "50/50"  # everybody enrolled
+AB_SALT = "be0c4aa000000007"  # fixed (hex): the same split of users in every run
+MAX_LOGGING_COST = 0.05  # issue 24: impression logging costs <= 5% of user-recs throughput
+EXPOSURE_SETTLE_S = 2.5  # wait after an A/A scenario's runs: the exposure log writes every 1 s
 SERVER_SETTINGS = {  # environment of our server per scenario, beyond start_server's
     "user_recs_flask": {"RECSYS_API_FAST_PATH": "false"},
     "user_recs_nolists": {"RECSYS_API_PRECOMPUTED": "false"},
@@ -1093,6 +1130,68 @@ def add_live_events(
         return store.add_events(frame)
 
 
+def start_ab_experiment(home: Path, store_url: str | None = None) -> str:
+    """Start the A/A experiment of the ``*_ab`` scenarios in the store the server will read.
+
+    Both variants (``control`` and ``b``) serve the current bundle with its own settings, each
+    to 50% of the users: every answer is the plain path's, plus the experiment's fields and one
+    queued exposure (``recsys.service.exposures.ExposureLog``, written every second).
+
+    Args:
+        home: the data home (its bundles; its SQLite file unless ``store_url``).
+        store_url: the PostgreSQL store the server under test reads; None: the SQLite file.
+
+    Returns:
+        The experiment's name.
+    """
+    from recsys.experiments import make_experiment, start_experiment
+    from recsys.home import Home
+    from recsys.store import open_store
+
+    made = make_experiment(AB_EXPERIMENT, list(AB_VARIANTS), AB_TRAFFIC, salt=AB_SALT)
+    with open_store(Home(home, store=store_url)) as store:
+        return start_experiment(store, made).name
+
+
+def count_exposures(home: Path, store_url: str | None = None) -> int:
+    """The A/A experiment's exposures (answers recorded) in the store, as of now.
+
+    The SQLite store is counted with ``SELECT COUNT(*)`` on its ``exposures`` table; the
+    PostgreSQL store through ``Store.experiment_log``.
+    """
+    if store_url is None:
+        import sqlite3
+
+        with contextlib.closing(sqlite3.connect(home / "recsys.sqlite3")) as conn:
+            row = conn.execute(
+                "SELECT COUNT(*) FROM exposures WHERE experiment = ?", (AB_EXPERIMENT,)
+            ).fetchone()
+        return int(row[0])
+    from recsys.home import Home
+    from recsys.store import open_store
+
+    with open_store(Home(home, store=store_url)) as store:
+        return store.experiment_log(AB_EXPERIMENT, 0.0).exposures.height
+
+
+def check_ab_answer(port: int, user: str) -> dict[str, Any]:
+    """One answer of our server to ``user``, checked to come from the A/A experiment.
+
+    Raises:
+        RuntimeError: the answer names no experiment, another one, or no variant of it: the
+            ``*_ab`` scenario would measure the plain path.
+    """
+    import urllib.request
+
+    url = f"http://127.0.0.1:{port}{user_path(user, 'ours')}"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        body = json.loads(response.read())
+    seen = {k: body.get(k) for k in ("experiment", "variant", "recommendation_id")}
+    if seen["experiment"] != AB_EXPERIMENT or seen["variant"] not in ("control", "b"):
+        raise RuntimeError(f"the server does not answer inside {AB_EXPERIMENT!r}: {seen}")
+    return seen
+
+
 # ---------------------------------------------------------------------------------- runs
 def ranking_counts(port: int) -> dict[str, float]:
     """How the server answered users so far (``/metrics``, all workers).
@@ -1141,6 +1240,22 @@ def measure(
         flush=True,
     )
     return run
+
+
+def round_order(chosen: Sequence[str], round_: int) -> list[str]:
+    """The scenarios of round ``round_`` (0-based): each A/A scenario next to its plain twin.
+
+    In even rounds the plain twin runs first, in odd rounds the A/A scenario, so neither side of
+    the logging-cost comparison always runs on a machine that the other has just warmed (or
+    loaded).
+    """
+    order = list(chosen)
+    if round_ % 2 == 1:
+        for ab, plain in AB_TWINS.items():
+            if ab in order and plain in order:
+                i, j = order.index(plain), order.index(ab)
+                order[i], order[j] = order[j], order[i]
+    return order
 
 
 def clients_of(scenario: str, clients: Sequence[str]) -> list[str]:
@@ -1200,6 +1315,11 @@ def bench_dataset(
     snapshot = LOGS / f"{name}-store-before.sqlite3"
     copy_sqlite(store, snapshot)
     added: dict[str, int] = {}
+    # per store and A/A scenario, one entry per round: the exposures it wrote, the answers it
+    # sent (ranking counts, warm-ups included) and one probe answer's experiment fields
+    exposures: dict[str, dict[str, list[dict[str, Any]]]] = {
+        which: {s: [] for s in scenarios if s in AB_TWINS} for which in stores
+    }
 
     def restore(which: str) -> None:
         if which == "sqlite":
@@ -1216,13 +1336,16 @@ def bench_dataset(
             bare = start_server("bare", None, bare_port, args.workers, args.threads, bare_log)
             try:
                 wait_ready(bare_port, "/bare", bare, log=bare_log)
-                for scenario, scenario_clients in scenarios.items():
+                for scenario in round_order(list(scenarios), round_):
+                    scenario_clients = scenarios[scenario]
                     for which in order:
                         shown = which if len(stores) > 1 or which != "sqlite" else None
-                        if scenario == "user_recs_live":
+                        if scenario in LIVE_SCENARIOS:
                             added[which] = add_live_events(
                                 home, live_users, users, items, owned, urls[which]
                             )
+                        if scenario in AB_TWINS:  # read by the server as it starts
+                            start_ab_experiment(home, urls[which])
                         port = free_port()
                         suffix = "" if which == "sqlite" else f"-{which}"
                         log = LOGS / f"{name}-{scenario}{suffix}.log"
@@ -1234,8 +1357,11 @@ def bench_dataset(
                             "api", home, port, args.workers, args.threads, log, settings
                         )
                         counted = scenario in USER_SCENARIOS or scenario == "replay"
+                        logged: dict[str, Any] | None = None
                         try:
                             wait_ready(port, "/readyz", proc, log=log)
+                            if scenario in AB_TWINS:
+                                logged = {"probe": check_ab_answer(port, live_users[0])}
                             for client in scenario_clients:
                                 twin = measure(
                                     client, scenario, "bare", bare_port, users, items, args, shown
@@ -1250,10 +1376,31 @@ def bench_dataset(
                                         k: after[k] - before.get(k, 0.0) for k in after
                                     }
                                 runs[which][scenario][client].append({"bare": twin, "ours": ours})
+                            if logged is not None:  # the writer thread flushes every second
+                                time.sleep(EXPOSURE_SETTLE_S)
+                                logged["answers"] = sum(
+                                    r["ours"]["ranking"].get(k, 0.0)
+                                    for per in runs[which][scenario].values()
+                                    for r in per[-1:]
+                                    for k in ("precomputed", "live")
+                                )
+                                logged["exposures"] = count_exposures(home, urls[which])
                         finally:
                             stop_server(proc)
                             if scenario in WRITES:
                                 restore(which)
+                        if logged is not None:
+                            exposures[which][scenario].append(logged)
+                            print(
+                                f"  {scenario:<17} {which}: {logged['exposures']} exposures "
+                                f"written for {logged['answers']:.0f} answers (store restored)",
+                                flush=True,
+                            )
+                            if logged["exposures"] <= 0:
+                                raise RuntimeError(
+                                    f"{scenario}: no exposure was written to the {which} store: "
+                                    "the logging cost cannot be measured"
+                                )
             finally:
                 stop_server(bare)
     finally:
@@ -1282,11 +1429,19 @@ def bench_dataset(
         "results": sqlite_results,  # the SQLite store's: what the targets are checked on
         "targets": target_checks(sqlite_results),
     }
+    if any(exposures.get("sqlite", {}).values()):
+        data["exposures"] = exposures["sqlite"]
+        data["logging_cost"] = logging_costs(sqlite_results)
     if pg is not None:
         data["postgresql"] = pg_data | {
             "live_events_added": added.get("postgresql", 0),
             "results": results["postgresql"],
         }
+        if any(exposures["postgresql"].values()):
+            data["postgresql"] |= {
+                "exposures": exposures["postgresql"],
+                "logging_cost": logging_costs(results["postgresql"]),
+            }
     if "sqlite" in results and "postgresql" in results:
         data["comparison"] = store_comparison(results["sqlite"], results["postgresql"])
     return data
@@ -1455,6 +1610,64 @@ def store_comparison(
                     }
                 )
     return rows
+
+
+def logging_costs(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The cost of experiment impression logging: each A/A scenario against its plain twin.
+
+    Args:
+        results: per scenario and client, :func:`summarize`'s output on one store.
+
+    Returns:
+        One row per A/A scenario and client run with its plain twin: ``plain`` and ``ab`` (the
+        medians of our server's throughput), ``ratio`` = ab / plain (ratio of the medians) and
+        ``cost`` = 1 - ratio (issue 24's measure, ``met`` when <= :data:`MAX_LOGGING_COST`);
+        ``paired``: per round ab / plain of the two runs of that round (they run next to each
+        other), and ``normalized``: per round (ab / its bare twin) / (plain / its bare twin),
+        each with its median, min and max; both sides' median p50 and p99.
+    """
+    rows = []
+    for ab, plain in AB_TWINS.items():
+        for client in results.get(ab, {}):
+            if client not in results.get(plain, {}):
+                continue
+            a, p = results[ab][client], results[plain][client]
+            rounds = list(zip(p["pairs"], a["pairs"], strict=False))
+            paired = [_ratio(y["ours"], x["ours"]) for x, y in rounds]
+            normalized = [_ratio(y["ratio"], x["ratio"]) for x, y in rounds]
+            ratio = _ratio(a["summary"]["ours"], p["summary"]["ours"])
+            cost = None if ratio is None else round(1.0 - ratio, 3)
+            rows.append(
+                {
+                    "scenario": ab,
+                    "twin": plain,
+                    "client": client,
+                    "plain": p["summary"]["ours"],
+                    "ab": a["summary"]["ours"],
+                    "ratio": ratio,
+                    "cost": cost,
+                    "met": None if cost is None else cost <= MAX_LOGGING_COST,
+                    "paired": _spread(paired),
+                    "normalized": _spread(normalized),
+                    **{
+                        f"{side}_{q}_ms": entry["summary"][f"ours_{q}_ms"]
+                        for side, entry in (("plain", p), ("ab", a))
+                        for q in ("p50", "p99")
+                    },
+                }
+            )
+    return rows
+
+
+def _spread(values: Sequence[float | None]) -> dict[str, Any]:
+    """``values`` (one per round) with their median, min and max (None when none is known)."""
+    known = [v for v in values if v is not None]
+    return {
+        "values": list(values),
+        "median": _median(known, 3),
+        "min": min(known) if known else None,
+        "max": max(known) if known else None,
+    }
 
 
 # -------------------------------------------------------------------------------- targets
@@ -1662,6 +1875,55 @@ def _comparison_lines(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _logging_lines(
+    rows: list[dict[str, Any]], exposures: dict[str, list[dict[str, Any]]], store: str
+) -> list[str]:
+    """The "experiment impression logging" section of :func:`logging_costs`'s rows."""
+    lines = [
+        f"Experiment impression logging (issue 24; {store} store): each `*_ab` scenario is its "
+        f"plain twin with an A/A experiment (`{AB_EXPERIMENT}`: "
+        f"{', '.join(f'`{v}`' for v in AB_VARIANTS)}, {AB_TRAFFIC}, every user enrolled) "
+        "started in the store before our server starts, so every answer is the plain path's "
+        "plus the experiment's fields and one exposure, written by a background thread every "
+        "second; the two run next to each other in every round (in alternating order). "
+        "**Logging cost = 1 - ab/plain** (medians of our server's throughput); also per round "
+        "the paired ab/plain and the same normalized by each run's bare twin "
+        "(median [min, max]). Target: cost <= "
+        f"{MAX_LOGGING_COST:.0%}.",
+        "",
+        "| scenario | client | plain req/s | ab req/s | ab/plain | logging cost | "
+        "paired ab/plain | bare-normalized | p99 plain/ab ms | exposures per round | target |",
+        "|---|---|---:|---:|---:|---:|---|---|---|---|---|",
+    ]
+
+    def spread(entry: dict[str, Any]) -> str:
+        return (
+            f"{_cell(entry['median'], '.3f')} [{_cell(entry['min'], '.3f')}, "
+            f"{_cell(entry['max'], '.3f')}]"
+        )
+
+    for row in rows:
+        logged = exposures.get(row["scenario"], [])
+        written = ", ".join(f"{e['exposures']:,}/{e['answers']:,.0f}" for e in logged)
+        lines.append(
+            f"| {row['scenario']} vs {row['twin']} | {row['client']} | "
+            f"{_cell(row['plain'], ',.0f')} | {_cell(row['ab'], ',.0f')} | "
+            f"{_cell(row['ratio'], '.3f')} | {_cell(row['cost'], '.1%')} | "
+            f"{spread(row['paired'])} | {spread(row['normalized'])} | "
+            f"{_cell(row['plain_p99_ms'])}/{_cell(row['ab_p99_ms'])} | "
+            f"{written or '-'} | **{verdict(row['met'])}** |"
+        )
+    lines += [
+        "",
+        "Exposures per round = rows of the experiment in the store's `exposures` table after the "
+        "scenario's runs (counted before the store was restored) / answers our server sent "
+        "during them (`/metrics` ranking counts; all clients, warm-ups included). The store is "
+        "restored after every `*_ab` scenario, so neither the experiment nor its exposures "
+        "reach another scenario.",
+    ]
+    return lines
+
+
 def markdown(result: dict[str, Any]) -> str:
     """The report: per dataset the scenario table, the replay's steps, the pairs, the targets.
 
@@ -1776,6 +2038,10 @@ def markdown(result: dict[str, Any]) -> str:
                 f"- {check['target']} ({where}): {check['requirement']}: {check['measured']}: "
                 f"**{verdict(check['met'])}**{pairs}"
             )
+        for store in stores:
+            where = data if store == "sqlite" else data.get(store, {})
+            if where.get("logging_cost"):
+                lines += ["", *_logging_lines(where["logging_cost"], where["exposures"], store)]
         lines.append("")
     return "\n".join(lines)
 

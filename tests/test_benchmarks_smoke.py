@@ -195,6 +195,8 @@ def test_api_latency_smoke(tmp_path: Path) -> None:
         "user_recs_flask",
         "user_recs_nolists",
         "user_recs_live",
+        "user_recs_ab",
+        "user_recs_live_ab",
         "similar",
         "events",
         "replay",
@@ -220,14 +222,25 @@ def test_api_latency_smoke(tmp_path: Path) -> None:
     assert live["precomputed"] == 0 and live["live"] > 0
     assert data["live_events_added"] == data["live_users"] > 0
     assert ranking("replay")["live"] > 0 and ranking("replay")["precomputed"] == 0
+    # the A/A experiment answers like the plain path, and every answer's exposure is written
+    recs_ab, live_ab = ranking("user_recs_ab"), ranking("user_recs_live_ab")
+    assert recs_ab["live"] == 0 and recs_ab["precomputed"] > 0
+    assert live_ab["precomputed"] == 0 and live_ab["live"] > 0
+    for scenario in ("user_recs_ab", "user_recs_live_ab"):
+        (logged,) = data["exposures"][scenario]
+        assert logged["probe"]["experiment"] == "bench-aa" and logged["exposures"] > 0
+    costs = {(row["scenario"], row["client"]) for row in data["logging_cost"]}
+    assert ("user_recs_ab", "python") in costs and ("user_recs_live_ab", "python") in costs
     steps = results["replay"]["python"]["summary"]["steps"]
     assert set(steps) == {"event", "recs", "similar"}
     checks = {(c["scenario"], c["client"]): c for c in data["targets"]}
     assert checks[("replay", "python")]["met"] in (True, False)
     report = out.with_suffix(".md").read_text(encoding="utf-8")
     assert "| replay | python |" in report and "Targets (issue 20)" in report
+    assert "Experiment impression logging (issue 24" in report
     with SQLiteStore(home.db_path) as store:
         assert store.count_events() == stored  # live events, events and replay rolled back
+        assert store.experiment_specs() == {}  # the A/A experiment rolled back
 
 
 def test_bare_app_answers_like_the_api() -> None:

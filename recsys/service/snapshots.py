@@ -31,6 +31,9 @@ from recsys.types import UserEvent
 
 log = logging.getLogger(__name__)
 
+ASSIGNMENTS_KEPT = 100_000  # shoppers whose variant a serving process remembers
+_UNSEEN = object()
+
 
 @dataclass(frozen=True)
 class Snapshot:
@@ -159,6 +162,7 @@ class ServingState:
         self._pinned: dict[str, Snapshot] = {}
         self._pin_lock = threading.Lock()
         self.exposures = ExposureLog(lambda: self.store)
+        self._assigned: tuple[Experiment | None, dict[str, Variant | None]] = (None, {})
         # called with the tombstones that are new since the last read (e.g. a host's pitch
         # cache forgets shoppers erased through another host; RecommendationService.on_erasures)
         self.erasure_listeners: list[Callable[[dict[str, float]], object]] = []
@@ -261,6 +265,26 @@ class ServingState:
                 experiment = None
         self.experiment, self.experiment_read_at = experiment, time.time()
         return experiment
+
+    def assign(self, experiment: Experiment, user_id: str) -> Variant | None:
+        """``experiment.assign(user_id)``, remembered for the shoppers seen lately.
+
+        A hash per request costs about a microsecond; a browsing shopper asks again and again.
+        The memory starts afresh when it holds :data:`ASSIGNMENTS_KEPT` shoppers or the
+        experiment changes (a dict's item assignment is atomic: threads need no lock).
+        """
+        memo = self._assigned
+        if memo[0] is not experiment:
+            memo = (experiment, {})
+            self._assigned = memo
+        found = memo[1].get(user_id, _UNSEEN)
+        if found is _UNSEEN:
+            found = experiment.assign(user_id)
+            if len(memo[1]) >= ASSIGNMENTS_KEPT:
+                memo = (experiment, {})
+                self._assigned = memo
+            memo[1][user_id] = found
+        return found  # type: ignore[return-value]
 
     def pinned(self, version: str) -> Snapshot:
         """The snapshot serving bundle ``version`` (a variant pinned to it).

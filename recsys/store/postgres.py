@@ -54,12 +54,11 @@ from recsys.errors import ConfigError, StoreBusyError, StoreSchemaError, StoreUn
 from recsys.store.catalog import complete_items
 from recsys.store.contract import SCHEMA_VERSION, read_history
 from recsys.store.events import event_rows
-from recsys.store.experiments import ExperimentLog, exposure_rows, link_rows
+from recsys.store.experiments import ExperimentLog, exposure_rows, impressions_of, link_rows
 from recsys.store.privacy import tombstone_key
 from recsys.store.schema import (
     EVENT_SCHEMA,
     EXPOSURE_SCHEMA,
-    IMPRESSION_SCHEMA,
     ITEM_COLUMNS,
     ITEM_SCHEMA,
     LINKED_EVENT_SCHEMA,
@@ -153,21 +152,15 @@ CREATE TABLE experiments (
     created    BIGINT GENERATED ALWAYS AS IDENTITY
 );
 CREATE TABLE exposures (
-    recommendation_id TEXT PRIMARY KEY,
+    recommendation_id TEXT NOT NULL,  -- random: unique without an index to keep it so
     experiment        TEXT NOT NULL,
     variant           TEXT NOT NULL,
     user_id           TEXT NOT NULL,
     ts                DOUBLE PRECISION NOT NULL,
-    n_items           INTEGER NOT NULL
+    n_items           INTEGER NOT NULL,
+    items             TEXT NOT NULL
 );
 CREATE INDEX exposures_experiment ON exposures (experiment, user_id);
-CREATE INDEX exposures_user ON exposures (user_id);
-CREATE TABLE impressions (
-    recommendation_id TEXT NOT NULL,
-    position          INTEGER NOT NULL,
-    item_id           TEXT NOT NULL,
-    PRIMARY KEY (recommendation_id, position)
-);
 CREATE TABLE event_links (
     user_id           TEXT NOT NULL,
     item_id           TEXT NOT NULL,
@@ -752,12 +745,11 @@ class PostgresStore:
         with self._transaction() as conn:
             deleted = conn.execute("DELETE FROM events WHERE user_id = %s", (user_id,)).rowcount
             conn.execute("DELETE FROM event_ids WHERE user_id = %s", (user_id,))
-            conn.execute(
-                "DELETE FROM impressions WHERE recommendation_id IN "
-                "(SELECT recommendation_id FROM exposures WHERE user_id = %s)",
+            conn.execute(  # the (experiment, user_id) index finds the user's rows
+                "DELETE FROM exposures WHERE experiment IN (SELECT name FROM experiments) "
+                "AND user_id = %s",
                 (user_id,),
             )
-            conn.execute("DELETE FROM exposures WHERE user_id = %s", (user_id,))
             conn.execute("DELETE FROM event_links WHERE user_id = %s", (user_id,))
             conn.execute(
                 "INSERT INTO erasures (user_key, erased_at) VALUES (%s, %s) "
@@ -786,60 +778,50 @@ class PostgresStore:
         """Record served answers and their items (see ``SQLiteStore.add_exposures``)."""
         if not exposures:
             return 0
-        heads, items = exposure_rows(exposures)
+        heads = exposure_rows(exposures)
         with self._transaction() as conn:
             erased = self._erased_among(conn, {h[3] for h in heads})
             if erased:
-                gone = {h[0] for h in heads if h[3] in erased and h[4] <= erased[h[3]]}
-                heads = [h for h in heads if h[0] not in gone]
-                items = [i for i in items if i[0] not in gone]
+                heads = [h for h in heads if not (h[3] in erased and h[4] <= erased[h[3]])]
+            names = sorted({h[1] for h in heads})
+            found = conn.execute(
+                "SELECT name FROM experiments WHERE name = ANY(%s::text[])", (names,)
+            ).fetchall()
+            known = {r[0] for r in found}
+            if len(known) < len(names):  # an erasure finds rows through their experiment
+                heads = [h for h in heads if h[1] in known]
             if not heads:
                 return 0
             new = conn.execute(
                 "INSERT INTO exposures "
-                "(recommendation_id, experiment, variant, user_id, ts, n_items) "
+                "(recommendation_id, experiment, variant, user_id, ts, n_items, items) "
                 "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], "
-                "%s::float8[], %s::int[]) ON CONFLICT DO NOTHING",
+                "%s::float8[], %s::int[], %s::text[])",
                 [list(c) for c in zip(*heads, strict=True)],
             ).rowcount
-            if items:
-                conn.execute(
-                    "INSERT INTO impressions (recommendation_id, position, item_id) "
-                    "SELECT * FROM unnest(%s::text[], %s::int[], %s::text[]) "
-                    "ON CONFLICT DO NOTHING",
-                    [list(c) for c in zip(*items, strict=True)],
-                )
             return int(new)
 
     def experiment_log(
         self, experiment: str, since: float, until: float | None = None
     ) -> ExperimentLog:
         """Everything an experiment's report reads (see ``SQLiteStore.experiment_log``)."""
-        heads = self._rows(
-            "SELECT recommendation_id, experiment, variant, user_id, ts, n_items "
+        rows = self._rows(
+            "SELECT recommendation_id, experiment, variant, user_id, ts, n_items, items "
             "FROM exposures WHERE experiment = %s",
-            (experiment,),
-        )
-        items = self._rows(
-            "SELECT i.recommendation_id, i.position, i.item_id FROM impressions i "
-            "JOIN exposures x ON x.recommendation_id = i.recommendation_id "
-            "WHERE x.experiment = %s",
             (experiment,),
         )
         last = float("inf") if until is None else float(until)
         params = {"experiment": experiment, "since": float(since), "until": last}
         events = self._rows(_LOG_EVENTS, params)
 
-        def frame(rows: list[tuple[Any, ...]], schema: dict[str, Any]) -> pl.DataFrame:
-            return (
-                pl.DataFrame(rows, schema=schema, orient="row")
-                if rows
-                else pl.DataFrame(schema=schema)
-            )
+        def frame(found: list[tuple[Any, ...]], schema: dict[str, Any]) -> pl.DataFrame:
+            if not found:
+                return pl.DataFrame(schema=schema)
+            return pl.DataFrame(found, schema=schema, orient="row")
 
         return ExperimentLog(
-            frame(heads, EXPOSURE_SCHEMA),
-            frame(items, IMPRESSION_SCHEMA),
+            frame([r[:6] for r in rows], EXPOSURE_SCHEMA),
+            impressions_of([(r[0], r[6]) for r in rows]),
             frame(events, LINKED_EVENT_SCHEMA),
         )
 

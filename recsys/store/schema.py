@@ -66,21 +66,15 @@ SCHEMA += """CREATE TABLE IF NOT EXISTS experiments (
     updated_at REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS exposures (
-    recommendation_id TEXT PRIMARY KEY,
+    recommendation_id TEXT NOT NULL,  -- random: unique without an index to keep it so
     experiment        TEXT NOT NULL,
     variant           TEXT NOT NULL,
     user_id           TEXT NOT NULL,
     ts                REAL NOT NULL,
-    n_items           INTEGER NOT NULL
+    n_items           INTEGER NOT NULL,
+    items             TEXT NOT NULL  -- the item ids shown, best first, as a JSON array
 );
 CREATE INDEX IF NOT EXISTS exposures_experiment ON exposures (experiment, user_id);
-CREATE INDEX IF NOT EXISTS exposures_user ON exposures (user_id);
-CREATE TABLE IF NOT EXISTS impressions (
-    recommendation_id TEXT NOT NULL,
-    position          INTEGER NOT NULL,
-    item_id           TEXT NOT NULL,
-    PRIMARY KEY (recommendation_id, position)
-) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS event_links (
     user_id           TEXT NOT NULL,
     item_id           TEXT NOT NULL,

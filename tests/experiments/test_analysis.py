@@ -364,6 +364,36 @@ def test_bonferroni_over_treatments() -> None:
     assert report.decision == "no decision yet"
 
 
+def _conversions(buyers: dict[str, int], n: int = 400) -> Log:
+    """``n`` shoppers per variant, each shown item ``x``; ``buyers[v]`` of them buy it."""
+    log = Log()
+    for variant, k in buyers.items():
+        for i in range(n):
+            user = f"{variant}{i}"
+            log.show(f"r-{user}", user, T0, ["x"], variant)
+            if i < k:
+                log.event(user, "x", "purchase", T0 + 10)
+    return log
+
+
+def test_a_second_treatment_halves_the_level_a_lift_must_reach() -> None:
+    # find a treatment whose always-valid p against the control lies in (alpha/2, alpha]
+    for k in range(45, 120):
+        two = _conversions({"a": 40, "b": k}).analyze(variants=["a", "b"], shares=[50, 50])
+        p = two.lift("b", "conversion").p_value
+        assert p is not None
+        if 0.025 < p <= 0.05:
+            break
+    else:
+        pytest.fail("no treatment with 0.025 < p <= 0.05")
+    assert two.decision == "winner: b"  # one treatment: alpha = 0.05
+    three = _conversions({"a": 40, "b": k, "c": 40}).analyze(
+        variants=["a", "b", "c"], shares=[100 / 3] * 3
+    )
+    assert three.lift("b", "conversion").p_value == pytest.approx(p)  # the same comparison
+    assert three.decision == "no decision yet"  # two treatments: each needs p <= 0.025
+
+
 # ---------------------------------------------------------------- rendering
 
 

@@ -532,9 +532,10 @@ def test_experiment_definitions_are_kept_in_creation_order(store: Store) -> None
 
 
 def test_exposures_are_stored_once_and_read_back_with_linked_events(store: Store) -> None:
+    store.put_experiment("exp", "{}")
+    store.put_experiment("other", "{}")
     first = _exposure("r1", "u1", 100.0, ("i1", "i2"))
     assert store.add_exposures([first, _exposure("r2", "u2", 101.0, ())]) == 2
-    assert store.add_exposures([first]) == 0  # the same answer again
     other = _exposure("r3", "u3", 102.0, ("i1",))
     store.add_exposures([other._replace(experiment="other")])
     store.add_events(
@@ -561,7 +562,16 @@ def test_exposures_are_stored_once_and_read_back_with_linked_events(store: Store
     ]
 
 
+def test_exposures_of_an_undefined_experiment_are_not_stored(store: Store) -> None:
+    # an erasure finds a shopper's exposures through their experiment's definition
+    store.put_experiment("exp", "{}")
+    stray = _exposure("r2", "u1", 100.0, ("i1",))._replace(experiment="nowhere")
+    assert store.add_exposures([_exposure("r1", "u1", 100.0, ("i1",)), stray]) == 1
+    assert store.experiment_log("nowhere", 0.0).exposures.height == 0
+
+
 def test_erasing_a_user_deletes_their_experiment_records(store: Store) -> None:
+    store.put_experiment("exp", "{}")
     store.add_exposures([_exposure("r1", "u1", 100.0, ("i1",)), _exposure("r2", "u2", 100.0, ())])
     store.add_events(_linked_events([("u1", "i1", "click", 150.0, "r1", 0)]))
     store.delete_user("u1", now=200.0)
