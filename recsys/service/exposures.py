@@ -54,13 +54,13 @@ class ExposureLog:
 
     def record(self, exposure: Exposure) -> None:
         """Queue one answer (starts the writer thread on first use in this process)."""
+        if self._thread is None or self._pid != os.getpid():
+            self._start()  # in a forked child, first forget the parent's queue
         with self._lock:
             if len(self._pending) < self.max_pending:
                 self._pending.append(exposure)
             else:
                 self.dropped += 1
-        if self._thread is None or self._pid != os.getpid():
-            self._start()
 
     def _start(self) -> None:
         with self._lock:
