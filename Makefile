@@ -45,10 +45,12 @@ demo: $(STAMP) pitch-model
 	$(BIN)/recsys pitch 1 -n 3 --backend template
 	$(BIN)/recsys info
 	# an A/B experiment (the hybrid ranker against the popular items), filled by simulated
-	# shoppers who click what matches their taste; then its report, and the shoppers' segments
+	# shoppers who click what matches their taste; then its report, and the shoppers' segments.
+	# Its salt is fixed so that users 1 and 405 of the examples are in the control group (the
+	# API examples below show their hybrid answers; user 1's answer names its variant)
 	$(BIN)/recsys experiment status demo-ab >/dev/null 2>&1 || \
 		$(BIN)/recsys experiment create demo-ab --variant control=current \
-			--variant popular=holdout=popular --metric ctr
+			--variant popular=holdout=popular --metric ctr --salt demo-1
 	$(BIN)/recsys experiment simulate --rounds 4 --shoppers 400 --yes
 	$(BIN)/recsys experiment report demo-ab >/dev/null  # writes reports/experiments/demo-ab.*
 	head -n 26 $(RECSYS_HOME)/reports/experiments/demo-ab.md

@@ -78,7 +78,9 @@ run "curl -s '$URL/v1/users/1/recommendations?n=2&exclude=1,2'"
 run "curl -s $URL/v1/nope"
 run "curl -s $URL/metrics | awk '/recsys_http_requests_total/ && n++ < 3'"  # awk reads it all: no SIGPIPE for curl
 run "curl -s $URL/metrics | grep '^recsys_user_recommendations_total'"
-# the running experiment: every answer names the shopper's variant; the report, as of now
+# the running experiment: every answer names the shopper's variant (user 1 is in the control
+# group, user 3 in the popular-items holdout); the report, as of now
+run "curl -s '$URL/v1/users/3/recommendations?n=2'"
 run "curl -s -H 'Authorization: Bearer $ADMIN' $URL/v1/experiments"
 run "curl -s -H 'Authorization: Bearer $ADMIN' '$URL/v1/experiments/demo-ab?format=markdown' | head -12"
 run "curl -s -o /dev/null -w '%{http_code} %{content_type}\n' $URL/demo"

@@ -94,3 +94,16 @@ def test_experiment_mistakes_are_usage_errors(
     bad = ("--variant", "a=current", "--variant", "b=bundle=v0")
     assert _fails(trained, "experiment", "create", "x", *bad) == 2
     assert "no bundle version" in capsys.readouterr().err
+
+
+def test_a_fixed_salt_assigns_as_before(trained: Home, capsys: pytest.CaptureFixture[str]) -> None:
+    from recsys.experiments.spec import make_experiment
+
+    variants = ("--variant", "control=current", "--variant", "pop=holdout=popular")
+    _run(trained, "experiment", "create", "ab", *variants, "--salt", "demo-1", "--json")
+    made = json.loads(capsys.readouterr().out)
+    assert made["salt"] == "demo-1"
+    again = make_experiment("ab", ["control=current", "pop=holdout=popular"], salt="demo-1")
+    _run(trained, "recommend", "run1", "--json")
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["experiment"] == "ab" and answer["variant"] == again.assign("run1").name

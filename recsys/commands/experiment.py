@@ -55,6 +55,12 @@ def experiment() -> None:
     show_default=True,
     help="No decision before every variant has this many shoppers.",
 )
+@click.option(
+    "--salt",
+    default=None,
+    help="The assignment hash's salt (default: random). The same salt and shares put every "
+    "shopper in the same variant again: for a demo or a rerun, not to choose who gets what.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the experiment as JSON.")
 @click.pass_obj
 def create(
@@ -66,6 +72,7 @@ def create(
     alpha: float,
     window_h: float,
     min_users: int,
+    salt: str | None,
     as_json: bool,
 ) -> None:
     """Start experiment NAME (one runs at a time; shoppers are assigned at once)."""
@@ -81,6 +88,7 @@ def create(
         alpha=alpha,
         window_s=window_h * 3600.0,
         min_users=min_users,
+        salt=salt,
     )
     home = obj.home.ensure()
     with open_store(home) as store:
