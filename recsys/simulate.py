@@ -29,6 +29,7 @@ import polars as pl
 from recsys.errors import InvalidInputError
 from recsys.service import RecommendationService
 from recsys.store.contract import Store
+from recsys.store.schema import EVENT_SCHEMA
 
 
 class Preferences(Protocol):
@@ -156,15 +157,8 @@ class RoundCounts:
             table[variant] = table.get(variant, 0) + value
 
 
-_EVENT_SCHEMA = {
-    "user_id": pl.String,
-    "item_id": pl.String,
-    "type": pl.String,
-    "ts": pl.Float64,
-    "session_id": pl.String,
-    "recommendation_id": pl.String,
-    "position": pl.Int64,
-}
+# an event as the API stores it, with the answer it names
+_EVENT_SCHEMA = {**EVENT_SCHEMA, "recommendation_id": pl.String, "position": pl.Int64}
 
 
 def simulate(

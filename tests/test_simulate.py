@@ -22,6 +22,7 @@ from recsys.home import Home
 from recsys.service import RecommendationService
 from recsys.simulate import CategoryPreferences, HeldOutPreferences, ShopperModel, simulate
 from recsys.store import SQLiteStore
+from recsys.store.schema import EVENT_SCHEMA
 from recsys.text import TextEncoder
 from recsys.training import train
 
@@ -47,17 +48,7 @@ def _shop(seed: int = 3) -> tuple[pl.DataFrame, pl.DataFrame]:
         for i in rng.choice(12, size=4, replace=False):
             ts += 60.0
             rows.append((f"u{u}", f"{prefix}-{int(i)}", "purchase", ts, ""))
-    events = pl.DataFrame(
-        rows,
-        schema={
-            "user_id": pl.String,
-            "item_id": pl.String,
-            "type": pl.String,
-            "ts": pl.Float64,
-            "session_id": pl.String,
-        },
-        orient="row",
-    )
+    events = pl.DataFrame(rows, schema=EVENT_SCHEMA, orient="row")
     return events, pl.DataFrame(items)
 
 

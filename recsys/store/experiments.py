@@ -64,6 +64,24 @@ def _frame(rows: list[tuple[Any, ...]], schema: dict[str, Any]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
 
 
+def log_of(rows: list[tuple[Any, ...]], events: list[tuple[Any, ...]]) -> ExperimentLog:
+    """The :class:`ExperimentLog` of both backends' query rows.
+
+    Args:
+        rows: ``exposures`` rows (:data:`EXPOSURE_COLUMNS`, ``items`` last).
+        events: rows of :data:`LINKED_EVENT_SCHEMA`'s columns.
+    """
+    return ExperimentLog(
+        _frame([r[:6] for r in rows], EXPOSURE_SCHEMA),
+        impressions_of([(r[0], r[6]) for r in rows]),
+        _frame(events, LINKED_EVENT_SCHEMA),
+    )
+
+
+# what experiment_log selects from ``exposures``, in both backends
+EXPOSURE_COLUMNS = "recommendation_id, experiment, variant, user_id, ts, n_items, items"
+
+
 def exposure_rows(exposures: Sequence[Exposure]) -> list[tuple[Any, ...]]:
     """The ``exposures`` table rows: the items shown as one JSON array per answer.
 
@@ -183,17 +201,11 @@ class ExperimentsMixin(StoreBase):
         """
         read = self._read()
         rows = read.execute(
-            "SELECT recommendation_id, experiment, variant, user_id, ts, n_items, items "
-            "FROM exposures WHERE experiment = ?",
-            (experiment,),
+            f"SELECT {EXPOSURE_COLUMNS} FROM exposures WHERE experiment = ?", (experiment,)
         ).fetchall()
         last = float("inf") if until is None else until
         events = read.execute(_LOG_EVENTS, (experiment, since, last, experiment)).fetchall()
-        return ExperimentLog(
-            _frame([r[:6] for r in rows], EXPOSURE_SCHEMA),
-            impressions_of([(r[0], r[6]) for r in rows]),
-            _frame(events, LINKED_EVENT_SCHEMA),
-        )
+        return log_of(rows, events)
 
     def _delete_experiment_rows(self, conn: sqlite3.Connection, user_id: str) -> None:
         """Delete the user's exposures (with their items) and event links (inside an erasure)."""

@@ -54,14 +54,18 @@ from recsys.errors import ConfigError, StoreBusyError, StoreSchemaError, StoreUn
 from recsys.store.catalog import complete_items
 from recsys.store.contract import SCHEMA_VERSION, read_history
 from recsys.store.events import event_rows
-from recsys.store.experiments import ExperimentLog, exposure_rows, impressions_of, link_rows
+from recsys.store.experiments import (
+    EXPOSURE_COLUMNS,
+    ExperimentLog,
+    exposure_rows,
+    link_rows,
+    log_of,
+)
 from recsys.store.privacy import tombstone_key
 from recsys.store.schema import (
     EVENT_SCHEMA,
-    EXPOSURE_SCHEMA,
     ITEM_COLUMNS,
     ITEM_SCHEMA,
-    LINKED_EVENT_SCHEMA,
 )
 from recsys.types import EVENT_TYPES, Exposure, UserEvent, UserHistory
 
@@ -806,24 +810,11 @@ class PostgresStore:
     ) -> ExperimentLog:
         """Everything an experiment's report reads (see ``SQLiteStore.experiment_log``)."""
         rows = self._rows(
-            "SELECT recommendation_id, experiment, variant, user_id, ts, n_items, items "
-            "FROM exposures WHERE experiment = %s",
-            (experiment,),
+            f"SELECT {EXPOSURE_COLUMNS} FROM exposures WHERE experiment = %s", (experiment,)
         )
         last = float("inf") if until is None else float(until)
         params = {"experiment": experiment, "since": float(since), "until": last}
-        events = self._rows(_LOG_EVENTS, params)
-
-        def frame(found: list[tuple[Any, ...]], schema: dict[str, Any]) -> pl.DataFrame:
-            if not found:
-                return pl.DataFrame(schema=schema)
-            return pl.DataFrame(found, schema=schema, orient="row")
-
-        return ExperimentLog(
-            frame([r[:6] for r in rows], EXPOSURE_SCHEMA),
-            impressions_of([(r[0], r[6]) for r in rows]),
-            frame(events, LINKED_EVENT_SCHEMA),
-        )
+        return log_of(rows, self._rows(_LOG_EVENTS, params))
 
     def erased_at(self, user_id: str) -> float | None:
         """When ``user_id`` was last erased (epoch seconds), or None if never."""

@@ -12,27 +12,15 @@ import pytest
 
 from recsys.errors import InvalidInputError
 from recsys.experiments.analysis import METRICS, ExperimentReport, analyze
+from recsys.store.schema import EXPOSURE_SCHEMA, IMPRESSION_SCHEMA, LINKED_EVENT_SCHEMA
 
 DAY = 86400.0
 T0 = 1_700_000_000.0
 
-EXPOSURES = {
-    "recommendation_id": pl.String,
-    "experiment": pl.String,
-    "variant": pl.String,
-    "user_id": pl.String,
-    "ts": pl.Float64,
-    "n_items": pl.Int64,
-}
-IMPRESSIONS = {"recommendation_id": pl.String, "position": pl.Int64, "item_id": pl.String}
-EVENTS = {
-    "user_id": pl.String,
-    "item_id": pl.String,
-    "type": pl.String,
-    "ts": pl.Float64,
-    "recommendation_id": pl.String,
-    "position": pl.Int64,
-}
+# the frames as the store reads them back (Store.experiment_log)
+EXPOSURES = EXPOSURE_SCHEMA
+IMPRESSIONS = IMPRESSION_SCHEMA
+EVENTS = LINKED_EVENT_SCHEMA
 PRICES = {"item_id": pl.String, "price": pl.Float64}
 
 

@@ -509,18 +509,9 @@ def _exposure(rid: str, user: str, ts: float, items: tuple[str, ...], variant: s
 
 
 def _linked_events(rows: list[tuple[Any, ...]]) -> pl.DataFrame:
-    return pl.DataFrame(
-        rows,
-        schema={
-            "user_id": pl.String,
-            "item_id": pl.String,
-            "type": pl.String,
-            "ts": pl.Float64,
-            "recommendation_id": pl.String,
-            "position": pl.Int64,
-        },
-        orient="row",
-    )
+    from recsys.store.schema import LINKED_EVENT_SCHEMA
+
+    return pl.DataFrame(rows, schema=LINKED_EVENT_SCHEMA, orient="row")
 
 
 def test_experiment_definitions_are_kept_in_creation_order(store: Store) -> None:
