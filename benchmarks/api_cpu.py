@@ -15,6 +15,9 @@ Usage::
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/api_cpu.py --home H --wsgi [--flask]
     # the cost of one source: the same requests with a hybrid setting changed
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/api_cpu.py --home H --hybrid recent_weight=0
+    # the cost of an experiment (issue 24): ?n=20 as WSGI with api_latency.py's A/A experiment
+    # switched on and off in alternating passes, the exposure writes included (on a copy of H)
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/api_cpu.py --home var/api-bench --ab
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from typing import Any
 
 from api.app import create_app
 from api.testing import bare_app
+from recsys.bundle import load_bundle
+from recsys.home import Home
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -65,6 +70,69 @@ def wsgi_costs(app: Any, users: list[str]) -> None:
         print(f"WSGI {name:<22} cpu {best:6.3f} ms/request (best of 5 passes)")
 
 
+def ab_costs(home: Path, users: list[str], passes: int = 15) -> None:
+    """CPU per ``?n=20`` WSGI request without and with an A/A experiment, writes included.
+
+    On a copy of ``home``: ``api_latency.py``'s A/A experiment (two variants serving what the
+    plain path serves) is started in its store; passes over the same requests alternate the
+    served experiment off and on (the first of each kind unmeasured). A pass with it on ends with
+    the exposure log's write of the pass's answers (the background thread's work, on this
+    thread), timed with it. Prints the minimum over passes of each (the spread is this VM's
+    noise, which only ever adds), and the extra per answer.
+    """
+    import shutil
+    import tempfile
+
+    from werkzeug.test import EnvironBuilder
+
+    from recsys.experiments import make_experiment, start_experiment
+    from recsys.store import SQLiteStore
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+        assert status.startswith("200"), status
+
+    with tempfile.TemporaryDirectory(prefix="api-cpu-ab-") as tmp:
+        copy = Path(tmp) / "home"
+        shutil.copytree(home, copy, ignore=shutil.ignore_patterns("*.log"))
+        with SQLiteStore(copy / "recsys.sqlite3") as store:
+            made = make_experiment("bench-aa", ["control=current", "b=current"], "50/50")
+            start_experiment(store, made)
+        app = create_app({"home": str(copy), "watch": False, "precomputed": True})
+        state = app.extensions["recsys"].service._state
+        state.exposures.flush_s = 3600.0  # written at the end of each pass, on the clock
+        experiment = state.read_experiment()
+        paths = [f"/v1/users/{u}/recommendations" for u in users]
+        environs = [EnvironBuilder(path=p, query_string="n=20").get_environ() for p in paths]
+
+        def one_pass(on: bool) -> tuple[float, float]:
+            state.experiment = experiment if on else None
+            batch = [dict(e) for e in environs]
+            cpu0 = time.process_time()
+            for environ in batch:
+                b"".join(app(environ, start_response))
+            cpu1 = time.process_time()
+            written = state.exposures.flush()
+            cpu2 = time.process_time()
+            assert written == (len(batch) if on else 0), written
+            return (cpu1 - cpu0) / len(batch) * 1e6, (cpu2 - cpu1) / len(batch) * 1e6
+
+        one_pass(False), one_pass(True)
+        found: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
+        for k in range(passes):
+            for on in (False, True) if k % 2 == 0 else (True, False):
+                found[on].append(one_pass(on))
+        plain = min(r for r, _ in found[False])
+        request = min(r for r, _ in found[True])
+        write = min(w for _, w in found[True])
+        print(
+            f"WSGI ?n=20 over {len(users)} users, min of {passes} passes: plain {plain:.1f} us; "
+            f"with the A/A experiment {request:.1f} us + {write:.1f} us written = "
+            f"{request + write:.1f} us (+{request + write - plain:.1f} us, "
+            f"{(request + write) / plain - 1:.1%})"
+        )
+        app.extensions["recsys"].close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--home", type=Path, default=ROOT / "var" / "api-bench")
@@ -83,6 +151,11 @@ def main() -> None:
         help="first measure n=20 called as plain WSGI (no test client) beside a bare Flask route",
     )
     parser.add_argument(
+        "--ab",
+        action="store_true",
+        help="only measure n=20 as WSGI with and without an A/A experiment (on a copy of the home)",
+    )
+    parser.add_argument(
         "--hybrid",
         action="append",
         default=[],
@@ -90,6 +163,10 @@ def main() -> None:
         help="override a [hybrid] setting of the served bundle (JSON value), repeatable",
     )
     args = parser.parse_args()
+    if args.ab:
+        users = load_bundle(Home(args.home).artifacts).users.ids()
+        ab_costs(args.home, random.Random(2026).choices(users, k=2000))
+        return
     settings = {"precomputed": not args.live, "fast_path": not args.flask}
     app = create_app({"home": str(args.home), "watch": False, **settings})
     if args.hybrid:

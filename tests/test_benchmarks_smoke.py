@@ -149,11 +149,8 @@ def api_latency(bench_script: Callable[[str], ModuleType]) -> ModuleType:
     return bench_script("api_latency")
 
 
-@pytest.mark.slow
-def test_api_latency_smoke(tmp_path: Path) -> None:
-    """Real gunicorn servers for every scenario, one short pair each, with ranking counts."""
-    import subprocess
-
+def _tiny_api_home(root: Path) -> tuple[Path, int]:
+    """A trained home small enough for a second's load: ``(home folder, events stored)``."""
     import numpy as np
     import polars as pl
 
@@ -175,15 +172,26 @@ def test_api_latency_smoke(tmp_path: Path) -> None:
     catalog = pl.DataFrame({"item_id": [f"i{i}" for i in range(120)]}).with_columns(
         title=pl.col("item_id")
     )
-    home = Home(tmp_path / "home").ensure()
+    home = Home(root).ensure()
     with SQLiteStore(home.db_path) as store:
         store.upsert_items(catalog)
         store.add_events(events)
         stored = store.count_events()
         settings = {"behavior": {"factors": 4, "iterations": 5}, "text": {"enabled": False}}
         train(home, TrainConfig.from_dict(settings), store=store)
+    return home.root, stored
+
+
+@pytest.mark.slow
+def test_api_latency_smoke(tmp_path: Path) -> None:
+    """Real gunicorn servers for every scenario, one short pair each, with ranking counts."""
+    import subprocess
+
+    from recsys.store import SQLiteStore
+
+    root, stored = _tiny_api_home(tmp_path / "home")
     out = tmp_path / "api_latency.json"
-    args = ["--dataset", "ml-100k", "--ml-home", str(home.root), "--out", str(out)]
+    args = ["--dataset", "ml-100k", "--ml-home", str(root), "--out", str(out)]
     args += ["--duration", "1", "--warmup", "0.2", "--repeat", "1", "--concurrency", "2"]
     args += ["--scenarios", "all", "--client", "both"]  # wrk rows only where wrk is installed
     script = ROOT / "benchmarks" / "api_latency.py"
@@ -238,9 +246,37 @@ def test_api_latency_smoke(tmp_path: Path) -> None:
     report = out.with_suffix(".md").read_text(encoding="utf-8")
     assert "| replay | python |" in report and "Targets (issue 20)" in report
     assert "Experiment impression logging (issue 24" in report
-    with SQLiteStore(home.db_path) as store:
+    with SQLiteStore(root / "recsys.sqlite3") as store:
         assert store.count_events() == stored  # live events, events and replay rolled back
         assert store.experiment_specs() == {}  # the A/A experiment rolled back
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (make bench-tools)")
+def test_server_cpu_smoke(tmp_path: Path, bench_script: Callable[[str], ModuleType]) -> None:
+    """Plain and A/A servers under wrk: CPU per answer of each, every exposure written."""
+    root, _ = _tiny_api_home(tmp_path / "home")
+    out = tmp_path / "server_cpu.json"
+    args = ["--home", str(root), "--rounds", "1", "--warmup", "1", "--duration", "1"]
+    bench_script("server_cpu").main([*args, "--out", str(out)])
+    (found,) = json.loads(out.read_text(encoding="utf-8"))["datasets"]
+    (plain,), (ab,) = found["runs"]["plain"], found["runs"]["ab"]
+    assert plain["cpu_us"] > 0 and ab["cpu_us"] > 0 and ab["exposures"] >= ab["all_answers"] > 0
+    assert found["logging_cost"] == round(1 - plain["cpu_us"] / ab["cpu_us"], 4)
+    assert "| ml-100k |" in out.with_suffix(".md").read_text(encoding="utf-8")
+
+
+def test_exposure_writes_smoke(tmp_path: Path, bench_script: Callable[[str], ModuleType]) -> None:
+    out = tmp_path / "exposure_writes.json"
+    args = ["--prefill", "3000", "--batches", "2", "--batch", "200", "--users", "10", "500"]
+    bench_script("exposure_writes").main([*args, "--erase-rows", "3000", "--out", str(out)])
+    data = json.loads(out.read_text(encoding="utf-8"))
+    cells = {(w["index"], w["users"]) for w in data["writes"]}
+    assert cells == {("time", 10), ("user", 10), ("time", 500), ("user", 500)}
+    assert all(w["us_per_answer"] > 0 for w in data["writes"])
+    erase = data["erase"]  # the script itself checks that exactly the erased users' rows went
+    assert erase["answers_erased"] > 0 and erase["answers_erased"] + erase["answers_left"] == 3000
+    assert "| (experiment, user_id), v2 | 500 |" in out.with_suffix(".md").read_text("utf-8")
 
 
 def test_bare_app_answers_like_the_api() -> None:

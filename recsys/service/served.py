@@ -101,11 +101,21 @@ def item_record(item: RecommendedItem, facts: ItemRow, reasons: bool) -> dict[st
     return entry
 
 
-def served(bundle: Bundle, answer: Recommendations, ranking: Ranking) -> ServedRecommendations:
+# an answer served inside an experiment: (experiment, variant, the variant's pitch setting)
+ExperimentTag = tuple[str, str, bool | None]
+
+
+def served(
+    bundle: Bundle, answer: Recommendations, ranking: Ranking, tag: ExperimentTag | None = None
+) -> ServedRecommendations:
     """``answer`` with each item's catalog facts looked up in ``bundle`` (the one that answered).
 
     The facts come from the bundle that ranked the answer, never a newer one, so an answer's
-    items and facts always belong to the same snapshot.
+    items and facts always belong to the same snapshot. ``tag`` names the experiment and
+    variant the answer is served in (None: none).
     """
     facts, index = bundle.item_table.facts, bundle.items.index
-    return ServedRecommendations(answer, [facts(index(i.item_id)) for i in answer.items], ranking)
+    shown = [facts(index(i.item_id)) for i in answer.items]
+    if tag is None:
+        return ServedRecommendations(answer, shown, ranking)
+    return ServedRecommendations(answer, shown, ranking, new_recommendation_id(), *tag)

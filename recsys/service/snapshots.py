@@ -248,7 +248,9 @@ class ServingState:
         except StoreUnavailableError as exc:
             log.warning("experiments not read: %s", exc)
             return self.experiment
-        if experiment != self.experiment:
+        if experiment == self.experiment:
+            experiment = self.experiment  # the same object: assign()'s memory of shoppers stays
+        else:
             self._variant_snaps = {}  # another experiment: its variants rank anew
         if experiment is not None:
             try:

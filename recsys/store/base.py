@@ -21,6 +21,28 @@ from typing import Any
 # ``write(conn, chunk) -> rows written``: one chunk of a bulk write, inside its transaction
 ChunkWriter = Callable[[sqlite3.Connection, Sequence[Any]], int]
 
+ROWS_PER_STATEMENT = 500  # rows per multi-row INSERT
+
+
+def statement_parts(
+    conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]], n_columns: int
+) -> list[Sequence[Any]]:
+    """``rows`` cut into parts that one multi-row statement can bind.
+
+    A statement per part, not per row: each statement is one SQLite call, which releases the GIL
+    once. A statement per row waits for the GIL again after every row while the server's other
+    threads run: each wait is a thread switch, which costs more than the row's insert.
+    """
+    limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // n_columns
+    step = max(1, min(ROWS_PER_STATEMENT, limit))
+    return [rows[start : start + step] for start in range(0, len(rows), step)]
+
+
+def value_marks(n_rows: int, n_columns: int) -> str:
+    """``(?, ?), (?, ?)``: the VALUES placeholders of ``n_rows`` rows of ``n_columns``."""
+    row = "(" + ", ".join("?" * n_columns) + ")"
+    return ", ".join([row] * n_rows)
+
 
 class StoreBase(ABC):
     """The store's shared state and the operations its parts build on.

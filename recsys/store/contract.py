@@ -29,7 +29,7 @@ import polars as pl
 from recsys.store.experiments import ExperimentLog
 from recsys.types import Exposure, UserEvent, UserHistory
 
-SCHEMA_VERSION = 2  # the version `recsys db migrate` brings a store to (see recsys.store.migrate)
+SCHEMA_VERSION = 3  # the version `recsys db migrate` brings a store to (see recsys.store.migrate)
 
 
 class HistoryReads(Protocol):

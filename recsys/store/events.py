@@ -18,7 +18,7 @@ from typing import Any
 
 import polars as pl
 
-from recsys.store.base import StoreBase
+from recsys.store.base import StoreBase, statement_parts, value_marks
 from recsys.store.contract import read_history
 from recsys.store.experiments import link_rows
 from recsys.store.schema import EVENT_SCHEMA
@@ -61,7 +61,6 @@ def event_rows(events: pl.DataFrame) -> list[tuple[Any, ...]]:
     )
 
 
-_ROWS_PER_STATEMENT = 500  # events per multi-row INSERT (at most 6 parameters each)
 _INSERT = "INSERT OR IGNORE INTO events (user_id, item_id, type, ts, session_id) "
 # an event whose (user_id, event_id) is already recorded is skipped: column1..6 are the VALUES'
 _INSERT_UNSEEN = (
@@ -70,28 +69,17 @@ _INSERT_UNSEEN = (
 )
 
 
-def _parts(conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> list[Sequence[Any]]:
-    """``rows`` cut into parts that one statement can bind (6 parameters a row)."""
-    limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // 6
-    step = max(1, min(_ROWS_PER_STATEMENT, limit))
-    return [rows[start : start + step] for start in range(0, len(rows), step)]
-
-
-def _marks(n_rows: int, n_columns: int) -> str:
-    row = "(" + ", ".join("?" * n_columns) + ")"
-    return ", ".join([row] * n_rows)
-
-
 def _insert_plain(conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> int:
     """Insert events without a client key, skipping stored natural keys; return how many were new.
 
-    One multi-row statement per :data:`_ROWS_PER_STATEMENT` events: each statement is one
-    SQLite call, which releases the GIL once (a statement per event would wait for it once per
-    event while the server's other threads run).
+    One multi-row statement per :data:`~recsys.store.base.ROWS_PER_STATEMENT` events
+    (:func:`~recsys.store.base.statement_parts` says why).
     """
     before = conn.total_changes
-    for part in _parts(conn, rows):
-        conn.execute(_INSERT + "VALUES " + _marks(len(part), 5), [v for r in part for v in r[:5]])
+    for part in statement_parts(conn, rows, 6):
+        conn.execute(
+            _INSERT + "VALUES " + value_marks(len(part), 5), [v for r in part for v in r[:5]]
+        )
     return conn.total_changes - before
 
 
@@ -109,13 +97,14 @@ def _insert_keyed(conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> 
             keys.add(key)
             fresh.append(row)
     before = conn.total_changes
-    for part in _parts(conn, fresh):
-        values = _marks(len(part), 6)
+    for part in statement_parts(conn, fresh, 6):
+        values = value_marks(len(part), 6)
         conn.execute(_INSERT_UNSEEN.format(values=values), [v for r in part for v in r])
     stored = conn.total_changes - before
-    for part in _parts(conn, fresh):
+    for part in statement_parts(conn, fresh, 6):
         conn.execute(
-            "INSERT OR IGNORE INTO event_ids (user_id, event_id) VALUES " + _marks(len(part), 2),
+            "INSERT OR IGNORE INTO event_ids (user_id, event_id) VALUES "
+            + value_marks(len(part), 2),
             [v for r in part for v in (r[0], r[5])],
         )
     return stored

@@ -175,6 +175,11 @@ CREATE TABLE event_links (
     PRIMARY KEY (user_id, item_id, type, ts, recommendation_id)
 );
 """,
+    # version 3: exposures indexed in the order they are written (see recsys/store/schema.py)
+    """
+DROP INDEX IF EXISTS exposures_experiment;
+CREATE INDEX exposures_time ON exposures (experiment, ts, user_id);
+""",
 )
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
@@ -749,7 +754,7 @@ class PostgresStore:
         with self._transaction() as conn:
             deleted = conn.execute("DELETE FROM events WHERE user_id = %s", (user_id,)).rowcount
             conn.execute("DELETE FROM event_ids WHERE user_id = %s", (user_id,))
-            conn.execute(  # the (experiment, user_id) index finds the user's rows
+            conn.execute(  # a scan of each experiment's entries in the exposures_time index
                 "DELETE FROM exposures WHERE experiment IN (SELECT name FROM experiments) "
                 "AND user_id = %s",
                 (user_id,),

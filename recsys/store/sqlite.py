@@ -119,7 +119,13 @@ class _StoreCore(StoreBase):
             "SELECT value FROM meta WHERE key = 'schema_version'"
         ).fetchone()
         current = versioned is not None and int(versioned[0]) >= SCHEMA_VERSION
-        if row is not None and legacy is None and current:
+        # version 2's index of exposures by (experiment, user_id) made every answer's write a
+        # random-page insert (schema.py, version 3); an older recsys opening the store creates it
+        # again, so it is looked for at every open
+        stale_index = self._conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'exposures_experiment'"
+        ).fetchone()
+        if row is not None and legacy is None and current and stale_index is None:
             return bytes.fromhex(row[0])
         with self._transaction() as conn:
             conn.execute(
@@ -135,6 +141,7 @@ class _StoreCore(StoreBase):
                 "WHERE CAST(value AS INTEGER) < CAST(excluded.value AS INTEGER)",
                 (str(SCHEMA_VERSION),),
             )
+            conn.execute("DROP INDEX IF EXISTS exposures_experiment")
             secret = bytes.fromhex(
                 conn.execute("SELECT value FROM meta WHERE key = 'erasure_secret'").fetchone()[0]
             )

@@ -114,7 +114,11 @@ def test_a_bundle_swap_never_moves_a_shopper(
     time.sleep(1.1)  # a new version name
     events, catalog = shop
     train_into(api_home, events.head(0), catalog.head(0), encoder)  # retrain on the same store
+    running = service.experiment
     assert service.refresh() and service.served_version()[0] != old
+    # read again at the refresh, the experiment is the same object: the shoppers' variants are
+    # remembered across refreshes (ServingState.assign), not hashed again after every poll
+    assert service.experiment is running and service.read_experiment() is running
     after = {u: client.get(f"/v1/users/{u}/recommendations").get_json() for u in USERS}
     assert all(after[u]["model_version"] != old for u in USERS)
     assert {u: a["variant"] for u, a in after.items()} == {

@@ -22,6 +22,7 @@ from recsys.home import Home
 from recsys.store import SCHEMA_VERSION, open_store, store_kind
 from recsys.store.sqlite import EVENT_SCHEMA
 from recsys.text import TextEncoder
+from recsys.types import Exposure
 
 pytestmark = pytest.mark.postgres
 
@@ -62,7 +63,7 @@ def test_migrate_creates_once_and_is_safe_from_several_hosts_at_once(postgres_ur
         assert store.schema_version() == SCHEMA_VERSION
 
 
-def test_a_version_1_store_is_migrated_to_2_keeping_its_events(postgres_url: str) -> None:
+def test_a_version_1_store_is_migrated_keeping_its_events(postgres_url: str) -> None:
     import psycopg
 
     from recsys.store.postgres import MIGRATIONS, PostgresStore, migrate
@@ -76,10 +77,43 @@ def test_a_version_1_store_is_migrated_to_2_keeping_its_events(postgres_url: str
         )
     with pytest.raises(StoreSchemaError, match="recsys db migrate"):
         PostgresStore(postgres_url)
-    assert migrate(postgres_url) == (1, 2)
+    assert migrate(postgres_url) == (1, SCHEMA_VERSION)
     with PostgresStore(postgres_url) as store:
         assert store.count_events() == 1
         assert store.experiment_specs() == {}
+
+
+def test_a_version_2_store_gets_exposures_indexed_in_time_order(postgres_url: str) -> None:
+    import psycopg
+
+    from recsys.store.postgres import MIGRATIONS, PostgresStore, migrate
+
+    with psycopg.connect(postgres_url, autocommit=True) as conn:  # a store as release 2 made it
+        conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        conn.execute(MIGRATIONS[0])
+        conn.execute(MIGRATIONS[1])
+        conn.execute("INSERT INTO meta VALUES ('schema_version', '2')")
+    assert _exposure_indexes(postgres_url) == {"exposures_experiment"}
+    with pytest.raises(StoreSchemaError, match="recsys db migrate"):
+        PostgresStore(postgres_url)
+    assert migrate(postgres_url) == (2, 3)
+    assert _exposure_indexes(postgres_url) == {"exposures_time"}
+    with PostgresStore(postgres_url) as store:
+        store.put_experiment("e", "{}")
+        store.add_exposures([Exposure("r1", "e", "a", "u1", 5.0, ("i1",))])
+        assert store.experiment_log("e", 0.0).exposures["user_id"].to_list() == ["u1"]
+        store.delete_user("u1")
+        assert store.experiment_log("e", 0.0).exposures.height == 0
+
+
+def _exposure_indexes(url: str) -> set[str]:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT indexname FROM pg_indexes WHERE tablename = 'exposures'"
+        ).fetchall()
+    return {r[0] for r in rows}
 
 
 def test_a_newer_schema_is_refused(postgres_url: str) -> None:

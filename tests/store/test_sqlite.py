@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import inspect
 import sqlite3
+from pathlib import Path
 
 from recsys import types
 from recsys.home import Home
-from recsys.store import SQLiteStore, Store
+from recsys.store import SCHEMA_VERSION, SQLiteStore, Store
 from recsys.store import sqlite as sqlite_module
-from recsys.types import EVENT_TYPES
+from recsys.types import EVENT_TYPES, Exposure
 
 
 def test_database_is_in_wal_mode(store: Store, home: Home) -> None:
@@ -67,7 +68,8 @@ CREATE TABLE IF NOT EXISTS item_log (
 
 
 def test_schema_is_the_text_it_always_was(store: Store, home: Home) -> None:
-    # version 2 only appended the experiment tables: version 1's text is unchanged
+    # versions 2 and 3 only appended the experiment tables and an index: version 1's text is
+    # unchanged
     assert sqlite_module.SCHEMA.startswith(SCHEMA_AS_WRITTEN)
     assert sqlite_module.SCHEMA[len(SCHEMA_AS_WRITTEN) :].count("CREATE TABLE") == 3
     conn = sqlite3.connect(home.db_path)
@@ -78,6 +80,61 @@ def test_schema_is_the_text_it_always_was(store: Store, home: Home) -> None:
     assert created in SCHEMA_AS_WRITTEN.replace("IF NOT EXISTS ", "")
     values = ", ".join(f"'{t}'" for t in EVENT_TYPES)
     assert f"CHECK (type IN ({values}))" in created  # derived from the one closed set
+
+
+def test_a_version_2_store_gets_exposures_indexed_in_time_order(tmp_path: Path) -> None:
+    # version 2 indexed exposures by (experiment, user_id): a random-page insert per answer
+    path = tmp_path / "old.sqlite3"
+    with SQLiteStore(path) as store:
+        store.put_experiment("e", "{}")
+        store.add_exposures([Exposure("r1", "e", "a", "u1", 5.0, ("i1",))])
+    conn = sqlite3.connect(path, isolation_level=None)  # as release 2 left it
+    conn.execute("DROP INDEX exposures_time")
+    conn.execute("CREATE INDEX exposures_experiment ON exposures (experiment, user_id)")
+    conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    conn.close()
+    with SQLiteStore(path) as store:
+        assert store.schema_version() == SCHEMA_VERSION == 3
+        assert _indexes(path, "exposures") == {"exposures_time"}
+        assert store.experiment_log("e", 0.0).exposures["user_id"].to_list() == ["u1"]
+        store.delete_user("u1")
+        assert store.experiment_log("e", 0.0).exposures.height == 0
+    # an older recsys opening the store makes its index again: the next open drops it
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("CREATE INDEX exposures_experiment ON exposures (experiment, user_id)")
+    conn.close()
+    SQLiteStore(path).close()
+    assert _indexes(path, "exposures") == {"exposures_time"}
+
+
+def test_exposures_are_written_in_a_few_multi_row_statements(tmp_path: Path) -> None:
+    # each SQLite call releases the GIL: a statement per answer would wait for it again after
+    # every row while the server's request threads run (a thread switch per answer)
+    answers = [
+        Exposure(f"r{i}", "e", "a", f"u{i % 50}", 5.0 + i, ("i1", "i2")) for i in range(1200)
+    ]
+    statements: list[str] = []
+    with SQLiteStore(tmp_path / "s.sqlite3") as store:
+        store.put_experiment("e", "{}")
+        store._conn.set_trace_callback(statements.append)
+        assert store.add_exposures(answers) == 1200
+        store._conn.set_trace_callback(None)
+        log = store.experiment_log("e", 0.0)
+    inserts = [s for s in statements if s.startswith("INSERT INTO exposures")]
+    assert len(inserts) == 3  # 500 + 500 + 200 answers
+    assert log.exposures["recommendation_id"].to_list() == [e.recommendation_id for e in answers]
+    assert log.impressions.height == 2400
+
+
+def _indexes(path: Path, table: str) -> set[str]:
+    conn = sqlite3.connect(path)
+    try:
+        rows = conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?", (table,)
+        ).fetchall()
+    finally:
+        conn.close()
+    return {r[0] for r in rows}
 
 
 def test_store_names_stay_importable_from_the_sqlite_module() -> None:

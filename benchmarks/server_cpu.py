@@ -1,0 +1,238 @@
+"""The server's CPU per answer, with and without an A/A experiment: the logging cost in CPU.
+
+``api_latency.py`` measures the experiment's cost as a throughput ratio, which moves by several
+percent from run to run on a shared 2-core machine (the load generator, the bare twin and
+other work share the cores). This script measures what the throughput ratio stands for: the
+CPU time our server's processes (gunicorn's master and workers, every thread, the exposure
+writer included) spend per answer, read from the operating system before and after each run.
+
+Per round, two servers run one after the other (alternating which goes first): ``recsys
+serve`` over a copy of the home as it is (``plain``), and over a copy with ``api_latency.py``'s
+A/A experiment started in its store (``ab``: two variants that serve what the plain path
+serves, every user enrolled), each loaded by ``wrk -t1 -c16`` rotating over every user's
+``GET /v1/users/<id>/recommendations?n=20`` (answered from the precomputed lists), ``--warmup``
+seconds unmeasured, then ``--duration`` seconds measured and 2.5 s for the exposure writer's last
+batch. Reported: CPU µs per answer (median over rounds), the extra of ``ab``, and **logging
+cost = 1 − plain CPU / ab CPU**: the throughput a CPU-bound server loses. After each ``ab`` run
+the store's exposures are counted against the answers sent.
+
+Usage (``make bench-tools`` installs wrk; the homes come from ``api_latency.py``)::
+
+    .venv/bin/python benchmarks/server_cpu.py --dataset both   # -> results/server_cpu.{json,md}
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from api_latency import (  # noqa: E402
+    AB_EXPERIMENT,
+    AB_SALT,
+    AB_TRAFFIC,
+    AB_VARIANTS,
+    EXPOSURE_SETTLE_S,
+    MAX_LOGGING_COST,
+    ML_HOME,
+    SYNTH_HOME,
+    WRK_SCRIPT,
+    start_server,
+)
+
+from api.testing import free_port, stop_server, wait_ready  # noqa: E402
+from recsys.bundle import load_bundle  # noqa: E402
+from recsys.experiments import make_experiment, start_experiment  # noqa: E402
+from recsys.home import Home  # noqa: E402
+from recsys.store import SQLiteStore  # noqa: E402
+
+HOMES = {"ml-100k": ML_HOME, "synthetic": SYNTH_HOME}
+
+
+def _cpu_seconds(proc: psutil.Process) -> float:
+    """User + system CPU seconds of ``proc`` and its live descendants."""
+    total = 0.0
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            times = p.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def _wrk(port: int, paths: Path, seconds: int) -> tuple[int, float]:
+    """``(answers, req/s)`` of one wrk run; non-2xx answers fail the run."""
+    url = f"http://127.0.0.1:{port}"
+    out = subprocess.run(
+        ["wrk", "-t1", "-c16", f"-d{seconds}s", "-s", str(WRK_SCRIPT), url, "--", str(paths)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    if "Non-2xx" in out or "Socket errors" in out:
+        raise RuntimeError(f"wrk saw errors:\n{out}")
+    answers = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    return answers, rate
+
+
+def run_once(home: Path, paths: Path, warmup: int, duration: int, log: Path) -> dict[str, Any]:
+    """One server over ``home``: CPU µs per measured answer, req/s, answers."""
+    port = free_port()
+    server = start_server("ours", home, port, 2, 4, log)
+    try:
+        wait_ready(port, proc=server, log=log)
+        tree = psutil.Process(server.pid)
+        warm, _ = _wrk(port, paths, warmup)
+        before = _cpu_seconds(tree)
+        answers, rate = _wrk(port, paths, duration)
+        time.sleep(EXPOSURE_SETTLE_S)  # the exposure writer's last batch is the run's cost too
+        cpu = _cpu_seconds(tree) - before
+    finally:
+        stop_server(server)
+    return {
+        "cpu_us": round(cpu / answers * 1e6, 1),
+        "rps": round(rate, 1),
+        "answers": answers,
+        "all_answers": answers + warm,
+    }
+
+
+def _exposures(home: Path) -> int:
+    with SQLiteStore(home / "recsys.sqlite3") as store:
+        return store.experiment_log(AB_EXPERIMENT, 0.0).exposures.height
+
+
+def measure(
+    dataset: str, rounds: int, warmup: int, duration: int, source: Path | None = None
+) -> dict[str, Any]:
+    """Alternating plain/ab runs on copies of the dataset's benchmark home (or ``source``)."""
+    source = HOMES[dataset] if source is None else source
+    if not (source / "recsys.sqlite3").exists():
+        raise SystemExit(f"{source} is missing: run benchmarks/api_latency.py first")
+    users = load_bundle(Home(source).artifacts).users.ids()
+    random.Random(3).shuffle(users)
+    runs: dict[str, list[dict[str, Any]]] = {"plain": [], "ab": []}
+    with tempfile.TemporaryDirectory(prefix="server-cpu-") as tmp:
+        paths = Path(tmp) / "paths.txt"
+        paths.write_text("".join(f"/v1/users/{u}/recommendations?n=20\n" for u in users))
+        for r in range(rounds):
+            for kind in ("plain", "ab") if r % 2 == 0 else ("ab", "plain"):
+                home = Path(tmp) / kind
+                shutil.rmtree(home, ignore_errors=True)
+                shutil.copytree(source, home, ignore=shutil.ignore_patterns("*.log"))
+                if kind == "ab":
+                    with SQLiteStore(home / "recsys.sqlite3") as store:
+                        made = make_experiment(
+                            AB_EXPERIMENT, list(AB_VARIANTS), AB_TRAFFIC, salt=AB_SALT
+                        )
+                        start_experiment(store, made)
+                run = run_once(home, paths, warmup, duration, Path(tmp) / f"{kind}.log")
+                if kind == "ab":
+                    run["exposures"] = _exposures(home)
+                    if run["exposures"] < run["all_answers"]:
+                        raise RuntimeError(f"exposures lost: {run}")
+                runs[kind].append(run)
+                print(
+                    f"{dataset} round {r + 1} {kind:5s}: {run['cpu_us']:6.1f} us CPU/answer, "
+                    f"{run['rps']:7.1f} req/s",
+                    flush=True,
+                )
+    plain = statistics.median(x["cpu_us"] for x in runs["plain"])
+    ab = statistics.median(x["cpu_us"] for x in runs["ab"])
+    cost = 1 - plain / ab
+    return {
+        "dataset": dataset,
+        "users": len(users),
+        "plain_cpu_us": plain,
+        "ab_cpu_us": ab,
+        "extra_us": round(ab - plain, 1),
+        "logging_cost": round(cost, 4),
+        "met": cost <= MAX_LOGGING_COST,
+        "runs": runs,
+    }
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """The result as a Markdown section."""
+    lines = [
+        "## Server CPU per answer with an A/A experiment",
+        "",
+        f"Run {result['run_at']} on {result['machine']}; `{result['command']}`. "
+        f"{result['rounds']} rounds; load average before `{result['load_before']}`.",
+        "",
+        "| dataset | shoppers | plain µs/answer | ab µs/answer | extra µs | logging cost "
+        "| target (≤ 5%) | ab/plain CPU per round |",
+        "|---|---:|---:|---:|---:|---:|---|---|",
+    ]
+    for d in result["datasets"]:
+        pairs = ", ".join(
+            f"{a['cpu_us']}/{p['cpu_us']}"
+            for a, p in zip(d["runs"]["ab"], d["runs"]["plain"], strict=True)
+        )
+        lines.append(
+            f"| {d['dataset']} | {d['users']:,} | {d['plain_cpu_us']} | {d['ab_cpu_us']} | "
+            f"{d['extra_us']} | {d['logging_cost']:.1%} | "
+            f"{'**met**' if d['met'] else '**not met**'} | {pairs} |"
+        )
+    lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--dataset", choices=[*HOMES, "both"], default="ml-100k")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=3, help="seconds (wrk takes whole seconds)")
+    parser.add_argument("--duration", type=int, default=12, help="seconds")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/server_cpu.json")
+    parser.add_argument(
+        "--home", type=Path, help="a trained home to serve instead of the dataset's (one dataset)"
+    )
+    args = parser.parse_args(argv)
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: make bench-tools")
+    datasets = list(HOMES) if args.dataset == "both" else [args.dataset]
+    load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    if args.home is not None and len(datasets) > 1:
+        parser.error("--home serves one dataset's place: name it with --dataset")
+    found = [measure(d, args.rounds, args.warmup, args.duration, args.home) for d in datasets]
+    for d in found:
+        print(
+            f"{d['dataset']}: plain {d['plain_cpu_us']} us, ab {d['ab_cpu_us']} us per answer: "
+            f"+{d['extra_us']} us, logging cost {d['logging_cost']:.1%}"
+        )
+    result = {
+        "run_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}",
+        "command": " ".join(["python", "benchmarks/server_cpu.py", *sys.argv[1:]]),
+        "rounds": args.rounds,
+        "load_before": load_before,
+        "datasets": found,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    args.out.with_suffix(".md").write_text(markdown(result))
+    print(f"wrote {args.out} and {args.out.with_suffix('.md')}")
+
+
+if __name__ == "__main__":
+    main()
