@@ -81,12 +81,13 @@ def ab_costs(home: Path, users: list[str], passes: int = 15) -> None:
     noise, which only ever adds), and the extra per answer.
     """
     import shutil
+    import sys
     import tempfile
 
     from werkzeug.test import EnvironBuilder
 
-    from recsys.experiments import make_experiment, start_experiment
-    from recsys.store import SQLiteStore
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from api_latency import start_ab_experiment
 
     def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
         assert status.startswith("200"), status
@@ -94,11 +95,10 @@ def ab_costs(home: Path, users: list[str], passes: int = 15) -> None:
     with tempfile.TemporaryDirectory(prefix="api-cpu-ab-") as tmp:
         copy = Path(tmp) / "home"
         shutil.copytree(home, copy, ignore=shutil.ignore_patterns("*.log"))
-        with SQLiteStore(copy / "recsys.sqlite3") as store:
-            made = make_experiment("bench-aa", ["control=current", "b=current"], "50/50")
-            start_experiment(store, made)
+        start_ab_experiment(copy)
         app = create_app({"home": str(copy), "watch": False, "precomputed": True})
-        state = app.extensions["recsys"].service._state
+        service = app.extensions["recsys"].service
+        state = service._state
         state.exposures.flush_s = 3600.0  # written at the end of each pass, on the clock
         experiment = state.read_experiment()
         paths = [f"/v1/users/{u}/recommendations" for u in users]
@@ -111,7 +111,7 @@ def ab_costs(home: Path, users: list[str], passes: int = 15) -> None:
             for environ in batch:
                 b"".join(app(environ, start_response))
             cpu1 = time.process_time()
-            written = state.exposures.flush()
+            written = service.flush_exposures()
             cpu2 = time.process_time()
             assert written == (len(batch) if on else 0), written
             return (cpu1 - cpu0) / len(batch) * 1e6, (cpu2 - cpu1) / len(batch) * 1e6

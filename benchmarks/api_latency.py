@@ -1130,6 +1130,18 @@ def add_live_events(
         return store.add_events(frame)
 
 
+def machine_line() -> str:
+    """The machine a result was measured on, as the result files name it."""
+    return f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+
+
+def write_result(out: Path, result: dict[str, Any], markdown_text: str) -> None:
+    """Write ``result`` to ``out`` (JSON) and its Markdown next to it (``.md``)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    out.with_suffix(".md").write_text(markdown_text)
+
+
 def start_ab_experiment(home: Path, store_url: str | None = None) -> str:
     """Start the A/A experiment of the ``*_ab`` scenarios in the store the server will read.
 
@@ -2148,8 +2160,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             result = previous
     result |= {
         "schema": SCHEMA,
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python "
-        f"{platform.python_version()}",
+        "machine": machine_line(),
         "concurrency": args.concurrency,
         "duration_s": args.duration,
         "warmup_s": args.warmup,
@@ -2173,9 +2184,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 "loadavg_after": Path("/proc/loadavg").read_text().strip(),
             }
             result["datasets"][name] = data
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    args.out.with_suffix(".md").write_text(markdown(result))
+    write_result(args.out, result, markdown(result))
     print(markdown(result))
 
 

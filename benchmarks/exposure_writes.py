@@ -28,9 +28,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import random
 import sqlite3
 import statistics
@@ -40,10 +37,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from recsys.store import SQLiteStore
-from recsys.types import Exposure
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from api_latency import machine_line, write_result  # noqa: E402
+
+from recsys.store import SQLiteStore  # noqa: E402
+from recsys.types import Exposure  # noqa: E402
+
 INDEXES = {
     "time": "CREATE INDEX exposures_time ON exposures (experiment, ts, user_id)",
     "user": "CREATE INDEX exposures_experiment ON exposures (experiment, user_id)",
@@ -190,16 +191,13 @@ def main(argv: list[str] | None = None) -> None:
     print(f"erase one shopper among {args.erase_rows:,} answers: {erase['seconds']} s")
     result = {
         "run_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, "
-        f"Python {platform.python_version()}",
+        "machine": machine_line(),
         "command": " ".join(["python", "benchmarks/exposure_writes.py", *sys.argv[1:]]),
         "args": {k: v for k, v in vars(args).items() if k != "out"},
         "writes": writes,
         "erase": erase,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    args.out.with_suffix(".md").write_text(markdown(result))
+    write_result(args.out, result, markdown(result))
     print(f"wrote {args.out} and {args.out.with_suffix('.md')}")
 
 

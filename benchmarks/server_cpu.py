@@ -24,9 +24,7 @@ Usage (``make bench-tools`` installs wrk; the homes come from ``api_latency.py``
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import random
 import re
 import shutil
@@ -44,23 +42,21 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from api_latency import (  # noqa: E402
-    AB_EXPERIMENT,
-    AB_SALT,
-    AB_TRAFFIC,
-    AB_VARIANTS,
     EXPOSURE_SETTLE_S,
     MAX_LOGGING_COST,
     ML_HOME,
     SYNTH_HOME,
     WRK_SCRIPT,
+    count_exposures,
+    machine_line,
+    start_ab_experiment,
     start_server,
+    write_result,
 )
 
 from api.testing import free_port, stop_server, wait_ready  # noqa: E402
 from recsys.bundle import load_bundle  # noqa: E402
-from recsys.experiments import make_experiment, start_experiment  # noqa: E402
 from recsys.home import Home  # noqa: E402
-from recsys.store import SQLiteStore  # noqa: E402
 
 HOMES = {"ml-100k": ML_HOME, "synthetic": SYNTH_HOME}
 
@@ -115,11 +111,6 @@ def run_once(home: Path, paths: Path, warmup: int, duration: int, log: Path) -> 
     }
 
 
-def _exposures(home: Path) -> int:
-    with SQLiteStore(home / "recsys.sqlite3") as store:
-        return store.experiment_log(AB_EXPERIMENT, 0.0).exposures.height
-
-
 def measure(
     dataset: str, rounds: int, warmup: int, duration: int, source: Path | None = None
 ) -> dict[str, Any]:
@@ -139,14 +130,10 @@ def measure(
                 shutil.rmtree(home, ignore_errors=True)
                 shutil.copytree(source, home, ignore=shutil.ignore_patterns("*.log"))
                 if kind == "ab":
-                    with SQLiteStore(home / "recsys.sqlite3") as store:
-                        made = make_experiment(
-                            AB_EXPERIMENT, list(AB_VARIANTS), AB_TRAFFIC, salt=AB_SALT
-                        )
-                        start_experiment(store, made)
+                    start_ab_experiment(home)
                 run = run_once(home, paths, warmup, duration, Path(tmp) / f"{kind}.log")
                 if kind == "ab":
-                    run["exposures"] = _exposures(home)
+                    run["exposures"] = count_exposures(home)
                     if run["exposures"] < run["all_answers"]:
                         raise RuntimeError(f"exposures lost: {run}")
                 runs[kind].append(run)
@@ -221,16 +208,13 @@ def main(argv: list[str] | None = None) -> None:
         )
     result = {
         "run_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, "
-        f"Python {platform.python_version()}",
+        "machine": machine_line(),
         "command": " ".join(["python", "benchmarks/server_cpu.py", *sys.argv[1:]]),
         "rounds": args.rounds,
         "load_before": load_before,
         "datasets": found,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    args.out.with_suffix(".md").write_text(markdown(result))
+    write_result(args.out, result, markdown(result))
     print(f"wrote {args.out} and {args.out.with_suffix('.md')}")
 
 
