@@ -8,7 +8,7 @@ scores) are kept in ``memo`` under the computing source's name, so each is compu
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -127,18 +127,24 @@ def history_row(bundle: Bundle, history: Sequence[UserEvent]) -> sp.csr_matrix:
     n_items = len(bundle.items)
     if not history:
         return sp.csr_matrix((1, n_items), dtype=np.float32)
-    idx = bundle.items.indices([e.item_id for e in history])
+    index = bundle.items.index
     weight = {t: mc.weight(t) for t in {e.type for e in history}}
-    w = np.fromiter((weight[e.type] for e in history), np.float64, len(history))
-    if mc.half_life_days is not None:
+    if mc.half_life_days is None:
+        ws: Iterable[float] = (weight[e.type] for e in history)
+    else:
         ts = np.fromiter((e.ts for e in history), np.float64, len(history))
-        w *= decay((ts.max() - ts).clip(0), mc.half_life_days)
-    keep = (idx >= 0) & (w > 0)
-    cols, inverse = np.unique(idx[keep], return_inverse=True)
-    vals = np.zeros(cols.size, dtype=np.float64)
-    np.add.at(vals, inverse, w[keep])  # in event order, as a running sum would
+        ws = (
+            np.asarray([weight[e.type] for e in history])
+            * decay((ts.max() - ts).clip(0), mc.half_life_days)
+        ).tolist()
+    sums: dict[int, float] = {}
+    for event, w in zip(history, ws, strict=True):  # a running sum in event order
+        if w > 0 and (i := index(event.item_id)) >= 0:
+            sums[i] = sums.get(i, 0.0) + w
+    cols = np.fromiter(sorted(sums), np.int32, len(sums))  # the index dtype scipy keeps
+    vals = np.fromiter((sums[i] for i in cols.tolist()), np.float64, len(sums))
     return sp.csr_matrix(
-        (vals.astype(np.float32), cols, np.asarray([0, cols.size])), shape=(1, n_items)
+        (vals.astype(np.float32), cols, np.asarray([0, cols.size], np.int32)), shape=(1, n_items)
     )
 
 

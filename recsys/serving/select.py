@@ -68,7 +68,7 @@ def candidate_set(q: Query, found: list[npt.NDArray[np.int64]]) -> npt.NDArray[n
     """
     cand = np.unique(np.concatenate([*found, np.empty(0, np.int64)]))
     cand = cand[q.allowed[cand]]
-    if int(q.allowed.sum()) <= 2 * q.k:  # a narrow filter: score every allowed item exactly
+    if np.count_nonzero(q.allowed) <= 2 * q.k:  # a narrow filter: score every allowed item exactly
         return np.flatnonzero(q.allowed).astype(np.int64)
     if cand.size < q.n:  # filters left too few: fill with the most popular allowed items
         pop = popular_allowed(q, max(q.k, 2 * q.n))
@@ -115,8 +115,12 @@ def order(
         part = np.flatnonzero(blended >= blended[part].min())
     else:
         part = np.arange(cand.size)
-    ids = bundle.items.ids(cand[part])
     vals = blended[part]
+    by_score = np.argsort(-vals, kind="stable")
+    if np.isfinite(vals).all() and not (np.diff(vals[by_score]) == 0).any():
+        # no ties: the score alone gives the order (the id only breaks ties)
+        return part[by_score].tolist()  # type: ignore[no-any-return]
+    ids = bundle.items.ids(cand[part])
     ranked = sorted(range(part.size), key=lambda j: (-vals[j], ids[j]))
     return [int(part[j]) for j in ranked]
 

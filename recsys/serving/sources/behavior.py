@@ -67,13 +67,19 @@ def factor_scores(
     model = q.bundle.behavior
     vectors = model.item_vectors
     assert vectors is not None
-    if int(cand.max(initial=-1)) < vectors.shape[0]:
-        out = vectors[cand] @ vector
+    rows = q.memo.get("factor_rows")  # behavior and recent score the same candidates
+    if rows is None or rows[0] is not cand:
+        inside = None if int(cand.max(initial=-1)) < vectors.shape[0] else cand < vectors.shape[0]
+        picked = vectors[cand] if inside is None else vectors[cand[inside]]
+        rows = (cand, inside, picked, model.known_items[cand])
+        q.memo["factor_rows"] = rows
+    _, inside, picked, known = rows
+    if inside is None:
+        out = picked @ vector
     else:
-        inside = cand < vectors.shape[0]
         out = np.full(cand.size, -np.inf, dtype=np.float32)
-        out[inside] = vectors[cand[inside]] @ vector
-    return np.where(model.known_items[cand], out, -np.inf).astype(np.float32)
+        out[inside] = picked @ vector
+    return np.where(known, out, -np.inf).astype(np.float32)
 
 
 def _masked_top(q: Query, scores: npt.NDArray[np.float32]) -> npt.NDArray[np.int64]:

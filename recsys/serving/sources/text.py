@@ -33,23 +33,21 @@ def text_profile(
     if bundle.text_vectors is None or not history:
         return None
     mc = bundle.config.matrix
-    # the newest items: a prefix of the history holds them unless it repeats items a lot
-    span = min(len(history), 4 * recent_items)
-    while True:
-        idx = bundle.items.indices([e.item_id for e in history[:span]])
-        ok = idx >= 0
-        ok[ok] = bundle.text_mask[idx[ok]]
-        first = np.unique(idx[ok], return_index=True)[1]  # first (newest) event of each item
-        ranks = np.sort(np.flatnonzero(ok)[first])[:recent_items]
-        if ranks.size >= recent_items or span == len(history):
-            break
-        span = min(len(history), 4 * span)
-    if ranks.size == 0:
+    index, has_text = bundle.items.index, bundle.text_mask
+    first: dict[int, int] = {}  # item index -> rank of its newest event, newest items first
+    for rank, event in enumerate(history):
+        i = index(event.item_id)
+        if i >= 0 and i not in first and has_text[i]:
+            first[i] = rank
+            if len(first) == recent_items:
+                break
+    if not first:
         return None
+    idx = np.fromiter(first, np.int64, len(first))
     weights = np.fromiter(
-        (profile_weight(mc, history[r].type, int(r)) for r in ranks), np.float64, ranks.size
+        (profile_weight(mc, history[r].type, r) for r in first.values()), np.float64, len(first)
     )
-    acc = weights @ bundle.text_vectors[idx[ranks]].astype(np.float64)
+    acc = weights @ bundle.text_vectors[idx].astype(np.float64)
     norm = np.linalg.norm(acc)
     return (acc / norm).astype(np.float32) if norm > 0 else None
 
