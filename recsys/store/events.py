@@ -238,13 +238,10 @@ class EventsMixin(StoreBase):
             ``(events newest first, distinct (item_id, type) pairs stored after after_seq)``.
         """
         events = self.user_events(user_id, limit=limit)
-        # a range of the (user_id, seq) index: only the events after the position are read (the
-        # planner would rather scan all of the user's entries in the covering natural key)
         since = (
             self._read()
             .execute(
-                "SELECT DISTINCT item_id, type FROM events INDEXED BY events_user_seq "
-                "WHERE user_id = ? AND seq > ?",
+                "SELECT DISTINCT item_id, type FROM events WHERE user_id = ? AND seq > ?",
                 (user_id, int(after_seq)),
             )
             .fetchall()

@@ -94,15 +94,6 @@ CREATE TABLE IF NOT EXISTS event_links (
 # when it is opened (SQLiteStore._init_meta).
 SCHEMA += """CREATE INDEX IF NOT EXISTS exposures_time ON exposures (experiment, ts, user_id);
 """
-# events indexed by (user_id, seq), as the PostgreSQL store always had them. Every user request
-# asks for the position of the user's newest event (Store.user_state), and a browsing shopper's
-# request for what they did since training (Store.user_events_since); without this index both
-# read every index entry of the user: 13 us for a 175-event history, 45 us for 737 events, and
-# on for longer ones. With it, the first is one index lookup (3 us whatever the history) and the
-# second reads only the events after the position. A store made before it gets it when opened
-# (once: about a second per million events); the schema version is unchanged.
-SCHEMA += """CREATE INDEX IF NOT EXISTS events_user_seq ON events (user_id, seq);
-"""
 
 EVENT_COLUMNS = ("user_id", "item_id", "type", "ts", "session_id")
 CATALOG_COLUMNS = (  # what a catalog item is (the stored row adds ``updated_at``)

@@ -6,13 +6,10 @@ import inspect
 import sqlite3
 from pathlib import Path
 
-import polars as pl
-
 from recsys import types
 from recsys.home import Home
 from recsys.store import SCHEMA_VERSION, SQLiteStore, Store
 from recsys.store import sqlite as sqlite_module
-from recsys.store.schema import EVENT_SCHEMA
 from recsys.types import EVENT_TYPES, Exposure
 
 
@@ -71,8 +68,8 @@ CREATE TABLE IF NOT EXISTS item_log (
 
 
 def test_schema_is_the_text_it_always_was(store: Store, home: Home) -> None:
-    # versions 2 and 3 (and the events_user_seq index) only appended tables and indexes:
-    # version 1's text is unchanged
+    # versions 2 and 3 only appended the experiment tables and an index: version 1's text is
+    # unchanged
     assert sqlite_module.SCHEMA.startswith(SCHEMA_AS_WRITTEN)
     assert sqlite_module.SCHEMA[len(SCHEMA_AS_WRITTEN) :].count("CREATE TABLE") == 3
     conn = sqlite3.connect(home.db_path)
@@ -110,56 +107,6 @@ def test_a_version_2_store_gets_exposures_indexed_in_time_order(tmp_path: Path) 
     assert _indexes(path, "exposures") == {"exposures_time"}
 
 
-def test_an_older_store_gets_events_indexed_by_user_and_position(tmp_path: Path) -> None:
-    path = tmp_path / "old.sqlite3"
-    with SQLiteStore(path) as store:
-        store.add_events(_events([("u1", "i1", 1.0), ("u1", "i2", 2.0), ("u2", "i1", 3.0)]))
-    conn = sqlite3.connect(path, isolation_level=None)  # as earlier releases left it
-    conn.execute("DROP INDEX events_user_seq")
-    conn.close()
-    with SQLiteStore(path) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 3
-        assert "events_user_seq" in _indexes(path, "events")
-        assert store.user_state("u1")[0] == 2
-        assert store.user_events_since("u1", 10, 1)[1] == [("i2", "view")]
-
-
-def test_a_users_newest_position_and_new_events_do_not_read_the_whole_history(
-    store: Store, home: Home
-) -> None:
-    # every user request asks for the newest position (user_state), a browsing shopper's for
-    # the events since training: both are ranges of (user_id, seq), not a scan of the history
-    long = [("u1", f"i{k}", float(k)) for k in range(500)] + [("u2", "i1", 1.0)]
-    store.add_events(_events(long))
-    assert store.user_state("u1")[0] == 500
-    events, since = store.user_events_since("u1", 3, 498)
-    assert [e.item_id for e in events] == ["i499", "i498", "i497"]
-    assert sorted(since) == [("i498", "view"), ("i499", "view")]  # positions 499 and 500
-    plans: list[str] = []
-    conn = sqlite3.connect(home.db_path)
-    try:
-        for sql in (
-            "SELECT MAX(seq) FROM events WHERE user_id = ?",
-            "SELECT DISTINCT item_id, type FROM events INDEXED BY events_user_seq "
-            "WHERE user_id = ? AND seq > ?",
-        ):
-            args = ("u1",) if sql.count("?") == 1 else ("u1", 498)
-            plans += [r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + sql, args)]
-    finally:
-        conn.close()
-    assert any("events_user_seq (user_id=?)" in p for p in plans), plans
-    assert any("events_user_seq (user_id=? AND seq>?)" in p for p in plans), plans
-    steps: list[str] = []
-    reader = store._read()  # type: ignore[attr-defined]
-    reader.set_trace_callback(steps.append)
-    try:
-        store.user_state("u1")
-        store.user_events_since("u1", 3, 498)
-    finally:
-        reader.set_trace_callback(None)
-    assert any("INDEXED BY events_user_seq" in s for s in steps)  # the store asks for the range
-
-
 def test_exposures_are_written_in_a_few_multi_row_statements(tmp_path: Path) -> None:
     # each SQLite call releases the GIL: a statement per answer would wait for it again after
     # every row while the server's request threads run (a thread switch per answer)
@@ -177,12 +124,6 @@ def test_exposures_are_written_in_a_few_multi_row_statements(tmp_path: Path) -> 
     assert len(inserts) == 3  # 500 + 500 + 200 answers
     assert log.exposures["recommendation_id"].to_list() == [e.recommendation_id for e in answers]
     assert log.impressions.height == 2400
-
-
-def _events(rows: list[tuple[str, str, float]]) -> pl.DataFrame:
-    """View events ``(user_id, item_id, ts)``, stored in this order (positions 1, 2, ...)."""
-    frame = [(u, i, "view", ts, "") for u, i, ts in rows]
-    return pl.DataFrame(frame, schema=EVENT_SCHEMA, orient="row")
 
 
 def _indexes(path: Path, table: str) -> set[str]:
