@@ -266,6 +266,31 @@ def test_server_cpu_smoke(tmp_path: Path, bench_script: Callable[[str], ModuleTy
     assert "| ml-100k |" in out.with_suffix(".md").read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (make bench-tools)")
+def test_server_cpu_side_by_side_smoke(
+    tmp_path: Path, bench_script: Callable[[str], ModuleType]
+) -> None:
+    """Plain and A/A servers loaded at once: each one's CPU and req/s, every exposure written."""
+    root, _ = _tiny_api_home(tmp_path / "home")
+    out = tmp_path / "server_cpu.json"
+    args = ["--home", str(root), "--rounds", "2", "--warmup", "1", "--duration", "1"]
+    bench_script("server_cpu").main([*args, "--side-by-side", "--out", str(out)])
+    (found,) = json.loads(out.read_text(encoding="utf-8"))["datasets"]
+    plain, ab = found["runs"]["plain"], found["runs"]["ab"]
+    assert len(plain) == len(ab) == 2
+    for p, a in zip(plain, ab, strict=True):
+        assert p["cpu_us"] > 0 and a["cpu_us"] > 0 and p["rps"] > 0 and a["rps"] > 0
+        assert a["exposures"] >= a["all_answers"] > 0 and "exposures" not in p
+    cpu = sorted(1 - p["cpu_us"] / a["cpu_us"] for p, a in zip(plain, ab, strict=True))
+    assert found["logging_cost"] == round(sum(cpu) / 2, 4)  # the median of two rounds
+    assert found["cpu_cost_per_round"] == [
+        round(1 - p["cpu_us"] / a["cpu_us"], 4) for p, a in zip(plain, ab, strict=True)
+    ]
+    report = out.with_suffix(".md").read_text(encoding="utf-8")
+    assert "both servers at once" in report and "| ml-100k |" in report
+
+
 def test_exposure_writes_smoke(tmp_path: Path, bench_script: Callable[[str], ModuleType]) -> None:
     out = tmp_path / "exposure_writes.json"
     args = ["--prefill", "3000", "--batches", "2", "--batch", "200", "--users", "10", "500"]
