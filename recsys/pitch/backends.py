@@ -55,6 +55,7 @@ MODEL_CACHE_ENV = "RECSYS_MODEL_CACHE"
 HF_FILES = ("config.json", "model.safetensors")
 ONNX_FILES = ("genai_config.json", "model.onnx")
 PREPARE_HINT = "`recsys prepare-pitch-model` does this ahead of time"
+NUCLEUS_CANDIDATES = 64  # tokens sorted first when drawing from the top-p set
 
 Messages = list[dict[str, str]]
 
@@ -588,6 +589,10 @@ def sample_token(logits: Any, temperature: float, top_p: float, rng: Any) -> int
     ids), renormalised, and one is drawn with ``rng`` (a ``numpy.random.Generator``). Tokens
     whose logit is ``-inf`` are never drawn.
 
+    Sorting a 49k-token vocabulary took longer than the model's step, so only the most likely
+    tokens are sorted (:data:`NUCLEUS_CANDIDATES`, more when the set is not decided among them):
+    the same set, in the same order, as sorting them all.
+
     Example:
         >>> import numpy as np
         >>> sample_token(np.array([0.0, 3.0, 1.0]), 0.0, 0.9, np.random.default_rng(1))
@@ -600,8 +605,17 @@ def sample_token(logits: Any, temperature: float, top_p: float, rng: Any) -> int
     z = (np.asarray(logits, dtype=np.float64) - float(np.max(logits))) / temperature
     p = np.exp(z)
     p /= p.sum()
-    order = np.argsort(-p, kind="stable")
-    kept = int(np.searchsorted(np.cumsum(p[order]), min(top_p, 1.0) * (1 - 1e-12))) + 1
+    target = min(top_p, 1.0) * (1 - 1e-12)
+    size, k = len(p), NUCLEUS_CANDIDATES
+    while True:
+        cand = np.argpartition(-p, k - 1)[:k] if k < size else np.arange(size)
+        order = cand[np.lexsort((cand, -p[cand]))]  # by probability, then token id
+        kept = int(np.searchsorted(np.cumsum(p[order]), target)) + 1
+        # decided when the set closes before the candidates' end with a probability above every
+        # token left out (each at most the smallest candidate's)
+        if k >= size or (kept < len(order) and p[order[kept - 1]] > p[order[-1]]):
+            break
+        k *= 8
     top = order[:kept]
     weights = p[top] / p[top].sum()
     return int(top[int(rng.choice(len(top), p=weights))])

@@ -246,6 +246,38 @@ def test_sample_token_is_greedy_at_temperature_zero_and_keeps_the_nucleus() -> N
     assert 0 not in {sample_token(masked, 0.0, 1.0, rng) for _ in range(5)}
 
 
+def _sample_token_sorting_everything(
+    logits: np.ndarray, temperature: float, top_p: float, rng: np.random.Generator
+) -> int:
+    """The nucleus draw written out the slow way: sort the whole vocabulary."""
+    z = (logits - logits.max()) / temperature
+    p = np.exp(z) / np.exp(z).sum()
+    order = np.argsort(-p, kind="stable")
+    kept = int(np.searchsorted(np.cumsum(p[order]), min(top_p, 1.0) * (1 - 1e-12))) + 1
+    top = order[:kept]
+    return int(top[int(rng.choice(kept, p=p[top] / p[top].sum()))])
+
+
+def test_sample_token_draws_what_sorting_the_whole_vocabulary_draws() -> None:
+    # only the most likely tokens are sorted: the same set in the same order, so the same draw,
+    # also with ties at the candidates' edge, flat distributions and masked tokens
+    cases = np.random.default_rng(0)
+    for case in range(600):
+        size = int(cases.integers(2, 2_000))
+        logits = cases.normal(size=size) * cases.uniform(0.05, 6)
+        if case % 3 == 0:
+            logits = np.round(logits)  # many ties
+        if case % 5 == 0:
+            logits[cases.integers(size)] = -np.inf
+        temperature = float(cases.choice([0.3, 0.6, 1.0, 3.0]))
+        top_p = float(cases.choice([0.3, 0.9, 0.99, 1.0]))
+        fast = sample_token(logits, temperature, top_p, np.random.default_rng(case))
+        slow = _sample_token_sorting_everything(
+            logits, temperature, top_p, np.random.default_rng(case)
+        )
+        assert fast == slow, (case, size, temperature, top_p)
+
+
 def test_sample_token_depends_only_on_its_generator() -> None:
     logits = np.random.default_rng(3).normal(size=1_000)
     first = [sample_token(logits, 0.3, 0.9, np.random.default_rng(s)) for s in range(50)]
