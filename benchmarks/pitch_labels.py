@@ -25,14 +25,15 @@ Two steps, so that the labels are made before anyone looks at what the validator
 Run::
 
     RECSYS_HOME=var/pitch-bench recsys load-demo --dataset ml-100k && recsys train
-    python benchmarks/pitch_labels.py sample --pairs-ml 60 --pairs-clothing 40   # heldout/
+    python benchmarks/pitch_labels.py sample --set NEW --seed 2030   # a new set (60 + 40 pairs)
     # ... label the samples (GUIDE.md) ...
-    python benchmarks/pitch_labels.py judge
-    python benchmarks/pitch_labels.py judge --set dev --seed 2026    # the dev sets
-    python benchmarks/pitch_labels.py judge --set dev2 --seed 2027
+    python benchmarks/pitch_labels.py judge                  # heldout3, the reported set
+    python benchmarks/pitch_labels.py judge --set heldout    # the previous writer's held-out set
+    python benchmarks/pitch_labels.py judge --set dev        # the dev sets (seeds from SETS)
+    python benchmarks/pitch_labels.py judge --set dev2
     python benchmarks/pitch_labels.py examples   # 20 of every label from all sets
 
-Three sets are kept, each labelled before the validator was run on it:
+Six sets are kept, each labelled before the validator was run on it:
 
 - ``dev/`` (seed 2026, temperature 0.6, three samples a pair): the validator's word limit and
   its repetition, phrase and some claim rules were added after reading its labels, and the
@@ -40,8 +41,20 @@ Three sets are kept, each labelled before the validator was run on it:
 - ``dev2/`` (seed 2027, temperature 0.6, five samples a pair): drawn as the held-out set of the
   first version; its results showed that version falls short, and the temperature (0.3), the
   score threshold (-1.0) and two phrase rules were then chosen with it, so it became a dev set.
-- ``heldout/`` (seed 2028, the final writer: temperature 0.3, five samples a pair): labelled
-  blind and judged once; its numbers are the ones reported.
+- ``heldout/`` (seed 2028, temperature 0.3, five samples a pair): labelled blind and judged
+  once. Its samples were drawn by onnxruntime-genai's own sampler, which the writer no longer
+  uses, so it describes the previous writer.
+- ``heldout2/`` (seed 2029, the writer of today: the prompt read in once a pitch, tokens drawn
+  by :func:`recsys.pitch.backends.sample_token`; temperature 0.3, five samples a pair):
+  labelled blind by three labellers (ML-100K pairs 0-29, pairs 30-59, clothing) and judged
+  once. The validator let 8% of its bad ML-100K samples through; three rules were added
+  after reading them (``negative``, and two ``odd_phrase`` patterns), so it became a dev set.
+- ``heldout3/`` (seed 2030, the writer and validator of today): drawn after those rules,
+  labelled blind by three new labellers in the same split, judged once; its numbers are the
+  ones reported::
+
+      python benchmarks/pitch_labels.py sample --set heldout3 --seed 2030
+      python benchmarks/pitch_labels.py judge --set heldout3
 
 ``score`` adds each sample's mean log-probability to a set drawn before the writer scored its
 samples (``dev``, ``dev2``); ``sample`` records it as the writer computes it.
@@ -109,6 +122,8 @@ def sample(args: argparse.Namespace) -> None:
     model = make_model(home, cfg)
     assert model is not None
     folder = LABELS / args.set
+    if any(folder.glob("*.labels.jsonl")):  # a labelled set is never drawn again
+        raise SystemExit(f"{folder} is labelled already: name a new set with --set")
     folder.mkdir(parents=True, exist_ok=True)
     data = {
         "ml-100k": movielens_pairs(home, args.pairs_ml, args.seed)[0],
@@ -275,7 +290,8 @@ def judge(args: argparse.Namespace) -> None:
     print(md)
 
 
-SETS = {"heldout": 2028, "dev2": 2027, "dev": 2026}  # set -> seed of its pairs
+# set -> its pairs' seed
+SETS = {"heldout3": 2030, "heldout2": 2029, "heldout": 2028, "dev2": 2027, "dev": 2026}
 
 
 def examples(args: argparse.Namespace) -> None:
@@ -348,13 +364,21 @@ def main() -> None:
     ap.add_argument("--home", default=os.environ.get("RECSYS_HOME", "var/pitch-bench"))
     ap.add_argument("--pairs-ml", type=int, default=60)
     ap.add_argument("--pairs-clothing", type=int, default=40)
-    ap.add_argument("--seed", type=int, default=2028, help="pair selection (dev: 2026, dev2: 2027)")
+    ap.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="pair selection (default: the set's own, SETS; a new set: 2028)",
+    )
     ap.add_argument(
         "--set",
-        default="heldout",
-        help="folder under benchmarks/pitch_labels: dev (tuned on) or heldout (judged once)",
+        default="heldout3",
+        help="folder under benchmarks/pitch_labels: dev, dev2, heldout2 (tuned on), heldout, "
+        "heldout3 (judged once)",
     )
     args = ap.parse_args()
+    if args.seed is None:
+        args.seed = SETS.get(args.set, 2028)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     steps = {"sample": sample, "score": add_scores, "judge": judge, "examples": examples}
     steps[args.step](args)

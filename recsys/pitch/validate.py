@@ -26,12 +26,15 @@ real output of the packaged model):
 - ``prompt_leak`` (English): the prompt's words ("product", "shopper", "facts", "sentence") or
   addressing the shop ("your customers").
 - ``first_person`` (English): the model speaks as a reviewer ("I love these shorts").
+- ``negative`` (English): it finds fault with the product, as the reviews it was shown do
+  ("a dull off white color", "but it's shorter than the 27-inch height they say").
 - ``repetition``: a word (or its plural) twice in a row, a content word twice (the product's
   kind aside), or a repeated word triple.
 - ``odd_phrase`` (English): phrasings the small model gets wrong: "a must-see in any ...",
   "for any ..." that ends on no audience or occasion ("a must-see for any romantic tale"), an
   article before a plural ("a romantic undertones"), genres standing for people ("a must-see
-  for thrillers").
+  for thrillers"), a possessive before the audience ("children's fans"), and the product's
+  category label capitalised mid-sentence ("anyone who loves Jackets").
 - ``profanity``: a word from a small profanity list.
 - ``markup``: a link, e-mail address, markdown, code or a line break.
 - ``language``: the text reads as another supported language than the configured one (a
@@ -103,6 +106,7 @@ RULES = (
     "elsewhere",
     "prompt_leak",
     "first_person",
+    "negative",
     "repetition",
     "odd_phrase",
     "profanity",
@@ -272,6 +276,18 @@ _GENRE_AS_PEOPLE = re.compile(
     r"\b(?:for (?:any |all |every )?(?:[a-z-]+ )?(?:thrillers|mysteries|comedies|dramas|"
     r"westerns|musicals|romances|romantics|horrors)(?! (?:fans|lovers|enthusiasts|buffs))\b"
     r"|(?:thrillers|mysteries|comedies|dramas|westerns|musicals) alike)",
+    re.I,
+)
+# a possessive genre or group before the audience: "a must-see for children's fans"
+_POSSESSIVE_AUDIENCE = re.compile(r"\b[a-z]+'s (?:fans|lovers|enthusiasts|buffs|viewers)\b", re.I)
+# fault found with the product (clothing reviews complain, and the model repeats them)
+NEGATIVE = re.compile(
+    r"\b(?:dull|old-fashioned|frumpy|flimsy|itchy|scratchy|see-through|unflattering|"
+    r"disappointing|boring|baggy|boxy|cheap(?:ly)?|wrinkles?|"
+    r"(?:shorter|longer|smaller|bigger|tighter|looser) than|"
+    r"too (?:short|long|big|small|tight|loose|thin|thick|low|high|sheer)|"
+    r"runs? (?:small|large|big))\b"
+    r"|\bbut (?:it|they)(?:'s| is| are|'re)\b",
     re.I,
 )
 DANGLING = frozenset(
@@ -1071,11 +1087,27 @@ def _repetition_zh(text: str) -> bool:
 def _odd_phrase(text: str) -> bool:
     if _MUST_IN.search(text) or _PLURAL_AFTER_A.search(text) or _GENRE_AS_PEOPLE.search(text):
         return True
+    if _POSSESSIVE_AUDIENCE.search(text):
+        return True
     for match in _FOR_ANY.finditer(text):
         last = normalize(match.group(1)).split()[-1:]
         if last and stem(last[0]) not in AUDIENCE_NOUNS:
             return True
     return False
+
+
+def _category_label(text: str, category: str) -> bool:
+    """Whether the product's capitalised category label stands mid-sentence ("loves Jackets").
+
+    Example:
+        >>> _category_label("This coat is a must-buy for anyone who loves Jackets.", "Jackets")
+        True
+        >>> _category_label("This coat is a must-buy for anyone who loves jackets.", "Jackets")
+        False
+    """
+    if not category[:1].isupper():
+        return False
+    return bool(re.search(r"(?<=[\s(])" + re.escape(category) + r"\b", text))
 
 
 def _has_phrase(words: str, phrase: str) -> bool:
@@ -1178,9 +1210,11 @@ def validate(
         cased_lower = {w.lower().replace("’", "'") for w in _CASED_WORD.findall(stripped)}
         if cased_lower & FIRST_PERSON:
             problems.append("first_person")
+        if NEGATIVE.search(stripped.replace("’", "'")):
+            problems.append("negative")
     if _repetition(normalize(masked).split(), facts.kind):
         problems.append("repetition")
-    if english and _odd_phrase(masked):
+    if english and (_odd_phrase(masked) or _category_label(masked, facts.category)):
         problems.append("odd_phrase")
     if set(words) & PROFANITY:
         problems.append("profanity")

@@ -140,6 +140,28 @@ def test_real_onnx_model_samples_are_reproducible_and_continue_the_answer(
     assert onnx_model.last_new_tokens > 0
 
 
+def test_real_onnx_sample_depends_only_on_prompt_and_seed(onnx_model: OnnxModel) -> None:
+    # the prompt is read in once and kept: a sample drawn after others of the same prompt (the
+    # generator rewound), after another prompt (read in afresh) or as the n-th of one call is
+    # the sample drawn alone with its seed
+    messages, other = build_messages(FACTS), build_messages(BY_ID["k1"])
+    alone = [
+        OnnxModel(onnx_model.home, onnx_model.config)
+        .load()
+        .generate_scored(messages, 1, 30, 0.6, seed, one_sentence=True)[0]
+        for seed in (7, 8)
+    ]
+    onnx_model.generate(other, n=1, max_new_tokens=30, temperature=0.6, seed=1)
+    together = onnx_model.generate_scored(messages, 2, 30, 0.6, 7, one_sentence=True)
+    assert together == alone
+    assert onnx_model.generate_scored(messages, 1, 30, 0.6, 8, one_sentence=True) == alone[1:]
+    onnx_model.generate(other, n=1, max_new_tokens=30, temperature=0.6, seed=1)
+    assert onnx_model.generate_scored(messages, 1, 30, 0.6, 8, one_sentence=True) == alone[1:]
+    # a longer cap than the kept generator holds reads the prompt in again, same sample start
+    longer = onnx_model.generate(messages, n=1, max_new_tokens=40, temperature=0.0, seed=0)
+    assert longer[0].startswith(answer_start(FACTS))
+
+
 def test_real_onnx_pipeline_writes_valid_llm_pitches(onnx_model: OnnxModel) -> None:
     cfg = PitchConfig(n_samples=3, rerank=False)
     writer = PitchWriter(onnx_model, cfg, names=NAMES)

@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from recsys.errors import ConfigError, PitchModelError
@@ -19,7 +20,9 @@ from recsys.pitch.backends import (
     convert_onnx,
     make_model,
     model_cache_dir,
+    sample_token,
     split_prefill,
+    token_logprob,
 )
 from recsys.pitch.config import PitchConfig
 from recsys.pitch.facts import ItemFacts, RecentItem, ShopperContext
@@ -219,3 +222,71 @@ def test_packaged_model_runtimes_write_english_only() -> None:
     result = PitchWriter(model, PitchConfig(rerank=False)).write(FACTS, german, use_cache=False)
     assert result.pitch.source == "template" and model.calls == []
     assert result.pitch.text.startswith("Weil Sie Running socks gekauft haben")
+
+
+def test_sample_token_is_greedy_at_temperature_zero_and_keeps_the_nucleus() -> None:
+    logits = np.log(np.array([0.5, 0.3, 0.15, 0.05]))
+    rng = np.random.default_rng(0)
+    assert sample_token(logits, 0.0, 0.9, rng) == 0
+    # top-p 0.7: 0.5 alone is short of it, 0.5 + 0.3 reaches it, so only tokens 0 and 1
+    drawn = [sample_token(logits, 1.0, 0.7, rng) for _ in range(2_000)]
+    assert set(drawn) == {0, 1}
+    assert abs(drawn.count(0) / 2_000 - 0.5 / 0.8) < 0.04  # renormalised over the nucleus
+    # top-p 1: every token, at its probability (3 standard errors of 4,000 draws is 0.024)
+    drawn = [sample_token(logits, 1.0, 1.0, rng) for _ in range(4_000)]
+    shares = np.bincount(drawn, minlength=4) / 4_000
+    assert np.abs(shares - np.array([0.5, 0.3, 0.15, 0.05])).max() < 0.025
+    # a low temperature sharpens: token 0 almost always
+    cold = [sample_token(logits, 0.1, 1.0, rng) for _ in range(500)]
+    assert cold.count(0) > 490
+    # a masked token (the end token before min_new_tokens) is never drawn
+    masked = logits.copy()
+    masked[0] = -np.inf
+    assert 0 not in {sample_token(masked, 1.0, 1.0, rng) for _ in range(500)}
+    assert 0 not in {sample_token(masked, 0.0, 1.0, rng) for _ in range(5)}
+
+
+def _sample_token_sorting_everything(
+    logits: np.ndarray, temperature: float, top_p: float, rng: np.random.Generator
+) -> int:
+    """The nucleus draw written out the slow way: sort the whole vocabulary."""
+    z = (logits - logits.max()) / temperature
+    p = np.exp(z) / np.exp(z).sum()
+    order = np.argsort(-p, kind="stable")
+    kept = int(np.searchsorted(np.cumsum(p[order]), min(top_p, 1.0) * (1 - 1e-12))) + 1
+    top = order[:kept]
+    return int(top[int(rng.choice(kept, p=p[top] / p[top].sum()))])
+
+
+def test_sample_token_draws_what_sorting_the_whole_vocabulary_draws() -> None:
+    # only the most likely tokens are sorted: the same set in the same order, so the same draw,
+    # also with ties at the candidates' edge, flat distributions and masked tokens
+    cases = np.random.default_rng(0)
+    for case in range(600):
+        size = int(cases.integers(2, 2_000))
+        logits = cases.normal(size=size) * cases.uniform(0.05, 6)
+        if case % 3 == 0:
+            logits = np.round(logits)  # many ties
+        if case % 5 == 0:
+            logits[cases.integers(size)] = -np.inf
+        temperature = float(cases.choice([0.3, 0.6, 1.0, 3.0]))
+        top_p = float(cases.choice([0.3, 0.9, 0.99, 1.0]))
+        fast = sample_token(logits, temperature, top_p, np.random.default_rng(case))
+        slow = _sample_token_sorting_everything(
+            logits, temperature, top_p, np.random.default_rng(case)
+        )
+        assert fast == slow, (case, size, temperature, top_p)
+
+
+def test_sample_token_depends_only_on_its_generator() -> None:
+    logits = np.random.default_rng(3).normal(size=1_000)
+    first = [sample_token(logits, 0.3, 0.9, np.random.default_rng(s)) for s in range(50)]
+    again = [sample_token(logits, 0.3, 0.9, np.random.default_rng(s)) for s in range(50)]
+    assert first == again and len(set(first)) > 1
+
+
+def test_token_logprob_is_the_log_softmax() -> None:
+    logits = np.array([2.0, 1.0, -1.0, 1000.0, 1000.0])  # large values do not overflow
+    assert token_logprob(logits, 3) == pytest.approx(np.log(0.5))
+    small = np.array([0.0, np.log(3.0)])
+    assert token_logprob(small, 1) == pytest.approx(np.log(0.75))

@@ -74,6 +74,9 @@ LOUNGEWEAR = garment("780", "loungewear", "Intimate", "Lounge")
 COAT = garment("1118", "coat", "Jackets", "Outerwear")
 PANTS = garment("1006", "pants", "Bottoms", "Pants")
 JEANS = garment("1007", "jeans", "Bottoms", "Jeans", "The snaps at the ankle are a cute idea.")
+KNIT = garment("1013", "fine-gauge knit", "Tops", "Fine gauge")
+KNIT_TOP = garment("1014", "knit top", "Tops", "Knits")
+KIDS_COMEDY = film("kc", "Kids Comedy (1995)", "Children's", "Comedy", year=1995)
 
 PRODUCTS = (
     BARB_WIRE, STAR_TREK, AIR_AMERICA, CLUELESS, FUGITIVE, SUPERCOP, DEAD_MAN, CONTACT, VERTIGO,
@@ -146,6 +149,20 @@ REAL_FAILURES = [
     ),
     ("first_person", LOUNGEWEAR, "This loungewear is so adorable it makes me want to buy it."),
     ("first_person", COAT, "This coat is a must-buy, and I'm sure it will make your list."),
+    # held-out set 2 (benchmarks/pitch_labels/heldout2): labelled odd, passed before these rules
+    (
+        "negative",
+        KNIT,
+        "This fine-gauge knit is a dull off white color, and it looks old-fashioned.",
+    ),
+    (
+        "negative",
+        KNIT_TOP,
+        "This knit top is adorable, but it's shorter than the 27-inch height they say.",
+    ),
+    ("odd_phrase", KIDS_COMEDY, "This film is a must-see for children's lovers."),
+    ("odd_phrase", KIDS_COMEDY, "This film is a must-see for children's fans of animation."),
+    ("odd_phrase", COAT, "This coat is a must-buy for anyone who loves Jackets."),
     (
         "odd_phrase",
         VERTIGO,
@@ -267,6 +284,14 @@ def test_capitalised_genre_with_apostrophe_is_a_known_name() -> None:
     assert check(text, toy_story) == ()
 
 
+def test_praise_near_the_new_rules_passes() -> None:
+    # what the negative, possessive and category-label rules must let through
+    assert check("This knit top is soft, light and easy to wear.", KNIT_TOP) == ()
+    assert check("This coat is a must-buy for anyone who loves jackets.", COAT) == ()
+    assert check("This film is a must-see for children and their parents.", KIDS_COMEDY) == ()
+    assert check("This film is a must-see for comedy fans.", KIDS_COMEDY) == ()
+
+
 def test_fact_numbers_are_allowed() -> None:
     assert check("These shoes weigh only 250 g and cost 89 EUR.", SHOES) == ()
     assert check("These shoes cost 89.00 EUR and grip on every trail.", SHOES) == ()
@@ -323,7 +348,8 @@ def test_markup_characters_inside_a_title_are_not_markup() -> None:
 
 def test_category_with_separators_is_not_markup() -> None:
     toy = ItemFacts("m4", "Toy Story (1995)", "Animation|Comedy", kind="film")
-    assert check("This film is Animation|Comedy fun for the whole evening.", toy) == ()
+    # the label's separator is no markup; the label written mid-sentence is odd copy, though
+    assert check("This film is Animation|Comedy fun for the whole evening.", toy) == ("odd_phrase",)
     assert "markup" in check("This film is a fun ride with a | in it.", toy)
 
 
