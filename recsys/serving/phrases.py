@@ -6,7 +6,9 @@ is resolved once per request (``Query.language``; the catalog's, ``recsys.lang.b
 unless the caller asked for another) and the table is looked up once per item, so localizing
 costs one ``str.format`` per reason.
 
-The English sentences are the ones answers have always carried (tests pin them byte for byte).
+The English sentences are pinned byte for byte by the tests. "Because you added {title} to
+your cart" replaced "Because you added to your cart {title}" on 2026-12-06: the title sat
+where a reader expects the object.
 
 Example:
     >>> phrase("zh", "because_bought", title="跑步鞋")
@@ -39,7 +41,7 @@ PhraseName = Literal[
 PHRASES: Mapping[ShopLanguage, Mapping[PhraseName, str]] = {
     "en": {
         "because_bought": "Because you bought {title}",
-        "because_added_to_cart": "Because you added to your cart {title}",
+        "because_added_to_cart": "Because you added {title} to your cart",
         "because_clicked": "Because you clicked {title}",
         "because_viewed": "Because you viewed {title}",
         "repeat": "You bought {title} {n}x before",

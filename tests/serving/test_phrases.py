@@ -12,11 +12,11 @@ from recsys.serving.phrases import BECAUSE, PHRASES, PhraseName, phrase
 
 VALUES = {"title": "Running socks", "n": 3, "category": "Running"}
 
-# what each phrase reads for VALUES; the English ones are the sentences answers always carried
+# what each phrase reads for VALUES
 KNOWN = {
     "en": {
         "because_bought": "Because you bought Running socks",
-        "because_added_to_cart": "Because you added to your cart Running socks",
+        "because_added_to_cart": "Because you added Running socks to your cart",
         "because_clicked": "Because you clicked Running socks",
         "because_viewed": "Because you viewed Running socks",
         "repeat": "You bought Running socks 3x before",
