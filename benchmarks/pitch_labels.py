@@ -33,7 +33,7 @@ Run::
     python benchmarks/pitch_labels.py judge --set dev2
     python benchmarks/pitch_labels.py examples   # 20 of every label from all sets
 
-Six sets are kept, each labelled before the validator was run on it:
+Five sets are kept, each labelled before the validator was run on it:
 
 - ``dev/`` (seed 2026, temperature 0.6, three samples a pair): the validator's word limit and
   its repetition, phrase and some claim rules were added after reading its labels, and the
