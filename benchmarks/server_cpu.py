@@ -138,6 +138,40 @@ def run_once(home: Path, paths: Path, warmup: int, duration: int, log: Path) -> 
     }
 
 
+def _source_users(dataset: str, source: Path | None) -> tuple[Path, list[str]]:
+    """The home to copy (the dataset's benchmark home unless ``source``) and its users, shuffled."""
+    source = HOMES[dataset] if source is None else source
+    if not (source / "recsys.sqlite3").exists():
+        raise SystemExit(f"{source} is missing: run benchmarks/api_latency.py first")
+    users = load_bundle(Home(source).artifacts).users.ids()
+    random.Random(3).shuffle(users)
+    return source, users
+
+
+def _write_paths(tmp: Path, users: list[str]) -> Path:
+    """wrk's request paths: every user's ``?n=20`` recommendations, one a line."""
+    paths = tmp / "paths.txt"
+    paths.write_text("".join(f"/v1/users/{u}/recommendations?n=20\n" for u in users))
+    return paths
+
+
+def _fresh_home(source: Path, tmp: Path, kind: str) -> Path:
+    """A copy of ``source`` for one run; ``ab`` gets the A/A experiment started in its store."""
+    home = tmp / kind
+    shutil.rmtree(home, ignore_errors=True)
+    shutil.copytree(source, home, ignore=shutil.ignore_patterns("*.log"))
+    if kind == "ab":
+        start_ab_experiment(home)
+    return home
+
+
+def _count_exposures(home: Path, run: dict[str, Any]) -> None:
+    """Add the store's exposure count to an ``ab`` run; fail when answers went unrecorded."""
+    run["exposures"] = count_exposures(home)
+    if run["exposures"] < run["all_answers"]:
+        raise RuntimeError(f"exposures lost: {run}")
+
+
 def run_side_by_side(
     homes: dict[str, Path], paths: Path, warmup: int, duration: int, tmp: Path
 ) -> dict[str, dict[str, Any]]:
@@ -175,29 +209,16 @@ def measure_side_by_side(
     dataset: str, rounds: int, warmup: int, duration: int, source: Path | None = None
 ) -> dict[str, Any]:
     """Rounds of plain and ab servers loaded at the same time (which starts first alternates)."""
-    source = HOMES[dataset] if source is None else source
-    if not (source / "recsys.sqlite3").exists():
-        raise SystemExit(f"{source} is missing: run benchmarks/api_latency.py first")
-    users = load_bundle(Home(source).artifacts).users.ids()
-    random.Random(3).shuffle(users)
+    source, users = _source_users(dataset, source)
     runs: dict[str, list[dict[str, Any]]] = {"plain": [], "ab": []}
     with tempfile.TemporaryDirectory(prefix="server-cpu-") as tmp_name:
         tmp = Path(tmp_name)
-        paths = tmp / "paths.txt"
-        paths.write_text("".join(f"/v1/users/{u}/recommendations?n=20\n" for u in users))
+        paths = _write_paths(tmp, users)
         for r in range(rounds):
-            homes = {}
-            for kind in ("plain", "ab") if r % 2 == 0 else ("ab", "plain"):
-                home = tmp / kind
-                shutil.rmtree(home, ignore_errors=True)
-                shutil.copytree(source, home, ignore=shutil.ignore_patterns("*.log"))
-                if kind == "ab":
-                    start_ab_experiment(home)
-                homes[kind] = home
+            order = ("plain", "ab") if r % 2 == 0 else ("ab", "plain")
+            homes = {kind: _fresh_home(source, tmp, kind) for kind in order}
             pair = run_side_by_side(homes, paths, warmup, duration, tmp)
-            pair["ab"]["exposures"] = count_exposures(homes["ab"])
-            if pair["ab"]["exposures"] < pair["ab"]["all_answers"]:
-                raise RuntimeError(f"exposures lost: {pair['ab']}")
+            _count_exposures(homes["ab"], pair["ab"])
             for kind in ("plain", "ab"):
                 runs[kind].append(pair[kind])
             print(
@@ -231,27 +252,17 @@ def measure(
     dataset: str, rounds: int, warmup: int, duration: int, source: Path | None = None
 ) -> dict[str, Any]:
     """Alternating plain/ab runs on copies of the dataset's benchmark home (or ``source``)."""
-    source = HOMES[dataset] if source is None else source
-    if not (source / "recsys.sqlite3").exists():
-        raise SystemExit(f"{source} is missing: run benchmarks/api_latency.py first")
-    users = load_bundle(Home(source).artifacts).users.ids()
-    random.Random(3).shuffle(users)
+    source, users = _source_users(dataset, source)
     runs: dict[str, list[dict[str, Any]]] = {"plain": [], "ab": []}
-    with tempfile.TemporaryDirectory(prefix="server-cpu-") as tmp:
-        paths = Path(tmp) / "paths.txt"
-        paths.write_text("".join(f"/v1/users/{u}/recommendations?n=20\n" for u in users))
+    with tempfile.TemporaryDirectory(prefix="server-cpu-") as tmp_name:
+        tmp = Path(tmp_name)
+        paths = _write_paths(tmp, users)
         for r in range(rounds):
             for kind in ("plain", "ab") if r % 2 == 0 else ("ab", "plain"):
-                home = Path(tmp) / kind
-                shutil.rmtree(home, ignore_errors=True)
-                shutil.copytree(source, home, ignore=shutil.ignore_patterns("*.log"))
+                home = _fresh_home(source, tmp, kind)
+                run = run_once(home, paths, warmup, duration, tmp / f"{kind}.log")
                 if kind == "ab":
-                    start_ab_experiment(home)
-                run = run_once(home, paths, warmup, duration, Path(tmp) / f"{kind}.log")
-                if kind == "ab":
-                    run["exposures"] = count_exposures(home)
-                    if run["exposures"] < run["all_answers"]:
-                        raise RuntimeError(f"exposures lost: {run}")
+                    _count_exposures(home, run)
                 runs[kind].append(run)
                 print(
                     f"{dataset} round {r + 1} {kind:5s}: {run['cpu_us']:6.1f} us CPU/answer, "
