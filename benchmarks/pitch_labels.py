@@ -291,7 +291,14 @@ def judge(args: argparse.Namespace) -> None:
 
 
 # set -> its pairs' seed
-SETS = {"heldout3": 2030, "heldout2": 2029, "heldout": 2028, "dev2": 2027, "dev": 2026}
+SETS = {
+    "heldout4": 2031,
+    "heldout3": 2030,
+    "heldout2": 2029,
+    "heldout": 2028,
+    "dev2": 2027,
+    "dev": 2026,
+}
 
 
 def examples(args: argparse.Namespace) -> None:
@@ -372,9 +379,9 @@ def main() -> None:
     )
     ap.add_argument(
         "--set",
-        default="heldout3",
-        help="folder under benchmarks/pitch_labels: dev, dev2, heldout2 (tuned on), heldout, "
-        "heldout3 (judged once)",
+        default="heldout4",
+        help="folder under benchmarks/pitch_labels: dev, dev2, heldout2, heldout3 (tuned on), "
+        "heldout, heldout4 (judged once)",
     )
     args = ap.parse_args()
     if args.seed is None:

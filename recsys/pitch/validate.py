@@ -20,6 +20,11 @@ real output of the packaged model):
 - ``invented_number``: a number, price or percentage that is not in the facts.
 - ``invented_claim`` (English): credits, brands, awards, materials, release news, offers and
   prices that the facts do not state ("directed by", "luxury brand", "half price", "refund").
+- ``unstated_detail`` (English): a colour or a size or body measurement that the product's own
+  facts (title, kind, category, attributes) do not state. Its description does not count: a
+  description's sizes and colours are often a reviewer's or another variant's, and the model
+  pins them on the product ("a great choice for a 29-inch inseam", "perfect for a solid size
+  30/8", "anyone who loves a light blue color").
 - ``unknown_name`` (English): a capitalised word mid-sentence that is in no fact (an invented
   actor, place or publisher).
 - ``elsewhere`` (English): sends the shopper elsewhere ("visit", "shop", "store", "instead").
@@ -82,6 +87,7 @@ from recsys.pitch.facts import ItemFacts, ShopperContext, core_title
 
 __all__ = [
     "RULES",
+    "RULES_VERSION",
     "CatalogNames",
     "Verdict",
     "chinese_number",
@@ -91,6 +97,10 @@ __all__ = [
     "product_names",
     "validate",
 ]
+
+# the rules' version, part of a cached pitch's key: raised when a rule rejects more, so a
+# pitch cached under older rules is written afresh instead of served unchecked
+RULES_VERSION = "r2"  # r2: unstated_detail
 
 RULES = (
     "empty",
@@ -102,6 +112,7 @@ RULES = (
     "invented_category",
     "invented_number",
     "invented_claim",
+    "unstated_detail",
     "unknown_name",
     "elsewhere",
     "prompt_leak",
@@ -288,6 +299,27 @@ NEGATIVE = re.compile(
     r"too (?:short|long|big|small|tight|loose|thin|thick|low|high|sheer)|"
     r"runs? (?:small|large|big))\b"
     r"|\bbut (?:it|they)(?:'s| is| are|'re)\b",
+    re.I,
+)
+# colour names a shopper takes literally (not words with another common sense: gold, silver,
+# cream, tan, rust, wine, mint, peach, plum, nude...); one before a hyphen is a compound's part
+# ("a white-knuckle thriller", "blue-collar"), not a colour
+COLOURS = frozenset(
+    [
+        "red", "blue", "green", "yellow", "black", "white", "pink", "purple", "orange", "brown",
+        "grey", "gray", "navy", "beige", "ivory", "teal", "burgundy", "maroon", "olive", "khaki",
+        "coral", "lavender", "turquoise", "charcoal", "mauve", "magenta", "fuchsia", "indigo",
+        "violet", "lilac", "mustard", "emerald", "taupe",
+    ]
+)  # fmt: skip
+_COLOUR = re.compile(r"\b(" + "|".join(sorted(COLOURS)) + r")\b(?!-[a-z])", re.I)
+# a size or a measurement: "size 8", "a 29-inch inseam", "5'5\"", "145lbs", "a 26-in", "30/8"
+_MEASUREMENT = re.compile(
+    r"\bsize\s+(\d+(?:[./]\d+)?)"
+    r"|(\d+(?:\.\d+)?)\s*-?\s*(?:inch(?:es)?|cm|mm|lbs?|pounds?|kg|oz|ft|feet|foot)\b"
+    r"|(\d+)-in\b"
+    r"|(\d+)\s*(?:['′’](?!s\b)|[\"″”])"
+    r"|\b(\d+/\d+)\b",
     re.I,
 )
 DANGLING = frozenset(
@@ -1110,6 +1142,34 @@ def _category_label(text: str, category: str) -> bool:
     return bool(re.search(r"(?<=[\s(])" + re.escape(category) + r"\b", text))
 
 
+def _unstated_detail(text: str, facts: ItemFacts) -> bool:
+    """Whether ``text`` gives a colour or a size that the product's own facts do not state.
+
+    Its own facts are the title, kind, category and attribute values; the description is not
+    one of them (its sizes and colours are often a reviewer's or another variant's).
+
+    Example:
+        >>> dress = ItemFacts("1", "Dress 1", kind="dress", description="I'm a size 8 in blue.")
+        >>> _unstated_detail("This dress is perfect for a size 8.", dress)
+        True
+        >>> _unstated_detail("This dress is perfect for a white-knuckle night out.", dress)
+        False
+        >>> blue = ItemFacts("2", "Dress 2", kind="dress", attributes=(("colour", "light blue"),))
+        >>> _unstated_detail("This dress is a light blue dream.", blue)
+        False
+    """
+    own = " ".join([facts.title, facts.kind, facts.category, *(v for _, v in facts.attributes)])
+    own_words = set(normalize(own).split())
+    if any(m.group(1).lower() not in own_words for m in _COLOUR.finditer(text)):
+        return True
+    own_numbers = set(re.findall(r"\d+(?:[./]\d+)?", own))
+    for match in _MEASUREMENT.finditer(text):
+        number = next(g for g in match.groups() if g is not None)
+        if number not in own_numbers:
+            return True
+    return False
+
+
 def _has_phrase(words: str, phrase: str) -> bool:
     """``phrase`` in ``words`` (both :func:`stems` form): whole words, or anywhere if Chinese."""
     if _has_cjk(phrase):
@@ -1191,6 +1251,8 @@ def validate(
     if english:
         if any(_contains(text_stems, p) and not _contains(fact_stems, p) for p in CLAIM_PHRASES):
             problems.append("invented_claim")
+        if _unstated_detail(masked, facts):
+            problems.append("unstated_detail")
         allowed_names = set(fact_stems.split()) | set(stems(core_title(facts.title)).split())
         cased = _CASED_WORD.findall(masked)
         starts = _sentence_starts(masked, cased)

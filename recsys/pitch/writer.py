@@ -25,7 +25,7 @@ from recsys.pitch.config import PitchConfig
 from recsys.pitch.facts import ItemFacts, ShopperContext
 from recsys.pitch.prompt import LANGUAGE_NAMES, build_messages, prompt_version
 from recsys.pitch.template import compose, link_sentence, template_pitch
-from recsys.pitch.validate import CatalogNames, Verdict, validate
+from recsys.pitch.validate import RULES_VERSION, CatalogNames, Verdict, validate
 from recsys.text import TextEncoder
 
 log = logging.getLogger(__name__)
@@ -168,8 +168,12 @@ class PitchWriter:
         return self.model.name if self.model is not None else TEMPLATE_MODEL
 
     def key(self, facts: ItemFacts, context: ShopperContext) -> CacheKey:
-        """The cache key of a pitch for ``facts`` and ``context``."""
-        version = prompt_version(context.language)
+        """The cache key of a pitch for ``facts`` and ``context``.
+
+        Its version is the prompt's and the validator's (``p3/r2``): a pitch cached under an
+        older prompt or older rules is not served (it could break a newer rule).
+        """
+        version = f"{prompt_version(context.language)}/{RULES_VERSION}"
         return CacheKey(facts.item_id, context.key(), version, self.model_name)
 
     def cached(self, facts: ItemFacts, context: ShopperContext) -> Pitch | None:

@@ -76,6 +76,30 @@ PANTS = garment("1006", "pants", "Bottoms", "Pants")
 JEANS = garment("1007", "jeans", "Bottoms", "Jeans", "The snaps at the ankle are a cute idea.")
 KNIT = garment("1013", "fine-gauge knit", "Tops", "Fine gauge")
 KNIT_TOP = garment("1014", "knit top", "Tops", "Knits")
+SWIMSUIT = garment(
+    "240",
+    "swimsuit",
+    "Intimate",
+    "Swim",
+    "I had the seafolly garden suit last year (same cut) and loved it. i decided the light blue "
+    "color didn't look great on me so i decided to get this one.",
+)
+TROUSERS = garment(
+    "1054",
+    "pants",
+    "Bottoms",
+    "Pants",
+    "Note: the inseam runs a little longer than stated above. if you are truly a 29' inseam, you "
+    "may want to get the petite size.",
+)
+SUMMER_JEANS = garment(
+    "1189",
+    "jeans",
+    "Bottoms",
+    "Jeans",
+    "the material is lightweight and perfect for summer. however i felt they were cut narrow in "
+    "the hips. i am a solid size 30/8 and i couldn't get the 30 over my hips.",
+)
 KIDS_COMEDY = film("kc", "Kids Comedy (1995)", "Children's", "Comedy", year=1995)
 
 PRODUCTS = (
@@ -159,6 +183,19 @@ REAL_FAILURES = [
         "negative",
         KNIT_TOP,
         "This knit top is adorable, but it's shorter than the 27-inch height they say.",
+    ),
+    # held-out set 3 (benchmarks/pitch_labels/heldout3): labelled invented_fact, and served,
+    # before this rule; the detail is in the review shown as the description, about the reviewer
+    (
+        "unstated_detail",
+        SWIMSUIT,
+        "This swimsuit is a must-buy for anyone who loves a light blue color.",
+    ),
+    ("unstated_detail", TROUSERS, "These pants are a great choice for a 29-inch inseam."),
+    (
+        "unstated_detail",
+        SUMMER_JEANS,
+        "These jeans are a great choice for summer, perfect for a solid size 30/8.",
     ),
     ("odd_phrase", KIDS_COMEDY, "This film is a must-see for children's lovers."),
     ("odd_phrase", KIDS_COMEDY, "This film is a must-see for children's fans of animation."),
@@ -290,6 +327,30 @@ def test_praise_near_the_new_rules_passes() -> None:
     assert check("This coat is a must-buy for anyone who loves jackets.", COAT) == ()
     assert check("This film is a must-see for children and their parents.", KIDS_COMEDY) == ()
     assert check("This film is a must-see for comedy fans.", KIDS_COMEDY) == ()
+
+
+def test_colours_and_sizes_from_the_products_own_facts_pass() -> None:
+    # a shop's attributes state them: the same phrasings pass
+    own = ItemFacts.from_item(
+        {
+            "item_id": "p1",
+            "title": "Linen trousers",
+            "description": "I'm a size 8 and wore them in navy.",
+            "attributes": {"product_type": "trousers", "colour": "light blue", "inseam": "29 in"},
+        }
+    )
+    assert check("These trousers are a great choice for a 29-inch inseam.", own) == ()
+    assert check("These trousers come in a soft light blue for summer.", own) == ()
+    # the description's own size and colour are not the product's
+    assert check("These trousers are perfect for a size 8.", own) == ("unstated_detail",)
+    assert check("These trousers look great in navy for summer.", own) == ("unstated_detail",)
+    # compounds, decades and a film's colours in its title are no colour or size claims
+    assert check("This film is a white-knuckle thriller from start to end.", VERTIGO) == ()
+    assert "unstated_detail" not in check(
+        "This film is a must-see for 90's thriller fans.", VERTIGO
+    )
+    colour_purple = film("cp", "Color Purple, The (1985)", "Drama", year=1985)
+    assert check("This film is a moving drama in every shade of purple.", colour_purple) == ()
 
 
 def test_fact_numbers_are_allowed() -> None:

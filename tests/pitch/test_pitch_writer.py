@@ -8,7 +8,7 @@ from recsys.pitch.cache import PitchCache
 from recsys.pitch.config import PitchConfig
 from recsys.pitch.facts import ItemFacts, RecentItem, ShopperContext
 from recsys.pitch.template import template_pitch
-from recsys.pitch.validate import CatalogNames
+from recsys.pitch.validate import RULES_VERSION, CatalogNames
 from recsys.pitch.writer import PitchWriter, clean_sample
 from recsys.text import TextEncoder
 
@@ -91,6 +91,20 @@ def test_cache_stores_the_composed_pitch_and_key_parts(fake_model, tmp_path: Pat
     other = writer(fake_model([GOOD], name="other-model"), tmp_path, n_samples=1)
     assert other.cached(FACTS, CTX) is None
     assert w.cached(FACTS, ShopperContext(CTX.recent, "de")) is None
+
+
+def test_a_pitch_cached_under_older_rules_is_written_afresh(
+    fake_model, tmp_path: Path, monkeypatch
+) -> None:
+    # a sentence a newer rule rejects must not outlive the upgrade in the cache
+    model = fake_model([GOOD, OTHER_GOOD])
+    w = writer(model, tmp_path, n_samples=1)
+    assert w.write(FACTS, CTX).pitch.source == "llm"
+    assert w.key(FACTS, CTX).prompt_version.endswith(f"/{RULES_VERSION}")
+    monkeypatch.setattr("recsys.pitch.writer.RULES_VERSION", "r-next")
+    assert w.cached(FACTS, CTX) is None
+    fresh = w.write(FACTS, CTX)
+    assert (fresh.pitch.source, len(model.calls)) == ("llm", 2)
 
 
 def test_english_only_model_is_not_asked_for_another_language(fake_model, tmp_path: Path) -> None:
