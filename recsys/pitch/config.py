@@ -111,7 +111,7 @@ class PitchConfig(Config):
     min_chars_zh: int = 6
     # a sample whose mean token log-probability under the local model is lower is rejected
     # ("unlikely"; chosen on the judged dev sets, benchmarks/README.md); -100 turns it off
-    min_logprob: float = -1.0
+    min_logprob: float = -1.1
     recent_items: int = 3  # shopper's recent items put in the prompt
     # local backend runtime: onnx (onnxruntime-genai; falls back to transformers if missing) |
     # transformers | llamacpp (the GGUF as is; optional extra that compiles llama.cpp)
