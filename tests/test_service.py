@@ -138,6 +138,42 @@ def test_a_newly_published_bundle_is_swapped_in_whole(
     service.stop_watcher()
 
 
+def test_bundle_load_listeners_hear_the_first_load_and_each_swap_only(
+    home: Home,
+    store: Store,
+    shop: tuple[pl.DataFrame, pl.DataFrame],
+    encoder: TextEncoder,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    events, catalog = shop
+    store.upsert_items(catalog)
+    store.add_events(events)
+    train(home, TrainConfig.from_dict(SMALL), store=store, encoder=encoder)
+    service = RecommendationService(home, store=store, encoder=encoder)  # with the overlay
+    try:
+        heard: list[str] = []
+        service.on_bundle_load(lambda snap: heard.append(snap.version))
+
+        def broken(snap: object) -> None:
+            raise RuntimeError("listener bug")
+
+        service.on_bundle_load(broken)  # logged; serving and the other listeners go on
+        first = service.snapshot
+        assert heard == [first.version]
+        assert service.snapshot is first and heard == [first.version]  # loaded once
+        # a catalog change builds a new snapshot of the same bundle: no bundle was loaded
+        service.upsert_items(catalog.filter(pl.col("item_id") == "r1").with_columns(price=11.0))
+        service.refresh()
+        assert service.snapshot is not first and service.snapshot.version == first.version
+        assert heard == [first.version]
+        train(home, TrainConfig.from_dict(SMALL), store=store, encoder=encoder)
+        assert service.refresh() is True
+        assert heard == [first.version, service.snapshot.version] != [first.version] * 2
+        assert "a bundle load listener failed" in caplog.text
+    finally:
+        service.close()
+
+
 def test_writes_reach_the_store_and_are_served(
     home: Home, store: Store, shop: tuple[pl.DataFrame, pl.DataFrame], encoder: TextEncoder
 ) -> None:

@@ -279,6 +279,14 @@ class RecommendationService:
         """
         self._state.erasure_listeners.append(listener)
 
+    def on_bundle_load(self, listener: Callable[[Snapshot], object]) -> None:
+        """Call ``listener(snapshot)`` whenever a bundle is loaded to serve: the first, each swap.
+
+        It runs on the thread that loaded the bundle (the watcher's, for a swap), after the
+        snapshot is served; a failing listener is logged and serving goes on.
+        """
+        self._state.load_listeners.append(listener)
+
     def refresh(self) -> bool:
         """Swap to a newly published bundle, or apply new catalog changes; return if swapped.
 

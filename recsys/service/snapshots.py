@@ -166,6 +166,10 @@ class ServingState:
         # called with the tombstones that are new since the last read (e.g. a host's pitch
         # cache forgets shoppers erased through another host; RecommendationService.on_erasures)
         self.erasure_listeners: list[Callable[[dict[str, float]], object]] = []
+        # called with the snapshot of a bundle just loaded into memory (the first one, then each
+        # swap), off the lock and before the call that loaded it returns (e.g. the API server
+        # moves the bundle's objects out of the garbage collector's sight: api.serve)
+        self.load_listeners: list[Callable[[Snapshot], object]] = []
 
     @property
     def store(self) -> Store:
@@ -193,12 +197,24 @@ class ServingState:
         """
         snap = self.current
         if snap is None:
+            loaded = False
             with self._lock:
                 if self.current is None:
                     self.current = self._build(load_bundle(self.home.artifacts))
                     self.read_experiment()
+                    loaded = True
                 snap = self.current
+            if loaded:
+                self._loaded(snap)
         return snap
+
+    def _loaded(self, snap: Snapshot) -> None:
+        """Tell the load listeners about ``snap``, a bundle just loaded (a failure is logged)."""
+        for listener in list(self.load_listeners):
+            try:
+                listener(snap)
+            except Exception:
+                log.exception("a bundle load listener failed on %s", snap.version)
 
     def _build(self, base: Bundle, served: Bundle | None = None) -> Snapshot:
         """A warmed snapshot of ``base`` served as ``served`` (default: base plus the overlay)."""
@@ -393,6 +409,7 @@ class ServingState:
             with self._lock:
                 self.current = new
             log.info("serving bundle %s (was %s)", version, snap.version if snap else None)
+            self._loaded(new)
             return True
         live = self.live
         if snap is not None and live is not None:
