@@ -305,6 +305,7 @@ def judge(args: argparse.Namespace) -> None:
 
 # set -> its pairs' seed
 SETS = {
+    "heldout6": 2033,
     "heldout5": 2032,
     "heldout4": 2031,
     "heldout3": 2030,

@@ -20,11 +20,12 @@ real output of the packaged model):
 - ``invented_number``: a number, price or percentage that is not in the facts.
 - ``invented_claim`` (English): credits, brands, awards, materials, release news, offers and
   prices that the facts do not state ("directed by", "luxury brand", "half price", "refund").
-- ``unstated_detail`` (English): a colour or a size or body measurement that the product's own
-  facts (title, kind, category, attributes) do not state. Its description does not count: a
-  description's sizes and colours are often a reviewer's or another variant's, and the model
-  pins them on the product ("a great choice for a 29-inch inseam", "perfect for a solid size
-  30/8", "anyone who loves a light blue color").
+- ``unstated_detail`` (English): a colour, a size or body measurement, an age, or a body or
+  life situation (pregnant, petite, curvy...) that the product's own facts (title, kind,
+  category, attributes) do not state. Its description does not count: a description's sizes,
+  colours and situations are often a reviewer's or another variant's, and the model pins them
+  on the product ("a great choice for a 29-inch inseam", "perfect for a solid size 30/8",
+  "anyone who loves a light blue color", "a great sleep bra for pregnant women").
 - ``unknown_name`` (English): a capitalised word mid-sentence that is in no fact (an invented
   actor, place or publisher).
 - ``elsewhere`` (English): sends the shopper elsewhere ("visit", "shop", "store", "instead").
@@ -100,7 +101,7 @@ __all__ = [
 
 # the rules' version, part of a cached pitch's key: raised when a rule rejects more, so a
 # pitch cached under older rules is written afresh instead of served unchecked
-RULES_VERSION = "r2"  # r2: unstated_detail
+RULES_VERSION = "r3"  # r2: unstated_detail; r3: its ages and situations
 
 RULES = (
     "empty",
@@ -319,9 +320,19 @@ _MEASUREMENT = re.compile(
     r"|(\d+(?:\.\d+)?)\s*-?\s*(?:inch(?:es)?|cm|mm|lbs?|pounds?|kg|oz|ft|feet|foot)\b"
     r"|(\d+)-in\b"
     r"|(\d+)\s*(?:['′’](?!s\b)|[\"″”])"
-    r"|\b(\d+/\d+)\b",
+    r"|\b(\d+/\d+)\b"
+    r"|\b(\d+)[\s-]+years?[\s-]+old\b",
     re.I,
 )
+# a body or a life situation: a review's is the reviewer's ("a great sleep bra for pregnant
+# women", "a great choice for a petite size"); the product suits it only when its own facts say
+SITUATIONS = frozenset(
+    [
+        "pregnant", "pregnancy", "maternity", "nursing", "breastfeeding", "postpartum",
+        "petite", "curvy", "busty", "plus-size", "cancer", "mastectomy",
+    ]
+)  # fmt: skip
+_SITUATION = re.compile(r"\b(" + "|".join(sorted(SITUATIONS, key=len, reverse=True)) + r")\b", re.I)
 DANGLING = frozenset(
     [
         "a", "an", "the", "and", "or", "but", "with", "of", "to", "for", "from", "in", "on",
@@ -1161,6 +1172,8 @@ def _unstated_detail(text: str, facts: ItemFacts) -> bool:
     own = " ".join([facts.title, facts.kind, facts.category, *(v for _, v in facts.attributes)])
     own_words = set(normalize(own).split())
     if any(m.group(1).lower() not in own_words for m in _COLOUR.finditer(text)):
+        return True
+    if any(not set(normalize(m.group(1)).split()) <= own_words for m in _SITUATION.finditer(text)):
         return True
     own_numbers = set(re.findall(r"\d+(?:[./]\d+)?", own))
     for match in _MEASUREMENT.finditer(text):

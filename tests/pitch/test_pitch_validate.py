@@ -76,6 +76,20 @@ PANTS = garment("1006", "pants", "Bottoms", "Pants")
 JEANS = garment("1007", "jeans", "Bottoms", "Jeans", "The snaps at the ankle are a cute idea.")
 KNIT = garment("1013", "fine-gauge knit", "Tops", "Fine gauge")
 KNIT_TOP = garment("1014", "knit top", "Tops", "Knits")
+SLEEP_BRA = garment(
+    "368",
+    "intimates",
+    "Intimate",
+    "Intimates",
+    "I bought this to wear as a sleep bra while pregnant, and it is so comfortable.",
+)
+OLD_PANTS = garment(
+    "1020",
+    "pants",
+    "Bottoms",
+    "Pants",
+    "I'm 51 years old and these make me feel like a little girl again.",
+)
 SWIMSUIT = garment(
     "240",
     "swimsuit",
@@ -197,6 +211,14 @@ REAL_FAILURES = [
         SUMMER_JEANS,
         "These jeans are a great choice for summer, perfect for a solid size 30/8.",
     ),
+    # held-out sets 4 and 5: labelled invented_fact and served; the reviewer's situation
+    ("unstated_detail", SLEEP_BRA, "These intimates are a great sleep bra for pregnant women."),
+    (
+        "unstated_detail",
+        OLD_PANTS,
+        "These pants are a great choice for a little girl of 51 years old.",
+    ),
+    ("unstated_detail", KNIT, "This fine-gauge knit is a great choice for a petite size."),
     ("odd_phrase", KIDS_COMEDY, "This film is a must-see for children's lovers."),
     ("odd_phrase", KIDS_COMEDY, "This film is a must-see for children's fans of animation."),
     ("odd_phrase", COAT, "This coat is a must-buy for anyone who loves Jackets."),
@@ -349,6 +371,15 @@ def test_colours_and_sizes_from_the_products_own_facts_pass() -> None:
     assert "unstated_detail" not in check(
         "This film is a must-see for 90's thriller fans.", VERTIGO
     )
+    # a petite line says so in its attributes (the clothing data's division "General Petite")
+    petite = ItemFacts.from_item(
+        {
+            "item_id": "p2",
+            "title": "Dress 2",
+            "attributes": {"product_type": "dress", "division": "General Petite"},
+        }
+    )
+    assert check("This dress is a great choice for a petite size.", petite) == ()
     colour_purple = film("cp", "Color Purple, The (1985)", "Drama", year=1985)
     assert check("This film is a moving drama in every shade of purple.", colour_purple) == ()
 

@@ -352,7 +352,7 @@ def test_chinese_pitches_have_their_own_prompt_version(fake_model: Any) -> None:
     writer = PitchWriter(fake_model(), PitchConfig())
     facts = ItemFacts("v1", "Running shoes")
     en, zh = writer.key(facts, ShopperContext()), writer.key(facts, ShopperContext((), "zh"))
-    assert (en.prompt_version, zh.prompt_version) == ("p3/r2", "p4/r2")
+    assert (en.prompt_version, zh.prompt_version) == ("p3/r3", "p4/r3")
 
 
 # ----------------------------------------------------------------------------- model
