@@ -14,10 +14,20 @@ from recsys.home import Home
 from recsys.service import RecommendationService, ServedRecommendations
 from recsys.store import Store
 from recsys.text import TextEncoder
-from recsys.training import train
+from recsys.training import TrainReport, train
 from recsys.types import Filters, RecommendedItem
 
 SMALL = {"behavior": {"factors": 8, "iterations": 10}}
+
+
+def _publish(
+    home: Home, store: Store, shop: tuple[pl.DataFrame, pl.DataFrame], encoder: TextEncoder
+) -> TrainReport:
+    """Store the shop's catalog and events, then train and publish a bundle."""
+    events, catalog = shop
+    store.upsert_items(catalog)
+    store.add_events(events)
+    return train(home, TrainConfig.from_dict(SMALL), store=store, encoder=encoder)
 
 
 @pytest.fixture
@@ -25,11 +35,19 @@ def service(
     home: Home, store: Store, shop: tuple[pl.DataFrame, pl.DataFrame], encoder: TextEncoder
 ) -> Iterator[RecommendationService]:
     """A service over the shop, trained and published (with precomputed lists)."""
-    events, catalog = shop
-    store.upsert_items(catalog)
-    store.add_events(events)
-    train(home, TrainConfig.from_dict(SMALL), store=store, encoder=encoder)
+    _publish(home, store, shop, encoder)
     svc = RecommendationService(home, store=store, live_catalog=False, encoder=encoder)
+    yield svc
+    svc.close()
+
+
+@pytest.fixture
+def live_service(
+    home: Home, store: Store, shop: tuple[pl.DataFrame, pl.DataFrame], encoder: TextEncoder
+) -> Iterator[RecommendationService]:
+    """The same service with the live catalog overlay (catalog writes are served at once)."""
+    _publish(home, store, shop, encoder)
+    svc = RecommendationService(home, store=store, encoder=encoder)
     yield svc
     svc.close()
 
@@ -139,65 +157,52 @@ def test_a_newly_published_bundle_is_swapped_in_whole(
 
 
 def test_bundle_load_listeners_hear_the_first_load_and_each_swap_only(
+    live_service: RecommendationService,
     home: Home,
     store: Store,
     shop: tuple[pl.DataFrame, pl.DataFrame],
     encoder: TextEncoder,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    events, catalog = shop
-    store.upsert_items(catalog)
-    store.add_events(events)
+    service, catalog = live_service, shop[1]
+    heard: list[str] = []
+    service.on_bundle_load(lambda snap: heard.append(snap.version))
+
+    def broken(snap: object) -> None:
+        raise RuntimeError("listener bug")
+
+    service.on_bundle_load(broken)  # logged; serving and the other listeners go on
+    first = service.snapshot
+    assert heard == [first.version]
+    assert service.snapshot is first and heard == [first.version]  # loaded once
+    # a catalog change builds a new snapshot of the same bundle: no bundle was loaded
+    service.upsert_items(catalog.filter(pl.col("item_id") == "r1").with_columns(price=11.0))
+    service.refresh()
+    assert service.snapshot is not first and service.snapshot.version == first.version
+    assert heard == [first.version]
     train(home, TrainConfig.from_dict(SMALL), store=store, encoder=encoder)
-    service = RecommendationService(home, store=store, encoder=encoder)  # with the overlay
-    try:
-        heard: list[str] = []
-        service.on_bundle_load(lambda snap: heard.append(snap.version))
-
-        def broken(snap: object) -> None:
-            raise RuntimeError("listener bug")
-
-        service.on_bundle_load(broken)  # logged; serving and the other listeners go on
-        first = service.snapshot
-        assert heard == [first.version]
-        assert service.snapshot is first and heard == [first.version]  # loaded once
-        # a catalog change builds a new snapshot of the same bundle: no bundle was loaded
-        service.upsert_items(catalog.filter(pl.col("item_id") == "r1").with_columns(price=11.0))
-        service.refresh()
-        assert service.snapshot is not first and service.snapshot.version == first.version
-        assert heard == [first.version]
-        train(home, TrainConfig.from_dict(SMALL), store=store, encoder=encoder)
-        assert service.refresh() is True
-        assert heard == [first.version, service.snapshot.version] != [first.version] * 2
-        assert "a bundle load listener failed" in caplog.text
-    finally:
-        service.close()
+    assert service.refresh() is True
+    assert heard == [first.version, service.snapshot.version] != [first.version] * 2
+    assert "a bundle load listener failed" in caplog.text
 
 
 def test_writes_reach_the_store_and_are_served(
-    home: Home, store: Store, shop: tuple[pl.DataFrame, pl.DataFrame], encoder: TextEncoder
+    live_service: RecommendationService, shop: tuple[pl.DataFrame, pl.DataFrame]
 ) -> None:
-    events, catalog = shop
-    store.upsert_items(catalog)
-    store.add_events(events)
-    train(home, TrainConfig.from_dict(SMALL), store=store, encoder=encoder)
-    service = RecommendationService(home, store=store, encoder=encoder)  # with the overlay
-    try:
-        assert service.upsert_items(catalog.head(1)) == {  # before a bundle is served
-            "upserted": 1,
-            "new": 0,
-            "embedded": 0,
-            "pending": 0,
-        }
-        version = service.snapshot.version
-        row = catalog.filter(pl.col("item_id") == "r1").with_columns(in_stock=pl.lit(False))
-        counts = service.upsert_items(row)
-        assert (counts["upserted"], counts["new"], counts["pending"]) == (1, 0, 0)
-        assert service.snapshot.version == version  # the same bundle, with the overlay
-        assert "r1" not in _ids(service.recommend_user("run1", n=5))
-        assert service.snapshot.precomputed is not None  # out of stock: the lists still answer
-    finally:
-        service.close()
+    service, catalog = live_service, shop[1]
+    assert service.upsert_items(catalog.head(1)) == {  # before a bundle is served
+        "upserted": 1,
+        "new": 0,
+        "embedded": 0,
+        "pending": 0,
+    }
+    version = service.snapshot.version
+    row = catalog.filter(pl.col("item_id") == "r1").with_columns(in_stock=pl.lit(False))
+    counts = service.upsert_items(row)
+    assert (counts["upserted"], counts["new"], counts["pending"]) == (1, 0, 0)
+    assert service.snapshot.version == version  # the same bundle, with the overlay
+    assert "r1" not in _ids(service.recommend_user("run1", n=5))
+    assert service.snapshot.precomputed is not None  # out of stock: the lists still answer
 
 
 def test_while_the_store_is_down_answers_come_from_the_bundle_alone(
@@ -282,10 +287,7 @@ def test_reasons_in_the_language_a_request_asks_for(service: RecommendationServi
 def test_a_chinese_catalog_is_answered_in_chinese(
     home: Home, store: Store, shop: tuple[pl.DataFrame, pl.DataFrame], encoder: TextEncoder
 ) -> None:
-    events, catalog = shop
-    store.upsert_items(catalog)
-    store.add_events(events)
-    report = train(home, TrainConfig.from_dict(SMALL), store=store, encoder=encoder)
+    report = _publish(home, store, shop, encoder)
     manifest_path = home.artifacts / report.version / "manifest.json"
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     manifest_path.write_text(json.dumps({**manifest, "catalog_language": "zh"}), encoding="utf-8")

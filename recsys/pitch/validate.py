@@ -1171,10 +1171,9 @@ def _unstated_detail(text: str, facts: ItemFacts) -> bool:
     """
     own = " ".join([facts.title, facts.kind, facts.category, *(v for _, v in facts.attributes)])
     own_words = set(normalize(own).split())
-    if any(m.group(1).lower() not in own_words for m in _COLOUR.finditer(text)):
-        return True
-    if any(not set(normalize(m.group(1)).split()) <= own_words for m in _SITUATION.finditer(text)):
-        return True
+    for words in (_COLOUR, _SITUATION):  # each stated word must be among the own facts' words
+        if any(not set(normalize(m.group(1)).split()) <= own_words for m in words.finditer(text)):
+            return True
     own_numbers = set(re.findall(r"\d+(?:[./]\d+)?", own))
     for match in _MEASUREMENT.finditer(text):
         number = next(g for g in match.groups() if g is not None)
