@@ -69,8 +69,10 @@ from api_latency import (  # noqa: E402
 from api.testing import free_port, stop_server, wait_ready  # noqa: E402
 from recsys.bundle import load_bundle  # noqa: E402
 from recsys.home import Home  # noqa: E402
+from recsys.service.exposures import OS_THREAD_NAME  # noqa: E402
 
 HOMES = {"ml-100k": ML_HOME, "synthetic": SYNTH_HOME}
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def _cpu_seconds(proc: psutil.Process) -> float:
@@ -83,6 +85,45 @@ def _cpu_seconds(proc: psutil.Process) -> float:
             continue
         total += times.user + times.system
     return total
+
+
+def _threads(proc: psutil.Process) -> dict[str, float]:
+    """Per-thread counters of ``proc`` and its children, summed: the exposure writer apart.
+
+    Read from ``/proc/<pid>/task/*/`` (a process's own ``status`` counts its main thread only):
+    ``voluntary`` and ``involuntary`` context switches of every thread, and ``writer_s``, the
+    CPU seconds of the threads named :data:`~recsys.service.exposures.OS_THREAD_NAME` (the
+    exposure writers). A thread that ended before the read is not counted.
+    """
+    found = {"voluntary": 0.0, "involuntary": 0.0, "writer_s": 0.0}
+    for p in [proc, *proc.children(recursive=True)]:
+        for task in Path(f"/proc/{p.pid}/task").glob("*"):
+            try:
+                status, stat = (task / "status").read_text(), (task / "stat").read_text()
+            except OSError:
+                continue
+            for key, field in (("voluntary", "voluntary"), ("involuntary", "nonvoluntary")):
+                hit = re.search(rf"^{field}_ctxt_switches:\s+(\d+)", status, re.M)
+                found[key] += int(hit.group(1)) if hit else 0
+            if stat[stat.index("(") + 1 : stat.rindex(")")] == OS_THREAD_NAME:
+                fields = stat[stat.rindex(")") + 2 :].split()  # utime, stime: fields 14, 15
+                found["writer_s"] += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return found
+
+
+def _per_answer(
+    before: dict[str, float], after: dict[str, float], answers: int
+) -> dict[str, float]:
+    """Context switches and the writer's CPU µs per answer between two :func:`_threads` reads."""
+    return {
+        "writer_cpu_us": round((after["writer_s"] - before["writer_s"]) / answers * 1e6, 1),
+        "voluntary_switches_per_answer": round(
+            (after["voluntary"] - before["voluntary"]) / answers, 3
+        ),
+        "involuntary_switches_per_answer": round(
+            (after["involuntary"] - before["involuntary"]) / answers, 3
+        ),
+    }
 
 
 def _wrk_start(port: int, paths: Path, seconds: int) -> subprocess.Popen[str]:
@@ -124,14 +165,16 @@ def run_once(home: Path, paths: Path, warmup: int, duration: int, log: Path) -> 
         wait_ready(port, proc=server, log=log)
         tree = psutil.Process(server.pid)
         warm, _ = _wrk(port, paths, warmup)
-        before = _cpu_seconds(tree)
+        before, counted = _cpu_seconds(tree), _threads(tree)
         answers, rate = _wrk(port, paths, duration)
         time.sleep(EXPOSURE_SETTLE_S)  # the exposure writer's last batch is the run's cost too
         cpu = _cpu_seconds(tree) - before
+        threads = _per_answer(counted, _threads(tree), answers)
     finally:
         stop_server(server)
     return {
         "cpu_us": round(cpu / answers * 1e6, 1),
+        **threads,
         "rps": round(rate, 1),
         "answers": answers,
         "all_answers": answers + warm,
@@ -187,16 +230,19 @@ def run_side_by_side(
         warming = [(kind, _wrk_start(ports[kind], paths, warmup)) for kind in homes]
         warm = {kind: _wrk_read(proc, strict=False) for kind, proc in warming}
         before = {kind: _cpu_seconds(trees[kind]) for kind in homes}
+        counted = {kind: _threads(trees[kind]) for kind in homes}
         started = [(kind, _wrk_start(ports[kind], paths, duration)) for kind in homes]
         found = {kind: _wrk_read(proc) for kind, proc in started}
         time.sleep(EXPOSURE_SETTLE_S)  # the exposure writer's last batch is the run's cost too
         cpu = {kind: _cpu_seconds(trees[kind]) - before[kind] for kind in homes}
+        after = {kind: _threads(trees[kind]) for kind in homes}
     finally:
         for server in servers.values():
             stop_server(server)
     return {
         kind: {
             "cpu_us": round(cpu[kind] / found[kind][0] * 1e6, 1),
+            **_per_answer(counted[kind], after[kind], found[kind][0]),
             "rps": round(found[kind][1], 1),
             "answers": found[kind][0],
             "all_answers": found[kind][0] + warm[kind][0],
@@ -224,7 +270,7 @@ def measure_side_by_side(
             print(
                 f"{dataset} round {r + 1}: plain {pair['plain']['cpu_us']:6.1f} us "
                 f"{pair['plain']['rps']:7.1f} req/s | ab {pair['ab']['cpu_us']:6.1f} us "
-                f"{pair['ab']['rps']:7.1f} req/s",
+                f"{pair['ab']['rps']:7.1f} req/s, writer {pair['ab']['writer_cpu_us']} us",
                 flush=True,
             )
     cpu_ratios = [p["cpu_us"] / a["cpu_us"] for p, a in zip(runs["plain"], runs["ab"], strict=True)]
@@ -266,7 +312,9 @@ def measure(
                 runs[kind].append(run)
                 print(
                     f"{dataset} round {r + 1} {kind:5s}: {run['cpu_us']:6.1f} us CPU/answer, "
-                    f"{run['rps']:7.1f} req/s",
+                    f"{run['rps']:7.1f} req/s, writer {run['writer_cpu_us']} us, switches "
+                    f"{run['voluntary_switches_per_answer']} voluntary, "
+                    f"{run['involuntary_switches_per_answer']} involuntary",
                     flush=True,
                 )
     plain = statistics.median(x["cpu_us"] for x in runs["plain"])

@@ -114,3 +114,34 @@ def test_close_writes_what_is_left_and_a_forked_child_starts_afresh(
     assert log.pending == 1 and log._pid == -1
     log.close()
     assert store.batches[-1] == [_exposure(3)]
+
+
+def test_answers_recorded_while_a_flush_runs_are_written_once() -> None:
+    """Requests append without a lock: none is lost or written twice by a concurrent flush."""
+    import threading
+
+    store = FakeStore()
+    log = _log(store)
+    per_thread, threads = 5_000, 4
+    go = threading.Barrier(threads + 1)
+
+    def requests(t: int) -> None:
+        go.wait()
+        for i in range(per_thread):
+            log.record(_exposure(t * per_thread + i))
+
+    workers = [threading.Thread(target=requests, args=(t,)) for t in range(threads)]
+    for w in workers:
+        w.start()
+    go.wait()
+    flushes = 0
+    while any(w.is_alive() for w in workers):
+        log.flush()
+        flushes += 1
+    for w in workers:
+        w.join()
+    log.close()
+    written = [e.recommendation_id for b in store.batches for e in b]
+    assert sorted(written) == sorted(f"r{i}" for i in range(threads * per_thread))
+    assert log.written == threads * per_thread and log.pending == 0 and log.dropped == 0
+    assert flushes > 1 and len(store.batches) > 1  # the flushes did overlap the requests

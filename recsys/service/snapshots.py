@@ -174,6 +174,9 @@ class ServingState:
     @property
     def store(self) -> Store:
         """The event/catalog store (opened on first use)."""
+        store = self._store
+        if store is not None:  # every request asks: no lock once it is open
+            return store
         with self._lock:
             if self._store is None:
                 self._store = open_store(self.home)
@@ -182,6 +185,9 @@ class ServingState:
     @property
     def live(self) -> CatalogOverlay | None:
         """The catalog overlay (None when disabled; created on first use)."""
+        live = self._live
+        if live is not None or not self._live_enabled:
+            return live
         with self._lock:
             if self._live is None and self._live_enabled:
                 cache = self.home.embedding_cache_path
