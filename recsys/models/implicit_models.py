@@ -18,6 +18,7 @@ from implicit.cpu.als import AlternatingLeastSquares
 from implicit.cpu.bpr import BayesianPersonalizedRanking
 from implicit.nearest_neighbours import CosineRecommender
 from implicit.utils import ParameterWarning
+from scipy.linalg import lapack
 from threadpoolctl import threadpool_limits
 
 from recsys.config import BehaviorConfig
@@ -25,6 +26,9 @@ from recsys.errors import InvalidInputError
 from recsys.models.base import BehaviorModel, FloatArray, IntArray
 
 log = logging.getLogger(__name__)
+
+# a fold-in of at most this many items solves through the Woodbury identity (ALSModel._fold_in_few)
+FEW_ITEMS = 32
 
 
 def _normalize_rows(x: npt.NDArray[np.floating[Any]]) -> FloatArray:
@@ -123,6 +127,7 @@ class ALSModel(_FactorModel):
     # observed items instead of ``regularization``; None: this model's own objective above.
     ridge_per_item: float | None = None
     _gram: npt.NDArray[np.float64] | None = None  # YᵀY + λI of the trained factors (fold-in)
+    _gram_inv: npt.NDArray[np.float64] | None = None  # its inverse (fold-in of a few items)
 
     @classmethod
     def from_factors(
@@ -213,7 +218,7 @@ class ALSModel(_FactorModel):
         self._user = np.ascontiguousarray(engine.user_factors, dtype=np.float32)
         self._item = np.ascontiguousarray(engine.item_factors, dtype=np.float32)
         self._item_unit = None
-        self._gram = None
+        self._gram = self._gram_inv = None
 
     def _fold_in(self, history: sp.csr_matrix) -> FloatArray:
         """Solve ``(YᵀY + λI + Σ (c_i - 1) y_i y_iᵀ) x = Σ c_i y_i`` over the row's items."""
@@ -235,9 +240,41 @@ class ALSModel(_FactorModel):
         c = np.float32(self.confidence_offset) + np.float32(self.config.alpha) * weights[keep]
         c = c.astype(np.float64)
         y = self._item[history.indices[keep]].astype(np.float64)
+        if self.ridge_per_item is None and c.size <= FEW_ITEMS:
+            x = self._fold_in_few(gram, y, c)
+            if x is not None:
+                return x
         a = gram + (y.T * (c - 1.0)) @ y
         x = np.linalg.solve(a, y.T @ c)
         return x.astype(np.float32)
+
+    def _fold_in_few(
+        self,
+        gram: npt.NDArray[np.float64],
+        y: npt.NDArray[np.float64],
+        c: npt.NDArray[np.floating[Any]],
+    ) -> FloatArray | None:
+        """:meth:`_fold_in`'s solution for a row of ``k`` items, through ``k x k`` algebra.
+
+        With ``G = YᵀY + λI`` inverted once per model, ``P = G⁻¹yᵀ`` and ``M = yP`` (``k x k``),
+        the Woodbury identity gives ``(G + yᵀDy)⁻¹yᵀc = P (c - (I + DM)⁻¹DMc)`` for
+        ``D = diag(c - 1)``: the same vector as solving the ``d x d`` system (to float64
+        rounding), in about half the time for the ten newest events of the ``recent`` source.
+        None when ``I + DM`` is singular (the caller solves the full system).
+        """
+        inv = self._gram_inv
+        if inv is None:
+            inv = np.asarray(np.linalg.inv(gram), dtype=np.float64)
+            self._gram_inv = inv
+        p = inv @ y.T
+        m = y @ p
+        d = c - 1.0
+        a = m * d[:, None]
+        a[np.diag_indices_from(a)] += 1.0
+        *_, w, info = lapack.dgesv(a, d * (m @ c))
+        if info != 0:
+            return None
+        return np.asarray(p @ (c - w), dtype=np.float32)
 
     def _state(self) -> dict[str, np.ndarray]:
         extra = {}
@@ -255,7 +292,7 @@ class ALSModel(_FactorModel):
         self.confidence_offset = float(arrays.get("confidence_offset", 0.0))
         ridge = arrays.get("ridge_per_item")
         self.ridge_per_item = None if ridge is None else float(ridge)
-        self._gram = None
+        self._gram = self._gram_inv = None
 
 
 class BPRModel(_FactorModel):

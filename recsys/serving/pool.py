@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from recsys.config import TrainConfig
+from recsys.models.base import unique_ints
 from recsys.precomputed import SimilarLists
 from recsys.types import RankedList, UserEvent
 
@@ -55,7 +56,7 @@ def user_pool(
         if idx >= 0 and idx not in newest and idx < similar.n_items:
             newest.append(idx)
     rows = similar.items[similar.modes.index("hybrid"), newest].ravel()
-    joined = np.unique(np.concatenate([ranked.items, rows]).astype(np.int64))
+    joined = unique_ints(np.concatenate([ranked.items, rows]))
     return joined[joined >= 0]  # -1 pads short rows
 
 

@@ -29,7 +29,7 @@ import numpy.typing as npt
 
 from recsys.config import HybridConfig, MatrixConfig
 from recsys.lang import ShopLanguage, bundle_language
-from recsys.models.base import top_n
+from recsys.models.base import top_n, unique_ints
 from recsys.serving import select as sel
 from recsys.serving.blend import Contributions, blend, spread_floor
 from recsys.serving.explain import bare_reason, bare_reasons, explain, top_source_reasons
@@ -317,7 +317,7 @@ class HybridRecommender:
         row = history_row(b, history)
         exclude = owned_items(b, c, row, history, item_types)
         if owned is not None and owned.size and (c.exclude_seen or c.exclude_purchased):
-            exclude = np.union1d(exclude, owned)
+            exclude = unique_ints(np.concatenate([exclude, owned]))
         allowed = sel.allowed_mask(b, c, filters, exclude_idx=exclude)
         k = max(c.candidates, 4 * n)
         q = Query(b, c, strategy, user_idx, history, n, k, row, exclude, allowed)

@@ -10,6 +10,7 @@ import numpy.typing as npt
 
 from recsys.config import HybridConfig
 from recsys.errors import InvalidInputError
+from recsys.models.base import unique_ints
 from recsys.types import MAX_N, Filters
 
 if TYPE_CHECKING:
@@ -66,13 +67,13 @@ def candidate_set(q: Query, found: list[npt.NDArray[np.int64]]) -> npt.NDArray[n
     Under a narrow filter (at most ``2 k`` items allowed) every allowed item is scored exactly;
     when filters leave fewer than ``n``, the most popular allowed items fill in.
     """
-    cand = np.unique(np.concatenate([*found, np.empty(0, np.int64)]))
+    cand = unique_ints(np.concatenate([*found, np.empty(0, np.int64)]))
     cand = cand[q.allowed[cand]]
     if np.count_nonzero(q.allowed) <= 2 * q.k:  # a narrow filter: score every allowed item exactly
         return np.flatnonzero(q.allowed).astype(np.int64)
     if cand.size < q.n:  # filters left too few: fill with the most popular allowed items
         pop = popular_allowed(q, max(q.k, 2 * q.n))
-        cand = np.unique(np.concatenate([cand, pop[: q.n * 2]]))
+        cand = unique_ints(np.concatenate([cand, pop[: q.n * 2]]))
     return cand
 
 

@@ -22,7 +22,7 @@ import numpy.typing as npt
 from recsys.config import HybridConfig
 from recsys.errors import InvalidInputError, UnknownItemError
 from recsys.lang import ShopLanguage, bundle_language
-from recsys.models.base import FactorModel, top_n
+from recsys.models.base import is_factor_model, top_n, unique_ints
 from recsys.precomputed import SimilarLists
 from recsys.serving import select as sel
 from recsys.serving.blend import Contributions, blend
@@ -108,7 +108,7 @@ def _scored(
 ) -> tuple[IntArray, npt.NDArray[np.float64], Contributions] | None:
     """The allowed candidates and their blended scores (None: no candidate is allowed)."""
     b = bundle
-    cand = np.unique(np.concatenate([*found.values(), np.empty(0, np.int64)]))
+    cand = unique_ints(np.concatenate([*found.values(), np.empty(0, np.int64)]))
     cand = cand[allowed[cand]]
     if cand.size == 0:
         return None
@@ -230,7 +230,7 @@ def behavior_neighbours(bundle: Bundle, batch: IntArray, k: int) -> Iterator[Int
     """
     model = bundle.behavior
     known = model.known_items
-    if not isinstance(model, FactorModel) or model.item_vectors is None:
+    if not is_factor_model(model) or model.item_vectors is None:
         for idx in batch:
             yield model.similar_items(int(idx), k)[0] if known[idx] else np.empty(0, np.int64)
         return

@@ -36,6 +36,7 @@ from recsys.models import (
     make_model,
     top_n,
 )
+from recsys.models.base import FactorModel, is_factor_model, unique_ints
 
 N_USERS, N_ITEMS, COLD_ITEM = 8, 9, 8
 
@@ -529,3 +530,82 @@ def test_als_save_load_keeps_the_objective_and_reads_old_state_as_raw(
     a, b = documented_system(als_weighted._item.astype(np.float64), weighted[0], confidence=0.0)
     # float32 Cholesky of a 3x3 system, as in the fold-in test above
     np.testing.assert_allclose(old.user_vector(-1, row), np.linalg.solve(a, b), atol=1e-4)
+
+
+@given(
+    st.integers(1, 40),
+    st.sampled_from([0.0, 1.0]),
+    st.integers(0, 2**31 - 1),
+)
+def test_als_fold_in_of_a_few_items_equals_the_full_solve(k: int, offset: float, seed: int) -> None:
+    """The Woodbury path (rows of up to FEW_ITEMS items) solves the documented system too.
+
+    Checked against ``np.linalg.solve`` of the full ``d x d`` system, on 48 random factors:
+    with ``confidence_offset`` 0 a weight under ``1 / alpha`` makes ``c - 1`` negative.
+    """
+    rng = np.random.default_rng(seed)
+    n_items, d = 120, 48
+    model = ALSModel.from_factors(
+        BehaviorConfig(factors=d, regularization=ALS_LAMBDA, alpha=ALS_ALPHA),
+        rng.normal(size=(3, d)).astype(np.float32),
+        rng.normal(scale=0.3, size=(n_items, d)).astype(np.float32),
+        np.ones(n_items, dtype=bool),
+    )
+    model.confidence_offset = offset
+    items = np.sort(rng.choice(n_items, size=k, replace=False)).astype(np.int32)
+    weights = rng.choice([0.01, 0.1, 0.5, 1.0, 3.0], size=k).astype(np.float32)
+    row = sp.csr_matrix((weights, items, [0, k]), shape=(1, n_items))
+    y = model._item.astype(np.float64)
+    c = offset + ALS_ALPHA * weights.astype(np.float32).astype(np.float64)
+    a = y.T @ y + ALS_LAMBDA * np.eye(d) + (y[items].T * (c - 1.0)) @ y[items]
+    exact = np.linalg.solve(a, y[items].T @ c)
+    folded = model.user_vector(-1, row).astype(np.float64)
+    # float64 algebra both ways, then float32: a few float32 ulps of the largest entry
+    np.testing.assert_allclose(folded, exact, rtol=0, atol=1e-5 * np.abs(exact).max())
+
+
+def test_als_fold_in_takes_the_woodbury_path_for_a_few_items(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Up to FEW_ITEMS items go through ``_fold_in_few``; more, and Spark's ALS-WR, do not."""
+    from recsys.models import implicit_models
+
+    rng = np.random.default_rng(1)
+    model = ALSModel.from_factors(
+        BehaviorConfig(factors=8, alpha=ALS_ALPHA),
+        rng.normal(size=(2, 8)).astype(np.float32),
+        rng.normal(size=(64, 8)).astype(np.float32),
+        np.ones(64, dtype=bool),
+    )
+    calls: list[int] = []
+    real = ALSModel._fold_in_few
+    monkeypatch.setattr(
+        ALSModel,
+        "_fold_in_few",
+        lambda self, g, y, c: calls.append(c.size) or real(self, g, y, c),
+    )
+    few = implicit_models.FEW_ITEMS
+    for k in (1, few, few + 1):
+        row = sp.csr_matrix(
+            (np.ones(k, np.float32), np.arange(k, dtype=np.int32), [0, k]), shape=(1, 64)
+        )
+        model.user_vector(-1, row)
+    assert calls == [1, few]
+    model.ridge_per_item = 0.1
+    model.user_vector(-1, sp.csr_matrix((np.ones(1, np.float32), [0], [0, 1]), shape=(1, 64)))
+    assert calls == [1, few]
+
+
+@given(hnp.arrays(np.int64, st.integers(0, 300), elements=st.integers(-5, 2_000)))
+def test_unique_ints_equals_numpys_unique(values: np.ndarray) -> None:
+    got = unique_ints(values)
+    assert got.dtype == np.int64 and got.tolist() == np.unique(values).tolist()
+    assert unique_ints(values.astype(np.int32)).tolist() == got.tolist()
+
+
+def test_is_factor_model_agrees_with_the_protocol_check() -> None:
+    for name in MODELS:
+        model = make_model(BehaviorConfig(algorithm=name))  # type: ignore[arg-type]
+        assert is_factor_model(model) == isinstance(model, FactorModel), name
+    assert is_factor_model(PopularityModel()) is False
+    assert is_factor_model(ALSModel(BehaviorConfig())) is True

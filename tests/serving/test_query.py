@@ -12,12 +12,13 @@ from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from recsys.config import MatrixConfig, TrainConfig
 from recsys.matrix import decay
-from recsys.serving.query import history_row
+from recsys.serving.query import csr_row, history_row
 from recsys.serving.select import order
 from recsys.serving.sources.text import profile_weight, text_profile
 from recsys.types import EVENT_TYPES, UserEvent
@@ -113,3 +114,24 @@ def test_order_is_score_descending_with_ties_by_item_id(scores: list[float], m: 
     expected = sorted(range(cand.size), key=lambda p: (-blended[p], ids[p]))
     assert got[:m] == expected[:m]
     assert sorted(got) == sorted(set(got))  # each position once
+
+
+@given(st.sets(st.integers(0, 49), max_size=50), st.integers(0, 2**31 - 1))
+def test_csr_row_is_the_row_scipys_constructor_builds(cols: set[int], seed: int) -> None:
+    """The same fields, flags and arithmetic as ``sp.csr_matrix((data, indices, indptr))``."""
+    indices = np.asarray(sorted(cols), dtype=np.int32)
+    data = np.random.default_rng(seed).random(indices.size).astype(np.float32)
+    fast = csr_row(data, indices, 50)
+    slow = sp.csr_matrix((data, indices, np.asarray([0, indices.size], np.int32)), shape=(1, 50))
+    assert type(fast) is type(slow) and fast.shape == slow.shape and fast.dtype == slow.dtype
+    assert vars(fast).keys() == vars(slow).keys()
+    for name in ("data", "indices", "indptr"):
+        a, b = getattr(fast, name), getattr(slow, name)
+        assert a.dtype == b.dtype and a.tolist() == b.tolist(), name
+    assert fast.nnz == slow.nnz and fast.has_canonical_format and fast.has_sorted_indices
+    other = sp.random(50, 7, density=0.3, format="csr", random_state=seed, dtype=np.float32)
+    assert (fast @ other != slow @ other).nnz == 0
+    assert np.array_equal(fast.toarray(), slow.toarray())
+    assert np.array_equal((fast * 2.0).toarray(), (slow * 2.0).toarray())
+    fast.data *= 0  # a row's arrays are its own: the next row starts from an empty one
+    assert csr_row(data, indices, 50).data.tolist() == data.tolist()

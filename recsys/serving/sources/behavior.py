@@ -9,13 +9,13 @@ separate ones gave the same validation recall@20 (0.2484 vs 0.2486).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from recsys.models.base import FactorModel, top_n
+from recsys.models.base import FactorModel, is_factor_model, top_n
 from recsys.serving.query import history_row
 from recsys.serving.sources import CandidateSource
 
@@ -32,10 +32,10 @@ def _use_index(q: Query) -> bool:
     """Whether candidates come from the approximate behavior index (large catalogs)."""
     b = q.bundle
     return (
-        isinstance(b.behavior, FactorModel)
-        and b.behavior.item_vectors is not None
-        and b.behavior_index is not None
+        b.behavior_index is not None
         and len(b.items) >= b.config.index.hnsw_threshold
+        and is_factor_model(b.behavior)
+        and b.behavior.item_vectors is not None
     )
 
 
@@ -52,8 +52,8 @@ def _recent_row(q: Query) -> sp.csr_matrix | None:
 
 def _user_vector(q: Query, user_idx: int, row: sp.csr_matrix) -> npt.NDArray[np.float32]:
     model = q.bundle.behavior
-    assert isinstance(model, FactorModel)
-    return model.user_vector(user_idx, row)
+    assert is_factor_model(model)
+    return cast(FactorModel, model).user_vector(user_idx, row)
 
 
 def factor_scores(
