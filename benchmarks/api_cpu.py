@@ -15,6 +15,9 @@ Usage::
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/api_cpu.py --home H --wsgi [--flask]
     # the cost of one source: the same requests with a hybrid setting changed
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/api_cpu.py --home H --hybrid recent_weight=0
+    # a browsing shopper's answer (issue 20): on a copy of H with one view event stored for each
+    # of up to 2,000 trained users (ranked live over their pool), ?n=20 as WSGI, 5 passes
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/api_cpu.py --home var/api-bench --browsing
     # the cost of an experiment (issue 24): ?n=20 as WSGI with api_latency.py's A/A experiment
     # switched on and off in alternating passes, the exposure writes included (on a copy of H)
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/api_cpu.py --home var/api-bench --ab
@@ -68,6 +71,62 @@ def wsgi_costs(app: Any, users: list[str]) -> None:
                 b"".join(wsgi(environ, start_response))
             best = min(best, (time.process_time() - cpu0) / len(batch) * 1000)
         print(f"WSGI {name:<22} cpu {best:6.3f} ms/request (best of 5 passes)")
+
+
+def browsing_costs(home: Path, passes: int = 5) -> list[float]:
+    """CPU per ``?n=20`` WSGI answer for shoppers with an event since training (issue 20).
+
+    On a copy of ``home``, ``api_latency.py``'s ``user_recs_live`` setup: one view event of an
+    item the user has no training event with, for each of up to 2,000 trained users (seeded),
+    so each answer is ranked live over the user's pool, as a browsing shopper's is. Every user
+    is asked once unmeasured, then ``passes`` times; prints and returns each pass's CPU µs per
+    answer (the median is the number; the spread is this VM's noise).
+    """
+    import shutil
+    import sys
+    import tempfile
+
+    from werkzeug.test import EnvironBuilder
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from api_latency import add_live_events, bundle_ids
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+        assert status.startswith("200"), status
+
+    with tempfile.TemporaryDirectory(prefix="api-cpu-browsing-") as tmp:
+        copy = Path(tmp) / "home"
+        shutil.copytree(home, copy, ignore=shutil.ignore_patterns("*.log"))
+        users, items, owned = bundle_ids(copy)
+        chosen = list(users)
+        random.Random(3).shuffle(chosen)
+        chosen = chosen[:2000]
+        add_live_events(copy, chosen, users, items, owned)
+        app = create_app({"home": str(copy), "watch": False, "precomputed": True})
+        environs = [
+            EnvironBuilder(path=f"/v1/users/{u}/recommendations", query_string="n=20").get_environ()
+            for u in chosen
+        ]
+        rankings = [
+            json.loads(b"".join(app(dict(environ), start_response)))["ranking"]
+            for environ in environs
+        ]
+        if rankings.count("live") < len(environs):
+            raise SystemExit(f"only {rankings.count('live')} of {len(environs)} answers were live")
+        found = []
+        for _ in range(passes):
+            batch = [dict(e) for e in environs]
+            cpu0 = time.process_time()
+            for environ in batch:
+                b"".join(app(environ, start_response))
+            found.append((time.process_time() - cpu0) / len(batch) * 1e6)
+        app.extensions["recsys"].close()
+    print(
+        f"browsing shoppers (one event since training), ?n=20 as WSGI over {len(environs)} "
+        f"users: {', '.join(f'{x:.0f}' for x in found)} us per answer; median "
+        f"{sorted(found)[len(found) // 2]:.0f} us"
+    )
+    return found
 
 
 def ab_costs(home: Path, users: list[str], passes: int = 15) -> None:
@@ -151,6 +210,11 @@ def main() -> None:
         help="first measure n=20 called as plain WSGI (no test client) beside a bare Flask route",
     )
     parser.add_argument(
+        "--browsing",
+        action="store_true",
+        help="only measure n=20 as WSGI for users with one event since training (a copy of H)",
+    )
+    parser.add_argument(
         "--ab",
         action="store_true",
         help="only measure n=20 as WSGI with and without an A/A experiment (on a copy of the home)",
@@ -163,6 +227,9 @@ def main() -> None:
         help="override a [hybrid] setting of the served bundle (JSON value), repeatable",
     )
     args = parser.parse_args()
+    if args.browsing:
+        browsing_costs(args.home)
+        return
     if args.ab:
         users = load_bundle(Home(args.home).artifacts).users.ids()
         ab_costs(args.home, random.Random(2026).choices(users, k=2000))
