@@ -29,9 +29,16 @@ import argparse
 import dataclasses
 import json
 import random
+import shutil
+import sys
+import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from werkzeug.test import EnvironBuilder
 
 from api.app import create_app
 from api.testing import bare_app
@@ -41,6 +48,32 @@ from recsys.home import Home
 ROOT = Path(__file__).resolve().parents[1]
 
 QUERIES = ("n=20", "n=20&explain=true", "n=20&category=Drama")
+sys.path.insert(0, str(ROOT / "benchmarks"))  # api_latency's setups (imported where used)
+
+
+def start_response(
+    status: str, headers: list[tuple[str, str]], exc_info: Any = None
+) -> Callable[[bytes], object]:
+    """The WSGI ``start_response`` of the measured calls: every answer must be a 200."""
+    assert status.startswith("200"), status
+    return len  # the write callable (the apps return their body instead)
+
+
+def user_environs(users: list[str]) -> list[dict[str, Any]]:
+    """The WSGI environ of ``GET /v1/users/<u>/recommendations?n=20`` for each user."""
+    return [
+        EnvironBuilder(path=f"/v1/users/{u}/recommendations", query_string="n=20").get_environ()
+        for u in users
+    ]
+
+
+@contextmanager
+def home_copy(home: Path, prefix: str) -> Iterator[Path]:
+    """A throw-away copy of ``home`` (its logs left out), removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        copy = Path(tmp) / "home"
+        shutil.copytree(home, copy, ignore=shutil.ignore_patterns("*.log"))
+        yield copy
 
 
 def wsgi_costs(app: Any, users: list[str]) -> None:
@@ -49,13 +82,7 @@ def wsgi_costs(app: Any, users: list[str]) -> None:
     The environ of every request is built before the clock starts; the best of five passes is
     printed (the spread between passes is this VM's noise, not the code's).
     """
-    from werkzeug.test import EnvironBuilder
-
     bare = bare_app()  # the bare endpoint of the load benchmarks
-
-    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
-        assert status.startswith("200"), status
-
     cases = {
         "bare Flask route": (bare, ["/bare"] * len(users)),
         "user route, n=20": (app, [f"/v1/users/{u}/recommendations" for u in users]),
@@ -82,31 +109,16 @@ def browsing_costs(home: Path, passes: int = 5) -> list[float]:
     is asked once unmeasured, then ``passes`` times; prints and returns each pass's CPU µs per
     answer (the median is the number; the spread is this VM's noise).
     """
-    import shutil
-    import sys
-    import tempfile
-
-    from werkzeug.test import EnvironBuilder
-
-    sys.path.insert(0, str(ROOT / "benchmarks"))
     from api_latency import add_live_events, bundle_ids
 
-    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
-        assert status.startswith("200"), status
-
-    with tempfile.TemporaryDirectory(prefix="api-cpu-browsing-") as tmp:
-        copy = Path(tmp) / "home"
-        shutil.copytree(home, copy, ignore=shutil.ignore_patterns("*.log"))
+    with home_copy(home, "api-cpu-browsing-") as copy:
         users, items, owned = bundle_ids(copy)
         chosen = list(users)
         random.Random(3).shuffle(chosen)
         chosen = chosen[:2000]
         add_live_events(copy, chosen, users, items, owned)
         app = create_app({"home": str(copy), "watch": False, "precomputed": True})
-        environs = [
-            EnvironBuilder(path=f"/v1/users/{u}/recommendations", query_string="n=20").get_environ()
-            for u in chosen
-        ]
+        environs = user_environs(chosen)
         rankings = [
             json.loads(b"".join(app(dict(environ), start_response)))["ranking"]
             for environ in environs
@@ -139,29 +151,16 @@ def ab_costs(home: Path, users: list[str], passes: int = 15) -> None:
     thread), timed with it. Prints the minimum over passes of each (the spread is this VM's
     noise, which only ever adds), and the extra per answer.
     """
-    import shutil
-    import sys
-    import tempfile
-
-    from werkzeug.test import EnvironBuilder
-
-    sys.path.insert(0, str(ROOT / "benchmarks"))
     from api_latency import start_ab_experiment
 
-    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
-        assert status.startswith("200"), status
-
-    with tempfile.TemporaryDirectory(prefix="api-cpu-ab-") as tmp:
-        copy = Path(tmp) / "home"
-        shutil.copytree(home, copy, ignore=shutil.ignore_patterns("*.log"))
+    with home_copy(home, "api-cpu-ab-") as copy:
         start_ab_experiment(copy)
         app = create_app({"home": str(copy), "watch": False, "precomputed": True})
         service = app.extensions["recsys"].service
         state = service._state
         state.exposures.flush_s = 3600.0  # written at the end of each pass, on the clock
         experiment = state.read_experiment()
-        paths = [f"/v1/users/{u}/recommendations" for u in users]
-        environs = [EnvironBuilder(path=p, query_string="n=20").get_environ() for p in paths]
+        environs = user_environs(users)
 
         def one_pass(on: bool) -> tuple[float, float]:
             state.experiment = experiment if on else None

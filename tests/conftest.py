@@ -16,11 +16,12 @@ import polars as pl
 import pytest
 from pg_server import PostgresServer
 
-from recsys.config import TextConfig
+from recsys.config import TextConfig, TrainConfig
 from recsys.errors import PitchModelError
 from recsys.home import Home
 from recsys.store import SQLiteStore, Store
 from recsys.text import TextEncoder
+from recsys.training import TrainReport, train
 
 
 @pytest.fixture(scope="session")
@@ -51,6 +52,25 @@ def store(home: Home) -> Iterator[Store]:
     s = SQLiteStore(home.db_path)
     yield s
     s.close()
+
+
+@pytest.fixture
+def publish_shop(
+    home: Home, store: Store, shop: tuple[pl.DataFrame, pl.DataFrame], encoder: TextEncoder
+) -> Callable[[], TrainReport]:
+    """Store the shop's catalog and events in ``store``, then train and publish a small bundle.
+
+    Returns the call that does it (a test may first change the store or the home).
+    """
+
+    def publish() -> TrainReport:
+        events, catalog = shop
+        store.upsert_items(catalog)
+        store.add_events(events)
+        config = TrainConfig.from_dict({"behavior": {"factors": 8, "iterations": 10}})
+        return train(home, config, store=store, encoder=encoder)
+
+    return publish
 
 
 def _item(item_id: str, title: str, category: str, in_stock: bool = True) -> dict[str, object]:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -19,15 +20,13 @@ import pytest
 import recsys.catalog_overlay
 from recsys.bundle import Bundle, load_bundle
 from recsys.catalog_overlay import CatalogOverlay, training_started
-from recsys.config import TextConfig, TrainConfig
+from recsys.config import TextConfig
 from recsys.home import Home
 from recsys.overlay_embed import LOCK_NAME, BackgroundEmbedder, embed_pending, try_lock
 from recsys.serving import HybridRecommender
 from recsys.store import Store
 from recsys.text import EmbeddingCache, TextEncoder
-from recsys.training import train
-
-SMALL = {"behavior": {"factors": 8, "iterations": 10}}
+from recsys.training import TrainReport
 
 
 class RecordingEmbedder(BackgroundEmbedder):
@@ -43,13 +42,8 @@ class RecordingEmbedder(BackgroundEmbedder):
 
 
 @pytest.fixture
-def trained(
-    home: Home, store: Store, shop: tuple[pl.DataFrame, pl.DataFrame], encoder: TextEncoder
-) -> Bundle:
-    events, catalog = shop
-    store.upsert_items(catalog)
-    store.add_events(events)
-    train(home, TrainConfig.from_dict(SMALL), store=store, encoder=encoder)
+def trained(home: Home, publish_shop: Callable[[], TrainReport]) -> Bundle:
+    publish_shop()
     return load_bundle(home.artifacts)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import polars as pl
 import pytest
@@ -20,22 +20,12 @@ from recsys.types import Filters, RecommendedItem
 SMALL = {"behavior": {"factors": 8, "iterations": 10}}
 
 
-def _publish(
-    home: Home, store: Store, shop: tuple[pl.DataFrame, pl.DataFrame], encoder: TextEncoder
-) -> TrainReport:
-    """Store the shop's catalog and events, then train and publish a bundle."""
-    events, catalog = shop
-    store.upsert_items(catalog)
-    store.add_events(events)
-    return train(home, TrainConfig.from_dict(SMALL), store=store, encoder=encoder)
-
-
 @pytest.fixture
 def service(
-    home: Home, store: Store, shop: tuple[pl.DataFrame, pl.DataFrame], encoder: TextEncoder
+    home: Home, store: Store, encoder: TextEncoder, publish_shop: Callable[[], TrainReport]
 ) -> Iterator[RecommendationService]:
     """A service over the shop, trained and published (with precomputed lists)."""
-    _publish(home, store, shop, encoder)
+    publish_shop()
     svc = RecommendationService(home, store=store, live_catalog=False, encoder=encoder)
     yield svc
     svc.close()
@@ -43,10 +33,10 @@ def service(
 
 @pytest.fixture
 def live_service(
-    home: Home, store: Store, shop: tuple[pl.DataFrame, pl.DataFrame], encoder: TextEncoder
+    home: Home, store: Store, encoder: TextEncoder, publish_shop: Callable[[], TrainReport]
 ) -> Iterator[RecommendationService]:
     """The same service with the live catalog overlay (catalog writes are served at once)."""
-    _publish(home, store, shop, encoder)
+    publish_shop()
     svc = RecommendationService(home, store=store, encoder=encoder)
     yield svc
     svc.close()
@@ -285,9 +275,9 @@ def test_reasons_in_the_language_a_request_asks_for(service: RecommendationServi
 
 
 def test_a_chinese_catalog_is_answered_in_chinese(
-    home: Home, store: Store, shop: tuple[pl.DataFrame, pl.DataFrame], encoder: TextEncoder
+    home: Home, store: Store, encoder: TextEncoder, publish_shop: Callable[[], TrainReport]
 ) -> None:
-    report = _publish(home, store, shop, encoder)
+    report = publish_shop()
     manifest_path = home.artifacts / report.version / "manifest.json"
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     manifest_path.write_text(json.dumps({**manifest, "catalog_language": "zh"}), encoding="utf-8")
