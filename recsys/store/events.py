@@ -208,8 +208,8 @@ class EventsMixin(StoreBase):
     def user_item_types(self, user_id: str) -> list[tuple[str, str]]:
         """The distinct ``(item_id, type)`` pairs of the user's whole stored history.
 
-        One range scan of ``events_natural_key`` (its columns start with ``user_id, item_id,
-        type``, so the index alone answers it): about a microsecond per stored event.
+        One range scan of ``events_user_key`` (it holds every column read here, so the table
+        is not read): about a microsecond per stored event.
         """
         return (
             self._read()

@@ -6,6 +6,14 @@ event types in the ``events`` table's ``CHECK`` constraint is derived from
 :data:`recsys.types.EVENT_TYPES`, the one place the closed set is spelled; the SQL it produces is
 the same text as when the list was written out by hand, so databases created by older versions
 are identical to new ones (``CREATE TABLE IF NOT EXISTS`` never alters an existing table).
+
+Events have one index, ``events_user_key``: unique on the natural key, with its columns ordered
+``(user_id, ts, ...)`` so that it also answers every read by user (the newest events without
+reading the table, the distinct items, the newest position). Until 2026-12 they had two, one
+for the natural key and ``events_user_ts`` for reads by time: every event then dirtied two
+random index pages instead of one, and a batch of 100 wrote about 1.4 MB to the write-ahead log
+instead of 0.76 MB (``benchmarks/README.md``). A store with the two is re-indexed when opened
+(``SQLiteStore._init_meta``; about 1.3 s per million events, once).
 """
 
 from __future__ import annotations
@@ -26,9 +34,8 @@ CREATE TABLE IF NOT EXISTS events (
     ts         REAL NOT NULL,
     session_id TEXT NOT NULL DEFAULT ''
 );
-CREATE UNIQUE INDEX IF NOT EXISTS events_natural_key
-    ON events (user_id, item_id, type, ts, session_id);
-CREATE INDEX IF NOT EXISTS events_user_ts ON events (user_id, ts);
+CREATE UNIQUE INDEX IF NOT EXISTS events_user_key
+    ON events (user_id, ts, item_id, type, session_id);
 CREATE TABLE IF NOT EXISTS items (
     item_id     TEXT PRIMARY KEY,
     title       TEXT NOT NULL,

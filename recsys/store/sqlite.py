@@ -75,6 +75,12 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+# indexes of older versions, dropped when a store is opened (an older recsys opening the store
+# makes them again, so they are looked for at every open): version 2's index of exposures by
+# (experiment, user_id), a random-page insert per answer (schema.py, version 3), and the events'
+# two indexes that events_user_key replaced (schema.py)
+STALE_INDEXES = ("exposures_experiment", "events_natural_key", "events_user_ts")
+
 CHUNK_ROWS = 5_000  # rows of a bulk write's first transaction (then sized by CHUNK_SECONDS)
 MIN_CHUNK_ROWS, MAX_CHUNK_ROWS = 500, 50_000
 CHUNK_SECONDS = 0.25  # a bulk write holds the write lock about this long per transaction
@@ -119,13 +125,17 @@ class _StoreCore(StoreBase):
             "SELECT value FROM meta WHERE key = 'schema_version'"
         ).fetchone()
         current = versioned is not None and int(versioned[0]) >= SCHEMA_VERSION
-        # version 2's index of exposures by (experiment, user_id) made every answer's write a
-        # random-page insert (schema.py, version 3); an older recsys opening the store creates it
-        # again, so it is looked for at every open
-        stale_index = self._conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'exposures_experiment'"
-        ).fetchone()
-        if row is not None and legacy is None and current and stale_index is None:
+        # the events' two indexes before events_user_key (schema.py): dropped at every open
+        # too, since an older recsys opening the store makes them again
+        stale = [
+            r[0]
+            for r in self._conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND name IN "
+                f"({', '.join('?' * len(STALE_INDEXES))})",
+                STALE_INDEXES,
+            )
+        ]
+        if row is not None and legacy is None and current and not stale:
             return bytes.fromhex(row[0])
         with self._transaction() as conn:
             conn.execute(
@@ -141,7 +151,10 @@ class _StoreCore(StoreBase):
                 "WHERE CAST(value AS INTEGER) < CAST(excluded.value AS INTEGER)",
                 (str(SCHEMA_VERSION),),
             )
-            conn.execute("DROP INDEX IF EXISTS exposures_experiment")
+            for name in stale:
+                conn.execute(f"DROP INDEX IF EXISTS {name}")
+            if stale:
+                log.info("dropped the store's old indexes %s", ", ".join(stale))
             secret = bytes.fromhex(
                 conn.execute("SELECT value FROM meta WHERE key = 'erasure_secret'").fetchone()[0]
             )

@@ -6,6 +6,8 @@ import inspect
 import sqlite3
 from pathlib import Path
 
+import polars as pl
+
 from recsys import types
 from recsys.home import Home
 from recsys.store import SCHEMA_VERSION, SQLiteStore, Store
@@ -67,11 +69,14 @@ CREATE TABLE IF NOT EXISTS item_log (
 """
 
 
-def test_schema_is_the_text_it_always_was(store: Store, home: Home) -> None:
-    # versions 2 and 3 only appended the experiment tables and an index: version 1's text is
-    # unchanged
-    assert sqlite_module.SCHEMA.startswith(SCHEMA_AS_WRITTEN)
-    assert sqlite_module.SCHEMA[len(SCHEMA_AS_WRITTEN) :].count("CREATE TABLE") == 3
+def test_the_tables_of_version_1_are_the_text_they_always_were(store: Store, home: Home) -> None:
+    # versions 2 and 3 appended the experiment tables and an index; the events' two indexes
+    # became one (events_user_key). Version 1's tables are unchanged, word for word
+    tables = [s.strip() for s in SCHEMA_AS_WRITTEN.split(";") if "CREATE TABLE" in s]
+    assert len(tables) == 6
+    for table in tables:
+        assert table in sqlite_module.SCHEMA
+    assert sqlite_module.SCHEMA.count("CREATE TABLE") == len(tables) + 3
     conn = sqlite3.connect(home.db_path)
     try:
         created = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'events'").fetchone()[0]
@@ -80,6 +85,60 @@ def test_schema_is_the_text_it_always_was(store: Store, home: Home) -> None:
     assert created in SCHEMA_AS_WRITTEN.replace("IF NOT EXISTS ", "")
     values = ", ".join(f"'{t}'" for t in EVENT_TYPES)
     assert f"CHECK (type IN ({values}))" in created  # derived from the one closed set
+
+
+def _events(rows: list[tuple[str, str, str, float]]) -> pl.DataFrame:
+    return pl.DataFrame(
+        rows, schema=["user_id", "item_id", "type", "ts"], orient="row"
+    ).with_columns(pl.lit("").alias("session_id"))
+
+
+def test_a_store_with_the_two_old_event_indexes_is_reindexed_once(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.executescript(SCHEMA_AS_WRITTEN)  # a store as version 1 created it
+    conn.executemany(
+        "INSERT INTO events (user_id, item_id, type, ts) VALUES (?, ?, ?, ?)",
+        [("u1", "i1", "view", 1.0), ("u1", "i2", "view", 2.0), ("u1", "i1", "view", 2.0)],
+    )
+    conn.close()
+    assert _indexes(path, "events") == {"events_natural_key", "events_user_ts"}
+    with SQLiteStore(path) as store:
+        assert _indexes(path, "events") == {"events_user_key"}
+        # newest first; a tie in time goes to the later stored
+        assert [(e.item_id, e.ts) for e in store.user_events("u1")] == [
+            ("i1", 2.0),
+            ("i2", 2.0),
+            ("i1", 1.0),
+        ]
+        assert sorted(store.user_item_types("u1")) == [("i1", "view"), ("i2", "view")]
+        # the natural key is still stored once
+        assert store.add_events(_events([("u1", "i1", "view", 1.0)])) == 0
+        assert store.add_events(_events([("u1", "i1", "view", 3.0)])) == 1
+    # an older recsys opening the store makes its indexes again: the next open drops them
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.executescript(SCHEMA_AS_WRITTEN)
+    conn.close()
+    assert _indexes(path, "events") == {"events_natural_key", "events_user_ts", "events_user_key"}
+    SQLiteStore(path).close()
+    assert _indexes(path, "events") == {"events_user_key"}
+
+
+def test_a_shoppers_newest_events_are_read_from_the_index_alone(store: Store, home: Home) -> None:
+    # the live path's history read: the index holds every column it needs, so no event row is
+    # read from the table (with the old events_user_ts, one table lookup per event)
+    conn = sqlite3.connect(home.db_path)
+    try:
+        sql = inspect.getsource(type(store).user_events)
+        assert "ORDER BY ts DESC, seq DESC LIMIT ?" in sql
+        plan = conn.execute(
+            "EXPLAIN QUERY PLAN SELECT item_id, type, ts FROM events WHERE user_id = ? "
+            "ORDER BY ts DESC, seq DESC LIMIT ?",
+            ("u1", 40),
+        ).fetchall()
+    finally:
+        conn.close()
+    assert "COVERING INDEX events_user_key" in " ".join(str(r[-1]) for r in plan)
 
 
 def test_a_version_2_store_gets_exposures_indexed_in_time_order(tmp_path: Path) -> None:
