@@ -11,12 +11,13 @@ to call it.
 from __future__ import annotations
 
 import sqlite3
-import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
+
+from recsys.store.turns import FairLock
 
 # ``write(conn, chunk) -> rows written``: one chunk of a bulk write, inside its transaction
 ChunkWriter = Callable[[sqlite3.Connection, Sequence[Any]], int]
@@ -55,7 +56,7 @@ class StoreBase(ABC):
 
     path: Path
     write_timeout_s: float
-    _lock: threading.RLock  # held around every use of the write connection
+    _lock: FairLock  # held around every use of the write connection
     _conn: sqlite3.Connection  # the process's one write connection (autocommit mode)
     _secret: bytes  # the key of the erasure tombstones (``meta``)
 

@@ -14,8 +14,10 @@ here:
   of erased rows;
 - :mod:`recsys.store.schema`: the tables (SQL) and their columns, re-exported here.
 
-Concurrency (the core): writes go through one write connection per process, serialized by a lock
-and by SQLite's own write lock; a writer that cannot get both within ``write_timeout_s`` raises
+Concurrency (the core): writes go through one write connection per process. A writer takes its
+turn in its process (:class:`~recsys.store.turns.FairLock`, first come first served), then among
+processes (:class:`~recsys.store.turns.FileTurn`, an ``flock`` on ``<database>-turn``), then
+SQLite's own write lock; a writer that cannot get all three within ``write_timeout_s`` raises
 :class:`~recsys.errors.StoreBusyError` (nothing written; the API answers 503 with
 ``Retry-After``). Reads use one connection per thread and never wait behind a writer (WAL
 readers see the last committed state). Bulk writes commit in chunks that hold the write lock
@@ -51,6 +53,7 @@ from recsys.store.schema import (
     ITEM_SCHEMA,
     SCHEMA,
 )
+from recsys.store.turns import FairLock, FileTurn
 from recsys.types import UserEvent, UserHistory
 
 __all__ = [
@@ -97,7 +100,8 @@ class _StoreCore(StoreBase):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.write_timeout_s = float(write_timeout_s)
-        self._lock = threading.RLock()  # the write connection's lock
+        self._lock = FairLock()  # the write connection's lock: threads take turns in order
+        self._turn = FileTurn(self.path.with_name(self.path.name + "-turn"))  # and processes
         self._conn = sqlite3.connect(
             self.path, timeout=self.write_timeout_s, check_same_thread=False, isolation_level=None
         )
@@ -234,27 +238,39 @@ class _StoreCore(StoreBase):
                 retry_after_s=1.0,
             )
         try:
-            # SQLite waits only for what is left of write_timeout_s after the process lock
-            left = max(0.05, self.write_timeout_s - (time.monotonic() - began))
-            self._conn.execute(f"PRAGMA busy_timeout={int(left * 1000)}")
+            # the other processes' writers, then SQLite's lock, wait only for what is left of
+            # write_timeout_s (SQLite's wait is for a process that does not take turns)
+            if not self._turn.acquire(self._left(began)):
+                raise self._busy()
             try:
-                self._conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                if "locked" in str(exc) or "busy" in str(exc):
-                    raise StoreBusyError(
-                        f"the store is busy (another process held its write lock for over "
-                        f"{self.write_timeout_s:g} s, e.g. a bulk import); retry",
-                        retry_after_s=1.0,
-                    ) from exc
-                raise
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+                self._conn.execute(f"PRAGMA busy_timeout={int(self._left(began) * 1000)}")
+                try:
+                    self._conn.execute("BEGIN IMMEDIATE")
+                except sqlite3.OperationalError as exc:
+                    if "locked" in str(exc) or "busy" in str(exc):
+                        raise self._busy() from exc
+                    raise
+                try:
+                    yield self._conn
+                except BaseException:
+                    self._conn.execute("ROLLBACK")
+                    raise
+                self._conn.execute("COMMIT")
+            finally:
+                self._turn.release()
         finally:
             self._lock.release()
+
+    def _busy(self) -> StoreBusyError:
+        return StoreBusyError(
+            f"the store is busy (another process held its write lock for over "
+            f"{self.write_timeout_s:g} s, e.g. a bulk import); retry",
+            retry_after_s=1.0,
+        )
+
+    def _left(self, began: float) -> float:
+        """What is left of ``write_timeout_s`` since ``began`` (at least 50 ms)."""
+        return max(0.05, self.write_timeout_s - (time.monotonic() - began))
 
     def _bulk(self, rows: Sequence[Any], write: ChunkWriter, atomic: bool = False) -> int:
         """Write ``rows`` in chunks, one transaction each, letting other writers in between.
