@@ -92,56 +92,93 @@ class FairLock:
         self.release()
 
 
+class _Wait:
+    """A blocking ``flock`` on a file of its own, in a helper thread, that a caller may give up.
+
+    The lock is the caller's when it gets it while a caller still wants it; otherwise the helper
+    lets go of it at once. A later caller may want it again (:meth:`FileTurn.acquire` keeps one
+    such wait per process, so a process whose writes keep giving up starts no more threads).
+    """
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self._mutex = threading.Lock()
+        self._got = threading.Event()
+        self._wanted = True
+        self.over = False  # the helper let go of the lock (or never got it): wait anew
+        threading.Thread(target=self._run, name="recsys-write-turn", daemon=True).start()
+
+    def _run(self) -> None:
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX)  # sleeps in the kernel until released
+        except OSError:
+            with self._mutex:
+                self.over = True
+            os.close(self.fd)
+            return
+        with self._mutex:
+            if self._wanted:
+                self._got.set()
+                return
+            self.over = True
+        os.close(self.fd)  # closing the file lets go of its lock
+
+    def wait(self, timeout: float) -> bool | None:
+        """True: the lock is the caller's; False: not within ``timeout``; None: wait anew."""
+        with self._mutex:
+            if self.over:
+                return None
+            self._wanted = True
+        if self._got.wait(timeout):
+            return True
+        with self._mutex:
+            if self._got.is_set():
+                return True
+            self._wanted = False
+        return False
+
+
 class FileTurn:
     """An exclusive ``flock`` on ``path``, waited for until a deadline.
 
-    Call it from one thread at a time (the store holds its :class:`FairLock` around it). The
-    lock belongs to the open file, so each wait opens the file anew: a wait given up at the
-    deadline goes on in a helper thread and lets go of the lock as soon as it gets it.
+    Call it from one thread at a time (the store holds its :class:`FairLock` around it). A wait
+    runs in a helper thread, so that it can end at the deadline; a wait given up there goes on
+    and lets go of the lock as soon as it gets it, unless the next writer of this process takes
+    it over. The lock belongs to the open file, so each wait opens the file anew.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fd: int | None = None
+        self._waiting: _Wait | None = None  # a wait given up at its deadline, still going on
 
     def acquire(self, timeout: float) -> bool:
         """Take the lock; False when another process held it for ``timeout`` seconds."""
+        wait = self._waiting
+        if wait is not None:
+            got = wait.wait(timeout)
+            if got is None:  # it ended: start anew
+                self._waiting = None
+            elif got:
+                self._waiting, self._fd = None, wait.fd
+                return True
+            else:
+                return False
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            if not self._wait(fd, timeout):
-                return False
+            wait = _Wait(fd)
+            if wait.wait(timeout):
+                self._fd = wait.fd
+                return True
+            self._waiting = wait
+            return False
         except BaseException:
             os.close(fd)
             raise
         self._fd = fd
         return True
-
-    def _wait(self, fd: int, timeout: float) -> bool:
-        got, state = threading.Event(), {"given_up": False}
-        mutex = threading.Lock()
-
-        def wait() -> None:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)  # sleeps in the kernel until released
-            except OSError:
-                os.close(fd)
-                return
-            with mutex:
-                if state["given_up"]:
-                    os.close(fd)  # closing the file lets go of its lock
-                    return
-                got.set()
-
-        threading.Thread(target=wait, name="recsys-write-turn", daemon=True).start()
-        if got.wait(timeout):
-            return True
-        with mutex:
-            if got.is_set():
-                return True
-            state["given_up"] = True
-        return False
 
     def release(self) -> None:
         """Let go of the lock."""

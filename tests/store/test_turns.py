@@ -137,6 +137,24 @@ def test_a_file_turn_waits_for_another_process_until_its_deadline(tmp_path: Path
     other.release()
 
 
+def test_writes_that_keep_giving_up_start_one_helper_thread_in_all(tmp_path: Path) -> None:
+    # a process stopped in the middle of a write keeps its flock: the others' writes answer 503
+    # again and again, and must not leave a thread (and an open file) behind each time
+    path = tmp_path / "db.sqlite3-turn"
+    turn = FileTurn(path)
+    with _held(path, 1.0):
+        for _ in range(20):
+            assert turn.acquire(timeout=0.01) is False
+        helpers = [t for t in threading.enumerate() if t.name == "recsys-write-turn"]
+        assert len(helpers) == 1
+        assert turn.acquire(timeout=5.0) is True  # the same wait, taken over
+    other = FileTurn(path)
+    assert other.acquire(timeout=0.05) is False
+    turn.release()
+    assert other.acquire(timeout=1.0) is True
+    other.release()
+
+
 def test_a_store_write_is_refused_when_another_process_keeps_the_turn(tmp_path: Path) -> None:
     path = tmp_path / "db.sqlite3"
     store = SQLiteStore(path, write_timeout_s=0.2)
