@@ -116,6 +116,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -2188,5 +2189,21 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(markdown(result))
 
 
+def exit_on_sigterm() -> None:
+    """Make ``kill`` / ``pkill`` (SIGTERM) unwind the run as Ctrl-C does.
+
+    Python's default for SIGTERM ends the process at once, skipping every ``finally``: a write
+    scenario's events then stayed in the benchmark home (277,300 of them in the synthetic
+    store on 2026-12-07) and its servers kept running. Raised as ``SystemExit`` instead, the
+    ``finally`` blocks stop the servers and restore the stores.
+    """
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+
+
 if __name__ == "__main__":
+    exit_on_sigterm()
     main()
