@@ -13,7 +13,7 @@ reading the table, the distinct items, the newest position). Until 2026-12 they 
 for the natural key and ``events_user_ts`` for reads by time: every event then dirtied two
 random index pages instead of one, and a batch of 100 wrote about 1.4 MB to the write-ahead log
 instead of 0.76 MB (``benchmarks/README.md``). A store with the two is re-indexed when opened
-(``SQLiteStore._init_meta``; about 1.3 s per million events, once).
+(``SQLiteStore._init_meta``; about 1.1 s per million events, once).
 """
 
 from __future__ import annotations

@@ -129,9 +129,7 @@ class _StoreCore(StoreBase):
             "SELECT value FROM meta WHERE key = 'schema_version'"
         ).fetchone()
         current = versioned is not None and int(versioned[0]) >= SCHEMA_VERSION
-        # the events' two indexes before events_user_key (schema.py): dropped at every open
-        # too, since an older recsys opening the store makes them again
-        stale = [
+        stale = [  # STALE_INDEXES this store still has
             r[0]
             for r in self._conn.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'index' AND name IN "

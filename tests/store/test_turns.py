@@ -121,6 +121,15 @@ def _held(path: Path, seconds: float) -> Iterator[subprocess.Popen[str]]:
         yield proc
 
 
+def _hands_over(turn: FileTurn, path: Path) -> None:
+    """``turn`` holds the lock alone (no helper kept it), and lets go of it on release."""
+    other = FileTurn(path)
+    assert other.acquire(timeout=0.05) is False
+    turn.release()
+    assert other.acquire(timeout=1.0) is True
+    other.release()
+
+
 def test_a_file_turn_waits_for_another_process_until_its_deadline(tmp_path: Path) -> None:
     path = tmp_path / "db.sqlite3-turn"
     turn = FileTurn(path)
@@ -129,12 +138,7 @@ def test_a_file_turn_waits_for_another_process_until_its_deadline(tmp_path: Path
         assert turn.acquire(timeout=0.1) is False  # the other process holds it
         assert 0.1 <= time.monotonic() - started < 0.5
         assert turn.acquire(timeout=5.0) is True  # once it exits; the given-up wait let go
-    # held by this process now: another process cannot have it
-    other = FileTurn(path)
-    assert other.acquire(timeout=0.05) is False
-    turn.release()
-    assert other.acquire(timeout=1.0) is True
-    other.release()
+    _hands_over(turn, path)
 
 
 def test_writes_that_keep_giving_up_start_one_helper_thread_in_all(tmp_path: Path) -> None:
@@ -148,11 +152,7 @@ def test_writes_that_keep_giving_up_start_one_helper_thread_in_all(tmp_path: Pat
         helpers = [t for t in threading.enumerate() if t.name == "recsys-write-turn"]
         assert len(helpers) == 1
         assert turn.acquire(timeout=5.0) is True  # the same wait, taken over
-    other = FileTurn(path)
-    assert other.acquire(timeout=0.05) is False
-    turn.release()
-    assert other.acquire(timeout=1.0) is True
-    other.release()
+    _hands_over(turn, path)
 
 
 def test_a_store_write_is_refused_when_another_process_keeps_the_turn(tmp_path: Path) -> None:
