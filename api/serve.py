@@ -248,9 +248,53 @@ def serve(
         # in each worker, so a HUP's new workers read the config file again
         return worker_app(where, config_file)
 
+    open_store_first(where, config_file)
     run_gunicorn(
         factory, host, port, workers, threads, access_log=access_log, reuse_port=reuse_port
     )
+
+
+def _environ(config_file: str | None) -> dict[str, str]:
+    """The environment the API config is read from: ``--config`` replaces ``$RECSYS_API_CONFIG``."""
+    from api.config import CONFIG_ENV
+
+    environ = dict(os.environ)
+    if config_file is not None:
+        environ[CONFIG_ENV] = config_file
+    return environ
+
+
+def open_store_first(where: dict[str, Any], config_file: str | None) -> None:
+    """Open the workers' SQLite store once in the master, before any worker starts, and close it.
+
+    Opening an SQLite store upgrades it in place: a store made before 2026-12 has its events
+    re-indexed (about 1.1 s per million events, docs/deployment.md), holding the write lock. Left
+    to the workers, the first one to open did it while the others' opens waited behind SQLite's
+    busy handler, which gives up after the store's write timeout (5 s): by that rate, on a store
+    of more than about 4.5 million events a worker would fail to boot, and gunicorn then stops
+    the server (reasoned from the timeout, not reproduced). A store that cannot be opened at all
+    stops ``recsys serve`` with the reason, before a worker starts. A PostgreSQL store
+    is never upgraded on open (``recsys db migrate``), and one that is down at start must not
+    stop the server (the workers answer from the bundle meanwhile): it is not opened here.
+
+    Raises:
+        click.ClickException: the SQLite store cannot be opened.
+    """
+    import sqlite3
+
+    from api.config import load_api_config
+    from recsys.errors import RecsysError
+    from recsys.home import Home
+    from recsys.store import SQLiteStore, store_kind
+
+    config = load_api_config(where, environ=_environ(config_file))
+    home = Home.resolve(config.home, store=config.store, artifacts=config.artifacts)
+    if store_kind(home) != "sqlite":
+        return
+    try:
+        SQLiteStore(home.db_path).close()
+    except (sqlite3.Error, OSError, RecsysError) as exc:
+        raise click.ClickException(f"cannot open the store {home.db_path}: {exc}") from exc
 
 
 def worker_app(where: dict[str, Any], config_file: str | None) -> Any:
@@ -261,12 +305,9 @@ def worker_app(where: dict[str, Any], config_file: str | None) -> Any:
         config_file: ``--config`` (None: ``$RECSYS_API_CONFIG``, if set).
     """
     from api.app import create_app
-    from api.config import CONFIG_ENV, load_api_config
+    from api.config import load_api_config
 
-    environ = dict(os.environ)
-    if config_file is not None:  # --config names the file instead of $RECSYS_API_CONFIG
-        environ[CONFIG_ENV] = config_file
-    app = create_app(load_api_config(where, environ=environ))
+    app = create_app(load_api_config(where, environ=_environ(config_file)))
     app.extensions["recsys"].service.on_bundle_load(settle_heap)
     settle_heap()  # the bundle create_app loaded (when one is published)
     return app

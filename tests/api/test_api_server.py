@@ -10,6 +10,7 @@ import http.client
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import threading
 import time
@@ -20,6 +21,7 @@ from typing import Any
 import pytest
 from api_testing import ADMIN_KEY, TRAIN_CONFIG, WRITE_KEY
 
+from api.serve import open_store_first
 from api.testing import RECSYS, ServerProcess, free_port
 from recsys.bundle import publish, write_bundle
 from recsys.config import TrainConfig
@@ -136,6 +138,48 @@ def test_serve_refuses_a_port_in_use(tmp_path: Path) -> None:
         )
     assert done.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in done.stderr
+
+
+def test_serve_stops_with_the_reason_when_its_store_cannot_be_opened(tmp_path: Path) -> None:
+    # the master opens the store before any worker starts (api.serve.open_store_first): before,
+    # every worker failed to boot with a traceback and gunicorn stopped
+    Home(tmp_path).db_path.write_bytes(b"not a database, " * 512)
+    done = subprocess.run(
+        [str(RECSYS), "--home", str(tmp_path), "serve", "--port", str(free_port())],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        start_new_session=True,
+    )
+    assert done.returncode == 1
+    assert f"cannot open the store {Home(tmp_path).db_path}: file is not a database" in done.stderr
+    assert "Booting worker" not in done.stdout + done.stderr
+
+
+def test_the_master_upgrades_an_sqlite_store_before_the_workers_open_it(tmp_path: Path) -> None:
+    # a store with an index this version drops (STALE_INDEXES; an older recsys made it): one open
+    # upgrades it, so the workers' opens find nothing to do and never wait for each other
+    SQLiteStore(Home(tmp_path).db_path).close()
+    conn = sqlite3.connect(Home(tmp_path).db_path, isolation_level=None)
+    conn.execute("CREATE INDEX events_user_ts ON events (user_id, ts)")
+    conn.close()
+
+    def indexes() -> set[str]:
+        conn = sqlite3.connect(Home(tmp_path).db_path)
+        try:
+            rows = conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' "
+                "AND sql IS NOT NULL"
+            ).fetchall()
+        finally:
+            conn.close()
+        return {r[0] for r in rows}
+
+    assert indexes() == {"events_user_ts", "events_user_key"}
+    open_store_first({"home": str(tmp_path)}, None)
+    assert indexes() == {"events_user_key"}
+    # a PostgreSQL store is left alone: never upgraded on open, and it may be down at start
+    open_store_first({"home": str(tmp_path), "store": "postgresql://127.0.0.1:1/none"}, None)
 
 
 @pytest.mark.slow  # a real server; the PUT starts the background embedding job
