@@ -21,6 +21,8 @@ Usage::
     # the cost of an experiment (issue 24): ?n=20 as WSGI with api_latency.py's A/A experiment
     # switched on and off in alternating passes, the exposure writes included (on a copy of H)
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/api_cpu.py --home var/api-bench --ab
+    # the same with N request threads and the exposure writer on its timer, as in a worker
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/api_cpu.py --home var/api-bench --ab --threads 4
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import dataclasses
 import json
 import random
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -191,6 +194,67 @@ def ab_costs(home: Path, users: list[str], passes: int = 15) -> None:
         app.extensions["recsys"].close()
 
 
+def ab_threaded_costs(
+    home: Path, users: list[str], threads: int, passes: int = 6, seconds: float = 5.0
+) -> None:
+    """Process CPU per ``?n=20`` WSGI request with ``threads`` request threads, without and with
+    an A/A experiment, the exposure writer on its own timer (as in a server's worker).
+
+    Unlike :func:`ab_costs`, the exposure log writes from its background thread every second
+    while the request threads run, as it does in a server, and the CPU of every thread of the
+    process is counted. Passes of ``seconds`` alternate the experiment off and on (the first of
+    each kind unmeasured); each ends with 1.2 s for the writer's last flush. Prints the medians.
+    """
+    import threading
+
+    from api_latency import start_ab_experiment
+
+    with home_copy(home, "api-cpu-ab-threads-") as copy:
+        start_ab_experiment(copy)
+        app = create_app({"home": str(copy), "watch": False, "precomputed": True})
+        service = app.extensions["recsys"].service
+        state = service._state
+        experiment = state.read_experiment()
+        environs = user_environs(users)
+
+        def one_pass(on: bool) -> float:
+            state.experiment = experiment if on else None
+            stop = time.perf_counter() + seconds
+            counts = [0] * threads
+
+            def work(k: int) -> None:
+                i = k
+                while time.perf_counter() < stop:
+                    b"".join(app(dict(environs[i % len(environs)]), start_response))
+                    i += threads
+                    counts[k] += 1
+
+            workers = [threading.Thread(target=work, args=(k,)) for k in range(threads)]
+            cpu0 = time.process_time()
+            for worker in workers:
+                worker.start()
+            for worker in workers:
+                worker.join()
+            time.sleep(1.2)  # the writer's flush of this pass's last second
+            cpu = time.process_time() - cpu0
+            service.flush_exposures()
+            return cpu / sum(counts) * 1e6
+
+        one_pass(False), one_pass(True)
+        found: dict[bool, list[float]] = {False: [], True: []}
+        for k in range(passes):
+            for on in (False, True) if k % 2 == 0 else (True, False):
+                found[on].append(one_pass(on))
+        plain, ab = statistics.median(found[False]), statistics.median(found[True])
+        print(
+            f"WSGI ?n=20, {threads} request thread(s), median of {passes} passes of {seconds:g} s: "
+            f"plain {plain:.1f} us, with the A/A experiment {ab:.1f} us "
+            f"(+{ab - plain:.1f} us, cost {1 - plain / ab:.1%}); per pass plain "
+            f"{[round(x, 1) for x in found[False]]}, A/A {[round(x, 1) for x in found[True]]}"
+        )
+        app.extensions["recsys"].close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--home", type=Path, default=ROOT / "var" / "api-bench")
@@ -219,6 +283,12 @@ def main() -> None:
         help="only measure n=20 as WSGI with and without an A/A experiment (on a copy of the home)",
     )
     parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="with --ab: N request threads for timed passes, the exposure writer on its timer",
+    )
+    parser.add_argument(
         "--hybrid",
         action="append",
         default=[],
@@ -231,6 +301,9 @@ def main() -> None:
         return
     if args.ab:
         users = load_bundle(Home(args.home).artifacts).users.ids()
+        if args.threads:
+            ab_threaded_costs(args.home, users, args.threads)
+            return
         ab_costs(args.home, random.Random(2026).choices(users, k=2000))
         return
     settings = {"precomputed": not args.live, "fast_path": not args.flask}
