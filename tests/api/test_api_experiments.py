@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -11,7 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from api.openapi import validator
-from recsys.experiments import get_experiment
+from recsys.experiments import Experiment, get_experiment
 from recsys.home import Home
 from recsys.text import TextEncoder
 
@@ -28,6 +29,22 @@ def _start(client: FlaskClient, **body: Any) -> Any:
     }
     payload.update(body)
     return client.post("/v1/experiments", json=payload, headers=auth(ADMIN_KEY))
+
+
+def _known_salt(app: Flask, name: str) -> Experiment:
+    """Give experiment ``name`` a fixed salt, so the 8 trained users split the same way each run.
+
+    The API draws a random salt per experiment: with it, all 8 users landed in one variant of a
+    50/50 split in about one run in 128. This salt puts run3, run4 and cook3 in the first half.
+    """
+    service = app.extensions["recsys"].service
+    spec = json.loads(service.store.experiment_specs()[name])
+    spec["salt"] = "tests-fixed-salt"
+    service.store.put_experiment(name, json.dumps(spec))
+    service.read_experiment()
+    experiment = get_experiment(service.store, name)
+    assert len({experiment.assign(u) for u in USERS[:8]}) == 2, "the salt no longer splits them"
+    return experiment
 
 
 def test_answers_carry_an_id_and_no_variant_outside_experiments(client: FlaskClient) -> None:
@@ -134,8 +151,7 @@ def test_a_variant_with_other_blend_settings_is_ranked_with_them(
         "popular=popularity_weight=50,behavior_weight=0,recent_weight=0,text_weight=0",
     ]
     assert _start(client, variants=variants, traffic="50/50").status_code == 201
-    service = app.extensions["recsys"].service
-    experiment = get_experiment(service.store, "holdout")
+    experiment = _known_salt(app, "holdout")
     user = next(u for u in USERS[:8] if (v := experiment.assign(u)) and v.name == "popular")
     answer = client.get(f"/v1/users/{user}/recommendations?explain=true").get_json()
     assert answer["variant"] == "popular" and answer["ranking"] == "live"
@@ -217,6 +233,7 @@ def test_a_pitch_variant_turns_pitches_on_and_off(api_home: Home, encoder: TextE
         client = app.test_client()
         body = {"name": "pitch", "variants": ["off=pitch=off", "on=pitch=on"]}
         assert client.post("/v1/experiments", json=body, headers=auth(ADMIN_KEY)).status_code == 201
+        _known_salt(app, "pitch")
         answers = {u: client.get(f"/v1/users/{u}/recommendations").get_json() for u in USERS[:8]}
         asked = {
             u: client.get(f"/v1/users/{u}/recommendations?pitch=true").get_json() for u in USERS[:8]
