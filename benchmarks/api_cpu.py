@@ -144,6 +144,25 @@ def browsing_costs(home: Path, passes: int = 5) -> list[float]:
     return found
 
 
+@contextmanager
+def ab_app(home: Path, prefix: str) -> Iterator[tuple[Any, Any, Any]]:
+    """``(app, service, experiment)`` over a copy of ``home`` with the A/A experiment started.
+
+    ``api_latency.py``'s A/A experiment: two variants serving what the plain path serves. The
+    experiment is read but its switching is the caller's (``service._state.experiment``).
+    """
+    from api_latency import start_ab_experiment
+
+    with home_copy(home, prefix) as copy:
+        start_ab_experiment(copy)
+        app = create_app({"home": str(copy), "watch": False, "precomputed": True})
+        service = app.extensions["recsys"].service
+        try:
+            yield app, service, service._state.read_experiment()
+        finally:
+            app.extensions["recsys"].close()
+
+
 def ab_costs(home: Path, users: list[str], passes: int = 15) -> None:
     """CPU per ``?n=20`` WSGI request without and with an A/A experiment, writes included.
 
@@ -154,15 +173,9 @@ def ab_costs(home: Path, users: list[str], passes: int = 15) -> None:
     thread), timed with it. Prints the minimum over passes of each (the spread is this VM's
     noise, which only ever adds), and the extra per answer.
     """
-    from api_latency import start_ab_experiment
-
-    with home_copy(home, "api-cpu-ab-") as copy:
-        start_ab_experiment(copy)
-        app = create_app({"home": str(copy), "watch": False, "precomputed": True})
-        service = app.extensions["recsys"].service
+    with ab_app(home, "api-cpu-ab-") as (app, service, experiment):
         state = service._state
         state.exposures.flush_s = 3600.0  # written at the end of each pass, on the clock
-        experiment = state.read_experiment()
         environs = user_environs(users)
 
         def one_pass(on: bool) -> tuple[float, float]:
@@ -191,7 +204,6 @@ def ab_costs(home: Path, users: list[str], passes: int = 15) -> None:
             f"{request + write:.1f} us (+{request + write - plain:.1f} us, "
             f"{(request + write) / plain - 1:.1%})"
         )
-        app.extensions["recsys"].close()
 
 
 def ab_threaded_costs(
@@ -207,14 +219,8 @@ def ab_threaded_costs(
     """
     import threading
 
-    from api_latency import start_ab_experiment
-
-    with home_copy(home, "api-cpu-ab-threads-") as copy:
-        start_ab_experiment(copy)
-        app = create_app({"home": str(copy), "watch": False, "precomputed": True})
-        service = app.extensions["recsys"].service
+    with ab_app(home, "api-cpu-ab-threads-") as (app, service, experiment):
         state = service._state
-        experiment = state.read_experiment()
         environs = user_environs(users)
 
         def one_pass(on: bool) -> float:
@@ -252,7 +258,6 @@ def ab_threaded_costs(
             f"(+{ab - plain:.1f} us, cost {1 - plain / ab:.1%}); per pass plain "
             f"{[round(x, 1) for x in found[False]]}, A/A {[round(x, 1) for x in found[True]]}"
         )
-        app.extensions["recsys"].close()
 
 
 def main() -> None:

@@ -53,7 +53,7 @@ from recsys.config import TrainConfig  # noqa: E402
 from recsys.datasets.demo import load_instacart, load_ml100k  # noqa: E402
 from recsys.evaluation import history_of, ranking_metrics, summarize, temporal_split  # noqa: E402
 from recsys.serving import FrameEvents, HybridRecommender  # noqa: E402
-from recsys.serving.pool import user_pool  # noqa: E402
+from recsys.serving.pool import newest_distinct, user_pool  # noqa: E402
 from recsys.serving.precompute import rank_every_user  # noqa: E402
 from recsys.text import TextEncoder  # noqa: E402
 from recsys.training import build_bundle, precompute_similar  # noqa: E402
@@ -117,13 +117,7 @@ def fused_list(
             strict=True,
         )
     )
-    newest: list[int] = []
-    for event in since:
-        idx = bundle.items.index(event.item_id)
-        if 0 <= idx < similar.n_items and idx not in newest:
-            newest.append(idx)
-        if len(newest) == newest_items:
-            break
+    newest = newest_distinct(bundle, since, newest_items, similar.n_items)
     for step, idx in enumerate(newest):
         row = similar.items[mode, idx]
         stored = row >= 0
@@ -189,12 +183,13 @@ def run(
                     cpu["pool"].append(t2 - t1)
                     pool_sizes.append(pool.size)
                     stale = bundle.items.ids(ranked.items[ranked.items >= 0][:N])
-                    since = history[: len(history) - len(hist.get(u, []))]  # newest first
-                    owned = (
-                        {bundle.items.index(e.item_id) for e in history}
-                        if config.hybrid.exclude_seen
-                        else set()
-                    )
+                    if fused:
+                        since = history[: len(history) - len(hist.get(u, []))]  # newest first
+                        owned = (
+                            {bundle.items.index(e.item_id) for e in history}
+                            if config.hybrid.exclude_seen
+                            else set()
+                        )
                     for w in fused:
                         t3 = time.process_time()
                         fused_ids = fused_list(bundle, ranked, since, owned, w)

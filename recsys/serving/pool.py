@@ -48,16 +48,32 @@ def user_pool(
     Returns:
         Sorted unique item indices.
     """
-    newest: list[int] = []
-    for event in history:
-        if len(newest) >= newest_items:
-            break
-        idx = bundle.items.index(event.item_id)
-        if idx >= 0 and idx not in newest and idx < similar.n_items:
-            newest.append(idx)
+    newest = newest_distinct(bundle, history, newest_items, similar.n_items)
     rows = similar.items[similar.modes.index("hybrid"), newest].ravel()
     joined = unique_ints(np.concatenate([ranked.items, rows]))
     return joined[joined >= 0]  # -1 pads short rows
+
+
+def newest_distinct(
+    bundle: Bundle, history: Sequence[UserEvent], count: int, n_items: int
+) -> list[int]:
+    """The indices of the ``count`` newest distinct items of ``history`` below ``n_items``.
+
+    Args:
+        bundle: the served bundle (its item vocabulary).
+        history: the user's events, newest first.
+        count: how many items at most.
+        n_items: items at or past this index (added after the similar lists) are skipped, as
+            are items the bundle does not know.
+    """
+    newest: list[int] = []
+    for event in history:
+        if len(newest) >= count:
+            break
+        idx = bundle.items.index(event.item_id)
+        if idx >= 0 and idx not in newest and idx < n_items:
+            newest.append(idx)
+    return newest
 
 
 def bounded_history(config: TrainConfig) -> int:

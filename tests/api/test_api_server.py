@@ -124,18 +124,23 @@ def test_each_worker_listens_on_its_own_socket(server: Server) -> None:
     assert len(inodes) == 2, fds
 
 
+def _serve_until_it_stops(home: Path, port: int) -> subprocess.CompletedProcess[str]:
+    """``recsys serve`` over ``home`` on ``port``, expected to stop by itself (60 s at most)."""
+    return subprocess.run(
+        [str(RECSYS), "--home", str(home), "serve", "--port", str(port)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        start_new_session=True,
+    )
+
+
 def test_serve_refuses_a_port_in_use(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        done = subprocess.run(
-            [str(RECSYS), "--home", str(tmp_path), "serve", "--port", str(port)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            start_new_session=True,
-        )
+        done = _serve_until_it_stops(tmp_path, port)
     assert done.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in done.stderr
 
@@ -144,13 +149,7 @@ def test_serve_stops_with_the_reason_when_its_store_cannot_be_opened(tmp_path: P
     # the master opens the store before any worker starts (api.serve.open_store_first): before,
     # every worker failed to boot with a traceback and gunicorn stopped
     Home(tmp_path).db_path.write_bytes(b"not a database, " * 512)
-    done = subprocess.run(
-        [str(RECSYS), "--home", str(tmp_path), "serve", "--port", str(free_port())],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        start_new_session=True,
-    )
+    done = _serve_until_it_stops(tmp_path, free_port())
     assert done.returncode == 1
     assert f"cannot open the store {Home(tmp_path).db_path}: file is not a database" in done.stderr
     assert "Booting worker" not in done.stdout + done.stderr
