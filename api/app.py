@@ -133,8 +133,10 @@ def create_app(
     from api.pages import register_pages  # the dashboard; the demo storefront if cfg.demo_pages
 
     register_pages(app, cfg)
-    if cfg.fast_path:
-        from api.fastpath import FastPath
+    from api.fastpath import FastPath, runs_inline
 
+    if cfg.fast_path:
         app.wsgi_app = FastPath(app, api_state)  # type: ignore[method-assign]
+    # the requests `recsys serve`'s worker answers on its main thread (api.gunicorn_worker)
+    app.runs_inline = runs_inline  # type: ignore[attr-defined]
     return app

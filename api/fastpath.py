@@ -55,8 +55,30 @@ ROUTES: tuple[tuple[str, re.Pattern[str], Answer], ...] = (
 )
 
 SESSION_ENDPOINT, SESSION_PATH = "recommendations.session", "/v1/recommendations"
+# The request lines ``recsys serve``'s worker answers on its main thread
+# (``api.gunicorn_worker.InlineReadsWorker``): the hot reads and the probes, whole request line
+# seen, without a pitch (a pitch waits for the language model, so it goes to a thread).
+INLINE_REQUEST = re.compile(
+    rb"GET /(?:v1/users/[^/?# ]+/recommendations|v1/items/[^/?# ]+/similar|healthz|readyz)"
+    rb"(?:\?[^ ]*)? HTTP/1\.[01]\r\n"
+)
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+def runs_inline(head: bytes) -> bool:
+    r"""Whether the request starting with ``head`` is a cheap read (see :data:`INLINE_REQUEST`).
+
+    Example:
+        >>> runs_inline(b"GET /v1/users/42/recommendations?n=20 HTTP/1.1\r\nHost: x\r\n")
+        True
+        >>> runs_inline(b"GET /v1/users/42/recommendations?pitch=true HTTP/1.1\r\n")
+        False
+        >>> runs_inline(b"GET /v1/users/42/recomm")  # the request line is not all here yet
+        False
+    """
+    line = INLINE_REQUEST.match(head)
+    return line is not None and b"pitch" not in line.group(0)
 
 
 def _query_args(query: str) -> ImmutableMultiDict[str, str]:

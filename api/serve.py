@@ -10,8 +10,9 @@ files. Right after the fork each worker limits BLAS and FAISS to one thread
 own settings. Prometheus metrics are aggregated across workers through a fresh
 ``PROMETHEUS_MULTIPROC_DIR`` that is removed when the server stops (``prometheus_client`` reads
 its multi-process folder from that variable only). The worker class (``api.gunicorn_worker``)
-answers requests gunicorn cannot parse with the API's JSON errors, and no gunicorn control socket
-is opened (its default path is shared by every server of the user).
+answers requests gunicorn cannot parse with the API's JSON errors and, over an SQLite store,
+answers the hot reads on each worker's main thread (``--inline-reads``); no gunicorn control
+socket is opened (its default path is shared by every server of the user).
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ def run_gunicorn(
     timeout: int = 30,
     access_log: bool = False,
     reuse_port: bool = True,
+    inline_reads: bool = False,
 ) -> None:
     """Serve the WSGI app built by ``factory`` (called once in each worker) until stopped.
 
@@ -108,6 +110,9 @@ def run_gunicorn(
             with ``benchmarks/api_spread.py``: [0, 16] connections per worker, 1,099 req/s;
             [2, 14], 1,777-1,936; a socket per worker, [5..8, 8..11], 1,618-1,958).
             Connections waiting in a worker's queue are lost if that worker dies.
+        inline_reads: answer the requests the app names as cheap reads (its ``runs_inline``)
+            on each worker's main thread, the rest on its ``threads`` pool threads
+            (``api.gunicorn_worker.InlineReadsWorker``); False: every request in a pool thread.
     """
     from gunicorn.app.base import BaseApplication
 
@@ -130,8 +135,10 @@ def run_gunicorn(
     options = {
         "bind": f"{host}:{port}",
         "workers": workers,
-        # gthread, with gunicorn's own error answers (431, 414, 400 ...) in the API's JSON
-        "worker_class": "api.gunicorn_worker.JsonErrorWorker",
+        # gthread, with gunicorn's own error answers (431, 414, 400 ...) in the API's JSON; the
+        # cheap reads on the main thread with inline_reads
+        "worker_class": "api.gunicorn_worker."
+        + ("InlineReadsWorker" if inline_reads else "JsonErrorWorker"),
         "threads": threads,
         "timeout": timeout,
         "graceful_timeout": 10,
@@ -222,6 +229,13 @@ def check_port_free(host: str, port: int) -> None:
     show_default=True,
     help="One listening socket per worker (SO_REUSEPORT): the kernel spreads connections.",
 )
+@click.option(
+    "--inline-reads/--no-inline-reads",
+    default=None,
+    help="Answer the recommendation and similar-item reads on each worker's main thread, the "
+    "rest in its threads (default: on over an SQLite store, off over PostgreSQL, whose reads "
+    "wait on the network). Run behind a proxy that buffers requests.",
+)
 @click.pass_obj
 def serve(
     obj: Context,
@@ -232,6 +246,7 @@ def serve(
     config_path: Path | None,
     access_log: bool,
     reuse_port: bool,
+    inline_reads: bool | None,
 ) -> None:
     """Serve the HTTP API with gunicorn (keys: RECSYS_API_WRITE_KEYS / RECSYS_API_ADMIN_KEYS)."""
     home = str(obj.home.root)
@@ -248,9 +263,18 @@ def serve(
         # in each worker, so a HUP's new workers read the config file again
         return worker_app(where, config_file)
 
-    open_store_first(where, config_file)
+    kind = open_store_first(where, config_file)
+    if inline_reads is None:
+        inline_reads = kind == "sqlite"
     run_gunicorn(
-        factory, host, port, workers, threads, access_log=access_log, reuse_port=reuse_port
+        factory,
+        host,
+        port,
+        workers,
+        threads,
+        access_log=access_log,
+        reuse_port=reuse_port,
+        inline_reads=inline_reads,
     )
 
 
@@ -264,7 +288,7 @@ def _environ(config_file: str | None) -> dict[str, str]:
     return environ
 
 
-def open_store_first(where: dict[str, Any], config_file: str | None) -> None:
+def open_store_first(where: dict[str, Any], config_file: str | None) -> str:
     """Open the workers' SQLite store once in the master, before any worker starts, and close it.
 
     Opening an SQLite store upgrades it in place: a store made before 2026-12 has its events
@@ -276,6 +300,9 @@ def open_store_first(where: dict[str, Any], config_file: str | None) -> None:
     stops ``recsys serve`` with the reason, before a worker starts. A PostgreSQL store
     is never upgraded on open (``recsys db migrate``), and one that is down at start must not
     stop the server (the workers answer from the bundle meanwhile): it is not opened here.
+
+    Returns:
+        The store's kind (``recsys.store.store_kind``): ``sqlite`` or ``postgresql``.
 
     Raises:
         click.ClickException: the SQLite store cannot be opened.
@@ -289,12 +316,14 @@ def open_store_first(where: dict[str, Any], config_file: str | None) -> None:
 
     config = load_api_config(where, environ=_environ(config_file))
     home = Home.resolve(config.home, store=config.store, artifacts=config.artifacts)
-    if store_kind(home) != "sqlite":
-        return
+    kind = store_kind(home)
+    if kind != "sqlite":
+        return kind
     try:
         SQLiteStore(home.db_path).close()
     except (sqlite3.Error, OSError, RecsysError) as exc:
         raise click.ClickException(f"cannot open the store {home.db_path}: {exc}") from exc
+    return kind
 
 
 def worker_app(where: dict[str, Any], config_file: str | None) -> Any:

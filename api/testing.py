@@ -32,6 +32,7 @@ import argparse
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -68,6 +69,7 @@ def serve_command(
     workers: int = 2,
     threads: int | None = None,
     reuse_port: bool = True,
+    inline_reads: bool | None = None,
 ) -> list[str]:
     """The command line of ``recsys serve`` over ``home`` on ``127.0.0.1:port``.
 
@@ -77,6 +79,8 @@ def serve_command(
         workers: gunicorn worker processes.
         threads: threads per worker; None keeps the command's default.
         reuse_port: False passes ``--no-reuse-port`` (one listening socket shared by the workers).
+        inline_reads: ``--inline-reads`` / ``--no-inline-reads``; None keeps the command's
+            default (on over an SQLite store).
 
     Returns:
         The argument list for :func:`start_process`.
@@ -87,11 +91,18 @@ def serve_command(
         cmd += ["--threads", str(threads)]
     if not reuse_port:
         cmd.append("--no-reuse-port")
+    if inline_reads is not None:
+        cmd.append("--inline-reads" if inline_reads else "--no-inline-reads")
     return cmd
 
 
 def bare_command(
-    port: int, *, workers: int = 2, threads: int = 4, reuse_port: bool = True
+    port: int,
+    *,
+    workers: int = 2,
+    threads: int = 4,
+    reuse_port: bool = True,
+    inline_reads: bool = True,
 ) -> list[str]:
     """The command line of the bare Flask app (:func:`bare_app`) under gunicorn on 127.0.0.1.
 
@@ -100,6 +111,7 @@ def bare_command(
         workers: gunicorn worker processes.
         threads: threads per worker.
         reuse_port: False passes ``--no-reuse-port`` (one listening socket shared by the workers).
+        inline_reads: False passes ``--no-inline-reads`` (every request in a pool thread).
 
     Returns:
         The argument list for :func:`start_process`.
@@ -108,6 +120,8 @@ def bare_command(
     cmd += ["--workers", str(workers), "--threads", str(threads)]
     if not reuse_port:
         cmd.append("--no-reuse-port")
+    if not inline_reads:
+        cmd.append("--no-inline-reads")
     return cmd
 
 
@@ -347,6 +361,8 @@ class ServerProcess:
 
 # ------------------------------------------------------------------------------ bare app
 BARE_ITEMS = 20  # items in each of the bare app's answers, as in the benchmarks' n=20 requests
+# the bare app's GET requests (whole request line seen): run on the worker's main thread
+BARE_INLINE = re.compile(rb"GET /bare(?:/items/[^/?# ]+/similar)?(?:\?[^ ]*)? HTTP/1\.[01]\r\n")
 
 
 def bare_items(n: int = BARE_ITEMS) -> list[dict[str, Any]]:
@@ -455,10 +471,14 @@ def bare_app() -> Any:
         n = len(events) if isinstance(events, list) else 0
         return answer({"accepted": n, "stored": n}, 202, in_body=False)
 
+    # as the API's app: its reads run on the worker's main thread (api.gunicorn_worker)
+    app.runs_inline = lambda head: BARE_INLINE.match(head) is not None  # type: ignore[attr-defined]
     return app
 
 
-def serve_bare(port: int, workers: int, threads: int, reuse_port: bool) -> None:
+def serve_bare(
+    port: int, workers: int, threads: int, reuse_port: bool, inline_reads: bool = True
+) -> None:
     """Serve :func:`bare_app` with the API's gunicorn settings on 127.0.0.1 until stopped.
 
     Args:
@@ -466,10 +486,14 @@ def serve_bare(port: int, workers: int, threads: int, reuse_port: bool) -> None:
         workers: gunicorn worker processes.
         threads: threads per worker.
         reuse_port: one listening socket per worker (``SO_REUSEPORT``), as ``recsys serve``.
+        inline_reads: answer the GET routes on each worker's main thread, as ``recsys serve``
+            does by default over an SQLite store (``--inline-reads``).
     """
     from api.serve import run_gunicorn
 
-    run_gunicorn(bare_app, LOOPBACK, port, workers, threads, reuse_port=reuse_port)
+    run_gunicorn(
+        bare_app, LOOPBACK, port, workers, threads, reuse_port=reuse_port, inline_reads=inline_reads
+    )
 
 
 # ---------------------------------------------------------------------- durability clients
@@ -657,11 +681,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     bare.add_argument("--workers", type=int, default=2)
     bare.add_argument("--threads", type=int, default=4)
     bare.add_argument("--no-reuse-port", dest="reuse_port", action="store_false")
+    bare.add_argument("--no-inline-reads", dest="inline_reads", action="store_false")
     args = parser.parse_args(argv)
     if args.command == "client":
         client_main(args.port, args.index, args.n_events, args.batch, args.key, args.out)
     else:
-        serve_bare(args.port, args.workers, args.threads, args.reuse_port)
+        serve_bare(args.port, args.workers, args.threads, args.reuse_port, args.inline_reads)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,9 @@ Usage::
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/api_cpu.py --home var/api-bench --ab
     # the same with N request threads and the exposure writer on its timer, as in a worker
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/api_cpu.py --home var/api-bench --ab --threads 4
+    # what threads cost an answer (issue 20): precomputed and browsing answers, ?n=20 as WSGI,
+    # from 1, 2 and 4 request threads in one process (a copy of H with one view event per user)
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/api_cpu.py --home var/api-bench --thread-tax
 """
 
 from __future__ import annotations
@@ -260,6 +263,86 @@ def ab_threaded_costs(
         )
 
 
+def threaded_pass(
+    app: Any, environs: list[dict[str, Any]], threads: int, seconds: float = 4.0
+) -> tuple[float, float]:
+    """``threads`` threads answer ``environs`` in turn for ``seconds``.
+
+    Returns:
+        ``(CPU µs per answer, answers per second)``; every thread's CPU counts (the process's).
+    """
+    import threading
+
+    stop = time.perf_counter() + seconds
+    counts = [0] * threads
+
+    def work(k: int) -> None:
+        i = k
+        while time.perf_counter() < stop:
+            b"".join(app(dict(environs[i % len(environs)]), start_response))
+            i += threads
+            counts[k] += 1
+
+    workers = [threading.Thread(target=work, args=(k,)) for k in range(threads)]
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    return cpu / sum(counts) * 1e6, sum(counts) / wall
+
+
+def thread_tax(
+    home: Path, counts: tuple[int, ...] = (1, 2, 4), passes: int = 3, seconds: float = 4.0
+) -> dict[str, dict[int, float]]:
+    """CPU per ``?n=20`` WSGI answer when ``counts`` request threads of one process answer.
+
+    Two kinds of answer on a copy of ``home``: the precomputed list (the trained users as
+    trained) and a browsing shopper's (``api_latency.py``'s ``user_recs_live`` setup: one view
+    event since training each, so each is ranked live), each for up to 2,000 users, half the
+    trained users at most (a seeded split). Each pass runs the threads for ``seconds`` over the
+    users in turn; every thread's CPU counts. Prints and returns the median over ``passes`` of
+    CPU µs per answer (and prints answers per second), per kind and thread count.
+    Python lets one thread run at a time; the others take over whenever it lets go of the
+    lock (an SQLite step, a larger numpy operation, BLAS), a thread switch each.
+    """
+    from api_latency import add_live_events, bundle_ids
+
+    with home_copy(home, "api-cpu-threads-") as copy:
+        users, items, owned = bundle_ids(copy)
+        chosen = list(users)
+        random.Random(3).shuffle(chosen)
+        half = min(2000, len(chosen) // 2)
+        live, listed = chosen[:half], chosen[half : 2 * half]
+        add_live_events(copy, live, users, items, owned)
+        app = create_app({"home": str(copy), "watch": False, "precomputed": True})
+        result: dict[str, dict[int, float]] = {}
+        for kind, who in {"precomputed": listed, "browsing": live}.items():
+            environs = user_environs(who)
+            for environ in environs:  # warm, and check the ranking
+                answer = json.loads(b"".join(app(dict(environ), start_response)))
+                expected = "live" if kind == "browsing" else "precomputed"
+                if answer["ranking"] != expected:
+                    raise SystemExit(f"{kind}: an answer was {answer['ranking']}")
+
+            found: dict[int, list[tuple[float, float]]] = {n: [] for n in counts}
+            for _ in range(passes):
+                for n in counts:
+                    found[n].append(threaded_pass(app, environs, n, seconds))
+            result[kind] = {}
+            for n in counts:
+                cpu = result[kind][n] = statistics.median(c for c, _ in found[n])
+                rate = statistics.median(r for _, r in found[n])
+                print(
+                    f"{kind} answers, {n} request thread(s), median of {passes} passes of "
+                    f"{seconds:g} s over {len(who)} users: "
+                    f"{cpu:.1f} µs CPU per answer, {rate:,.0f} answers/s"
+                )
+        app.extensions["recsys"].close()
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--home", type=Path, default=ROOT / "var" / "api-bench")
@@ -294,6 +377,11 @@ def main() -> None:
         help="with --ab: N request threads for timed passes, the exposure writer on its timer",
     )
     parser.add_argument(
+        "--thread-tax",
+        action="store_true",
+        help="only measure precomputed and browsing answers from 1, 2 and 4 request threads",
+    )
+    parser.add_argument(
         "--hybrid",
         action="append",
         default=[],
@@ -301,6 +389,9 @@ def main() -> None:
         help="override a [hybrid] setting of the served bundle (JSON value), repeatable",
     )
     args = parser.parse_args()
+    if args.thread_tax:
+        thread_tax(args.home)
+        return
     if args.browsing:
         browsing_costs(args.home)
         return

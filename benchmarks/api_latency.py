@@ -316,8 +316,12 @@ def start_server(
     log: Path,
     settings: dict[str, str | None] | None = None,
     reuse_port: bool = True,
+    inline_reads: bool = True,
 ) -> subprocess.Popen[bytes]:
     """``recsys serve`` over ``home`` (or, for ``kind="bare"``, the bare app) on 127.0.0.1.
+
+    ``inline_reads`` is passed to both kinds (``--inline-reads`` / ``--no-inline-reads``), so a
+    pair runs the same worker whatever ``recsys serve`` would pick for the store.
 
     ``settings`` are environment changes on top of the benchmark's (a None value removes a
     variable): e.g. ``RECSYS_STORE`` = a PostgreSQL URL for the ``postgresql`` store, or None
@@ -333,11 +337,20 @@ def start_server(
         **(settings or {}),
     }
     if kind == "bare":
-        cmd = bare_command(port, workers=workers, threads=threads, reuse_port=reuse_port)
+        cmd = bare_command(
+            port, workers=workers, threads=threads, reuse_port=reuse_port, inline_reads=inline_reads
+        )
     elif home is None:
         raise ValueError(f"a {kind!r} server needs a home")
     else:
-        cmd = serve_command(home, port, workers=workers, threads=threads, reuse_port=reuse_port)
+        cmd = serve_command(
+            home,
+            port,
+            workers=workers,
+            threads=threads,
+            reuse_port=reuse_port,
+            inline_reads=inline_reads,
+        )
     return start_process(cmd, log, env)
 
 
@@ -1346,7 +1359,15 @@ def bench_dataset(
             order = stores if round_ % 2 == 0 else stores[::-1]
             bare_port = free_port()
             bare_log = LOGS / f"{name}-bare.log"
-            bare = start_server("bare", None, bare_port, args.workers, args.threads, bare_log)
+            bare = start_server(
+                "bare",
+                None,
+                bare_port,
+                args.workers,
+                args.threads,
+                bare_log,
+                inline_reads=args.inline_reads == "on",
+            )
             try:
                 wait_ready(bare_port, "/bare", bare, log=bare_log)
                 for scenario in round_order(list(scenarios), round_):
@@ -1367,7 +1388,14 @@ def bench_dataset(
                             "RECSYS_STORE": urls[which],
                         }
                         proc = start_server(
-                            "api", home, port, args.workers, args.threads, log, settings
+                            "api",
+                            home,
+                            port,
+                            args.workers,
+                            args.threads,
+                            log,
+                            settings,
+                            inline_reads=args.inline_reads == "on",
                         )
                         counted = scenario in USER_SCENARIOS or scenario == "replay"
                         logged: dict[str, Any] | None = None
@@ -1950,7 +1978,13 @@ def markdown(result: dict[str, Any]) -> str:
         "our server: "
         f"{result['concurrency']} concurrent keep-alive connections, {result['duration_s']} s "
         f"measured after {result['warmup_s']} s warm-up; gunicorn gthread, "
-        f"{result['workers']} workers x {result['threads']} threads. Clients: `python` (the "
+        f"{result['workers']} workers x {result['threads']} threads, "
+        + (
+            "GET reads on each worker's main thread (`--inline-reads`). "
+            if result.get("inline_reads", "off") == "on"
+            else "every request in a pool thread. "
+        )
+        + "Clients: `python` (the "
         f"asyncio generator, a process of its own), `wrk` ({wrk}; `-t1`, GET scenarios only), "
         "both on the same machine. Medians over the pairs: each side's req/s, p50 and p99; "
         "ratio = median of the pairs' throughput ratios; p99 ratio = our median p99 / bare's.",
@@ -2122,6 +2156,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--ml-home", type=Path, default=ML_HOME)
     parser.add_argument("--synthetic-home", type=Path, default=SYNTH_HOME)
     parser.add_argument(
+        "--inline-reads",
+        choices=["on", "off"],
+        default="on",
+        help="both servers answer their GET reads on each worker's main thread (on: `recsys "
+        "serve`'s default over SQLite) or every request in a pool thread (off: gthread, the "
+        "default before 2026-12-07 and over PostgreSQL)",
+    )
+    parser.add_argument(
         "--store",
         choices=["sqlite", "postgresql", "both"],
         default="sqlite",
@@ -2168,6 +2210,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "repeat": args.repeat,
         "workers": args.workers,
         "threads": args.threads,
+        "inline_reads": args.inline_reads,
         "wrk": version,
     }
     with contextlib.ExitStack() as stack:

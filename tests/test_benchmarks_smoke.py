@@ -246,9 +246,20 @@ def test_api_latency_smoke(tmp_path: Path) -> None:
     report = out.with_suffix(".md").read_text(encoding="utf-8")
     assert "| replay | python |" in report and "Targets (issue 20)" in report
     assert "Experiment impression logging (issue 24" in report
+    assert "GET reads on each worker's main thread" in report  # both servers: --inline-reads on
     with SQLiteStore(root / "recsys.sqlite3") as store:
         assert store.count_events() == stored  # live events, events and replay rolled back
         assert store.experiment_specs() == {}  # the A/A experiment rolled back
+
+
+def test_api_cpu_thread_tax_smoke(
+    tmp_path: Path, bench_script: Callable[[str], ModuleType]
+) -> None:
+    """Precomputed and browsing answers from 1 and 2 threads of one process (ranking checked)."""
+    root, _ = _tiny_api_home(tmp_path / "home")
+    found = bench_script("api_cpu").thread_tax(root, counts=(1, 2), passes=1, seconds=0.2)
+    assert set(found) == {"precomputed", "browsing"}
+    assert all(found[kind][n] > 0 for kind in found for n in (1, 2))
 
 
 @pytest.mark.slow
