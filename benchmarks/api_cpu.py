@@ -220,34 +220,16 @@ def ab_threaded_costs(
     process is counted. Passes of ``seconds`` alternate the experiment off and on (the first of
     each kind unmeasured); each ends with 1.2 s for the writer's last flush. Prints the medians.
     """
-    import threading
-
     with ab_app(home, "api-cpu-ab-threads-") as (app, service, experiment):
         state = service._state
         environs = user_environs(users)
 
         def one_pass(on: bool) -> float:
             state.experiment = experiment if on else None
-            stop = time.perf_counter() + seconds
-            counts = [0] * threads
-
-            def work(k: int) -> None:
-                i = k
-                while time.perf_counter() < stop:
-                    b"".join(app(dict(environs[i % len(environs)]), start_response))
-                    i += threads
-                    counts[k] += 1
-
-            workers = [threading.Thread(target=work, args=(k,)) for k in range(threads)]
-            cpu0 = time.process_time()
-            for worker in workers:
-                worker.start()
-            for worker in workers:
-                worker.join()
-            time.sleep(1.2)  # the writer's flush of this pass's last second
-            cpu = time.process_time() - cpu0
+            # 1.2 s after the threads: the writer's flush of this pass's last second, counted
+            cpu, _ = threaded_pass(app, environs, threads, seconds, settle_s=1.2)
             service.flush_exposures()
-            return cpu / sum(counts) * 1e6
+            return cpu
 
         one_pass(False), one_pass(True)
         found: dict[bool, list[float]] = {False: [], True: []}
@@ -264,9 +246,16 @@ def ab_threaded_costs(
 
 
 def threaded_pass(
-    app: Any, environs: list[dict[str, Any]], threads: int, seconds: float = 4.0
+    app: Any,
+    environs: list[dict[str, Any]],
+    threads: int,
+    seconds: float = 4.0,
+    settle_s: float = 0.0,
 ) -> tuple[float, float]:
     """``threads`` threads answer ``environs`` in turn for ``seconds``.
+
+    ``settle_s``: seconds waited after the threads end whose CPU still counts (a background
+    writer's last flush).
 
     Returns:
         ``(CPU µs per answer, answers per second)``; every thread's CPU counts (the process's).
@@ -289,7 +278,9 @@ def threaded_pass(
         worker.start()
     for worker in workers:
         worker.join()
-    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    wall = time.perf_counter() - wall0
+    time.sleep(settle_s)
+    cpu = time.process_time() - cpu0
     return cpu / sum(counts) * 1e6, sum(counts) / wall
 
 
