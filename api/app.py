@@ -103,6 +103,7 @@ def create_app(
     # catalog texts are embedded off the request path, by one short-lived job per data home
     # (recsys.overlay_embed), so no worker loads the text model: set before the first snapshot
     service.embed_in_background()
+    service.warm_up()  # browsing shoppers' compiled answers (recsys.serving.pooled)
     try:
         _ = service.snapshot  # load now when published; otherwise the watcher picks it up later
     except Exception as exc:

@@ -20,7 +20,7 @@ from recsys.errors import UnknownItemError
 from recsys.home import Home
 from recsys.overlay_embed import TRAINING_MARGIN_S
 from recsys.precomputed import PrecomputedLists
-from recsys.service import RecommendationService, facade
+from recsys.service import RecommendationService
 from recsys.serving import HybridRecommender
 from recsys.serving.pool import user_pool
 from recsys.serving.precompute import rank_every_user, user_histories
@@ -484,14 +484,13 @@ def test_a_browsing_shopper_is_ranked_over_the_pool_and_never_gets_what_they_own
             )
         )
         calls: list[int] = []
-        original = facade.user_pool
+        original = HybridRecommender.recommend_pooled
 
-        def counting(*args: object, **kwargs: object) -> np.ndarray:
-            pool = original(*args, **kwargs)  # type: ignore[arg-type]
-            calls.append(pool.size)
-            return pool
+        def counting(*args: object, **kwargs: object) -> Recommendations:
+            calls.append(1)
+            return original(*args, **kwargs)  # type: ignore[arg-type]
 
-        facade.user_pool = counting  # type: ignore[assignment]
+        HybridRecommender.recommend_pooled = counting  # type: ignore[method-assign]
         try:
             for user_id in users:
                 answer = service.recommend_user(user_id, n=10, reasons=False)
@@ -503,7 +502,7 @@ def test_a_browsing_shopper_is_ranked_over_the_pool_and_never_gets_what_they_own
                 got = [i.item_id for i in answer.items]
                 assert len(got) == 10 and owned.isdisjoint(got), user_id
         finally:
-            facade.user_pool = original  # type: ignore[assignment]
+            HybridRecommender.recommend_pooled = original  # type: ignore[method-assign]
         assert len(calls) == len(users)  # every answer was ranked over a pool
         ranked = snap.precomputed.get(bundle.users.index(users[0]))
         assert ranked is not None
@@ -521,13 +520,13 @@ def test_pooling_is_off_with_live_pool_items_zero_and_for_unchanged_users(tmp_pa
     home = _trained_home(tmp_path / "home", {**NO_TEXT, "hybrid": {"live_pool_items": 0}})
     service = RecommendationService(home)
     calls: list[int] = []
-    original = facade.user_pool
+    original = HybridRecommender.recommend_pooled
 
-    def counting(*args: object, **kwargs: object) -> np.ndarray:
+    def counting(*args: object, **kwargs: object) -> Recommendations:
         calls.append(1)
         return original(*args, **kwargs)  # type: ignore[arg-type]
 
-    facade.user_pool = counting  # type: ignore[assignment]
+    HybridRecommender.recommend_pooled = counting  # type: ignore[method-assign]
     try:
         snap = service.snapshot
         assert snap.precomputed is not None
@@ -544,5 +543,5 @@ def test_pooling_is_off_with_live_pool_items_zero_and_for_unchanged_users(tmp_pa
         assert service.recommend_user(users[0], n=5, reasons=False).ranking == "live"
         assert calls == []  # live_pool_items = 0
     finally:
-        facade.user_pool = original  # type: ignore[assignment]
+        HybridRecommender.recommend_pooled = original  # type: ignore[method-assign]
         service.close()

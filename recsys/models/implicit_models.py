@@ -228,12 +228,7 @@ class ALSModel(_FactorModel):
         keep = weights > 0
         if not keep.any():  # implicit's answer for an empty row
             return np.zeros(self._item.shape[1], dtype=np.float32)
-        gram = self._gram
-        if gram is None:
-            y = self._item.astype(np.float64)
-            ridge = self.config.regularization if self.ridge_per_item is None else 0.0
-            gram = y.T @ y + ridge * np.eye(y.shape[1])
-            self._gram = gram
+        gram = self._gram_matrix()
         if self.ridge_per_item is not None:  # Spark's ALS-WR: regParam · observed items
             n = float(np.count_nonzero(keep))
             gram = gram + (self.ridge_per_item * n) * np.eye(gram.shape[0])
@@ -247,6 +242,27 @@ class ALSModel(_FactorModel):
         a = gram + (y.T * (c - 1.0)) @ y
         x = np.linalg.solve(a, y.T @ c)
         return x.astype(np.float32)
+
+    def _gram_matrix(self) -> npt.NDArray[np.float64]:
+        """``YᵀY + λI`` of the fold-in (``λ`` 0 under Spark's per-item ridge), computed once."""
+        gram = self._gram
+        if gram is None:
+            y = self._item.astype(np.float64)
+            ridge = self.config.regularization if self.ridge_per_item is None else 0.0
+            gram = self._gram = y.T @ y + ridge * np.eye(y.shape[1])
+        return gram
+
+    def gram_inverse(self) -> npt.NDArray[np.float64]:
+        """``(YᵀY + λI)⁻¹``, which the fold-in of a few items uses, inverted once per model.
+
+        What :meth:`_fold_in_few` computes on its first call; compiled callers
+        (``recsys.serving.pool_kernel``) read it from here.
+        """
+        self._require_fitted()
+        inv = self._gram_inv
+        if inv is None:
+            inv = self._gram_inv = np.asarray(np.linalg.inv(self._gram_matrix()), dtype=np.float64)
+        return inv
 
     def _fold_in_few(
         self,
@@ -264,8 +280,7 @@ class ALSModel(_FactorModel):
         """
         inv = self._gram_inv
         if inv is None:
-            inv = np.asarray(np.linalg.inv(gram), dtype=np.float64)
-            self._gram_inv = inv
+            inv = self._gram_inv = np.asarray(np.linalg.inv(gram), dtype=np.float64)
         p = inv @ y.T
         m = y @ p
         d = c - 1.0

@@ -26,8 +26,8 @@ from recsys.lang import ShopLanguage
 from recsys.service.served import ExperimentTag, ServedRecommendations, served
 from recsys.service.snapshots import ServingState, Snapshot
 from recsys.service.writes import ServiceWrites
-from recsys.serving import HybridRecommender
-from recsys.serving.pool import bounded_history, user_pool
+from recsys.serving import HybridRecommender, pooled
+from recsys.serving.pool import bounded_history
 from recsys.serving.similar import answer_from_similar
 from recsys.store.contract import Store
 from recsys.text import TextEncoder
@@ -73,19 +73,18 @@ def _list_state(snap: Snapshot, store: Store, user_id: str) -> tuple[bool, bool]
 
 
 def _pooled(
-    snap: Snapshot, store: Store, user_id: str, ranked: RankedList, history: UserHistory | None
-) -> tuple[UserHistory | None, npt.NDArray[np.int64] | None, npt.NDArray[np.int64] | None]:
+    snap: Snapshot, store: Store, user_id: str, history: UserHistory | None
+) -> tuple[UserHistory | None, npt.NDArray[np.int64] | None, bool]:
     """A browsing shopper (a list, and events since training) is ranked over a small pool.
 
     Returns:
-        ``(history, owned, pool)``: the history to rank from (a bounded read when the config
+        ``(history, owned, pooled)``: the history to rank from (a bounded read when the config
         allows it, ``recsys.serving.pool.bounded_history``: the newest events and the pairs
         stored since training), the items owned per the user's training row (with a bounded
-        read), and the pool; ``(history, None, None)`` when pools are off.
+        read), and whether pools are on (``(history, None, False)`` when they are off).
     """
-    newest = snap.recommender.config.live_pool_items
-    if snap.similar is None or newest == 0:
-        return history, None, None
+    if snap.similar is None or snap.recommender.config.live_pool_items == 0:
+        return history, None, False
     owned = None
     if history is None and (limit := bounded_history(snap.base.config)):
         assert snap.precomputed is not None
@@ -96,7 +95,7 @@ def _pooled(
         owned = owned.astype(np.int64)
     if history is None:
         history = store.user_history(user_id, HISTORY_LIMIT)
-    return history, owned, user_pool(snap.bundle, ranked, snap.similar, history.events, newest)
+    return history, owned, True
 
 
 def _answer_user(
@@ -128,9 +127,24 @@ def _answer_user(
     elif user_idx >= 0:
         erased_at = store.erased_at(user_id)
         erased = erased_at is not None and erased_at >= snap.trained_from
-    pool = owned = None
     if ranked is not None and changed and not erased:
-        history, owned, pool = _pooled(snap, store, user_id, ranked, history)
+        history, owned, pooled = _pooled(snap, store, user_id, history)
+        if pooled:
+            assert history is not None and snap.similar is not None
+            answer = rec.recommend_pooled(
+                user_id,
+                history.events,
+                ranked,
+                snap.similar,
+                rec.config.live_pool_items,
+                n=n,
+                filters=filters,
+                explain=reasons,
+                item_types=history.item_types,
+                owned=owned,
+                language=language,
+            )
+            return served(snap.bundle, answer, "live", tag)
     if history is None:
         history = store.user_history(user_id, HISTORY_LIMIT)
     # an erased user is served from the history kept since, never from the trained vector
@@ -142,8 +156,6 @@ def _answer_user(
         explain=reasons,
         item_types=history.item_types,
         use_trained_vector=not erased,
-        pool=pool,
-        owned=owned,
         language=language,
     )
     return served(snap.bundle, answer, "live", tag)
@@ -540,6 +552,14 @@ class RecommendationService:
             batch whose text vector is not ready yet (background mode).
         """
         return self._writes.upsert_items(items)
+
+    def warm_up(self) -> None:
+        """Start compiling the fused pooled answers' kernel in the background (servers, at boot).
+
+        Until it is ready, browsing shoppers are answered through the stages: the same
+        answers, slower (``recsys.serving.pooled``).
+        """
+        pooled.warm_up()
 
     def embed_in_background(self) -> None:
         """Embed catalog texts off the request path from now on (what the HTTP API does).

@@ -30,9 +30,12 @@ import numpy.typing as npt
 from recsys.config import HybridConfig, MatrixConfig
 from recsys.lang import ShopLanguage, bundle_language
 from recsys.models.base import top_n, unique_ints
+from recsys.precomputed import SimilarLists
 from recsys.serving import select as sel
 from recsys.serving.blend import Contributions, blend, spread_floor
 from recsys.serving.explain import bare_reason, bare_reasons, explain, top_source_reasons
+from recsys.serving.pool import user_pool
+from recsys.serving.pooled import FusedRanker, unfiltered
 from recsys.serving.query import EventLog, Query, history_row, owned_items, strategy_of
 from recsys.serving.ranked import answer_from_list, serves_ranked
 from recsys.serving.similar import similar_items
@@ -96,6 +99,7 @@ class HybridRecommender:
         self._bare = bare_reasons(self.sources)
         self._bare_named = {name: bare_reason({name: 1.0}, self.sources) for name in self.sources}
         self._floors: dict[str, float] = {}  # spread_floor() per source; depends on the bundle only
+        self._fused: FusedRanker | None = None  # fused_ranker(), built on first use
         self.language: ShopLanguage = bundle_language(bundle.manifest)  # the catalog's
 
     def spread_floor(self, source: str) -> float:
@@ -147,6 +151,76 @@ class HybridRecommender:
         q = self._query(strategy, user_idx, history, n, filters or Filters(), item_types, owned)
         q.language = language or self.language
         return self._rank(q, explain, pool if strategy == "hybrid" else None)
+
+    def recommend_pooled(
+        self,
+        user_id: str,
+        history: Sequence[UserEvent],
+        ranked: RankedList,
+        similar: SimilarLists,
+        newest_items: int,
+        n: int = 10,
+        filters: Filters | None = None,
+        explain: bool = True,
+        item_types: Sequence[tuple[str, str]] | None = None,
+        owned: npt.NDArray[np.int64] | None = None,
+        language: ShopLanguage | None = None,
+    ) -> Recommendations:
+        """A browsing shopper's answer, ranked over their pool (``recsys.serving.pool``).
+
+        :meth:`recommend_user` with ``pool=user_pool(bundle, ranked, similar, history,
+        newest_items)``. Answers with bare reasons and no filters come from the fused, compiled
+        pass of :mod:`recsys.serving.pooled` where it applies: the same answer, to float
+        rounding, for a third of the CPU.
+
+        Args:
+            user_id: external user id (a trained user: ``ranked`` is their list).
+            history: the user's events, newest first.
+            ranked: the user's precomputed list.
+            similar: the precomputed similar items.
+            newest_items: how many of the newest distinct items bring their similar items.
+            n: list length, 1..1000.
+            filters: per-request filters.
+            explain: as in :meth:`recommend_user`.
+            item_types: as in :meth:`recommend_user`.
+            owned: as in :meth:`recommend_user` (the user's training row).
+            language: as in :meth:`recommend_user`.
+        """
+        n = sel.check_n(n)
+        filters = filters or Filters()
+        if not explain and unfiltered(filters):
+            strategy, user_idx = self._strategy(user_id, history)
+            if strategy == "hybrid":
+                fused = self.fused_ranker().answer(
+                    user_idx, history, n, item_types, ranked, similar, newest_items, owned
+                )
+                if fused is not None:
+                    return fused
+        pool = user_pool(self.bundle, ranked, similar, history, newest_items)
+        return self.recommend_user(
+            user_id,
+            history,
+            n=n,
+            filters=filters,
+            explain=explain,
+            item_types=item_types,
+            pool=pool,
+            owned=owned,
+            language=language,
+        )
+
+    def fused_ranker(self) -> FusedRanker:
+        """The fused pooled answers of this recommender (``recsys.serving.pooled``), built once."""
+        if self._fused is None:
+            self._fused = FusedRanker(
+                self.bundle,
+                self.config,
+                self.sources,
+                self._pop_order,
+                self.spread_floor,
+                self._bare_named,
+            )
+        return self._fused
 
     def recommend_session(
         self,
