@@ -16,7 +16,8 @@ Usage::
     # the cost of one source: the same requests with a hybrid setting changed
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/api_cpu.py --home H --hybrid recent_weight=0
     # a browsing shopper's answer (issue 20): on a copy of H with one view event stored for each
-    # of up to 2,000 trained users (ranked live over their pool), ?n=20 as WSGI, 5 passes
+    # of up to 2,000 trained users (ranked live over their pool), ?n=20 as WSGI, 5 passes each
+    # through the fused, compiled pass and through the general stages, alternating
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/api_cpu.py --home var/api-bench --browsing
     # the cost of an experiment (issue 24): ?n=20 as WSGI with api_latency.py's A/A experiment
     # switched on and off in alternating passes, the exposure writes included (on a copy of H)
@@ -106,17 +107,24 @@ def wsgi_costs(app: Any, users: list[str]) -> None:
         print(f"WSGI {name:<22} cpu {best:6.3f} ms/request (best of 5 passes)")
 
 
-def browsing_costs(home: Path, passes: int = 5) -> list[float]:
+def browsing_costs(home: Path, passes: int = 5) -> dict[str, list[float]]:
     """CPU per ``?n=20`` WSGI answer for shoppers with an event since training (issue 20).
 
     On a copy of ``home``, ``api_latency.py``'s ``user_recs_live`` setup: one view event of an
     item the user has no training event with, for each of up to 2,000 trained users (seeded),
     so each answer is ranked live over the user's pool, as a browsing shopper's is. Every user
-    is asked once unmeasured, then ``passes`` times; prints and returns each pass's CPU µs per
+    is asked once unmeasured, then ``passes`` times in each of two ways, alternating: through
+    the fused, compiled pass (``recsys.serving.pooled``, what the server does) and through the
+    general stages (the fused pass switched off). Prints and returns each pass's CPU µs per
     answer (the median is the number; the spread is this VM's noise).
     """
     from api_latency import add_live_events, bundle_ids
 
+    from recsys.serving import pooled
+
+    pooled.compile_kernel()
+    fused_answer = pooled.FusedRanker.answer
+    found: dict[str, list[float]] = {"fused": [], "stages": []}
     with home_copy(home, "api-cpu-browsing-") as copy:
         users, items, owned = bundle_ids(copy)
         chosen = list(users)
@@ -131,19 +139,28 @@ def browsing_costs(home: Path, passes: int = 5) -> list[float]:
         ]
         if rankings.count("live") < len(environs):
             raise SystemExit(f"only {rankings.count('live')} of {len(environs)} answers were live")
-        found = []
-        for _ in range(passes):
-            batch = [dict(e) for e in environs]
-            cpu0 = time.process_time()
-            for environ in batch:
-                b"".join(app(environ, start_response))
-            found.append((time.process_time() - cpu0) / len(batch) * 1e6)
+        try:
+            for _ in range(passes):
+                for way in found:
+                    pooled.FusedRanker.answer = (  # type: ignore[method-assign]
+                        fused_answer if way == "fused" else lambda *_a, **_k: None
+                    )
+                    batch = [dict(e) for e in environs]
+                    cpu0 = time.process_time()
+                    for environ in batch:
+                        b"".join(app(environ, start_response))
+                    found[way].append((time.process_time() - cpu0) / len(batch) * 1e6)
+        finally:
+            pooled.FusedRanker.answer = fused_answer  # type: ignore[method-assign]
         app.extensions["recsys"].close()
-    print(
-        f"browsing shoppers (one event since training), ?n=20 as WSGI over {len(environs)} "
-        f"users: {', '.join(f'{x:.0f}' for x in found)} us per answer; median "
-        f"{sorted(found)[len(found) // 2]:.0f} us"
-    )
+    medians = {way: statistics.median(values) for way, values in found.items()}
+    for way, values in found.items():
+        print(
+            f"browsing shoppers (one event since training), ?n=20 as WSGI over {len(environs)} "
+            f"users, {way}: {', '.join(f'{x:.0f}' for x in values)} us per answer; median "
+            f"{medians[way]:.0f} us"
+        )
+    print(f"fused / stages: {medians['fused'] / medians['stages']:.2f}")
     return found
 
 

@@ -765,6 +765,11 @@ def _from_milliseconds(numbers: list[float], hi: float) -> list[float] | None:
     return seconds if all(MIN_TS <= s <= hi for s in seconds) else None
 
 
+# up to this many events, plain_event_frame builds its frame from one dict per event: polars
+# builds a few rows that way in a fifth of the time (about 100 rows cost the same either way)
+SMALL_BATCH = 32
+
+
 def plain_event_frame(
     records: Sequence[Mapping[str, Any]], now: float | None = None
 ) -> pl.DataFrame | None:
@@ -829,6 +834,10 @@ def plain_event_frame(
         for i, stamp in zip(late, seconds, strict=True):
             stamps[i] = stamp
     columns = (users, items, types, stamps, sessions, event_ids)
+    if 0 < len(users) <= SMALL_BATCH:  # a storefront's page view: one event, 18 µs against 100
+        names = tuple(PLAIN_EVENT_SCHEMA)
+        rows = [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+        return pl.from_dicts(rows, schema=PLAIN_EVENT_SCHEMA)
     return pl.DataFrame(dict(zip(PLAIN_EVENT_SCHEMA, columns, strict=True)), PLAIN_EVENT_SCHEMA)
 
 

@@ -22,6 +22,7 @@ from recsys.store.importing import (
     MAX_ID_LENGTH,
     MIN_TS,
     PLAIN_EVENT_SCHEMA,
+    SMALL_BATCH,
     plain_event_frame,
     records_to_frame,
     validate_events,
@@ -161,6 +162,19 @@ def test_a_frame_from_the_fast_path_is_the_full_validations(rows: list[dict[str,
 @given(rows=records(clean=True))
 def test_plainly_valid_records_take_the_fast_path(rows: list[dict[str, Any]]) -> None:
     assert assert_same(rows) is not None, rows
+
+
+@settings(max_examples=40)
+@given(parts=st.lists(records(clean=True), min_size=SMALL_BATCH // 2, max_size=SMALL_BATCH))
+def test_batches_past_a_small_batch_are_the_full_validations(
+    parts: list[list[dict[str, Any]]],
+) -> None:
+    """The frame is built per column past SMALL_BATCH events, per event below: both the same."""
+    rows = [record for part in parts for record in part]
+    assert assert_same(rows) is not None
+    assert assert_same(rows[:SMALL_BATCH]) is not None
+    if len(rows) > SMALL_BATCH:
+        assert assert_same(rows[: SMALL_BATCH + 1]) is not None
 
 
 @given(ts=ISO)
