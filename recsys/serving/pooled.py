@@ -7,8 +7,9 @@ memo of values shared between stages), runs each source's ``prepare`` and ``scor
 selects and explains: some forty numpy calls and Python loops for a pool of a few hundred
 items. Each is cheap alone, but together they touched enough code and memory that a request
 cost three times the sum of its parts measured one by one (benchmarks/README.md, "Issue 20,
-seventh pass"). :func:`pooled_answer` computes the same answer in one compiled call
-(:func:`recsys.serving.pool_kernel.rank_pool`).
+seventh pass"). :meth:`FusedRanker.answer` computes the same answer in one compiled call
+(:func:`recsys.serving.pool_kernel.rank_pool`); ``HybridRecommender.recommend_pooled`` asks it
+first.
 
 It answers only requests whose answer it reproduces, and returns None for the rest (the
 caller ranks them through the stages):
@@ -275,7 +276,7 @@ class FusedRanker:
 def kernel_ready() -> bool:
     """Whether the compiled kernel can answer; the first call starts compiling it.
 
-    Compiling takes about 15 s of CPU on a machine where numba has no cached copy (then well
+    Compiling takes about 13 s of CPU on a machine where numba has no cached copy (then well
     under a second: numba keeps it on disk), so it runs in a thread of its own, started once
     per process; until it is done, pooled answers go through the stages, which give the same
     answers. A server starts it at boot (``warm_up``).
@@ -313,7 +314,7 @@ def compile_kernel() -> None:
 
     none = np.empty(0, np.int64)
     known = np.ones(4, np.bool_)
-    # the same argument types as pooled_answer passes (numba compiles one version per types)
+    # the same argument types as FusedRanker.answer passes (numba compiles one version per types)
     kernel.rank_pool(
         1, 1, np.array([0], np.int64), np.array([0], np.int64), np.array([0.0]),
         np.ones(len(EVENT_TYPES)), 3, 0.0, 1, 1, none, True, True,
