@@ -236,7 +236,7 @@ class ALSModel(_FactorModel):
         c = c.astype(np.float64)
         y = self._item[history.indices[keep]].astype(np.float64)
         if self.ridge_per_item is None and c.size <= FEW_ITEMS:
-            x = self._fold_in_few(gram, y, c)
+            x = self._fold_in_few(y, c)
             if x is not None:
                 return x
         a = gram + (y.T * (c - 1.0)) @ y
@@ -255,8 +255,8 @@ class ALSModel(_FactorModel):
     def gram_inverse(self) -> npt.NDArray[np.float64]:
         """``(YᵀY + λI)⁻¹``, which the fold-in of a few items uses, inverted once per model.
 
-        What :meth:`_fold_in_few` computes on its first call; compiled callers
-        (``recsys.serving.pool_kernel``) read it from here.
+        :meth:`_fold_in_few` uses it, and compiled callers (``recsys.serving.pool_kernel``)
+        read it from here.
         """
         self._require_fitted()
         inv = self._gram_inv
@@ -266,7 +266,6 @@ class ALSModel(_FactorModel):
 
     def _fold_in_few(
         self,
-        gram: npt.NDArray[np.float64],
         y: npt.NDArray[np.float64],
         c: npt.NDArray[np.floating[Any]],
     ) -> FloatArray | None:
@@ -278,9 +277,7 @@ class ALSModel(_FactorModel):
         rounding), in about half the time for the ten newest events of the ``recent`` source.
         None when ``I + DM`` is singular (the caller solves the full system).
         """
-        inv = self._gram_inv
-        if inv is None:
-            inv = self._gram_inv = np.asarray(np.linalg.inv(gram), dtype=np.float64)
+        inv = self.gram_inverse()
         p = inv @ y.T
         m = y @ p
         d = c - 1.0

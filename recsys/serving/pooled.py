@@ -5,8 +5,8 @@ A shopper with a precomputed list and events since training is ranked live over 
 :class:`~recsys.serving.query.Query` (a mask over the whole catalog of what may be returned, a
 memo of values shared between stages), runs each source's ``prepare`` and ``score``, blends,
 selects and explains: some forty numpy calls and Python loops for a pool of a few hundred
-items. Each is cheap alone, but together they touched enough code and memory that a request
-cost three times the sum of its parts measured one by one (benchmarks/README.md, "Issue 20,
+items. Each is cheap alone, but together they touched enough code and memory that each ran two
+to four times slower inside a request than called alone in a loop (benchmarks/README.md, "Issue 20,
 seventh pass"). :meth:`FusedRanker.answer` computes the same answer in one compiled call
 (:func:`recsys.serving.pool_kernel.rank_pool`); ``HybridRecommender.recommend_pooled`` asks it
 first.

@@ -171,7 +171,7 @@ class HybridRecommender:
         :meth:`recommend_user` with ``pool=user_pool(bundle, ranked, similar, history,
         newest_items)``. Answers with bare reasons and no filters come from the fused, compiled
         pass of :mod:`recsys.serving.pooled` where it applies: the same answer, to float
-        rounding, for a third of the CPU.
+        rounding, for about half the CPU.
 
         Args:
             user_id: external user id (a trained user: ``ranked`` is their list).
