@@ -665,3 +665,11 @@ def test_live_pool_fused_list_fuses_the_list_with_the_newest_items_similar_lists
         "i0",
         "i1",
     ]
+
+
+def test_pooled_same_smoke(tmp_path: Path, bench_script: Callable[[str], ModuleType]) -> None:
+    """A tiny home: 120 items are too few to fuse (the stages score every allowed item)."""
+    root, _ = _tiny_api_home(tmp_path / "home")
+    found = bench_script("pooled_same").compare(root, max_users=30)
+    assert found["requests"] > 0 and found["fused"] == 0
+    assert found["kernel statuses"] == {"narrow": found["requests"], "not fused": 0}
