@@ -16,19 +16,21 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pytest
+import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from recsys.bundle import Bundle, load_bundle
-from recsys.config import TrainConfig
+from recsys.config import BehaviorConfig, TrainConfig
 from recsys.home import Home
 from recsys.matrix import decay_rate
+from recsys.models.implicit_models import FEW_ITEMS, ALSModel
 from recsys.precomputed import SimilarLists
 from recsys.serving import HybridRecommender, pooled
 from recsys.serving import pool_kernel as kernel
 from recsys.serving.blend import zscore
 from recsys.serving.pool import user_pool
-from recsys.serving.query import history_row
+from recsys.serving.query import csr_row, history_row
 from recsys.store import SQLiteStore
 from recsys.text import TextEncoder
 from recsys.training import train
@@ -297,34 +299,27 @@ def test_zscore_is_the_blends(values: list[float], floor: float, weight: float) 
     assert out.tolist() == pytest.approx(want.tolist(), rel=1e-6, abs=1e-6)
 
 
+_MODELS: dict[float, ALSModel] = {}  # fitted once per confidence offset
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     st.lists(st.tuples(st.integers(0, 29), st.sampled_from([0.5, 1.0, 3.0, 5.0])), max_size=12),
     st.sampled_from([0.0, 1.0]),
 )
 def test_fold_in_is_the_als_models(rows: list[tuple[int, float]], offset: float) -> None:
-    from recsys.config import BehaviorConfig
-    from recsys.models.implicit_models import FEW_ITEMS, ALSModel
-
-    rng = np.random.default_rng(0)
-    model = _MODEL.get(offset)
-    if model is None:
-        import scipy.sparse as sp
-
+    model = _MODELS.get(offset)
+    if model is None:  # one small fitted model per offset, for every example
+        rng = np.random.default_rng(0)
         data = sp.random(20, 30, density=0.2, format="csr", random_state=1, dtype=np.float32)
         data.data[:] = rng.integers(1, 4, data.nnz)
-        model = ALSModel(BehaviorConfig(factors=6, iterations=3)).fit(data)
+        model = _MODELS[offset] = ALSModel(BehaviorConfig(factors=6, iterations=3)).fit(data)
         model.confidence_offset = offset
-        _MODEL[offset] = model
-    events = [UserEvent(item_id=str(i), type="view", ts=0.0) for i, _ in rows]
     sums: dict[int, float] = {}
     for i, w in rows:
         sums[i] = sums.get(i, 0.0) + w
     items = np.array(sorted(sums), np.int64)
     values = np.array([sums[i] for i in sorted(sums)], np.float64)
-    del events
-    from recsys.serving.query import csr_row
-
     row = csr_row(values.astype(np.float32), items.astype(np.int32), 30)
     want = model.user_vector(-1, row)
     got = kernel._fold_in(
@@ -332,9 +327,6 @@ def test_fold_in_is_the_als_models(rows: list[tuple[int, float]], offset: float)
         np.float32(model.confidence_offset), np.float32(model.config.alpha), FEW_ITEMS,
     )  # fmt: skip
     assert got.tolist() == pytest.approx(want.tolist(), rel=1e-4, abs=1e-5)
-
-
-_MODEL: dict[float, Any] = {}
 
 
 @settings(max_examples=60, deadline=None)
