@@ -90,14 +90,6 @@ def _row_sums(
 
 
 @njit(cache=True)
-def _member(sorted_values: npt.NDArray[np.int64], value: int) -> bool:
-    if sorted_values.size == 0:
-        return False
-    at = np.searchsorted(sorted_values, value)
-    return bool(at < sorted_values.size and sorted_values[at] == value)
-
-
-@njit(cache=True)
 def _zscore(
     v: npt.NDArray[np.float32], floor: float, weight: float, out: npt.NDArray[np.float64]
 ) -> None:
@@ -240,12 +232,21 @@ def rank_pool(
     popularity: npt.NDArray[np.float32],
     weights: npt.NDArray[np.float64],
     floors: npt.NDArray[np.float64],
+    mark: npt.NDArray[np.int64],
 ) -> tuple[int, npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.int64]]:
     """Rank a pooled request: ``(status, chosen items, their scores, their top sources)``.
 
     ``status`` is :data:`OK` or why the stages must answer instead; the top source is an index
     into :data:`SOURCES`. The arguments are the request's events (newest first: item index,
     type weight, time, whether a purchase), the config's switches and the bundle's arrays.
+
+    ``mark`` is scratch space of ``n_items + 1`` integers, owned by the calling thread and
+    kept between calls: the owned items and the candidates are marked in it (a set in one
+    array read, where sorting and searching a few hundred items cost more than the scoring),
+    and its last entry counts the marks used, so it is never cleared between calls. The
+    candidates stay in the order they were found (the popular head, the list, the similar
+    items) instead of by item index: that changes only the order in which sums are added, and
+    near ties go to the stages anyway.
     """
     empty_i = np.empty(0, np.int64)
     empty_f = np.empty(0, np.float64)
@@ -255,58 +256,69 @@ def rank_pool(
     for e in range(n_ev):
         ev_w[e] = type_weights[ev_code[e]]
         ev_buy[e] = ev_code[e] == purchase
-    pool = _user_pool(ev_idx, ranked_items, similar_rows, newest_items)
-    # -- owned items (``query.owned_items`` and the training row), sorted and unique
-    seen_items, _ = _row_sums(ev_idx, ev_w, ev_ts, n_ev, rate)
-    parts = extra_owned.size
-    if exclude_seen:
-        parts += seen_items.size
-    if exclude_purchased:
-        parts += n_ev
-    owned = np.empty(parts, np.int64)
-    m = 0
-    if exclude_seen:
-        owned[: seen_items.size] = seen_items
-        m = seen_items.size
-    if exclude_purchased:
-        for e in range(n_ev):
-            if ev_buy[e] and ev_idx[e] >= 0:
-                owned[m] = ev_idx[e]
-                m += 1
-    owned[m : m + extra_owned.size] = extra_owned
-    m += extra_owned.size
-    owned = np.unique(owned[:m])
+    # -- owned items (``query.owned_items`` and the training row), marked in ``mark``
+    base = mark[n_items]
+    if base > 4_000_000_000_000_000_000:  # never in practice: two marks per call
+        mark[:] = 0
+        base = 0
+    own = base + 1
+    took = base + 2
+    mark[n_items] = took
     n_allowed = stock_count if use_stock else n_items
-    for i in owned:
-        if not use_stock or stock[i]:
-            n_allowed -= 1
+    newest_ts = -np.inf
+    for e in range(n_ev):
+        newest_ts = max(newest_ts, ev_ts[e])
+    for e in range(n_ev):
+        i = ev_idx[e]
+        if i < 0:
+            continue
+        owns = False
+        if exclude_seen:
+            weight = ev_w[e]
+            if rate != 0.0:
+                weight = weight * np.exp(max(newest_ts - ev_ts[e], 0.0) * rate)
+            owns = weight > 0
+        if exclude_purchased and ev_buy[e]:
+            owns = True
+        if owns and mark[i] != own:
+            mark[i] = own
+            if not use_stock or stock[i]:
+                n_allowed -= 1
+    for i in extra_owned:
+        if mark[i] != own:
+            mark[i] = own
+            if not use_stock or stock[i]:
+                n_allowed -= 1
     if n_allowed <= 2 * k:
         return NARROW, empty_i, empty_f, empty_i
-    # -- candidates: the popular head's allowed items, and the pool
+    # -- candidates: the popular head's allowed items, and the pool (``pool.user_pool``: the
+    # list and the similar items of the newest distinct items)
     at_least = max(k, 2 * n)
     take = max(n, k // 4)
     head = min(4 * at_least, pop_order.size)
-    cand = np.empty(take + pool.size, np.int64)
+    newest = _newest_items(ev_idx, similar_rows.shape[0], newest_items)
+    cand = np.empty(take + ranked_items.size + newest.size * similar_rows.shape[1], np.int64)
     found = 0
+    m = 0
     for j in range(head):
         i = pop_order[j]
-        if (not use_stock or stock[i]) and not _member(owned, i):
+        if (not use_stock or stock[i]) and mark[i] != own:
             if found < take:
-                cand[found] = i
+                cand[m] = i
+                mark[i] = took
+                m += 1
             found += 1
     if found < at_least and head < pop_order.size:
         return FEW_POPULAR, empty_i, empty_f, empty_i
-    m = min(found, take)
-    for i in pool:
-        if (not use_stock or stock[i]) and not _member(owned, i):
-            cand[m] = i
-            m += 1
-    cand = np.unique(cand[:m])
-    size = cand.size
+    m = _add_pool(cand, m, newest, ranked_items, similar_rows, stock, use_stock, mark, own, took)
+    cand = cand[:m]
+    size = m
     if size < n:
         return FEW_CANDIDATES, empty_i, empty_f, empty_i
-    if cand[size - 1] >= min(vectors.shape[0], known.size):
-        return APPENDED, empty_i, empty_f, empty_i
+    limit = min(vectors.shape[0], known.size)
+    for j in range(size):
+        if cand[j] >= limit:
+            return APPENDED, empty_i, empty_f, empty_i
     # -- the sources' scores and the blend, in blend order
     contrib = np.zeros((4, size), np.float64)
     takes_part = np.zeros(4, np.bool_)
@@ -385,41 +397,59 @@ def rank_pool(
 
 
 @njit(cache=True)
-def _user_pool(
-    ev_idx: npt.NDArray[np.int64],
-    ranked_items: npt.NDArray[np.int32],
-    similar_rows: npt.NDArray[np.int32],
-    newest_items: int,
+def _in_first(values: npt.NDArray[np.int64], count: int, value: int) -> bool:
+    for j in range(count):  # noqa: SIM110 - numba compiles this loop, not a generator
+        if values[j] == value:
+            return True
+    return False
+
+
+@njit(cache=True)
+def _newest_items(
+    ev_idx: npt.NDArray[np.int64], rows: int, newest_items: int
 ) -> npt.NDArray[np.int64]:
-    """``pool.user_pool``: the list and the similar items of the newest distinct items."""
+    """The newest ``newest_items`` distinct items of the history that have a similar list."""
     newest = np.empty(newest_items, np.int64)
     count = 0
     for e in range(ev_idx.size):
         if count >= newest_items:
             break
         i = ev_idx[e]
-        if 0 <= i < similar_rows.shape[0] and not _in_first(newest, count, i):
+        if 0 <= i < rows and not _in_first(newest, count, i):
             newest[count] = i
             count += 1
-    depth = similar_rows.shape[1]
-    out = np.empty(ranked_items.size + count * depth, np.int64)
-    m = 0
-    for i in ranked_items:
-        if i >= 0:
-            out[m] = i
-            m += 1
-    for j in range(count):
-        for t in range(depth):
-            i = similar_rows[newest[j], t]
-            if i >= 0:
-                out[m] = i
-                m += 1
-    return np.unique(out[:m])
+    return newest[:count]
 
 
 @njit(cache=True)
-def _in_first(values: npt.NDArray[np.int64], count: int, value: int) -> bool:
-    for j in range(count):  # noqa: SIM110 - numba compiles this loop, not a generator
-        if values[j] == value:
-            return True
-    return False
+def _add_pool(
+    cand: npt.NDArray[np.int64],
+    m: int,
+    newest: npt.NDArray[np.int64],
+    ranked_items: npt.NDArray[np.int32],
+    similar_rows: npt.NDArray[np.int32],
+    stock: npt.NDArray[np.bool_],
+    use_stock: bool,
+    mark: npt.NDArray[np.int64],
+    own: int,
+    took: int,
+) -> int:
+    """Append the pool's allowed items to ``cand[:m]``; return the new count.
+
+    The pool is ``pool.user_pool``'s: the user's list and the similar items of ``newest``
+    (:func:`_newest_items`). An item marked ``own`` (owned) or ``took`` (already a
+    candidate) is left out; each one added is marked ``took``.
+    """
+    for i in ranked_items:
+        if i >= 0 and (not use_stock or stock[i]) and mark[i] != own and mark[i] != took:
+            cand[m] = i
+            mark[i] = took
+            m += 1
+    for j in newest:
+        for t in range(similar_rows.shape[1]):
+            i = similar_rows[j, t]
+            if i >= 0 and (not use_stock or stock[i]) and mark[i] != own and mark[i] != took:
+                cand[m] = i
+                mark[i] = took
+                m += 1
+    return m

@@ -115,6 +115,7 @@ class FusedRanker:
         self.plan: dict[str, Any] = {}
         self._stock: tuple[npt.NDArray[np.bool_], int] | None = None
         self._similar: tuple[SimilarLists, npt.NDArray[np.int32]] | None = None
+        self._scratch = threading.local()  # each thread's marks (pool_kernel.rank_pool)
         if not self.fuses or not isinstance(model, ALSModel):
             return
         mc = b.config.matrix
@@ -248,6 +249,7 @@ class FusedRanker:
             plan["popularity"],
             plan["weights"],
             plan["floors"],
+            self._marks(len(b.items)),
         )
         if status != kernel.OK:
             return None
@@ -265,6 +267,13 @@ class FusedRanker:
             mode = similar.modes.index("hybrid")
             self._similar = (similar, np.ascontiguousarray(similar.items[mode], dtype=np.int32))
         return self._similar[1]
+
+    def _marks(self, n_items: int) -> npt.NDArray[np.int64]:
+        """This thread's marks for ``n_items`` items (``pool_kernel.rank_pool``'s ``mark``)."""
+        marks: npt.NDArray[np.int64] | None = getattr(self._scratch, "marks", None)
+        if marks is None or marks.size != n_items + 1:  # first call, or the catalog grew
+            marks = self._scratch.marks = np.zeros(n_items + 1, np.int64)
+        return marks
 
     def _count(self, mask: npt.NDArray[np.bool_]) -> int:
         """``count_nonzero(mask)``, remembered per array (a bundle's stock does not change)."""
@@ -322,6 +331,6 @@ def compile_kernel() -> None:
         np.arange(4, dtype=np.int64), known, True, 4, 4,
         np.zeros((4, 2), np.float32), known, np.zeros(2, np.float32), True, np.eye(2),
         np.float32(1.0), np.float32(1.0), FEW_ITEMS, np.zeros((4, 3), np.float32), known, True,
-        np.zeros(4, np.float32), np.ones(4), np.zeros(4),
+        np.zeros(4, np.float32), np.ones(4), np.zeros(4), np.zeros(5, np.int64),
     )  # fmt: skip
     _READY.set()

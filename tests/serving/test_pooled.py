@@ -237,6 +237,33 @@ def test_what_is_not_fused(text_home: Home) -> None:
     assert got is None
 
 
+def test_marks_carry_nothing_from_one_answer_to_the_next(text_home: Home) -> None:
+    # the kernel's scratch marks are kept between calls: answers in any order, after the
+    # marks' counter wraps, and from another thread are the ones a fresh ranker gives
+    import threading
+
+    bundle = load_bundle(text_home.artifacts)
+    assert bundle.similar is not None
+    requests = _requests(HybridRecommender(bundle), bundle, text_home)[::2][:20]
+
+    def ask(ranker: pooled.FusedRanker, request: Any) -> Recommendations | None:
+        _, user_idx, events, pairs, owned, ranked = request
+        return ranker.answer(user_idx, events, 5, pairs, ranked, bundle.similar, 5, owned)
+
+    fresh = [ask(HybridRecommender(bundle).fused_ranker(), r) for r in requests]
+    assert sum(a is not None for a in fresh) >= 15
+    reused = HybridRecommender(bundle).fused_ranker()
+    assert [ask(reused, r) for r in reversed(requests)][::-1] == fresh
+    reused._scratch.marks[-1] = 4_000_000_000_000_000_001  # the counter at its reset
+    assert [ask(reused, r) for r in requests] == fresh
+    assert reused._scratch.marks[-1] < 100  # cleared and counted again
+    other: list[Any] = []
+    thread = threading.Thread(target=lambda: other.extend(ask(reused, r) for r in requests))
+    thread.start()
+    thread.join()
+    assert other == fresh
+
+
 def test_until_compiled_the_stages_answer(text_home: Home, monkeypatch: pytest.MonkeyPatch) -> None:
     bundle = load_bundle(text_home.artifacts)
     rec = HybridRecommender(bundle)
@@ -350,8 +377,13 @@ def test_user_pool_is_the_pools(history: list[int], listed: list[int], newest: i
     ranked = type("R", (), {"items": np.array(listed, np.int32)})()
     want = user_pool(_Bundle(), ranked, similar, events, newest)  # type: ignore[arg-type]
     idx = np.array(history, np.int64)
-    got = kernel._user_pool(idx, np.array(listed, np.int32), table[0], newest)
-    assert got.tolist() == want.tolist()
+    newest_idx = kernel._newest_items(idx, table.shape[1], newest)
+    cand = np.empty(len(listed) + newest_idx.size * table.shape[2], np.int64)
+    marks = np.zeros(11, np.int64)
+    size = kernel._add_pool(cand, 0, newest_idx, np.array(listed, np.int32), table[0],
+                            np.ones(0, np.bool_), False, marks, 1, 2)  # fmt: skip
+    assert sorted(cand[:size].tolist()) == want.tolist()  # each pool item once
+    assert marks[cand[:size]].tolist() == [2] * size  # marked as taken
 
 
 @settings(max_examples=40, deadline=None)
