@@ -68,7 +68,7 @@ class ApiConfig(Config):
     swap_poll_s: float = 2.0  # how often each worker checks CURRENT and catalog changes
     watch: bool = True  # run the background swap watcher (tests may drive refresh() by hand)
     precomputed: bool = True  # answer unchanged users from the bundle's lists (False: all live)
-    fast_path: bool = True  # serve user recs, similar items, sessions without Flask's dispatch
+    fast_path: bool = True  # serve user recs, similar items, sessions, events without Flask
     # serve the demo storefront at /demo (docs/pages.md); it hands the first write key to every
     # visitor's browser, so never on a public server (`make demo` turns it on)
     demo_pages: bool = False

@@ -16,11 +16,19 @@ is checked by the same compiled schema), writes the same JSON and headers (``Con
 ``Content-Length``, ``X-Request-ID``) and records the same Prometheus samples under the route's
 template.
 
+``POST /v1/events``, which a storefront sends on every page view, is stored here too when its
+events are plainly valid (:func:`~recsys.store.importing.plain_event_frame`) and name no answer
+they came from: through Flask a one-event write cost about 0.7 ms of CPU, half of it Flask's
+and the events' frame (``benchmarks/api_cpu.py --events``).
+
 Everything else goes to Flask unchanged: other routes and methods, paths that are not plain
 ASCII or whose id holds a ``/``, and every request that fails here (a caller's mistake, an
 unknown item, a missing model, a bug). Flask then handles the request from scratch and answers
 with its error handlers, so error responses are exactly what they were; the cost of an error is
-one extra validation. ``fast_path = false`` (``RECSYS_API_FAST_PATH``) turns the middleware off.
+one extra validation. A write is the exception: it is never tried twice. Every check comes
+before it, and if the write itself fails, Flask is handed the request with the error
+(:data:`WRITE_FAILED`), which the route raises for its handlers to answer. ``fast_path = false``
+(``RECSYS_API_FAST_PATH``) turns the middleware off.
 """
 
 from __future__ import annotations
@@ -41,6 +49,7 @@ from api.auth import check_key, request_id
 from api.errors import ApiError
 from api.state import ApiState
 from api.validation import fast_validator
+from recsys.store.importing import plain_event_frame
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -55,6 +64,10 @@ ROUTES: tuple[tuple[str, re.Pattern[str], Answer], ...] = (
 )
 
 SESSION_ENDPOINT, SESSION_PATH = "recommendations.session", "/v1/recommendations"
+EVENTS_ENDPOINT, EVENTS_PATH = "events.add_events", "/v1/events"
+# set in the environ when the lean path's event write raised: the Flask route then raises the
+# same error (its handlers answer it) instead of writing the events a second time
+WRITE_FAILED = "recsys.write_failed"
 # The request lines ``recsys serve``'s worker answers on its main thread
 # (``api.gunicorn_worker.InlineReadsWorker``): the hot reads and the probes, whole request line
 # seen, without a pitch (a pitch waits for the language model, so it goes to a thread).
@@ -98,9 +111,10 @@ class FastPath:
         self.flask_wsgi: WsgiApp = app.wsgi_app
         self.api = api
         self.max_content_length: int | None = app.config.get("MAX_CONTENT_LENGTH")
-        sessions = [r.rule for r in app.url_map.iter_rules() if r.endpoint == SESSION_ENDPOINT]
-        if sessions != [SESSION_PATH]:
-            raise RuntimeError(f"expected {SESSION_PATH} for {SESSION_ENDPOINT}, found {sessions}")
+        for endpoint, path in ((SESSION_ENDPOINT, SESSION_PATH), (EVENTS_ENDPOINT, EVENTS_PATH)):
+            rules = [r.rule for r in app.url_map.iter_rules() if r.endpoint == endpoint]
+            if rules != [path]:
+                raise RuntimeError(f"expected {path} for {endpoint}, found {rules}")
         self.routes: list[tuple[str, re.Pattern[str], Answer]] = []
         for endpoint, pattern, answer in ROUTES:
             rules = [r.rule for r in app.url_map.iter_rules() if r.endpoint == endpoint]
@@ -112,7 +126,12 @@ class FastPath:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         """Answer a route here, or hand the request to Flask."""
         method = environ.get("REQUEST_METHOD")
-        if method == "POST" and environ.get("PATH_INFO") == SESSION_PATH:
+        if method == "POST" and environ.get("PATH_INFO") == EVENTS_PATH:
+            body = self._events(environ)
+            if body is not None:
+                start_response("202 ACCEPTED", body[1])
+                return [body[0]]
+        elif method == "POST" and environ.get("PATH_INFO") == SESSION_PATH:
             body = self._session(environ)
             if body is not None:
                 start_response("200 OK", body[1])
@@ -157,20 +176,10 @@ class FastPath:
         """
         t0 = time.perf_counter()
         api = self.api
-        mimetype = environ.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
-        if mimetype != "application/json" and not mimetype.endswith("+json"):
+        raw = self._json_body(environ)
+        if raw is None:
             return None
-        try:
-            length = int(environ.get("CONTENT_LENGTH") or -1)
-        except ValueError:
-            return None
-        if not 0 <= length <= (self.max_content_length or length):
-            return None  # chunked or too large: Flask answers as it does
         query = environ.get("QUERY_STRING", "")
-        if not query.isascii():
-            return None
-        raw = environ["wsgi.input"].read(length) if length else b""
-        environ["wsgi.input"] = io.BytesIO(raw)
         try:
             check_key(api.config, "read", environ.get("HTTP_AUTHORIZATION", ""))
             body = orjson.loads(raw)
@@ -184,13 +193,82 @@ class FastPath:
             return None
         return self._respond(environ, answer, SESSION_PATH, "POST", t0)
 
+    def _json_body(self, environ: dict[str, Any]) -> bytes | None:
+        """The body of a JSON POST with an ASCII query, or None to let Flask handle the request.
+
+        The body is read here; ``wsgi.input`` is replaced by a stream of the same bytes, so
+        Flask reads what was sent when it handles the request after all.
+        """
+        mimetype = environ.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
+        if mimetype != "application/json" and not mimetype.endswith("+json"):
+            return None
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or -1)
+        except ValueError:
+            return None
+        if not 0 <= length <= (self.max_content_length or length):
+            return None  # chunked or too large: Flask answers as it does
+        if not environ.get("QUERY_STRING", "").isascii():
+            return None
+        raw: bytes = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(raw)
+        return raw
+
+    def _events(self, environ: dict[str, Any]) -> tuple[bytes, list[tuple[str, str]]] | None:
+        """``POST /v1/events`` with plainly valid events, stored; or None to let Flask handle it.
+
+        A storefront posts one on every page view. Here go bodies the Flask route would store
+        as they are (:func:`~recsys.store.importing.plain_event_frame`) and that name no answer
+        they came from (no ``recommendation_id`` or ``position``); every other body, and every
+        mistake, goes to Flask before anything is written. Once the write has been tried, its
+        error is never retried: Flask is handed the request with the error in
+        :data:`WRITE_FAILED`, and the route raises it for its handlers to answer.
+        """
+        t0 = time.perf_counter()
+        api = self.api
+        raw = self._json_body(environ)
+        if raw is None:
+            return None
+        try:
+            check_key(api.config, "write", environ.get("HTTP_AUTHORIZATION", ""))
+            body = orjson.loads(raw)
+            fast_validator("EventBody", api.config.max_batch)(body)
+            records = body.get("events", [body])
+            if any("recommendation_id" in r or "position" in r for r in records):
+                return None  # the events' links: the route's own checks
+            now = time.time()
+            valid = plain_event_frame([{**r, "ts": r.get("ts", now)} for r in records], now=now)
+        except Exception:  # ApiError, a body the schema refuses, ...: Flask words the error
+            log.debug("fast path refused the events; handing the request to Flask", exc_info=True)
+            return None
+        if valid is None:
+            return None
+        try:
+            stored = api.service.add_events(valid)
+        except Exception as exc:
+            environ[WRITE_FAILED] = exc
+            return None
+        answer = {"accepted": valid.height, "stored": stored}
+        return self._respond(environ, answer, EVENTS_PATH, "POST", t0, status=202, with_id=False)
+
     def _respond(
-        self, environ: dict[str, Any], answer: dict[str, Any], rule: str, method: str, t0: float
+        self,
+        environ: dict[str, Any],
+        answer: dict[str, Any],
+        rule: str,
+        method: str,
+        t0: float,
+        status: int = 200,
+        with_id: bool = True,
     ) -> tuple[bytes, list[tuple[str, str]]]:
-        """The 200 answer's body and headers; records the request's metrics."""
+        """The answer's body and headers; records the request's metrics.
+
+        ``with_id``: the answer names its ``request_id`` (as the read routes' answers do).
+        """
         api = self.api
         rid = request_id(environ.get("HTTP_X_REQUEST_ID", ""))
-        answer["request_id"] = rid
+        if with_id:
+            answer["request_id"] = rid
         body = orjson.dumps(answer)
         headers = [
             ("Content-Type", "application/json"),
@@ -198,6 +276,6 @@ class FastPath:
             ("X-Request-ID", rid),
         ]
         seconds = time.perf_counter() - t0
-        api.metrics.record(rule, method, 200, seconds, api.service.served_version())
+        api.metrics.record(rule, method, status, seconds, api.service.served_version())
         api.metrics.fast_path.inc()
         return body, headers

@@ -24,6 +24,10 @@ Usage::
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/api_cpu.py --home var/api-bench --ab
     # the same with N request threads and the exposure writer on its timer, as in a worker
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/api_cpu.py --home var/api-bench --ab --threads 4
+    # a page view's event (issue 20): CPU per one-event POST /v1/events as WSGI (no ts, as a
+    # storefront sends it), on a copy of H, 5 passes each through the lean path and through
+    # Flask, alternating; the durable write (commit, fsync) included
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/api_cpu.py --home var/api-bench --events
     # what threads cost an answer (issue 20): precomputed and browsing answers, ?n=20 as WSGI,
     # from 1, 2 and 4 request threads in one process (a copy of H with one view event per user)
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/api_cpu.py --home var/api-bench --thread-tax
@@ -161,6 +165,81 @@ def browsing_costs(home: Path, passes: int = 5) -> dict[str, list[float]]:
             f"{medians[way]:.0f} us"
         )
     print(f"fused / stages: {medians['fused'] / medians['stages']:.2f}")
+    return found
+
+
+EVENT_KEY = "api-cpu-write-key"
+
+
+def event_environs(
+    users: list[str], items: list[str], count: int, seed: int
+) -> list[dict[str, Any]]:
+    """``count`` WSGI environs of a one-event ``POST /v1/events`` (a page view, no ``ts``)."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(count):
+        event = {"user_id": rng.choice(users), "item_id": rng.choice(items), "type": "view"}
+        body = json.dumps({"events": [event]}).encode()
+        out.append(
+            EnvironBuilder(
+                path="/v1/events",
+                method="POST",
+                data=body,
+                content_type="application/json",
+                headers=[("Authorization", f"Bearer {EVENT_KEY}")],
+            ).get_environ()
+        )
+    return out
+
+
+def event_costs(home: Path, passes: int = 5, count: int = 600) -> dict[str, list[float]]:
+    """CPU per one-event ``POST /v1/events`` as WSGI: the lean path against Flask (issue 20).
+
+    On a copy of ``home``, two apps over the same store, one with the lean path
+    (``api.fastpath``) and one without; each pass posts ``count`` page views of random trained
+    users and items (``202`` each), the two ways alternating. The CPU includes the durable
+    write (SQLite's commit and its fsync, counted as the kernel's CPU) but no wait for another
+    writer. Prints and returns each pass's CPU µs per event.
+    """
+    from api_latency import bundle_ids
+
+    def accepted(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        assert status.startswith("202"), status
+        return len
+
+    found: dict[str, list[float]] = {"lean path": [], "flask": []}
+    with home_copy(home, "api-cpu-events-") as copy:
+        users, items, _ = bundle_ids(copy)
+        apps = {
+            way: create_app(
+                {
+                    "home": str(copy),
+                    "watch": False,
+                    "write_keys": [EVENT_KEY],
+                    "fast_path": way == "lean path",
+                }
+            )
+            for way in found
+        }
+        for k, app in enumerate(apps.values()):  # warm up
+            for environ in event_environs(users, items, 100, seed=k):
+                b"".join(app(environ, accepted))
+        for p in range(passes):
+            for k, (way, app) in enumerate(apps.items()):
+                environs = event_environs(users, items, count, seed=100 + 2 * p + k)
+                cpu0 = time.process_time()
+                for environ in environs:
+                    b"".join(app(environ, accepted))
+                found[way].append((time.process_time() - cpu0) / count * 1e6)
+        for app in apps.values():
+            app.extensions["recsys"].close()
+    medians = {way: statistics.median(values) for way, values in found.items()}
+    for way, values in found.items():
+        print(
+            f"one-event POST /v1/events as WSGI, {way}: {', '.join(f'{x:.0f}' for x in values)} "
+            f"us per event; median {medians[way]:.0f} us"
+        )
+    print(f"lean path / flask: {medians['lean path'] / medians['flask']:.2f}")
     return found
 
 
@@ -374,6 +453,11 @@ def main() -> None:
         help="only measure n=20 as WSGI for users with one event since training (a copy of H)",
     )
     parser.add_argument(
+        "--events",
+        action="store_true",
+        help="only measure one-event POST /v1/events as WSGI, lean path and Flask (a copy of H)",
+    )
+    parser.add_argument(
         "--ab",
         action="store_true",
         help="only measure n=20 as WSGI with and without an A/A experiment (on a copy of the home)",
@@ -402,6 +486,9 @@ def main() -> None:
         return
     if args.browsing:
         browsing_costs(args.home)
+        return
+    if args.events:
+        event_costs(args.home)
         return
     if args.ab:
         users = load_bundle(Home(args.home).artifacts).users.ids()

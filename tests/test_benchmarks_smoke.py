@@ -262,6 +262,14 @@ def test_api_cpu_thread_tax_smoke(
     assert all(found[kind][n] > 0 for kind in found for n in (1, 2))
 
 
+def test_api_cpu_events_smoke(tmp_path: Path, bench_script: Callable[[str], ModuleType]) -> None:
+    """One-event writes through the lean path and through Flask: every one a 202, both timed."""
+    root, _ = _tiny_api_home(tmp_path / "home")
+    found = bench_script("api_cpu").event_costs(root, passes=1, count=20)
+    assert set(found) == {"lean path", "flask"}
+    assert all(len(values) == 1 and values[0] > 0 for values in found.values())
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (make bench-tools)")
 def test_server_cpu_smoke(tmp_path: Path, bench_script: Callable[[str], ModuleType]) -> None:

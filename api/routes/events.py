@@ -13,10 +13,11 @@ import time
 from typing import Any
 
 import polars as pl
-from flask import Blueprint, jsonify
+from flask import Blueprint, jsonify, request
 
 from api.auth import require_key
 from api.errors import ApiError
+from api.fastpath import WRITE_FAILED
 from api.state import state
 from api.validation import json_body
 from recsys.store.importing import plain_event_frame, records_to_frame, validate_events
@@ -27,6 +28,9 @@ bp = Blueprint("events", __name__, url_prefix="/v1/events")
 @bp.post("")
 def add_events() -> Any:
     """Validate and store events (one transaction for the batch); 202 once they are durable."""
+    failed = request.environ.pop(WRITE_FAILED, None)
+    if failed is not None:  # the lean path (api.fastpath) tried this write: answer, never retry
+        raise failed
     require_key("write")
     api = state()
     body = json_body("EventBody", api.config.max_batch)

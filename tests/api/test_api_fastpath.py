@@ -1,7 +1,8 @@
-"""The user route's lean path (``api.fastpath``) answers exactly as the Flask route does."""
+"""The lean path (``api.fastpath``) answers as the Flask routes do, and writes events once."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from api.fastpath import FastPath
+from recsys.errors import StoreBusyError
 from recsys.home import Home
 from recsys.text import TextEncoder
 
@@ -287,3 +289,135 @@ def test_metrics_are_recorded_as_the_flask_route_records_them(pair: tuple[Flask,
     assert _fast_path_answers(fast) == 7 and _fast_path_answers(plain) == 0  # 6 users, 1 similar
     version = fast_app.extensions["recsys"].service.snapshot.version
     assert samples[f'recsys_model_info{{version="{version}"}}'] == 1.0
+
+
+# ------------------------------------------------------------------------ event writes
+def same_events(
+    fast: FlaskClient, plain: FlaskClient, bodies: tuple[bytes, bytes], **kw: Any
+) -> Any:
+    """POST one body to each app's /v1/events; assert equal answers; return the lean one's.
+
+    The two apps share a store, so each is sent its own events (a second copy of the same
+    events would be deduplicated and answer ``stored: 0``).
+    """
+    headers = {"X-Request-ID": "req-3", "Content-Type": "application/json", **auth(WRITE_KEY)}
+    headers.update(kw.pop("headers", {}))
+    a = fast.post("/v1/events", data=bodies[0], headers=headers)
+    b = plain.post("/v1/events", data=bodies[1], headers=headers)
+    assert a.status_code == b.status_code, bodies
+    assert list(a.headers.items()) == list(b.headers.items()), bodies
+    assert a.get_data() == b.get_data(), bodies
+    return a
+
+
+def _event_bodies(tag: str) -> list[bytes]:
+    """Plainly valid bodies, their ids marked with ``tag`` (one app's events)."""
+    return [
+        b'{"user_id": "u-%s", "item_id": "k1", "type": "view"}' % tag.encode(),
+        b'{"events": [{"user_id": "u-%s", "item_id": "r1", "type": "purchase", "ts": 1700000000}]}'
+        % tag.encode(),
+        b'{"events": [{"user_id": "u-%s", "item_id": "r2", "type": "click", "ts": 1700000001.5, '
+        b'"session_id": "s1", "event_id": "e-%s"}, {"user_id": "u-%s", "item_id": "k2", '
+        b'"type": "add_to_cart", "ts": "2023-11-14T22:13:22Z"}]}' % ((tag.encode(),) * 3),
+    ]
+
+
+def test_events_are_stored_and_answered_as_the_flask_route_does(
+    pair: tuple[Flask, Flask],
+) -> None:
+    fast_app, plain_app = pair
+    fast, plain = fast_app.test_client(), plain_app.test_client()
+    calls = FlaskCalls(fast_app)
+    before = time.time()
+    for mine, theirs in zip(_event_bodies("fast"), _event_bodies("plain"), strict=True):
+        response = same_events(fast, plain, (mine, theirs))
+        assert response.status_code == 202 and response.headers["X-Request-ID"] == "req-3"
+        assert response.get_json()["stored"] == response.get_json()["accepted"] > 0
+    assert calls.count == 0  # every one written by the lean path
+    # a retried batch: its event with an event_id is not stored again (nor its natural key)
+    retried = same_events(fast, plain, (_event_bodies("fast")[2], _event_bodies("plain")[2]))
+    assert retried.get_json() == {"accepted": 2, "stored": 0}
+    store = fast_app.extensions["recsys"].service.store
+    for user in ("u-fast", "u-plain"):
+        events = store.user_events(user, 10)
+        assert sorted((e.item_id, e.type) for e in events) == [
+            ("k1", "view"), ("k2", "add_to_cart"), ("r1", "purchase"), ("r2", "click"),
+        ]  # fmt: skip
+        stamps = {e.item_id: e.ts for e in events}
+        assert before <= stamps["k1"] <= time.time()  # no ts: the server's clock
+        assert (stamps["r1"], stamps["r2"], stamps["k2"]) == (1.7e9, 1700000001.5, 1700000002.0)
+
+
+VIEW = b'{"user_id": "u9", "item_id": "k1", "type": "view"}'
+OVER_LIMIT = b'{"events": [' + (VIEW + b",") * 1000 + VIEW + b"]}"
+EVENTS_TO_FLASK = [
+    (b'{"user_id": "u9", "item_id": "k1", "type": "like"}', {}, 422),  # not an event type
+    (b'{"user_id": "u9", "item_id": "k1"}', {}, 422),  # no type
+    (b'{"user_id": " u7", "item_id": "k1", "type": "view"}', {}, 202),  # valid once trimmed
+    (b'{"user_id": "u9", "item_id": "k1", "type": "view", "ts": 99e99}', {}, 422),
+    (b'{"user_id": "u9", "item_id": "k1", "type": "view", "position": 1}', {}, 422),
+    (b'{"events": []}', {}, 422),
+    (OVER_LIMIT, {}, 422),  # more events than max_batch
+    (b"{not json", {}, 400),
+    (b'{"user_id": "u9", "item_id": "k1", "type": "view"}', {"Content-Type": "text/plain"}, 415),
+    (b'{"user_id": "u9", "item_id": "k1", "type": "view"}', {"Authorization": "Bearer no"}, 401),
+]
+
+
+def test_events_not_plainly_valid_go_to_flask_before_anything_is_written(
+    pair: tuple[Flask, Flask],
+) -> None:
+    fast_app, plain_app = pair
+    fast, plain = fast_app.test_client(), plain_app.test_client()
+    calls = FlaskCalls(fast_app)
+    for body, headers, status in EVENTS_TO_FLASK:
+        response = same_events(fast, plain, (body, body), headers=headers)
+        assert response.status_code == status, body[:80]
+    assert calls.count == len(EVENTS_TO_FLASK)
+    store = fast_app.extensions["recsys"].service.store
+    assert store.user_events("u9", 10) == []
+    assert [e.item_id for e in store.user_events("u7", 10)] == ["k1", "k1"]  # each app's, by Flask
+
+
+@pytest.mark.parametrize(
+    ("error", "status"), [(StoreBusyError("busy", retry_after_s=1.0), 503), (OSError("disk"), 500)]
+)
+def test_a_failed_write_is_answered_by_flask_and_never_tried_twice(
+    pair: tuple[Flask, Flask], monkeypatch: pytest.MonkeyPatch, error: Exception, status: int
+) -> None:
+    fast_app, plain_app = pair
+    tried: list[str] = []
+
+    def failing(app: str) -> Callable[..., Any]:
+        def add_events(events: Any) -> int:
+            tried.append(app)
+            raise error
+
+        return add_events
+
+    for name, app in (("fast", fast_app), ("plain", plain_app)):
+        monkeypatch.setattr(app.extensions["recsys"].service, "add_events", failing(name))
+    calls = FlaskCalls(fast_app)
+    body = b'{"user_id": "u8", "item_id": "k1", "type": "view"}'
+    response = same_events(fast_app.test_client(), plain_app.test_client(), (body, body))
+    assert response.status_code == status
+    assert tried == ["fast", "plain"]  # the lean path's write was not retried by the route
+    assert calls.count == 1
+    if status == 503:
+        assert response.headers["Retry-After"] == "1"
+
+
+def test_event_metrics_are_recorded_as_the_flask_route_records_them(
+    pair: tuple[Flask, Flask],
+) -> None:
+    fast_app, plain_app = pair
+    fast, plain = fast_app.test_client(), plain_app.test_client()
+    for mine, theirs in zip(_event_bodies("mf"), _event_bodies("mp"), strict=True):
+        same_events(fast, plain, (mine, theirs))
+    body = EVENTS_TO_FLASK[0][0]
+    same_events(fast, plain, (body, body))
+    samples = _samples(fast)
+    assert samples == _samples(plain)
+    accepted = 'recsys_http_requests_total{method="POST",route="/v1/events",status="202"}'
+    assert samples[accepted] == 3
+    assert _fast_path_answers(fast) == 3 and _fast_path_answers(plain) == 0

@@ -98,8 +98,9 @@ def test_real_server_over_http(server: Server) -> None:
     line = 'recsys_http_requests_total{method="POST",route="/v1/events",status="202"} 1.0'
     assert line in text  # summed over both workers (multiprocess mode)
     assert "recsys_model_info" in text
-    # the user requests took the route's lean path under gunicorn too (api.fastpath)
-    assert "recsys_fast_path_answers_total 7.0" in text
+    # the user requests and the stored event took the lean path under gunicorn too
+    # (api.fastpath): 7 answers and 1 write (the unkeyed one went to Flask)
+    assert "recsys_fast_path_answers_total 8.0" in text
 
 
 def test_each_worker_listens_on_its_own_socket(server: Server) -> None:
