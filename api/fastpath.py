@@ -17,9 +17,9 @@ is checked by the same compiled schema), writes the same JSON and headers (``Con
 template.
 
 ``POST /v1/events``, which a storefront sends on every page view, is stored here too when its
-events are plainly valid (:func:`~recsys.store.importing.plain_event_frame`) and name no answer
+events are plainly valid (:func:`~recsys.store.importing.plain_event_rows`) and name no answer
 they came from: through Flask a one-event write cost about 0.7 ms of CPU, half of it Flask's
-and the events' frame (``benchmarks/api_cpu.py --events``).
+and the events' frame, which this path does not build (``benchmarks/api_cpu.py --events``).
 
 Everything else goes to Flask unchanged: other routes and methods, paths that are not plain
 ASCII or whose id holds a ``/``, and every request that fails here (a caller's mistake, an
@@ -49,7 +49,7 @@ from api.auth import check_key, request_id
 from api.errors import ApiError
 from api.state import ApiState
 from api.validation import fast_validator
-from recsys.store.importing import plain_event_frame
+from recsys.store.importing import plain_event_rows
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -218,7 +218,7 @@ class FastPath:
         """``POST /v1/events`` with plainly valid events, stored; or None to let Flask handle it.
 
         A storefront posts one on every page view. Here go bodies the Flask route would store
-        as they are (:func:`~recsys.store.importing.plain_event_frame`) and that name no answer
+        as they are (:func:`~recsys.store.importing.plain_event_rows`) and that name no answer
         they came from (no ``recommendation_id`` or ``position``); every other body, and every
         mistake, goes to Flask before anything is written. Once the write has been tried, its
         error is never retried: Flask is handed the request with the error in
@@ -237,18 +237,18 @@ class FastPath:
             if any("recommendation_id" in r or "position" in r for r in records):
                 return None  # the events' links: the route's own checks
             now = time.time()
-            valid = plain_event_frame([{**r, "ts": r.get("ts", now)} for r in records], now=now)
+            rows = plain_event_rows([{**r, "ts": r.get("ts", now)} for r in records], now=now)
         except Exception:  # ApiError, a body the schema refuses, ...: Flask words the error
             log.debug("fast path refused the events; handing the request to Flask", exc_info=True)
             return None
-        if valid is None:
+        if rows is None:
             return None
         try:
-            stored = api.service.add_events(valid)
+            stored = api.service.add_event_rows(rows)
         except Exception as exc:
             environ[WRITE_FAILED] = exc
             return None
-        answer = {"accepted": valid.height, "stored": stored}
+        answer = {"accepted": len(rows), "stored": stored}
         return self._respond(environ, answer, EVENTS_PATH, "POST", t0, status=202, with_id=False)
 
     def _respond(

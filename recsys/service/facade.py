@@ -30,6 +30,7 @@ from recsys.serving import HybridRecommender, pooled
 from recsys.serving.pool import bounded_history
 from recsys.serving.similar import answer_from_similar
 from recsys.store.contract import Store
+from recsys.store.schema import EventRow
 from recsys.text import TextEncoder
 from recsys.types import (
     HISTORY_LIMIT,
@@ -539,6 +540,14 @@ class RecommendationService:
         if "recommendation_id" in events.columns and self._state.experiment is None:
             events = events.drop("recommendation_id", "position", strict=False)
         return self._writes.add_events(events)
+
+    def add_event_rows(self, rows: Sequence[EventRow]) -> int:
+        """Store validated event rows durably; return how many were new.
+
+        :meth:`add_events` without a frame: the rows ``recsys.store.importing.plain_event_rows``
+        gives, which name no answer they came from (a storefront's page view).
+        """
+        return self._writes.add_event_rows(rows)
 
     def upsert_items(self, items: pl.DataFrame) -> dict[str, int]:
         """Upsert validated catalog rows and serve them at once here.

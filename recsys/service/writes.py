@@ -16,6 +16,7 @@ import polars as pl
 
 from recsys.erasure import ErasureReport, erase_users
 from recsys.service.snapshots import ServingState
+from recsys.store.schema import EventRow
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,10 @@ class ServiceWrites:
         Nothing is refreshed: user requests read the store's history themselves.
         """
         return self.state.store.add_events(events, atomic=True)
+
+    def add_event_rows(self, rows: Sequence[EventRow]) -> int:
+        """:meth:`add_events` of validated rows (``Store.add_event_rows``: no frame, no links)."""
+        return self.state.store.add_event_rows(rows, atomic=True)
 
     def upsert_items(self, items: pl.DataFrame) -> dict[str, int]:
         """Upsert validated catalog rows and refresh the served snapshot with them.

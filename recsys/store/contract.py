@@ -27,6 +27,7 @@ from typing import Any, Protocol, Self
 import polars as pl
 
 from recsys.store.experiments import ExperimentLog
+from recsys.store.schema import EventRow
 from recsys.types import Exposure, UserEvent, UserHistory
 
 SCHEMA_VERSION = 3  # the version `recsys db migrate` brings a store to (see recsys.store.migrate)
@@ -73,6 +74,10 @@ class Store(Protocol):
     # ------------------------------------------------------------------------------ events
     def add_events(self, events: pl.DataFrame, atomic: bool = False) -> int:
         """Store validated events once each; return how many were new."""
+        ...
+
+    def add_event_rows(self, rows: Sequence[EventRow], atomic: bool = False) -> int:
+        """``add_events`` of validated rows (no frame, no links); return how many were new."""
         ...
 
     def events_frame(

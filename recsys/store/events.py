@@ -21,11 +21,11 @@ import polars as pl
 from recsys.store.base import StoreBase, statement_parts, value_marks
 from recsys.store.contract import read_history
 from recsys.store.experiments import link_rows
-from recsys.store.schema import EVENT_SCHEMA
+from recsys.store.schema import EVENT_SCHEMA, EventRow
 from recsys.types import UserEvent, UserHistory
 
 
-def event_rows(events: pl.DataFrame) -> list[tuple[Any, ...]]:
+def event_rows(events: pl.DataFrame) -> list[EventRow]:
     """``(user_id, item_id, type, ts, session_id, event_id)`` per event, for the inserts.
 
     ``ts`` as a float, a missing or null ``session_id`` as ``""``, a missing ``event_id`` as
@@ -141,20 +141,29 @@ class EventsMixin(StoreBase):
         """
         if events.height == 0:
             return 0
-        rows = event_rows(events)
+        stored = self.add_event_rows(event_rows(events), atomic)
+        links = link_rows(events)
+        if links:  # events that named the answer they came from (an experiment's attribution)
+            self._add_links(links)
+        return stored
 
-        def write(conn: sqlite3.Connection, chunk: Sequence[tuple[Any, ...]]) -> int:
+    def add_event_rows(self, rows: Sequence[EventRow], atomic: bool = False) -> int:
+        """:meth:`add_events` of validated rows, as :func:`event_rows` gives them (no links).
+
+        The HTTP API's lean path stores a page view's event this way: a frame of one event
+        and its rows cost about 0.1 ms of CPU to build and read back.
+        """
+        if not rows:
+            return 0
+
+        def write(conn: sqlite3.Connection, chunk: Sequence[EventRow]) -> int:
             erased = self._erased_among(conn, {r[0] for r in chunk})
             if erased:  # an erased user's old events never come back (a re-imported export)
                 chunk = [r for r in chunk if not (r[0] in erased and r[3] <= erased[r[0]])]
             stored = _insert_plain(conn, [r for r in chunk if r[5] is None])
             return stored + _insert_keyed(conn, [r for r in chunk if r[5] is not None])
 
-        stored = self._bulk(rows, write, atomic)
-        links = link_rows(events)
-        if links:  # events that named the answer they came from (an experiment's attribution)
-            self._add_links(links)
-        return stored
+        return self._bulk(rows, write, atomic)
 
     def events_frame(
         self, since_ts: float | None = None, until_seq: int | None = None

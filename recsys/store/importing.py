@@ -46,6 +46,7 @@ from recsys.config import EVENT_TYPES
 from recsys.errors import ImportRejectedError, InvalidInputError
 from recsys.lang import KEPT_PUNCTUATION, invisible_class, normalize_text
 from recsys.store.contract import Store
+from recsys.store.schema import EventRow
 from recsys.store.sqlite import ITEM_COLUMNS
 
 TsUnit = Literal["auto", "s", "ms"]  # how epoch numbers are read (see the module docs)
@@ -794,13 +795,32 @@ def plain_event_frame(
         an ``event_id`` column (null where a record has none) in :data:`PLAIN_EVENT_SCHEMA`; or
         None when some record is not plainly valid.
     """
+    rows = plain_event_rows(records, now)
+    if rows is None:
+        return None
+    if 0 < len(rows) <= SMALL_BATCH:  # a few events: one dict each, 18 µs against 100 for one
+        names = tuple(PLAIN_EVENT_SCHEMA)
+        return pl.from_dicts([dict(zip(names, r, strict=True)) for r in rows], PLAIN_EVENT_SCHEMA)
+    columns: list[list[Any]] = [[] for _ in PLAIN_EVENT_SCHEMA]
+    if rows:
+        columns = [list(column) for column in zip(*rows, strict=True)]
+    return pl.DataFrame(dict(zip(PLAIN_EVENT_SCHEMA, columns, strict=True)), PLAIN_EVENT_SCHEMA)
+
+
+def plain_event_rows(
+    records: Sequence[Mapping[str, Any]], now: float | None = None
+) -> list[EventRow] | None:
+    """:func:`plain_event_frame`'s events as store rows, without building a frame.
+
+    Returns:
+        One ``(user_id, item_id, type, ts, session_id, event_id)`` per record (``session_id``
+        ``""`` and ``event_id`` None where a record has none): the rows
+        :func:`recsys.store.events.event_rows` gives for :func:`plain_event_frame`'s frame,
+        which ``Store.add_event_rows`` stores; or None when some record is not plainly valid.
+    """
     hi = (time.time() if now is None else now) + FUTURE_TOLERANCE_S
-    users: list[str] = []
-    items: list[str] = []
-    types: list[str] = []
-    stamps: list[float] = []
-    sessions: list[str] = []
-    event_ids: list[str | None] = []
+    rows: list[EventRow] = []
+    late: list[int] = []
     for record in records:
         if not _PLAIN_KEYS.issuperset(record):
             return None
@@ -820,25 +840,17 @@ def plain_event_frame(
         ts = _plain_ts(record.get("ts"), hi)
         if ts is None:
             return None
-        users.append(user)
-        items.append(item)
-        types.append(kind)
-        stamps.append(ts)
-        sessions.append(session)
-        event_ids.append(event_id)
-    late = [i for i, stamp in enumerate(stamps) if stamp > hi]
+        if ts > hi:
+            late.append(len(rows))
+        rows.append((user, item, kind, ts, session, event_id))
     if late:  # the "auto" rule: numbers that are too late as seconds may be milliseconds
-        seconds = _from_milliseconds([stamps[i] for i in late], hi)
+        seconds = _from_milliseconds([rows[i][3] for i in late], hi)
         if seconds is None:
             return None
         for i, stamp in zip(late, seconds, strict=True):
-            stamps[i] = stamp
-    columns = (users, items, types, stamps, sessions, event_ids)
-    if 0 < len(users) <= SMALL_BATCH:  # a storefront's page view: one event, 18 µs against 100
-        names = tuple(PLAIN_EVENT_SCHEMA)
-        rows = [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
-        return pl.from_dicts(rows, schema=PLAIN_EVENT_SCHEMA)
-    return pl.DataFrame(dict(zip(PLAIN_EVENT_SCHEMA, columns, strict=True)), PLAIN_EVENT_SCHEMA)
+            user, item, kind, _, session, event_id = rows[i]
+            rows[i] = (user, item, kind, stamp, session, event_id)
+    return rows
 
 
 def _errors(checked: pl.DataFrame) -> list[RowError]:

@@ -66,6 +66,7 @@ from recsys.store.schema import (
     EVENT_SCHEMA,
     ITEM_COLUMNS,
     ITEM_SCHEMA,
+    EventRow,
 )
 from recsys.types import EVENT_TYPES, Exposure, UserEvent, UserHistory
 
@@ -541,15 +542,33 @@ class PostgresStore:
         """Store validated events once each (see ``SQLiteStore.add_events``); count the new."""
         if events.height == 0:
             return 0
-        rows = event_rows(events)
+        stored = self.add_event_rows(event_rows(events), atomic)
+        links = link_rows(events)
+        if links:  # events that named the answer they came from (an experiment's attribution)
+            with self._transaction() as conn:
+                erased = self._erased_among(conn, {r[0] for r in links})
+                links = [r for r in links if not (r[0] in erased and r[3] <= erased[r[0]])]
+                if links:
+                    conn.cursor().executemany(
+                        "INSERT INTO event_links "
+                        "(user_id, item_id, type, ts, recommendation_id, position) "
+                        "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                        links,
+                    )
+        return stored
 
-        def write(conn: Any, chunk: Sequence[tuple[Any, ...]]) -> int:
+    def add_event_rows(self, rows: Sequence[EventRow], atomic: bool = False) -> int:
+        """Store validated rows once each (see ``SQLiteStore.add_event_rows``); count the new."""
+        if not rows:
+            return 0
+
+        def write(conn: Any, chunk: Sequence[EventRow]) -> int:
             erased = self._erased_among(conn, {r[0] for r in chunk})
             if erased:  # an erased user's old events never come back (a re-imported export)
                 chunk = [r for r in chunk if not (r[0] in erased and r[3] <= erased[r[0]])]
             plain = [r for r in chunk if r[5] is None]
             keys: set[tuple[Any, Any]] = set()
-            keyed: list[tuple[Any, ...]] = []
+            keyed: list[EventRow] = []
             for r in chunk:  # a key repeated within the batch: only its first event counts
                 if r[5] is not None and (r[0], r[5]) not in keys:
                     keys.add((r[0], r[5]))
@@ -566,20 +585,7 @@ class PostgresStore:
                 )
             return stored
 
-        stored = self._bulk(rows, write, atomic)
-        links = link_rows(events)
-        if links:  # events that named the answer they came from (an experiment's attribution)
-            with self._transaction() as conn:
-                erased = self._erased_among(conn, {r[0] for r in links})
-                links = [r for r in links if not (r[0] in erased and r[3] <= erased[r[0]])]
-                if links:
-                    conn.cursor().executemany(
-                        "INSERT INTO event_links "
-                        "(user_id, item_id, type, ts, recommendation_id, position) "
-                        "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                        links,
-                    )
-        return stored
+        return self._bulk(rows, write, atomic)
 
     def events_frame(
         self, since_ts: float | None = None, until_seq: int | None = None

@@ -103,6 +103,9 @@ SCHEMA += """CREATE INDEX IF NOT EXISTS exposures_time ON exposures (experiment,
 """
 
 EVENT_COLUMNS = ("user_id", "item_id", "type", "ts", "session_id")
+# one validated event as the stores write it: (user_id, item_id, type, ts, session_id ("" for
+# none), event_id (None for none)); ``recsys.store.events.event_rows`` gives them for a frame
+EventRow = tuple[str, str, str, float, str, str | None]
 CATALOG_COLUMNS = (  # what a catalog item is (the stored row adds ``updated_at``)
     "item_id",
     "title",

@@ -105,6 +105,7 @@ class _StoreCore(StoreBase):
         self._conn = sqlite3.connect(
             self.path, timeout=self.write_timeout_s, check_same_thread=False, isolation_level=None
         )
+        self._busy_ms = int(self.write_timeout_s * 1000)  # the write connection's busy_timeout
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.execute("PRAGMA foreign_keys=ON")
@@ -241,7 +242,10 @@ class _StoreCore(StoreBase):
             if not self._turn.acquire(self._left(began)):
                 raise self._busy()
             try:
-                self._conn.execute(f"PRAGMA busy_timeout={int(self._left(began) * 1000)}")
+                busy_ms = int(self._left(began) * 1000)
+                if busy_ms != self._busy_ms:  # each new value is a statement SQLite compiles
+                    self._conn.execute(f"PRAGMA busy_timeout={busy_ms}")
+                    self._busy_ms = busy_ms
                 try:
                     self._conn.execute("BEGIN IMMEDIATE")
                 except sqlite3.OperationalError as exc:

@@ -59,6 +59,7 @@ def test_a_busy_store_is_a_503_with_retry_after(
 
     service = _service(client)
     monkeypatch.setattr(service, "add_events", busy)
+    monkeypatch.setattr(service, "add_event_rows", busy)  # the lean path's write
     monkeypatch.setattr(service.store, "upsert_items", busy)
     event = {"user_id": "u1", "item_id": "k1", "type": "view"}
     item = {"item_id": "n1", "title": "Pasta pot"}
@@ -82,6 +83,7 @@ def test_a_raw_sqlite_lock_error_is_a_503_too(
         raise sqlite3.OperationalError(message)
 
     monkeypatch.setattr(_service(client), "add_events", locked)
+    monkeypatch.setattr(_service(client), "add_event_rows", locked)  # the lean path's write
     event = {"user_id": "u1", "item_id": "k1", "type": "view"}
     response = client.post("/v1/events", json=event, headers=auth())
     assert response.status_code == 503
@@ -96,6 +98,7 @@ def test_other_sqlite_errors_stay_500s(
         raise sqlite3.OperationalError("no such table: events")
 
     monkeypatch.setattr(_service(client), "add_events", broken)
+    monkeypatch.setattr(_service(client), "add_event_rows", broken)  # the lean path's write
     event = {"user_id": "u1", "item_id": "k1", "type": "view"}
     response = client.post("/v1/events", json=event, headers=auth())
     assert response.status_code == 500

@@ -396,7 +396,8 @@ def test_a_failed_write_is_answered_by_flask_and_never_tried_twice(
         return add_events
 
     for name, app in (("fast", fast_app), ("plain", plain_app)):
-        monkeypatch.setattr(app.extensions["recsys"].service, "add_events", failing(name))
+        for write in ("add_events", "add_event_rows"):  # Flask's write, the lean path's
+            monkeypatch.setattr(app.extensions["recsys"].service, write, failing(name))
     calls = FlaskCalls(fast_app)
     body = b'{"user_id": "u8", "item_id": "k1", "type": "view"}'
     response = same_events(fast_app.test_client(), plain_app.test_client(), (body, body))

@@ -129,6 +129,25 @@ def test_add_events_counts_new_rows_and_skips_duplicates(store: Store) -> None:
     assert store.count_events() == 5
 
 
+def test_event_rows_are_stored_as_their_frame_would_be(store: Store) -> None:
+    # (user_id, item_id, type, ts, session_id, event_id): the lean API path's page views
+    rows = [
+        ("u1", "i1", "view", 10.0, "", None),
+        ("u1", "i2", "purchase", 11.0, "s1", "e1"),
+        ("u2", "i1", "click", 12.0, "", None),
+    ]
+    assert store.add_event_rows([]) == 0
+    assert store.add_event_rows(rows) == 3
+    assert store.add_event_rows(rows, atomic=True) == 0  # natural keys and event ids: once
+    assert store.add_events(pl.DataFrame(rows, schema=KEYED, orient="row")) == 0
+    assert sorted(store.events_frame().rows()) == [r[:5] for r in rows]
+    assert store.add_event_rows([("u1", "i2", "purchase", 99.0, "s1", "e1")]) == 0  # a retry
+    store.delete_user("u2", now=50.0)
+    assert store.add_event_rows([rows[2]]) == 0  # an erased user's old event never returns
+    assert store.add_event_rows([("u2", "i3", "view", 60.0, "", None)]) == 1
+    assert store.count_events() == 3
+
+
 def test_add_events_empty_frame_stores_nothing(store: Store) -> None:
     assert store.add_events(pl.DataFrame(schema=EVENT_SCHEMA)) == 0
     assert store.count_events() == 0

@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from recsys.store.events import event_rows
 from recsys.store.importing import (
     FUTURE_TOLERANCE_S,
     MAX_ID_LENGTH,
@@ -24,6 +25,7 @@ from recsys.store.importing import (
     PLAIN_EVENT_SCHEMA,
     SMALL_BATCH,
     plain_event_frame,
+    plain_event_rows,
     records_to_frame,
     validate_events,
 )
@@ -45,12 +47,15 @@ def full_way(records: list[dict[str, Any]], now: float = NOW) -> tuple[pl.DataFr
 
 def assert_same(records: list[dict[str, Any]], now: float = NOW) -> pl.DataFrame | None:
     fast = plain_event_frame(records, now=now)
+    rows = plain_event_rows(records, now=now)
     if fast is None:
+        assert rows is None
         return None
     valid, errors = full_way(records, now)
     assert errors == []
     assert fast.schema == pl.Schema(PLAIN_EVENT_SCHEMA)
     assert fast.rows() == valid.rows()  # floats compared exactly
+    assert rows == event_rows(valid)  # what the store writes from the full validation's frame
     return fast
 
 
@@ -236,6 +241,7 @@ def test_an_empty_batch_is_an_empty_frame() -> None:
     fast = plain_event_frame([], now=NOW)
     assert fast is not None and fast.height == 0
     assert fast.schema == pl.Schema(PLAIN_EVENT_SCHEMA)
+    assert plain_event_rows([], now=NOW) == []
 
 
 def test_reference_time_defaults_to_the_clock() -> None:
