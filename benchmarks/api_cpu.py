@@ -28,6 +28,10 @@ Usage::
     # storefront sends it), on a copy of H, 5 passes each through the lean path and through
     # Flask, alternating; the durable write (commit, fsync) included
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/api_cpu.py --home var/api-bench --events
+    # a storefront's pages in one process (issue 20): 16 shoppers, each page a one-event POST,
+    # their recommendations (n=20) and the viewed item's similar items, as WSGI; passes with
+    # the browsing shoppers' reads by increments (recsys.service.recent) and without, alternating
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/api_cpu.py --home var/api-bench --pages
     # what threads cost an answer (issue 20): precomputed and browsing answers, ?n=20 as WSGI,
     # from 1, 2 and 4 request threads in one process (a copy of H with one view event per user)
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/api_cpu.py --home var/api-bench --thread-tax
@@ -240,6 +244,73 @@ def event_costs(home: Path, passes: int = 5, count: int = 600) -> dict[str, list
             f"us per event; median {medians[way]:.0f} us"
         )
     print(f"lean path / flask: {medians['lean path'] / medians['flask']:.2f}")
+    return found
+
+
+def page_costs(
+    home: Path, passes: int = 5, pages: int = 400, shoppers: int = 16
+) -> dict[str, list[float]]:
+    """CPU per storefront page in one process, as WSGI: event, recommendations, similar items.
+
+    ``api_latency.py``'s replay without the server: on a copy of ``home``, ``shoppers`` trained
+    users (seeded) take turns; each page is a one-event ``POST /v1/events`` (a view of a random
+    item, no ``ts``), ``GET /v1/users/<u>/recommendations?n=20`` (ranked live: the shopper has
+    events since training) and ``GET /v1/items/<item>/similar?n=20``. Passes of ``pages`` pages
+    alternate between the service reading each shopper's events by increments
+    (:mod:`recsys.service.recent`, the default) and reading them whole on every page. The
+    shoppers' histories grow as the passes go on, alike for both ways. Prints and returns each
+    pass's CPU µs per page.
+    """
+    from api_latency import bundle_ids
+
+    def ok(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        assert status[:3] in ("200", "202"), status
+        return len
+
+    found: dict[str, list[float]] = {"increments": [], "whole reads": []}
+    with home_copy(home, "api-cpu-pages-") as copy:
+        users, items, _ = bundle_ids(copy)
+        rng = random.Random(4)
+        who = rng.sample(list(users), shoppers)
+        app = create_app({"home": str(copy), "watch": False, "write_keys": [EVENT_KEY]})
+        service = app.extensions["recsys"].service
+        recent = service._recent
+
+        def page_environs(count: int) -> list[dict[str, Any]]:
+            out = []
+            for k in range(count):
+                user, item = who[k % shoppers], rng.choice(items)
+                (event,) = event_environs([user], [item], 1, seed=k)
+                out += [
+                    event,
+                    *user_environs([user]),
+                    EnvironBuilder(
+                        path=f"/v1/items/{item}/similar", query_string="n=20"
+                    ).get_environ(),
+                ]
+            return out
+
+        for environ in page_environs(shoppers * 4):  # warm up: every shopper browsing
+            b"".join(app(environ, ok))
+        for _ in range(passes):
+            for way in found:
+                service._recent = recent if way == "increments" else None
+                environs = page_environs(pages)
+                cpu0 = time.process_time()
+                for environ in environs:
+                    b"".join(app(environ, ok))
+                found[way].append((time.process_time() - cpu0) / pages * 1e6)
+        service._recent = recent
+        print(f"reads: {recent.reads}")
+        app.extensions["recsys"].close()
+    medians = {way: statistics.median(values) for way, values in found.items()}
+    for way, values in found.items():
+        print(
+            f"a page (event, recommendations, similar items) as WSGI, {shoppers} shoppers, "
+            f"{way}: {', '.join(f'{x:.0f}' for x in values)} us per page; median "
+            f"{medians[way]:.0f} us"
+        )
+    print(f"increments / whole reads: {medians['increments'] / medians['whole reads']:.2f}")
     return found
 
 
@@ -458,6 +529,11 @@ def main() -> None:
         help="only measure one-event POST /v1/events as WSGI, lean path and Flask (a copy of H)",
     )
     parser.add_argument(
+        "--pages",
+        action="store_true",
+        help="only measure storefront pages (event, recs, similar) as WSGI in one process",
+    )
+    parser.add_argument(
         "--ab",
         action="store_true",
         help="only measure n=20 as WSGI with and without an A/A experiment (on a copy of the home)",
@@ -489,6 +565,9 @@ def main() -> None:
         return
     if args.events:
         event_costs(args.home)
+        return
+    if args.pages:
+        page_costs(args.home)
         return
     if args.ab:
         users = load_bundle(Home(args.home).artifacts).users.ids()

@@ -262,6 +262,14 @@ def test_api_cpu_thread_tax_smoke(
     assert all(found[kind][n] > 0 for kind in found for n in (1, 2))
 
 
+def test_api_cpu_pages_smoke(tmp_path: Path, bench_script: Callable[[str], ModuleType]) -> None:
+    """Storefront pages both ways: each read by increments or whole, every answer a 200/202."""
+    root, _ = _tiny_api_home(tmp_path / "home")
+    found = bench_script("api_cpu").page_costs(root, passes=1, pages=8, shoppers=2)
+    assert set(found) == {"increments", "whole reads"}
+    assert all(len(values) == 1 and values[0] > 0 for values in found.values())
+
+
 def test_api_cpu_events_smoke(tmp_path: Path, bench_script: Callable[[str], ModuleType]) -> None:
     """One-event writes through the lean path and through Flask: every one a 202, both timed."""
     root, _ = _tiny_api_home(tmp_path / "home")

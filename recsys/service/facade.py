@@ -23,6 +23,7 @@ from recsys.errors import StoreBusyError, StoreUnavailableError
 from recsys.experiments.spec import Experiment, Variant
 from recsys.home import Home
 from recsys.lang import ShopLanguage
+from recsys.service.recent import RecentEvents
 from recsys.service.served import ExperimentTag, ServedRecommendations, served
 from recsys.service.snapshots import ServingState, Snapshot
 from recsys.service.writes import ServiceWrites
@@ -62,21 +63,32 @@ def _usable_list(snap: Snapshot, user_idx: int, use_precomputed: bool) -> Ranked
     return lists.get(user_idx)
 
 
-def _list_state(snap: Snapshot, store: Store, user_id: str) -> tuple[bool, bool]:
-    """``(erased since training, history changed since the lists were ranked)`` (one query).
+def _list_state(
+    snap: Snapshot, store: Store, user_id: str
+) -> tuple[bool, bool, tuple[int | None, float | None]]:
+    """``(erased since training, history changed since the lists were ranked, state)`` (one query).
 
-    The history changed when there are new events, or none at all (erased).
+    The history changed when there are new events, or none at all (erased). ``state`` is what
+    ``store.user_state`` read: ``(position of the newest event, when last erased)``.
     """
     assert snap.precomputed is not None
-    newest, erased_at = store.user_state(user_id)
+    newest, erased_at = state = store.user_state(user_id)
     erased = erased_at is not None and erased_at >= snap.trained_from
-    return erased, newest is None or newest > snap.precomputed.watermark
+    return erased, newest is None or newest > snap.precomputed.watermark, state
 
 
 def _pooled(
-    snap: Snapshot, store: Store, user_id: str, history: UserHistory | None
+    snap: Snapshot,
+    store: Store,
+    user_id: str,
+    history: UserHistory | None,
+    state: tuple[int | None, float | None],
+    recent: RecentEvents | None,
 ) -> tuple[UserHistory | None, npt.NDArray[np.int64] | None, bool]:
     """A browsing shopper (a list, and events since training) is ranked over a small pool.
+
+    ``state`` is the user's ``store.user_state`` as just read; ``recent``, where given, reads
+    the bounded history by increments (:mod:`recsys.service.recent`).
 
     Returns:
         ``(history, owned, pooled)``: the history to rank from (a bounded read when the config
@@ -89,7 +101,11 @@ def _pooled(
     owned = None
     if history is None and (limit := bounded_history(snap.base.config)):
         assert snap.precomputed is not None
-        events, since = store.user_events_since(user_id, limit, snap.precomputed.watermark)
+        watermark, (newest, erased_at) = snap.precomputed.watermark, state
+        if recent is not None and newest is not None:
+            events, since = recent.read(store, user_id, limit, watermark, newest, erased_at)
+        else:
+            events, since = store.user_events_since(user_id, limit, watermark)
         history = UserHistory(events, since)
         user_idx, matrix = snap.bundle.users.index(user_id), snap.bundle.user_items
         owned = matrix.indices[matrix.indptr[user_idx] : matrix.indptr[user_idx + 1]]
@@ -110,17 +126,20 @@ def _answer_user(
     reasons: bool,
     language: ShopLanguage | None = None,
     tag: ExperimentTag | None = None,
+    recent: RecentEvents | None = None,
 ) -> ServedRecommendations:
     """``RecommendationService.recommend_user``'s answer from ``snap`` (see there).
 
-    ``tag``: the experiment and variant the answer is served in (see :func:`served`).
+    ``tag``: the experiment and variant the answer is served in (see :func:`served`);
+    ``recent``: the process's browsing shoppers' events (:mod:`recsys.service.recent`).
     """
     rec = snap.recommender
     user_idx = snap.bundle.users.index(user_id)
     ranked = _usable_list(snap, user_idx, use_precomputed)
     erased, changed = False, True
+    state: tuple[int | None, float | None] = (None, None)
     if ranked is not None:
-        erased, changed = _list_state(snap, store, user_id)
+        erased, changed, state = _list_state(snap, store, user_id)
         if not (erased or changed or reasons) and history is None:
             answer = rec.recommend_ranked(ranked, n, filters)
             if answer is not None:
@@ -129,7 +148,7 @@ def _answer_user(
         erased_at = store.erased_at(user_id)
         erased = erased_at is not None and erased_at >= snap.trained_from
     if ranked is not None and changed and not erased:
-        history, owned, pooled = _pooled(snap, store, user_id, history)
+        history, owned, pooled = _pooled(snap, store, user_id, history, state, recent)
         if pooled:
             assert history is not None and snap.similar is not None
             answer = rec.recommend_pooled(
@@ -236,6 +255,7 @@ class RecommendationService:
         self.home = home
         self._state = ServingState(home, store, live_catalog, encoder)
         self._writes = ServiceWrites(self._state)
+        self._recent = RecentEvents()  # browsing shoppers' events, read by increments
         self.use_precomputed = True
 
     # ------------------------------------------------------------------------------- state
@@ -385,6 +405,7 @@ class RecommendationService:
                 history,
                 reasons,
                 language,
+                recent=self._recent,
             )
         except (StoreUnavailableError, StoreBusyError):  # answer from the bundle alone
             wanted, since = filters or Filters(), state.tombstones_since
@@ -443,6 +464,7 @@ class RecommendationService:
                     reasons,
                     language,
                     tag,
+                    recent=self._recent,
                 )
             except (StoreUnavailableError, StoreBusyError):
                 tombstones, since = state.tombstones, state.tombstones_since

@@ -123,8 +123,12 @@ class FusedRanker:
         if text_vectors is None:  # no text: the text source takes part in no answer
             text_vectors, text_mask = np.zeros((1, 1), np.float32), np.zeros(1, np.bool_)
         weights_by_type = {t: mc.weight(t) for t in EVENT_TYPES}
+        # the types whose (item, type) pairs make the item owned (query.owned_items' rules)
+        owning = {t for t, w in weights_by_type.items() if w > 0} if c.exclude_seen else set()
+        if c.exclude_purchased:
+            owning.add("purchase")
         self.plan = {
-            "weights_by_type": weights_by_type,
+            "owning": frozenset(owning),
             "codes": {t: j for j, t in enumerate(EVENT_TYPES)},
             "type_weights": np.array([weights_by_type[t] for t in EVENT_TYPES], np.float64),
             "purchase": EVENT_TYPES.index("purchase"),
@@ -193,22 +197,16 @@ class FusedRanker:
         codes = plan["codes"]
         if not codes.keys() >= set(kinds):
             return None  # a type the config gives no weight to (not an event type)
-        index = b.items.index
-        ev_idx = np.fromiter(map(index, item_ids), np.int64, n_ev)
+        ev_idx = b.items.indices(item_ids)
         ev_code = np.fromiter(map(codes.__getitem__, kinds), np.int64, n_ev)
         ev_ts = np.fromiter(times, np.float64, n_ev)
         seen, bought = c.exclude_seen, c.exclude_purchased
         extra_owned = plan["no_items"]
         if item_types and (seen or bought):
-            weight = plan["weights_by_type"]
-            extra = [
-                i
-                for item, kind in item_types
-                if ((seen and weight.get(kind, 0.0) > 0) or (bought and kind == "purchase"))
-                and (i := index(item)) >= 0
-            ]
-            if extra:
-                extra_owned = np.asarray(extra, dtype=np.int64)
+            owning = plan["owning"]
+            extra = b.items.indices([item for item, kind in item_types if kind in owning])
+            if extra.size:
+                extra_owned = extra[extra >= 0]
         if owned is not None and owned.size and (seen or bought):
             extra_owned = np.concatenate([extra_owned, owned.astype(np.int64, copy=False)])
         stock = b.item_table.in_stock

@@ -104,6 +104,10 @@ class Store(Protocol):
         """The newest ``limit`` events, and the distinct pairs stored after ``after_seq``."""
         ...
 
+    def user_events_after(self, user_id: str, after_seq: int) -> list[tuple[str, str, float, int]]:
+        """The user's events stored after position ``after_seq``: ``(item_id, type, ts, seq)``."""
+        ...
+
     def last_seq(self) -> int:
         """Position of the newest stored event (0 when none)."""
         ...

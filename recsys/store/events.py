@@ -257,6 +257,23 @@ class EventsMixin(StoreBase):
         )
         return events, since
 
+    def user_events_after(self, user_id: str, after_seq: int) -> list[tuple[str, str, float, int]]:
+        """The user's events stored after position ``after_seq``, in position order.
+
+        ``(item_id, type, ts, seq)`` each: what a serving process adds to the events it read
+        for the user before (``recsys.service.recent``). One range scan of the user's
+        ``events_user_key`` entries (the index holds every column read here).
+        """
+        return (
+            self._read()
+            .execute(
+                "SELECT item_id, type, ts, seq FROM events WHERE user_id = ? AND seq > ? "
+                "ORDER BY seq",
+                (user_id, int(after_seq)),
+            )
+            .fetchall()
+        )
+
     def last_seq(self) -> int:
         """Position of the newest stored event (0 when there are none).
 

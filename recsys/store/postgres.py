@@ -646,6 +646,15 @@ class PostgresStore:
         )
         return events, [(r[0], r[1]) for r in rows]
 
+    def user_events_after(self, user_id: str, after_seq: int) -> list[tuple[str, str, float, int]]:
+        """The user's events stored after ``after_seq``, in position order (with positions)."""
+        rows = self._rows(
+            "SELECT item_id, type, ts, seq FROM events WHERE user_id = %s AND seq > %s "
+            "ORDER BY seq",
+            (user_id, int(after_seq)),
+        )
+        return [(r[0], r[1], float(r[2]), int(r[3])) for r in rows]
+
     def last_seq(self) -> int:
         """Position of the newest stored event (0 when none; positions are never reused)."""
         return int(self._one("SELECT COALESCE(MAX(seq), 0) FROM events")[0])

@@ -407,7 +407,7 @@ def test_history_rows_feed_the_kernel_as_the_stages_read_them(text_home: Home) -
     for _, _, events, *_ in _requests(rec, bundle, text_home)[:40]:
         events = events[: rec.config.recent_events]
         idx = bundle.items.indices([e.item_id for e in events])
-        w = np.array([plan["weights_by_type"][e.type] for e in events], np.float64)
+        w = np.array([plan["type_weights"][plan["codes"][e.type]] for e in events], np.float64)
         ts = np.array([e.ts for e in events], np.float64)
         items, sums = kernel._row_sums(idx, w, ts, len(events), plan["rate"])
         row = history_row(bundle, events)

@@ -148,6 +148,18 @@ def test_event_rows_are_stored_as_their_frame_would_be(store: Store) -> None:
     assert store.count_events() == 3
 
 
+def test_events_after_a_position_in_position_order(store: Store) -> None:
+    store.add_events(_events([("u1", "a", "view", 5.0, ""), ("u2", "a", "view", 6.0, "")]))
+    mark = store.last_seq()
+    store.add_events(_events([("u1", "b", "click", 9.0, "s1")]))
+    store.add_events(_events([("u1", "c", "purchase", 1.0, "")]))  # backdated: stored later
+    after = store.user_events_after("u1", mark)
+    assert [r[:3] for r in after] == [("b", "click", 9.0), ("c", "purchase", 1.0)]
+    assert after[0][3] > mark and after[1][3] == store.last_seq()
+    assert store.user_events_after("u1", store.last_seq()) == []
+    assert store.user_events_after("nobody", 0) == []
+
+
 def test_add_events_empty_frame_stores_nothing(store: Store) -> None:
     assert store.add_events(pl.DataFrame(schema=EVENT_SCHEMA)) == 0
     assert store.count_events() == 0

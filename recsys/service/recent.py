@@ -1,0 +1,158 @@
+"""Browsing shoppers' newest events, kept per serving process and read from the store by increments.
+
+A shopper who browses posts an event on every page view and asks for recommendations on the
+next page. Their answer is ranked from their newest events and the ``(item, type)`` pairs they
+stored since training (``Store.user_events_since``): two reads that grow with everything the
+shopper did since training. A shopper 300 events into a session paid about twice the CPU of
+one with a single event (``benchmarks/README.md``, issue 20, eighth pass), and paid it again
+on every page.
+
+:class:`RecentEvents` remembers, per shopper, what the last read found and the store position
+(``seq``) it covered. The next request reads only the events stored after that position
+(``Store.user_events_after``: on a page view, one) and merges them in. What it returns is what
+``user_events_since`` would return at the position the caller's ``user_state`` read named: the
+newest ``limit`` events in the store's order (newest ``ts`` first, then the later stored), and
+the distinct pairs stored after the watermark.
+
+An entry is used only for the same watermark (a new bundle starts afresh), the same erasure
+time (an erased shopper's old events are never served from memory) and a position that did not
+go back. Events can leave the store in other ways (the retention purge, an administrator's
+delete) without any of these changing, so an entry is also dropped after
+:data:`ENTRY_TTL_S` seconds: nothing deleted that way is served from memory for longer. Entries
+are evicted oldest first past :data:`CAPACITY` shoppers; a shopper with more than
+:data:`MAX_PAIRS` pairs since training is not kept (their reads stay whole).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from recsys.store.contract import Store
+from recsys.types import UserEvent
+
+CAPACITY = 4096  # shoppers remembered per process
+ENTRY_TTL_S = 60.0  # an entry is read again whole after this long
+MAX_PAIRS = 2000  # shoppers with more pairs since training are read whole each time
+
+
+@dataclass
+class _Entry:
+    watermark: int
+    erased_at: float | None
+    seq: int  # the store position the entry covers
+    events: list[UserEvent]  # newest first, at most the limit it was read with
+    limit: int
+    pairs: dict[tuple[str, str], None]  # distinct (item_id, type) stored after the watermark
+    read_at: float
+
+
+class RecentEvents:
+    """Per-shopper newest events and pairs since training, read by increments (thread-safe).
+
+    Args:
+        capacity: shoppers remembered (oldest evicted first).
+        ttl_s: how long an entry is trusted before it is read whole again.
+        clock: the time source (tests pass their own).
+    """
+
+    def __init__(
+        self,
+        capacity: int = CAPACITY,
+        ttl_s: float = ENTRY_TTL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.capacity, self.ttl_s = capacity, ttl_s
+        self._clock = clock
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._lock = threading.Lock()
+        self.reads = {"whole": 0, "increment": 0, "none": 0}  # how each request was answered
+
+    def read(
+        self,
+        store: Store,
+        user_id: str,
+        limit: int,
+        watermark: int,
+        newest_seq: int,
+        erased_at: float | None,
+    ) -> tuple[list[UserEvent], list[tuple[str, str]]]:
+        """``store.user_events_since(user_id, limit, watermark)``, from memory where it can.
+
+        Args:
+            store: the store the events are in.
+            user_id: the shopper.
+            limit: how many of the newest events.
+            watermark: the training's store position (pairs are those stored after it).
+            newest_seq: the position of the shopper's newest event, as ``store.user_state``
+                just read it (the caller's read: what is returned covers exactly that).
+            erased_at: when the shopper was last erased, as that read found.
+
+        Returns:
+            ``(events newest first, distinct (item_id, type) pairs stored after watermark)``.
+        """
+        now = self._clock()
+        with self._lock:
+            entry = self._entries.get(user_id)
+        if (
+            entry is not None
+            and entry.watermark == watermark
+            and entry.erased_at == erased_at
+            and entry.limit == limit
+            and entry.seq <= newest_seq
+            and now - entry.read_at <= self.ttl_s
+        ):
+            if entry.seq == newest_seq:
+                self._count("none")
+                return list(entry.events), list(entry.pairs)
+            new = [e for e in store.user_events_after(user_id, entry.seq) if e[3] <= newest_seq]
+            events, pairs = _merged(entry, new, limit)
+            self._count("increment")
+            if len(pairs) <= MAX_PAIRS:
+                kept = _Entry(watermark, erased_at, newest_seq, events, limit, pairs, entry.read_at)
+                self._keep(user_id, kept)
+            else:
+                self._drop(user_id)
+            return list(events), list(pairs)
+        events, since = store.user_events_since(user_id, limit, watermark)
+        self._count("whole")
+        # kept only when nothing was stored or erased between the caller's read and these:
+        # the entry must cover exactly the positions up to newest_seq
+        if len(since) <= MAX_PAIRS and store.user_state(user_id) == (newest_seq, erased_at):
+            self._keep(user_id, _Entry(watermark, erased_at, newest_seq, events, limit,
+                                       dict.fromkeys(since), now))  # fmt: skip
+        else:
+            self._drop(user_id)
+        return events, since
+
+    def _count(self, how: str) -> None:
+        with self._lock:
+            self.reads[how] += 1
+
+    def _drop(self, user_id: str) -> None:
+        with self._lock:
+            self._entries.pop(user_id, None)
+
+    def _keep(self, user_id: str, entry: _Entry) -> None:
+        with self._lock:
+            self._entries[user_id] = entry
+            self._entries.move_to_end(user_id)
+            while len(self._entries) > self.capacity:
+                self._entries.popitem(last=False)
+
+
+def _merged(
+    entry: _Entry, new: list[tuple[str, str, float, int]], limit: int
+) -> tuple[list[UserEvent], dict[tuple[str, str], None]]:
+    """``entry``'s events and pairs with ``new`` (position order) merged in."""
+    pairs = dict(entry.pairs)
+    for item, kind, _, _ in new:
+        pairs[(item, kind)] = None
+    fresh = [UserEvent(item, kind, ts) for item, kind, ts, _ in reversed(new)]  # later first
+    # newest ts first; on a tie the later stored first: every new event was stored after
+    # every remembered one, so a stable sort with the new ones in front orders them
+    events = sorted([*fresh, *entry.events], key=lambda e: -e.ts)[:limit]
+    return events, pairs

@@ -1,0 +1,131 @@
+"""``recsys.service.recent``: increments of a shopper's events give what a whole read gives."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from recsys.service import recent as recent_module
+from recsys.service.recent import RecentEvents
+from recsys.store import SQLiteStore
+
+LIMIT = 8
+
+
+def _add(store: SQLiteStore, rows: list[tuple[str, str, str, float]]) -> None:
+    store.add_events(pl.DataFrame(rows, schema=["user_id", "item_id", "type", "ts"], orient="row"))
+
+
+def _read(recent: RecentEvents, store: SQLiteStore, user: str, watermark: int) -> tuple:
+    newest, erased_at = store.user_state(user)
+    assert newest is not None
+    return recent.read(store, user, LIMIT, watermark, newest, erased_at)
+
+
+def _whole(store: SQLiteStore, user: str, watermark: int) -> tuple:
+    return store.user_events_since(user, LIMIT, watermark)
+
+
+def _same(got: tuple, want: tuple) -> None:
+    assert got[0] == want[0]  # the newest events, in the store's order
+    assert sorted(got[1]) == sorted(want[1])  # the distinct pairs since the watermark
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_increments_give_the_whole_read(tmp_path: Path, seed: int) -> None:
+    rng = random.Random(seed)
+    with SQLiteStore(tmp_path / "s.sqlite3") as store:
+        # a trained history, then the watermark, then page views: new times, repeated
+        # times (ties), backdated ones, repeated items and types
+        _add(store, [("u", f"i{rng.randrange(30)}", "view", float(t)) for t in range(20)])
+        watermark = store.last_seq()
+        recent = RecentEvents()
+        clock = 100.0
+        for _ in range(40):
+            ts = rng.choice([clock, clock, 50.0 + rng.randrange(40), 10.0])
+            kind = rng.choice(["view", "click", "purchase"])
+            rows = [("u", f"i{rng.randrange(30)}", kind, ts) for _ in range(rng.randint(1, 3))]
+            _add(store, rows)
+            clock += rng.choice([0.0, 1.0])
+            if rng.random() < 0.8:  # some page views are not followed by a request
+                _same(_read(recent, store, "u", watermark), _whole(store, "u", watermark))
+        assert recent.reads["increment"] > 10 and recent.reads["whole"] == 1
+
+
+def test_nothing_new_is_read_from_memory(tmp_path: Path) -> None:
+    with SQLiteStore(tmp_path / "s.sqlite3") as store:
+        _add(store, [("u", "i1", "view", 1.0)])
+        recent = RecentEvents()
+        first = _read(recent, store, "u", 0)
+        assert _read(recent, store, "u", 0) == first
+        assert recent.reads == {"whole": 1, "increment": 0, "none": 1}
+
+
+def test_an_erased_shopper_is_read_whole_again(tmp_path: Path) -> None:
+    with SQLiteStore(tmp_path / "s.sqlite3") as store:
+        _add(store, [("u", "i1", "purchase", 1.0), ("u", "i2", "view", 2.0)])
+        recent = RecentEvents()
+        _read(recent, store, "u", 0)
+        store.delete_user("u", now=3.0)
+        _add(store, [("u", "i3", "view", 4.0)])
+        got = _read(recent, store, "u", 0)
+        assert got[0] == [("i3", "view", 4.0)] and got[1] == [("i3", "view")]
+        assert recent.reads["whole"] == 2
+
+
+def test_another_bundle_or_another_limit_reads_whole(tmp_path: Path) -> None:
+    with SQLiteStore(tmp_path / "s.sqlite3") as store:
+        _add(store, [("u", "i1", "view", 1.0), ("u", "i2", "view", 2.0)])
+        recent = RecentEvents()
+        _read(recent, store, "u", 0)
+        newest, erased_at = store.user_state("u")
+        assert newest is not None
+        _same(recent.read(store, "u", LIMIT, 1, newest, erased_at), _whole(store, "u", 1))
+        assert recent.read(store, "u", 1, 1, newest, erased_at)[0] == [("i2", "view", 2.0)]
+        assert recent.reads["whole"] == 3
+
+
+def test_an_entry_is_trusted_for_its_time_to_live_only(tmp_path: Path) -> None:
+    # events can leave the store without an erasure (the retention purge): an entry is read
+    # whole again once it is older than its time to live
+    now = [0.0]
+    with SQLiteStore(tmp_path / "s.sqlite3") as store:
+        _add(store, [("u", "i1", "view", 1.0)])
+        recent = RecentEvents(ttl_s=60.0, clock=lambda: now[0])
+        _read(recent, store, "u", 0)
+        now[0] = 59.0
+        _add(store, [("u", "i2", "view", 2.0)])
+        _read(recent, store, "u", 0)
+        assert recent.reads == {"whole": 1, "increment": 1, "none": 0}
+        now[0] = 61.0  # the entry was read whole at 0: increments do not renew it
+        _read(recent, store, "u", 0)
+        assert recent.reads["whole"] == 2
+
+
+def test_a_read_that_raced_a_write_is_not_kept(tmp_path: Path) -> None:
+    with SQLiteStore(tmp_path / "s.sqlite3") as store:
+        _add(store, [("u", "i1", "view", 1.0)])
+        newest, erased_at = store.user_state("u")
+        assert newest is not None
+        _add(store, [("u", "i2", "view", 2.0)])  # stored after the caller's state read
+        recent = RecentEvents()
+        recent.read(store, "u", LIMIT, 0, newest, erased_at)  # whole: sees both
+        _same(_read(recent, store, "u", 0), _whole(store, "u", 0))  # whole again, not doubled
+        assert recent.reads == {"whole": 2, "increment": 0, "none": 0}
+
+
+def test_capacity_and_long_histories(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(recent_module, "MAX_PAIRS", 3)
+    with SQLiteStore(tmp_path / "s.sqlite3") as store:
+        _add(store, [(f"u{u}", "i1", "view", 1.0) for u in range(3)])
+        _add(store, [("long", f"i{i}", "view", float(i)) for i in range(4)])
+        recent = RecentEvents(capacity=2)
+        for user in ("u0", "u1", "u2", "long", "u0", "long"):
+            _read(recent, store, user, 0)
+        # u0 was evicted by u1 and u2 (capacity 2); the long history is never kept
+        assert recent.reads == {"whole": 6, "increment": 0, "none": 0}
+        assert _read(recent, store, "u0", 0) == _whole(store, "u0", 0)
+        assert recent.reads["none"] == 1
