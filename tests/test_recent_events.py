@@ -76,6 +76,24 @@ def test_an_erased_shopper_is_read_whole_again(tmp_path: Path) -> None:
         assert recent.reads["whole"] == 2
 
 
+def test_an_erasure_through_the_service_forgets_the_shopper(tmp_path: Path) -> None:
+    from recsys.home import Home
+    from recsys.service import RecommendationService
+
+    home = Home(tmp_path / "home").ensure()
+    with SQLiteStore(home.db_path) as store:
+        _add(store, [("u", "i1", "view", 1.0)])
+    service = RecommendationService(home)
+    try:
+        recent = service._recent
+        _read(recent, service.store, "u", 0)
+        assert "u" in recent._entries
+        service.erase_users(["u"])
+        assert "u" not in recent._entries
+    finally:
+        service.close()
+
+
 def test_another_bundle_or_another_limit_reads_whole(tmp_path: Path) -> None:
     with SQLiteStore(tmp_path / "s.sqlite3") as store:
         _add(store, [("u", "i1", "view", 1.0), ("u", "i2", "view", 2.0)])

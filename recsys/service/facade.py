@@ -603,9 +603,14 @@ class RecommendationService:
     def erase_users(self, user_ids: Sequence[str]) -> ErasureReport:
         """Erase every copy of these users' data and stop personalizing for them at once.
 
-        See :func:`recsys.erasure.erase_users`.
+        See :func:`recsys.erasure.erase_users`. The events this process remembers of them
+        (:mod:`recsys.service.recent`) are forgotten; another process never serves its copy
+        (its erasure time no longer matches) and drops it within ``ENTRY_TTL_S``.
         """
-        return self._writes.erase_users(user_ids)
+        self._recent.forget(user_ids)
+        report = self._writes.erase_users(user_ids)
+        self._recent.forget(user_ids)  # and what a request read while the erasure ran
+        return report
 
     def close(self) -> None:
         """Stop the watcher and close what this service opened."""

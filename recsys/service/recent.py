@@ -28,7 +28,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from recsys.store.contract import Store
@@ -127,6 +127,12 @@ class RecentEvents:
         else:
             self._drop(user_id)
         return events, since
+
+    def forget(self, user_ids: Iterable[str]) -> None:
+        """Drop what is remembered of these shoppers (an erasure)."""
+        with self._lock:
+            for user_id in user_ids:
+                self._entries.pop(user_id, None)
 
     def _count(self, how: str) -> None:
         with self._lock:
