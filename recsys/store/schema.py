@@ -7,19 +7,18 @@ event types in the ``events`` table's ``CHECK`` constraint is derived from
 the same text as when the list was written out by hand, so databases created by older versions
 are identical to new ones (``CREATE TABLE IF NOT EXISTS`` never alters an existing table).
 
-Events have two indexes. ``events_user_key`` is unique on the natural key, with its columns
-ordered ``(user_id, ts, ...)`` so that it also answers the reads by user and time (the newest
-events without reading the table, the distinct items). ``events_user_seq`` ``(user_id, seq)``
-answers the reads by position: a user's newest position (``user_state``, on every request of a
-user with a precomputed list) and the events after a position (a browsing shopper's increments,
-``recsys.service.recent``). Without it both scanned all of the user's events: 76 µs per request
-for shoppers a few hundred events into a session (issue 20, eighth pass), for about 15 µs more
-per stored event. Until 2026-12 the second index was ``events_user_ts`` for reads by time, and
-for a while there was only one: every event then dirtied one random index page instead of two,
-and a batch of 100 wrote about 0.76 MB to the write-ahead log instead of 1.4 MB
-(``benchmarks/README.md``). A store with the old two is re-indexed when opened
-(``SQLiteStore._init_meta``; about 1.1 s per million events, once); a store without
-``events_user_seq`` gets it when opened (once; the events are read once to build it).
+Events have one index, ``events_user_key``: unique on the natural key, with its columns ordered
+``(user_id, ts, ...)`` so that it also answers every read by user (the newest events without
+reading the table, the distinct items, the newest position). Until 2026-12 they had two, one
+for the natural key and ``events_user_ts`` for reads by time: every event then dirtied two
+random index pages instead of one, and a batch of 100 wrote about 1.4 MB to the write-ahead log
+instead of 0.76 MB (``benchmarks/README.md``). A store with the two is re-indexed when opened
+(``SQLiteStore._init_meta``; about 1.1 s per million events, once). A second index on
+``(user_id, seq)`` would make the reads by position (``user_state``'s newest position, a
+browsing shopper's increments) a seek instead of a scan of the user's events (76 µs per request
+for shoppers a few hundred events into a session); it was tried and left out: event batches of
+100 lost a quarter of their throughput, and their p99 reached the 150 ms target (issue 20,
+eighth pass).
 """
 
 from __future__ import annotations
@@ -42,7 +41,6 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS events_user_key
     ON events (user_id, ts, item_id, type, session_id);
-CREATE INDEX IF NOT EXISTS events_user_seq ON events (user_id, seq);
 CREATE TABLE IF NOT EXISTS items (
     item_id     TEXT PRIMARY KEY,
     title       TEXT NOT NULL,

@@ -104,7 +104,7 @@ def test_a_store_with_the_two_old_event_indexes_is_reindexed_once(tmp_path: Path
     conn.close()
     assert _indexes(path, "events") == {"events_natural_key", "events_user_ts"}
     with SQLiteStore(path) as store:
-        assert _indexes(path, "events") == {"events_user_key", "events_user_seq"}
+        assert _indexes(path, "events") == {"events_user_key"}
         # newest first; a tie in time goes to the later stored
         assert [(e.item_id, e.ts) for e in store.user_events("u1")] == [
             ("i1", 2.0),
@@ -119,27 +119,9 @@ def test_a_store_with_the_two_old_event_indexes_is_reindexed_once(tmp_path: Path
     conn = sqlite3.connect(path, isolation_level=None)
     conn.executescript(SCHEMA_AS_WRITTEN)
     conn.close()
-    assert _indexes(path, "events") == {
-        "events_natural_key", "events_user_ts", "events_user_key", "events_user_seq",
-    }  # fmt: skip
+    assert _indexes(path, "events") == {"events_natural_key", "events_user_ts", "events_user_key"}
     SQLiteStore(path).close()
-    assert _indexes(path, "events") == {"events_user_key", "events_user_seq"}
-
-
-def test_a_shoppers_positions_are_read_from_their_own_index(store: Store, home: Home) -> None:
-    # the newest position (user_state) and the events after a position (the increments of
-    # recsys.service.recent) are a seek in events_user_seq, not a scan of the user's events
-    conn = sqlite3.connect(home.db_path)
-    try:
-        for sql, args in [
-            ("SELECT MAX(seq) FROM events WHERE user_id = ?", ("u1",)),
-            ("SELECT item_id, type, ts, seq FROM events WHERE user_id = ? AND seq > ? "
-             "ORDER BY seq", ("u1", 5)),
-        ]:  # fmt: skip
-            plan = " ".join(r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + sql, args))
-            assert "INDEX events_user_seq" in plan, plan
-    finally:
-        conn.close()
+    assert _indexes(path, "events") == {"events_user_key"}
 
 
 def test_a_shoppers_newest_events_are_read_from_the_index_alone(store: Store, home: Home) -> None:
