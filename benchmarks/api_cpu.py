@@ -115,6 +115,15 @@ def wsgi_costs(app: Any, users: list[str]) -> None:
         print(f"WSGI {name:<22} cpu {best:6.3f} ms/request (best of 5 passes)")
 
 
+def print_passes(found: dict[str, list[float]], what: str, per: str) -> dict[str, float]:
+    """Print each way's µs per pass and their median; return the medians by way."""
+    medians = {way: statistics.median(values) for way, values in found.items()}
+    for way, values in found.items():
+        passes = ", ".join(f"{x:.0f}" for x in values)
+        print(f"{what}, {way}: {passes} us per {per}; median {medians[way]:.0f} us")
+    return medians
+
+
 def browsing_costs(home: Path, passes: int = 5) -> dict[str, list[float]]:
     """CPU per ``?n=20`` WSGI answer for shoppers with an event since training (issue 20).
 
@@ -161,13 +170,8 @@ def browsing_costs(home: Path, passes: int = 5) -> dict[str, list[float]]:
         finally:
             pooled.FusedRanker.answer = fused_answer  # type: ignore[method-assign]
         app.extensions["recsys"].close()
-    medians = {way: statistics.median(values) for way, values in found.items()}
-    for way, values in found.items():
-        print(
-            f"browsing shoppers (one event since training), ?n=20 as WSGI over {len(environs)} "
-            f"users, {way}: {', '.join(f'{x:.0f}' for x in values)} us per answer; median "
-            f"{medians[way]:.0f} us"
-        )
+    what = f"browsing shoppers (one event since training), ?n=20 as WSGI over {len(environs)} users"
+    medians = print_passes(found, what, "answer")
     print(f"fused / stages: {medians['fused'] / medians['stages']:.2f}")
     return found
 
@@ -237,12 +241,7 @@ def event_costs(home: Path, passes: int = 5, count: int = 600) -> dict[str, list
                 found[way].append((time.process_time() - cpu0) / count * 1e6)
         for app in apps.values():
             app.extensions["recsys"].close()
-    medians = {way: statistics.median(values) for way, values in found.items()}
-    for way, values in found.items():
-        print(
-            f"one-event POST /v1/events as WSGI, {way}: {', '.join(f'{x:.0f}' for x in values)} "
-            f"us per event; median {medians[way]:.0f} us"
-        )
+    medians = print_passes(found, "one-event POST /v1/events as WSGI", "event")
     print(f"lean path / flask: {medians['lean path'] / medians['flask']:.2f}")
     return found
 
@@ -303,13 +302,8 @@ def page_costs(
         service._recent = recent
         print(f"reads: {recent.reads}")
         app.extensions["recsys"].close()
-    medians = {way: statistics.median(values) for way, values in found.items()}
-    for way, values in found.items():
-        print(
-            f"a page (event, recommendations, similar items) as WSGI, {shoppers} shoppers, "
-            f"{way}: {', '.join(f'{x:.0f}' for x in values)} us per page; median "
-            f"{medians[way]:.0f} us"
-        )
+    what = f"a page (event, recommendations, similar items) as WSGI, {shoppers} shoppers"
+    medians = print_passes(found, what, "page")
     print(f"increments / whole reads: {medians['increments'] / medians['whole reads']:.2f}")
     return found
 

@@ -45,7 +45,7 @@ from recsys.config import HybridConfig
 from recsys.matrix import decay_rate
 from recsys.models.implicit_models import FEW_ITEMS, ALSModel
 from recsys.precomputed import SimilarLists
-from recsys.serving.query import csr_row
+from recsys.serving.query import csr_row, owning_types
 from recsys.types import (
     EVENT_TYPES,
     Filters,
@@ -123,12 +123,8 @@ class FusedRanker:
         if text_vectors is None:  # no text: the text source takes part in no answer
             text_vectors, text_mask = np.zeros((1, 1), np.float32), np.zeros(1, np.bool_)
         weights_by_type = {t: mc.weight(t) for t in EVENT_TYPES}
-        # the types whose (item, type) pairs make the item owned (query.owned_items' rules)
-        owning = {t for t, w in weights_by_type.items() if w > 0} if c.exclude_seen else set()
-        if c.exclude_purchased:
-            owning.add("purchase")
         self.plan = {
-            "owning": frozenset(owning),
+            "owning": owning_types(mc, c),
             "codes": {t: j for j, t in enumerate(EVENT_TYPES)},
             "type_weights": np.array([weights_by_type[t] for t in EVENT_TYPES], np.float64),
             "purchase": EVENT_TYPES.index("purchase"),

@@ -21,7 +21,7 @@ from recsys.config import HybridConfig, MatrixConfig
 from recsys.lang import ShopLanguage
 from recsys.matrix import decay
 from recsys.models.base import unique_ints
-from recsys.types import Strategy, UserEvent
+from recsys.types import EVENT_TYPES, Strategy, UserEvent
 
 if TYPE_CHECKING:
     from recsys.bundle import Bundle
@@ -175,6 +175,17 @@ def history_row(bundle: Bundle, history: Sequence[UserEvent]) -> sp.csr_matrix:
     return csr_row(vals.astype(np.float32), cols, n_items)
 
 
+def owning_types(matrix: MatrixConfig, config: HybridConfig) -> frozenset[str]:
+    """The event types whose ``(item, type)`` pairs make an item owned under ``config``'s rules.
+
+    ``exclude_seen``: every type of positive weight; ``exclude_purchased``: ``purchase``.
+    """
+    kinds = {t for t in EVENT_TYPES if matrix.weight(t) > 0} if config.exclude_seen else set()
+    if config.exclude_purchased:
+        kinds.add("purchase")
+    return frozenset(kinds)
+
+
 def owned_items(
     bundle: Bundle,
     config: HybridConfig,
@@ -197,13 +208,8 @@ def owned_items(
     if config.exclude_purchased:
         ids = [e.item_id for e in history if e.type == "purchase"]
     if item_types:
-        weight = bundle.config.matrix.weight
-        ids += [
-            item
-            for item, kind in item_types
-            if (config.exclude_seen and weight(kind) > 0)
-            or (config.exclude_purchased and kind == "purchase")
-        ]
+        owning = owning_types(bundle.config.matrix, config)
+        ids += [item for item, kind in item_types if kind in owning]
     if ids:
         idx = bundle.items.indices(ids)
         parts.append(idx[idx >= 0].astype(np.int64))
