@@ -73,6 +73,10 @@ class StoreBase(ABC):
         """Write ``rows`` with ``write`` in chunks of one transaction (one chunk if ``atomic``)."""
 
     @abstractmethod
+    def _grouped(self, rows: Sequence[Any], write: ChunkWriter) -> int:
+        """Write ``rows`` in one transaction, with the small writes other threads queued then."""
+
+    @abstractmethod
     def _erased_among(self, conn: sqlite3.Connection, user_ids: set[str]) -> dict[str, float]:
         """``{user id: erased_at}`` for the erased users among ``user_ids`` (inside a write)."""
 

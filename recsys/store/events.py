@@ -151,7 +151,10 @@ class EventsMixin(StoreBase):
         """:meth:`add_events` of validated rows, as :func:`event_rows` gives them (no links).
 
         The HTTP API's lean path stores a page view's event this way: a frame of one event
-        and its rows cost about 0.1 ms of CPU to build and read back.
+        and its rows cost about 0.1 ms of CPU to build and read back. An ``atomic`` write (an
+        API call) is committed with the atomic writes other threads of this process queued
+        meanwhile (:meth:`~recsys.store.sqlite.SQLiteStore._grouped`): still all or nothing,
+        and durable when it returns.
         """
         if not rows:
             return 0
@@ -163,6 +166,8 @@ class EventsMixin(StoreBase):
             stored = _insert_plain(conn, [r for r in chunk if r[5] is None])
             return stored + _insert_keyed(conn, [r for r in chunk if r[5] is not None])
 
+        if atomic:
+            return self._grouped(rows, write)
         return self._bulk(rows, write, atomic)
 
     def events_frame(

@@ -32,7 +32,7 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Self
@@ -53,7 +53,7 @@ from recsys.store.schema import (
     ITEM_SCHEMA,
     SCHEMA,
 )
-from recsys.store.turns import FairLock, FileTurn
+from recsys.store.turns import FairLock, FileTurn, GroupCommit
 from recsys.types import UserEvent, UserHistory
 
 __all__ = [
@@ -101,6 +101,7 @@ class _StoreCore(StoreBase):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.write_timeout_s = float(write_timeout_s)
         self._lock = FairLock()  # the write connection's lock: threads take turns in order
+        self._group = GroupCommit()  # the API's small writes, committed together when they queue
         self._turn = FileTurn(self.path.with_name(self.path.name + "-turn"))  # and processes
         self._conn = sqlite3.connect(
             self.path, timeout=self.write_timeout_s, check_same_thread=False, isolation_level=None
@@ -262,6 +263,34 @@ class _StoreCore(StoreBase):
                 self._turn.release()
         finally:
             self._lock.release()
+
+    def _grouped(self, rows: Sequence[Any], write: ChunkWriter) -> int:
+        """One atomic write of ``rows``, committed with the writes other threads queued meanwhile.
+
+        ``write(conn, rows) -> int`` as :meth:`_bulk` takes it. The group is one transaction
+        (:class:`~recsys.store.turns.GroupCommit`); each write in it runs in a savepoint of its
+        own, so one that fails is undone alone and raises to its caller only. A failure of the
+        transaction itself (the store busy past ``write_timeout_s``, a failed commit) raises to
+        every caller of the group: none of its rows were stored.
+        """
+
+        def commit(take: Callable[[], list[Any]]) -> list[Any]:
+            with self._transaction() as conn:
+                works = take()
+                if len(works) == 1:
+                    return [write(conn, works[0])]
+                results: list[Any] = []
+                for one in works:
+                    conn.execute("SAVEPOINT grouped_write")
+                    try:
+                        results.append(write(conn, one))
+                    except Exception as exc:
+                        conn.execute("ROLLBACK TO grouped_write")
+                        results.append(exc)
+                    conn.execute("RELEASE grouped_write")
+                return results
+
+        return int(self._group.submit(rows, commit))
 
     def _busy(self) -> StoreBusyError:
         return StoreBusyError(

@@ -14,7 +14,8 @@ import pytest
 
 from recsys.errors import StoreBusyError
 from recsys.store import SQLiteStore
-from recsys.store.turns import FairLock, FileTurn
+from recsys.store.schema import EventRow
+from recsys.store.turns import FairLock, FileTurn, GroupCommit
 
 
 def _until(check: object, timeout: float = 5.0) -> None:
@@ -162,4 +163,153 @@ def test_a_store_write_is_refused_when_another_process_keeps_the_turn(tmp_path: 
         store.mark_compact_due(now=1.0)
     store.mark_compact_due(now=1.0)  # its turn again once the other process is gone
     assert store.compact_due() == 1.0
+    store.close()
+
+
+# --------------------------------------------------------------------------- group commits
+class _Writer:
+    """A group writer that records each group and holds the first one until released."""
+
+    def __init__(self) -> None:
+        self.groups: list[list[str]] = []
+        self.first_taken = threading.Event()
+        self.release_first = threading.Event()
+
+    def __call__(self, take):  # type: ignore[no-untyped-def]
+        works = take()
+        self.groups.append(works)
+        if len(self.groups) == 1:
+            self.first_taken.set()
+            assert self.release_first.wait(10)
+        if "raise" in works:
+            raise OSError("disk full")
+        return [ValueError(w) if w.startswith("bad") else w.upper() for w in works]
+
+
+def _submit_all(group: GroupCommit, writer: _Writer, works: list[str]) -> dict[str, object]:
+    got: dict[str, object] = {}
+
+    def one(work: str) -> None:
+        try:
+            got[work] = group.submit(work, writer)
+        except Exception as exc:
+            got[work] = exc
+
+    threads = [threading.Thread(target=one, args=(w,)) for w in works]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.01)  # in order: each queues behind the previous
+    writer.release_first.set()
+    for thread in threads:
+        thread.join(10)
+    return got
+
+
+def test_writes_queued_during_a_commit_are_committed_together() -> None:
+    group, writer = GroupCommit(), _Writer()
+    first = threading.Thread(target=lambda: group.submit("a", writer))
+    first.start()
+    assert writer.first_taken.wait(10)  # "a" is being committed
+    got = _submit_all(group, writer, ["b", "bad-c", "d"])
+    first.join(10)
+    assert writer.groups == [["a"], ["b", "bad-c", "d"]]  # one commit for the three queued
+    assert got["b"] == "B" and got["d"] == "D"
+    assert isinstance(got["bad-c"], ValueError)  # its own failure, to its caller only
+    assert group.submit("e", writer) == "E"  # nobody leads now: the next write commits alone
+    assert writer.groups[-1] == ["e"]
+
+
+def test_a_failed_commit_fails_every_write_of_its_group_and_the_next_group_goes_on() -> None:
+    group, writer = GroupCommit(), _Writer()
+    first = threading.Thread(target=lambda: group.submit("a", writer))
+    first.start()
+    assert writer.first_taken.wait(10)
+    got = _submit_all(group, writer, ["b", "raise"])
+    first.join(10)
+    assert all(isinstance(got[w], OSError) for w in ("b", "raise"))
+    assert group.submit("c", writer) == "C"
+
+
+def _row(user: str, item: str, ts: float) -> EventRow:
+    return (user, item, "view", ts, "", None)
+
+
+def test_store_writes_from_many_threads_are_grouped_and_each_counts_its_own(
+    tmp_path: Path,
+) -> None:
+    store = SQLiteStore(tmp_path / "db.sqlite3")
+    commits = 0
+    transaction = store._transaction
+
+    @contextlib.contextmanager
+    def counted():  # type: ignore[no-untyped-def]
+        nonlocal commits
+        with transaction() as conn:
+            time.sleep(0.005)  # a slow commit: writes queue behind it
+            yield conn
+        commits += 1
+
+    store._transaction = counted  # type: ignore[method-assign]
+    results: dict[int, int] = {}
+
+    def write(k: int) -> None:
+        rows = [_row(f"u{k}", "i1", 1.0), _row(f"u{k}", "i2", 2.0)]
+        if k % 5 == 0:
+            rows.append(_row("shared", "i1", 1.0))  # one event sent by several writers
+        results[k] = store.add_event_rows(rows, atomic=True)
+
+    threads = [threading.Thread(target=write, args=(k,)) for k in range(40)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    assert store.count_events() == 81  # 40 x 2, and the shared event once
+    assert sum(results.values()) == 81
+    assert sorted(results.values()).count(3) == 1  # the shared event counted by one writer
+    assert commits < 40  # queued writes shared commits
+    store.close()
+
+
+def test_a_write_that_fails_in_a_group_is_undone_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from recsys.store import events as events_module
+
+    store = SQLiteStore(tmp_path / "db.sqlite3")
+    insert = events_module._insert_plain
+    entered = threading.Event()
+    go_on = threading.Event()
+
+    def failing(conn, rows):  # type: ignore[no-untyped-def]
+        if rows and rows[0][0] == "first":  # holds the first group until the others queue
+            entered.set()
+            assert go_on.wait(10)
+        stored = insert(conn, rows)
+        if rows and rows[0][0] == "bad":
+            raise ValueError("refused after writing")
+        return stored
+
+    monkeypatch.setattr(events_module, "_insert_plain", failing)
+    got: dict[str, object] = {}
+
+    def write(user: str) -> None:
+        try:
+            got[user] = store.add_event_rows([_row(user, "i1", 1.0)], atomic=True)
+        except ValueError as exc:
+            got[user] = exc
+
+    first = threading.Thread(target=write, args=("first",))
+    first.start()
+    assert entered.wait(10)
+    others = [threading.Thread(target=write, args=(u,)) for u in ("good1", "bad", "good2")]
+    for thread in others:
+        thread.start()
+    time.sleep(0.2)  # all three queued behind the first group
+    go_on.set()
+    for thread in [first, *others]:
+        thread.join(10)
+    assert got["first"] == got["good1"] == got["good2"] == 1
+    assert isinstance(got["bad"], ValueError)
+    assert store.count_events() == 3  # the failed write's row was rolled back alone
+    assert store.user_events("bad") == []
     store.close()
