@@ -129,8 +129,12 @@ class JsonErrorWorker(ThreadWorker):  # type: ignore[misc]
 # the most bytes of a request's head read (without consuming them) to choose where it runs: a
 # request runs on the main thread only when its whole head is among them
 PEEK_BYTES = 4096
-# headers that announce a body: such a request is read in the pool (its body may come slowly)
-BODY_HEADERS = re.compile(rb"\r\n(?:content-length|transfer-encoding)\s*:", re.IGNORECASE)
+# headers that announce a body: such a request is read in the pool (its body may come slowly).
+# ``Content-Length: 0`` announces none: some clients send it on every GET (Python's
+# http.client does for a request with a body argument, many load generators always)
+BODY_HEADERS = re.compile(
+    rb"\r\n(?:transfer-encoding\s*:|content-length\s*:(?![ \t]*0+[ \t]*\r\n))", re.IGNORECASE
+)
 # the longest a main-thread answer waits for a client to take its bytes (SO_SNDTIMEO); past it
 # the connection is dropped, so a client that stops reading cannot stop the worker's heartbeat
 INLINE_SEND_TIMEOUT_S = 5
@@ -158,9 +162,10 @@ class InlineReadsWorker(JsonErrorWorker):
     A new connection waits for its first bytes on the poller (gthread waits in a pool thread),
     so an idle client holds nothing. The main thread never waits for a client's bytes: a
     request runs there only when its whole head has arrived and it announces no body
-    (``Content-Length``, ``Transfer-Encoding``); one sent in pieces, or with a body, is read in
-    the pool as in gthread. It waits to send at most :data:`INLINE_SEND_TIMEOUT_S` seconds for
-    a client that does not read its answers, then drops the connection. Still, run a server
+    (``Transfer-Encoding``, or a ``Content-Length`` other than 0); one sent in pieces, or with
+    a body, is read in the pool as in gthread. It waits to send at most
+    :data:`INLINE_SEND_TIMEOUT_S` seconds for a client that does not read its answers, then
+    drops the connection. Still, run a server
     that strangers can reach behind a proxy that buffers requests (nginx does by default), as
     gunicorn advises for its sync worker. An app without ``runs_inline``, a TLS socket (whose
     bytes cannot be read ahead) or a gunicorn without gthread's pending connections (before

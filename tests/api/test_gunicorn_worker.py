@@ -152,10 +152,29 @@ def test_a_request_sent_in_pieces_is_read_in_the_pool(inline: Served, cut: int) 
         assert read_answers(sock, 1) == ["MainThread"]
 
 
-def test_a_read_that_announces_a_body_is_read_in_the_pool(inline: Served) -> None:
+@pytest.mark.parametrize(
+    "header",
+    [
+        b"Content-Length: 3",
+        b"content-length:3",
+        b"Content-Length: 03",
+        b"Transfer-Encoding: chunked",
+    ],
+)
+def test_a_read_that_announces_a_body_is_read_in_the_pool(inline: Served, header: bytes) -> None:
     with socket.create_connection(("127.0.0.1", inline.port), timeout=10) as sock:
-        sock.sendall(b"GET /fast HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc")
+        body = b"3\r\nabc\r\n0\r\n\r\n" if header.startswith(b"Transfer") else b"abc"
+        sock.sendall(b"GET /fast HTTP/1.1\r\nHost: x\r\n" + header + b"\r\n\r\n" + body)
         assert read_answers(sock, 1)[0].startswith("ThreadPoolExecutor")
+
+
+@pytest.mark.parametrize("header", [b"Content-Length: 0", b"content-length:00 ", b"X-A: 1"])
+def test_a_read_that_announces_no_body_runs_on_the_main_thread(
+    inline: Served, header: bytes
+) -> None:
+    with socket.create_connection(("127.0.0.1", inline.port), timeout=10) as sock:
+        sock.sendall(b"GET /fast HTTP/1.1\r\nHost: x\r\n" + header + b"\r\n\r\n")
+        assert read_answers(sock, 1) == ["MainThread"]
 
 
 def test_the_main_thread_waits_for_a_client_to_read_at_most_a_few_seconds() -> None:
