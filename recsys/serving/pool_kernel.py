@@ -18,9 +18,14 @@ first request.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 # what rank_pool reports besides an answer (the caller then ranks through the stages)
 OK = 0
@@ -47,6 +52,46 @@ SOURCES = ("popularity", "behavior", "recent", "text")  # blend order (their ``p
 # ML-100K, 1.7e-6 on the synthetic catalog); where two neighbours are closer than this, their
 # order could differ, so the stages answer (and break exact ties by item id)
 NEAR = 1e-5
+
+
+AHEAD = 8  # rows fetched ahead of the one scored (measured: 4-16 all help; 8 helped most)
+PREFETCH_LINES = 4  # cache lines of each such row (the hardware streams the rest)
+
+
+def _prefetch_intrinsic(typingctx: Any, array: Any, index: Any) -> Any:
+    """Hint the CPU to fetch ``array[index]``'s cache line (LLVM's ``prefetch``: read, keep).
+
+    A browsing shopper's few hundred candidates are random rows of the item and text matrices
+    (153 MB of text vectors on the 100k-item catalog). Scored one after another, each row's
+    first access waits for memory; fetched a few rows ahead, the waits overlap. A hint only:
+    it changes no result, and a CPU may ignore it.
+    """
+    sig = types.void(array, index)
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        kind = signature.args[0]
+        view = context.make_array(kind)(context, builder, args[0])
+        ptr = _item_pointer(context, builder, kind, view, [args[1]], wraparound=False)
+        byte_ptr = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        hint = ir.FunctionType(ir.VoidType(), [byte_ptr, i32, i32, i32])
+        fn = _declared(builder.module, hint, "llvm.prefetch.p0")
+        builder.call(fn, [builder.bitcast(ptr, byte_ptr), i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+_item_pointer: Any = cgutils.get_item_pointer  # numba's helpers are untyped
+_declared: Any = cgutils.get_or_insert_function
+_prefetch: Any = intrinsic(_prefetch_intrinsic)  # called from compiled code: _prefetch(a, i)
+
+
+@njit(cache=True)
+def _fetch_row(flat: npt.NDArray[Any], start: int, lines: int, per_line: int) -> None:
+    """Prefetch ``lines`` cache lines of ``flat`` from ``start`` (``per_line`` values each)."""
+    for t in range(lines):
+        _prefetch(flat, start + t * per_line)
 
 
 @njit(cache=True, fastmath=True)
@@ -328,7 +373,14 @@ def rank_pool(
             scores[j] = popularity[cand[j]]
         _zscore(scores, floors[0], weights[0], contrib[0])
         takes_part[0] = True
+    rank = vectors.shape[1]
+    vector_lines = min(PREFETCH_LINES, (rank + 15) // 16)
+    rows = vectors.ravel()
+    for j in range(min(AHEAD, size)):
+        _fetch_row(rows, cand[j] * rank, vector_lines, 16)
     for j in range(size):
+        if j + AHEAD < size:
+            _fetch_row(rows, cand[j + AHEAD] * rank, vector_lines, 16)
         i = cand[j]
         scores[j] = _dot32(vectors[i], user) if known[i] else -np.inf
     if weights[1] > 0:
@@ -367,7 +419,13 @@ def rank_pool(
         norm = np.sqrt(np.sum(acc * acc)) if t_count else 0.0
         if norm > 0:
             profile = (acc / norm).astype(np.float32)
+            flat = text_vectors.ravel()
+            lines = min(PREFETCH_LINES, (dim + 15) // 16)
+            for j in range(min(AHEAD, size)):
+                _fetch_row(flat, cand[j] * dim, lines, 16)
             for j in range(size):
+                if j + AHEAD < size:
+                    _fetch_row(flat, cand[j + AHEAD] * dim, lines, 16)
                 i = cand[j]
                 scores[j] = _dot32(text_vectors[i], profile) if text_mask[i] else -np.inf
             if weights[3] > 0:
