@@ -147,3 +147,35 @@ def test_capacity_and_long_histories(tmp_path: Path, monkeypatch: pytest.MonkeyP
         assert recent.reads == {"whole": 6, "increment": 0, "none": 0}
         assert _read(recent, store, "u0", 0) == _whole(store, "u0", 0)
         assert recent.reads["none"] == 1
+
+
+def test_memory_is_bounded_by_events_and_pairs_kept(tmp_path: Path) -> None:
+    with SQLiteStore(tmp_path / "s.sqlite3") as store:
+        # each shopper: 2 events (2 pairs since the watermark) -> 4 kept per entry
+        _add(store, [(f"u{u}", f"i{i}", "view", float(i)) for u in range(4) for i in range(2)])
+        recent = RecentEvents(max_kept=9)
+        for user in ("u0", "u1", "u2"):
+            _read(recent, store, user, 0)
+        assert recent.kept == 8  # u2 pushed u0 out: 12 > 9
+        assert _read(recent, store, "u1", 0) == _whole(store, "u1", 0)
+        assert recent.reads == {"whole": 3, "increment": 0, "none": 1}
+        # u0 is read whole again and kept; u1, kept before u2, goes first (being used does
+        # not keep an entry longer: it is read whole again after its time to live anyway)
+        _read(recent, store, "u0", 0)
+        assert recent.reads["whole"] == 4
+        assert recent.kept == 8
+        _read(recent, store, "u2", 0)
+        assert recent.reads["none"] == 2
+        _read(recent, store, "u1", 0)
+        assert recent.reads["whole"] == 5
+        recent.forget(["u1", "u0", "u2", "nobody"])
+        assert recent.kept == 0
+        _add(store, [("u3", "i9", "view", 9.0)])  # u3: 3 events, 3 pairs -> 6 kept
+        _read(recent, store, "u3", 0)
+        assert recent.kept == 6
+        # an increment replaces its entry: counted once, with the new event and pair
+        _add(store, [("u3", "i8", "view", 10.0)])
+        got = _read(recent, store, "u3", 0)
+        assert got[0] == _whole(store, "u3", 0)[0]
+        assert recent.reads["increment"] == 1
+        assert recent.kept == 8

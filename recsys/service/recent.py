@@ -19,8 +19,16 @@ time (an erased shopper's old events are never served from memory) and a positio
 go back. Events can leave the store in other ways (the retention purge, an administrator's
 delete) without any of these changing, so an entry is also dropped after
 :data:`ENTRY_TTL_S` seconds: nothing deleted that way is served from memory for longer. Entries
-are evicted oldest first past :data:`CAPACITY` shoppers; a shopper with more than
-:data:`MAX_PAIRS` pairs since training is not kept (their reads stay whole).
+are evicted oldest first past :data:`CAPACITY` shoppers or past :data:`MAX_KEPT` events and
+pairs in all; a shopper with more than :data:`MAX_PAIRS` pairs since training is not kept
+(their reads stay whole).
+
+How many shoppers to keep: a process answering ~1,000 requests/s, of shoppers who each view a
+page every 10-30 s, sees 10,000-30,000 shoppers a minute, all of them browsing; the load
+benchmark's live scenario cycles through 16,530 (synthetic catalog). An entry that is evicted
+before its shopper's next page is read whole again, and pays a second ``user_state`` read to
+be kept (``benchmarks/README.md``, issue 20, ninth pass: with 4,096 entries every request of
+that scenario missed). :data:`MAX_KEPT` bounds the memory whatever the histories' lengths.
 """
 
 from __future__ import annotations
@@ -34,7 +42,8 @@ from dataclasses import dataclass
 from recsys.store.contract import Store
 from recsys.types import UserEvent
 
-CAPACITY = 4096  # shoppers remembered per process
+CAPACITY = 65_536  # shoppers remembered per process
+MAX_KEPT = 2_000_000  # events and pairs remembered in all per process (some 200 MB at most)
 ENTRY_TTL_S = 60.0  # an entry is read again whole after this long
 MAX_PAIRS = 2000  # shoppers with more pairs since training are read whole each time
 
@@ -57,6 +66,7 @@ class RecentEvents:
         capacity: shoppers remembered (oldest evicted first).
         ttl_s: how long an entry is trusted before it is read whole again.
         clock: the time source (tests pass their own).
+        max_kept: events and pairs remembered in all (oldest shoppers evicted first).
     """
 
     def __init__(
@@ -64,10 +74,12 @@ class RecentEvents:
         capacity: int = CAPACITY,
         ttl_s: float = ENTRY_TTL_S,
         clock: Callable[[], float] = time.monotonic,
+        max_kept: int = MAX_KEPT,
     ) -> None:
-        self.capacity, self.ttl_s = capacity, ttl_s
+        self.capacity, self.ttl_s, self.max_kept = capacity, ttl_s, max_kept
         self._clock = clock
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._kept = 0  # events and pairs in the entries
         self._lock = threading.Lock()
         self.reads = {"whole": 0, "increment": 0, "none": 0}  # how each request was answered
 
@@ -132,7 +144,12 @@ class RecentEvents:
         """Drop what is remembered of these shoppers (an erasure)."""
         with self._lock:
             for user_id in user_ids:
-                self._entries.pop(user_id, None)
+                self._pop(user_id)
+
+    @property
+    def kept(self) -> int:
+        """Events and pairs remembered now, all shoppers together."""
+        return self._kept
 
     def _count(self, how: str) -> None:
         with self._lock:
@@ -140,14 +157,26 @@ class RecentEvents:
 
     def _drop(self, user_id: str) -> None:
         with self._lock:
-            self._entries.pop(user_id, None)
+            self._pop(user_id)
+
+    def _pop(self, user_id: str) -> None:  # the lock is held
+        entry = self._entries.pop(user_id, None)
+        if entry is not None:
+            self._kept -= _size(entry)
 
     def _keep(self, user_id: str, entry: _Entry) -> None:
         with self._lock:
+            self._pop(user_id)
             self._entries[user_id] = entry
-            self._entries.move_to_end(user_id)
-            while len(self._entries) > self.capacity:
-                self._entries.popitem(last=False)
+            self._kept += _size(entry)
+            while len(self._entries) > self.capacity or self._kept > self.max_kept:
+                _, oldest = self._entries.popitem(last=False)
+                self._kept -= _size(oldest)
+
+
+def _size(entry: _Entry) -> int:
+    """What an entry counts towards :data:`MAX_KEPT`: its events and pairs."""
+    return len(entry.events) + len(entry.pairs)
 
 
 def _merged(
