@@ -313,3 +313,24 @@ def test_a_write_that_fails_in_a_group_is_undone_alone(
     assert store.count_events() == 3  # the failed write's row was rolled back alone
     assert store.user_events("bad") == []
     store.close()
+
+
+def test_a_large_write_commits_alone(tmp_path: Path) -> None:
+    from recsys.store.events import GROUPED_ROWS
+
+    store = SQLiteStore(tmp_path / "db.sqlite3")
+    calls: list[int] = []
+    grouped = store._grouped
+
+    def counting(rows, write):  # type: ignore[no-untyped-def]
+        calls.append(len(rows))
+        return grouped(rows, write)
+
+    store._grouped = counting  # type: ignore[method-assign]
+    small = [_row("u", f"i{k}", float(k)) for k in range(GROUPED_ROWS)]
+    large = [_row("v", f"i{k}", float(k)) for k in range(GROUPED_ROWS + 1)]
+    assert store.add_event_rows(small, atomic=True) == GROUPED_ROWS
+    assert store.add_event_rows(large, atomic=True) == GROUPED_ROWS + 1
+    assert store.add_event_rows(small[:1], atomic=False) == 0  # a bulk write: never grouped
+    assert calls == [GROUPED_ROWS]
+    store.close()
