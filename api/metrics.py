@@ -81,6 +81,10 @@ class Metrics:
             multiprocess_mode="liveall",
         )
         self._version: str | None = None
+        # labelled children by label values: ``labels()`` costs a few µs on every request
+        # (argument checks, a lock, a lookup); route templates, methods and statuses are few
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._rankings: dict[str, Any] = {}
 
     def set_version(self, version: str | None, loaded_at: float) -> None:
         """Record the served version (cheap when unchanged)."""
@@ -102,10 +106,23 @@ class Metrics:
         version: tuple[str | None, float],
     ) -> None:
         """Count one request (and time it unless ``seconds`` is None); note the served version."""
+        children = self._children.get((route, method, status))
+        if children is None:
+            children = self._children[(route, method, status)] = (
+                self.latency.labels(route=route, method=method),
+                self.requests.labels(route=route, method=method, status=str(status)),
+            )
         if seconds is not None:
-            self.latency.labels(route=route, method=method).observe(seconds)
-        self.requests.labels(route=route, method=method, status=str(status)).inc()
+            children[0].observe(seconds)
+        children[1].inc()
         self.set_version(*version)
+
+    def count_user_answer(self, ranking: str) -> None:
+        """Count one user recommendation answer by its ranking (``recsys_user_recommendations``)."""
+        child = self._rankings.get(ranking)
+        if child is None:
+            child = self._rankings[ranking] = self.user_recs.labels(ranking=ranking)
+        child.inc()
 
     def exposition(self) -> Response:
         """The ``/metrics`` response (all workers when in multiprocess mode)."""
