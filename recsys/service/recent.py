@@ -27,8 +27,9 @@ How many shoppers to keep: a process answering ~1,000 requests/s, of shoppers wh
 page every 10-30 s, sees 10,000-30,000 shoppers a minute, all of them browsing; the load
 benchmark's live scenario cycles through 16,530 (synthetic catalog). An entry that is evicted
 before its shopper's next page is read whole again, and pays a second ``user_state`` read to
-be kept (``benchmarks/README.md``, issue 20, ninth pass: with 4,096 entries every request of
-that scenario missed). :data:`MAX_KEPT` bounds the memory whatever the histories' lengths.
+be kept (``benchmarks/README.md``, issue 20, ninth pass: with 4,096 entries, every request of
+a 30-second run of that scenario read whole). :data:`MAX_KEPT` bounds the memory whatever
+the histories' lengths.
 """
 
 from __future__ import annotations
