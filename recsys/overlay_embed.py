@@ -228,6 +228,7 @@ class BackgroundEmbedder:
         self.linger_s = linger_s
         self._lock = threading.Lock()
         self._job: threading.Thread | None = None
+        self._finishing: threading.Thread | None = None  # a finished job calling on_done
         self._child: subprocess.Popen[bytes] | None = None
         self._stop = threading.Event()
         self._failures = 0
@@ -293,11 +294,20 @@ class BackgroundEmbedder:
                 log.info("catalog embedding job: %s", result)
             self._job = None
             self.jobs_finished += 1
-        if self.on_done is not None and not self._stop.is_set():
+            # decided under the lock that close() reads: either close() was called first and
+            # nothing is refreshed, or close() waits for the refresh (it reads the store that
+            # close() is about to close: a query on a closed SQLite connection can crash)
+            refresh = self.on_done is not None and not self._stop.is_set()
+            if refresh:
+                self._finishing = threading.current_thread()
+        if refresh and self.on_done is not None:
             try:
                 self.on_done()
             except Exception:
                 log.exception("refresh after a catalog embedding job failed")
+            finally:
+                with self._lock:
+                    self._finishing = None
 
     def _run_here(self, text: TextConfig, since: float) -> dict[str, Any]:
         assert self.encoder is not None
@@ -349,14 +359,19 @@ class BackgroundEmbedder:
         return result
 
     def close(self, timeout: float = 30.0) -> None:
-        """Stop: no new jobs; a running subprocess is terminated, a thread finishes its batch."""
+        """Stop: no new jobs; a running subprocess is terminated, a thread finishes its batch.
+
+        Also waits for a finished job's ``on_done`` (the refresh reads the store, which the
+        caller closes next).
+        """
         self._stop.set()
         with self._lock:
-            child, job = self._child, self._job
+            child, job, finishing = self._child, self._job, self._finishing
         if child is not None and child.poll() is None:
             child.terminate()
-        if job is not None:
-            job.join(timeout=timeout)
+        for thread in (job, finishing):
+            if thread is not None and thread is not threading.current_thread():
+                thread.join(timeout=timeout)
 
 
 def started_from_manifest(manifest: dict[str, Any]) -> float:

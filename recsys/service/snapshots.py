@@ -464,7 +464,9 @@ class ServingState:
         except Exception:  # the store is gone: nothing more can be written
             log.exception("could not write the last experiment answers")
         with self._lock:
-            if self._live is not None:
-                self._live.close()
+            live = self._live
+        if live is not None:  # outside the lock: it waits for a background job's refresh,
+            live.close()  # which takes the lock to read the store
+        with self._lock:
             if self._store is not None and self._own_store:
                 self._store.close()
