@@ -179,3 +179,91 @@ def test_memory_is_bounded_by_events_and_pairs_kept(tmp_path: Path) -> None:
         assert got[0] == _whole(store, "u3", 0)[0]
         assert recent.reads["increment"] == 1
         assert recent.kept == 8
+
+
+def _read_state(recent: RecentEvents, store: SQLiteStore, user: str, watermark: int) -> tuple:
+    """What the service does: the state through ``recent.state``, then the read."""
+    newest, erased_at, covered = recent.state(store, user, watermark)
+    assert (newest, erased_at) == store.user_state(user)  # the same state as a plain read
+    assert newest is not None
+    return recent.read(store, user, LIMIT, watermark, newest, erased_at, covered)
+
+
+@pytest.mark.parametrize("tail_rows", [0, 4, 10**9])
+@pytest.mark.parametrize("seed", range(4))
+def test_state_from_memory_gives_the_whole_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int, tail_rows: int
+) -> None:
+    # other shoppers' page views land between this shopper's, a few or many at a time, so the
+    # reads by position take the newest rows' plan, the user's index plan, or both
+    from recsys.store import events as events_module
+    from recsys.store import privacy as privacy_module
+
+    monkeypatch.setattr(events_module, "TAIL_ROWS", tail_rows)
+    monkeypatch.setattr(privacy_module, "TAIL_ROWS", tail_rows)
+    rng = random.Random(seed)
+    with SQLiteStore(tmp_path / "s.sqlite3") as store:
+        _add(store, [("u", f"i{rng.randrange(30)}", "view", float(t)) for t in range(20)])
+        watermark = store.last_seq()
+        recent = RecentEvents()
+        plain_reads = 0
+        user_state = store.user_state
+
+        def counted(user: str) -> tuple[int | None, float | None]:
+            nonlocal plain_reads
+            plain_reads += user == "u"
+            return user_state(user)
+
+        for step in range(40):
+            others = [
+                (f"o{rng.randrange(5)}", "i1", "view", 1.0) for _ in range(rng.choice([0, 2, 9]))
+            ]
+            if others:
+                _add(store, others)
+            if rng.random() < 0.7:
+                ts = rng.choice([100.0 + step, 50.0 + rng.randrange(40), 10.0])
+                _add(store, [("u", f"i{rng.randrange(30)}", rng.choice(["view", "click"]), ts)])
+            monkeypatch.setattr(store, "user_state", counted)
+            got = recent.state(store, "u", watermark)
+            monkeypatch.setattr(store, "user_state", user_state)
+            assert got[:2] == store.user_state("u")
+            _same(
+                recent.read(store, "u", LIMIT, watermark, got[0], got[1], got[2]),
+                _whole(store, "u", watermark),
+            )
+        assert plain_reads == 1  # the first request only: then from the entry's position
+        assert recent.reads["whole"] == 1 and recent.reads["increment"] > 10
+
+
+def test_a_remembered_shopper_reads_only_the_newest_rows(tmp_path: Path) -> None:
+    with SQLiteStore(tmp_path / "s.sqlite3") as store:
+        _add(store, [("u", f"i{i}", "view", float(i)) for i in range(300)])  # a long history
+        _add(store, [("v", "i1", "view", 1.0)])
+        recent = RecentEvents()
+        _read_state(recent, store, "u", 0)
+        entry = recent._entries["u"]
+        assert entry.covered == store.last_seq() > entry.seq  # v's event: nothing of u's
+        _add(store, [("v", "i2", "view", 2.0)])
+        _read_state(recent, store, "u", 0)
+        assert recent.reads == {"whole": 1, "increment": 0, "none": 1}
+        assert recent._entries["u"].covered == store.last_seq()  # moved past v's new event
+        _add(store, [("u", "new", "click", 500.0)])
+        got = _read_state(recent, store, "u", 0)
+        assert got[0][0] == ("new", "click", 500.0) and recent.reads["increment"] == 1
+
+
+def test_a_deleted_event_is_noticed_when_the_entry_expires(tmp_path: Path) -> None:
+    # the documented bound: an event leaving the store without an erasure (the retention
+    # purge) is served from memory until the entry's time to live ends
+    now = [0.0]
+    with SQLiteStore(tmp_path / "s.sqlite3") as store:
+        _add(store, [("u", "i1", "view", 1.0), ("u", "i2", "view", 2.0)])
+        recent = RecentEvents(ttl_s=60.0, clock=lambda: now[0])
+        _read_state(recent, store, "u", 0)
+        with store._transaction() as conn:
+            conn.execute("DELETE FROM events WHERE item_id = 'i2'")
+        newest, _, _ = recent.state(store, "u", 0)
+        assert newest == recent._entries["u"].seq  # within the time to live: from memory
+        now[0] = 61.0
+        assert _read_state(recent, store, "u", 0) == _whole(store, "u", 0)
+        assert recent.reads["whole"] == 2

@@ -64,17 +64,24 @@ def _usable_list(snap: Snapshot, user_idx: int, use_precomputed: bool) -> Ranked
 
 
 def _list_state(
-    snap: Snapshot, store: Store, user_id: str
-) -> tuple[bool, bool, tuple[int | None, float | None]]:
+    snap: Snapshot, store: Store, user_id: str, recent: RecentEvents | None
+) -> tuple[bool, bool, tuple[int | None, float | None, int | None]]:
     """``(erased since training, history changed since the lists were ranked, state)`` (one query).
 
     The history changed when there are new events, or none at all (erased). ``state`` is what
-    ``store.user_state`` read: ``(position of the newest event, when last erased)``.
+    ``store.user_state`` read, ``(position of the newest event, when last erased)``, and the
+    store position that covers (None unless ``recent`` remembers the shopper:
+    ``RecentEvents.state``).
     """
     assert snap.precomputed is not None
-    newest, erased_at = state = store.user_state(user_id)
+    watermark = snap.precomputed.watermark
+    if recent is not None:
+        newest, erased_at, _ = state = recent.state(store, user_id, watermark)
+    else:
+        newest, erased_at = store.user_state(user_id)
+        state = (newest, erased_at, None)
     erased = erased_at is not None and erased_at >= snap.trained_from
-    return erased, newest is None or newest > snap.precomputed.watermark, state
+    return erased, newest is None or newest > watermark, state
 
 
 def _pooled(
@@ -82,13 +89,13 @@ def _pooled(
     store: Store,
     user_id: str,
     history: UserHistory | None,
-    state: tuple[int | None, float | None],
+    state: tuple[int | None, float | None, int | None],
     recent: RecentEvents | None,
 ) -> tuple[UserHistory | None, npt.NDArray[np.int64] | None, bool]:
     """A browsing shopper (a list, and events since training) is ranked over a small pool.
 
-    ``state`` is the user's ``store.user_state`` as just read; ``recent``, where given, reads
-    the bounded history by increments (:mod:`recsys.service.recent`).
+    ``state`` is the user's state as :func:`_list_state` just read it; ``recent``, where given,
+    reads the bounded history by increments (:mod:`recsys.service.recent`).
 
     Returns:
         ``(history, owned, pooled)``: the history to rank from (a bounded read when the config
@@ -101,9 +108,11 @@ def _pooled(
     owned = None
     if history is None and (limit := bounded_history(snap.base.config)):
         assert snap.precomputed is not None
-        watermark, (newest, erased_at) = snap.precomputed.watermark, state
+        watermark, (newest, erased_at, covered) = snap.precomputed.watermark, state
         if recent is not None and newest is not None:
-            events, since = recent.read(store, user_id, limit, watermark, newest, erased_at)
+            events, since = recent.read(
+                store, user_id, limit, watermark, newest, erased_at, covered
+            )
         else:
             events, since = store.user_events_since(user_id, limit, watermark)
         history = UserHistory(events, since)
@@ -137,9 +146,9 @@ def _answer_user(
     user_idx = snap.bundle.users.index(user_id)
     ranked = _usable_list(snap, user_idx, use_precomputed)
     erased, changed = False, True
-    state: tuple[int | None, float | None] = (None, None)
+    state: tuple[int | None, float | None, int | None] = (None, None, None)
     if ranked is not None:
-        erased, changed, state = _list_state(snap, store, user_id)
+        erased, changed, state = _list_state(snap, store, user_id, recent)
         if not (erased or changed or reasons) and history is None:
             answer = rec.recommend_ranked(ranked, n, filters)
             if answer is not None:

@@ -53,11 +53,12 @@ MAX_PAIRS = 2000  # shoppers with more pairs since training are read whole each 
 class _Entry:
     watermark: int
     erased_at: float | None
-    seq: int  # the store position the entry covers
+    seq: int  # the position of the shopper's newest event
     events: list[UserEvent]  # newest first, at most the limit it was read with
     limit: int
     pairs: dict[tuple[str, str], None]  # distinct (item_id, type) stored after the watermark
     read_at: float
+    covered: int  # the store position the entry covers (>= seq): no other event up to it
 
 
 class RecentEvents:
@@ -84,6 +85,34 @@ class RecentEvents:
         self._lock = threading.Lock()
         self.reads = {"whole": 0, "increment": 0, "none": 0}  # how each request was answered
 
+    def state(
+        self, store: Store, user_id: str, watermark: int
+    ) -> tuple[int | None, float | None, int | None]:
+        """``store.user_state(user_id)``, and the store position the answer covers.
+
+        A shopper remembered here (same watermark, within the TTL) costs a read of what was
+        stored after the position their entry covers (``Store.user_state_after``): on a quiet
+        store, or for a shopper back within a few hundred stored events, a few rows instead of
+        a scan of every event they ever stored. Otherwise the plain ``user_state`` read, and
+        None for the position.
+
+        An event deleted at or before the entry's position (the retention purge, an
+        administrator's delete; never an erasure, which moves ``erased_at``) is noticed when
+        the entry expires, as in :meth:`read`.
+
+        Returns:
+            ``(position of the newest event, erased_at, position covered or None)``: pass all
+            three to :meth:`read`.
+        """
+        now = self._clock()
+        with self._lock:
+            entry = self._entries.get(user_id)
+        if entry is not None and entry.watermark == watermark and now - entry.read_at <= self.ttl_s:
+            newer, erased_at, covered = store.user_state_after(user_id, entry.covered)
+            return (entry.seq if newer is None else newer), erased_at, covered
+        newest, erased_at = store.user_state(user_id)
+        return newest, erased_at, None
+
     def read(
         self,
         store: Store,
@@ -92,6 +121,7 @@ class RecentEvents:
         watermark: int,
         newest_seq: int,
         erased_at: float | None,
+        covered: int | None = None,
     ) -> tuple[list[UserEvent], list[tuple[str, str]]]:
         """``store.user_events_since(user_id, limit, watermark)``, from memory where it can.
 
@@ -101,13 +131,15 @@ class RecentEvents:
             limit: how many of the newest events.
             watermark: the training's store position (pairs are those stored after it).
             newest_seq: the position of the shopper's newest event, as ``store.user_state``
-                just read it (the caller's read: what is returned covers exactly that).
+                (or :meth:`state`) just read it: what is returned covers exactly that.
             erased_at: when the shopper was last erased, as that read found.
+            covered: the store position that read covers (:meth:`state`), or None.
 
         Returns:
             ``(events newest first, distinct (item_id, type) pairs stored after watermark)``.
         """
         now = self._clock()
+        covered = newest_seq if covered is None else max(covered, newest_seq)
         with self._lock:
             entry = self._entries.get(user_id)
         if (
@@ -120,12 +152,16 @@ class RecentEvents:
         ):
             if entry.seq == newest_seq:
                 self._count("none")
+                if covered > entry.covered:
+                    self._advance(user_id, entry, covered)
                 return list(entry.events), list(entry.pairs)
-            new = [e for e in store.user_events_after(user_id, entry.seq) if e[3] <= newest_seq]
+            # nothing of the shopper's lies in (entry.seq, entry.covered]
+            new = store.user_events_after(user_id, entry.covered, newest_seq)
             events, pairs = _merged(entry, new, limit)
             self._count("increment")
             if len(pairs) <= MAX_PAIRS:
-                kept = _Entry(watermark, erased_at, newest_seq, events, limit, pairs, entry.read_at)
+                kept = _Entry(watermark, erased_at, newest_seq, events, limit, pairs,
+                              entry.read_at, covered)  # fmt: skip
                 self._keep(user_id, kept)
             else:
                 self._drop(user_id)
@@ -133,10 +169,12 @@ class RecentEvents:
         events, since = store.user_events_since(user_id, limit, watermark)
         self._count("whole")
         # kept only when nothing was stored or erased between the caller's read and these:
-        # the entry must cover exactly the positions up to newest_seq
-        if len(since) <= MAX_PAIRS and store.user_state(user_id) == (newest_seq, erased_at):
+        # the entry must cover exactly the positions up to newest_seq (the check reads from
+        # newest_seq itself, so a deleted newest event is noticed)
+        newest, now_erased, now_covered = store.user_state_after(user_id, newest_seq - 1)
+        if len(since) <= MAX_PAIRS and (newest, now_erased) == (newest_seq, erased_at):
             self._keep(user_id, _Entry(watermark, erased_at, newest_seq, events, limit,
-                                       dict.fromkeys(since), now))  # fmt: skip
+                                       dict.fromkeys(since), now, now_covered))  # fmt: skip
         else:
             self._drop(user_id)
         return events, since
@@ -159,6 +197,12 @@ class RecentEvents:
     def _drop(self, user_id: str) -> None:
         with self._lock:
             self._pop(user_id)
+
+    def _advance(self, user_id: str, entry: _Entry, covered: int) -> None:
+        """Nothing new of the shopper up to ``covered``: their entry covers it."""
+        with self._lock:
+            if self._entries.get(user_id) is entry and covered > entry.covered:
+                entry.covered = covered
 
     def _pop(self, user_id: str) -> None:  # the lock is held
         entry = self._entries.pop(user_id, None)

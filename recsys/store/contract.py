@@ -104,8 +104,10 @@ class Store(Protocol):
         """The newest ``limit`` events, and the distinct pairs stored after ``after_seq``."""
         ...
 
-    def user_events_after(self, user_id: str, after_seq: int) -> list[tuple[str, str, float, int]]:
-        """The user's events stored after position ``after_seq``: ``(item_id, type, ts, seq)``."""
+    def user_events_after(
+        self, user_id: str, after_seq: int, until_seq: int | None = None
+    ) -> list[tuple[str, str, float, int]]:
+        """Events after ``after_seq`` (to ``until_seq``): ``(item_id, type, ts, seq)``."""
         ...
 
     def last_seq(self) -> int:
@@ -152,6 +154,16 @@ class Store(Protocol):
 
     def user_state(self, user_id: str) -> tuple[int | None, float | None]:
         """``(position of the user's newest event, when the user was last erased)``."""
+        ...
+
+    def user_state_after(
+        self, user_id: str, after_seq: int
+    ) -> tuple[int | None, float | None, int]:
+        """``(user's newest position after after_seq or None, last erased, position covered)``.
+
+        The user has no event stored in ``(max(after_seq, newest), covered]``; ``covered`` is at
+        least ``after_seq``. Events at or before ``after_seq`` are not looked at.
+        """
         ...
 
     def delete_user(self, user_id: str, now: float | None = None) -> int:

@@ -646,10 +646,13 @@ class PostgresStore:
         )
         return events, [(r[0], r[1]) for r in rows]
 
-    def user_events_after(self, user_id: str, after_seq: int) -> list[tuple[str, str, float, int]]:
-        """The user's events stored after ``after_seq``, in position order (with positions)."""
+    def user_events_after(
+        self, user_id: str, after_seq: int, until_seq: int | None = None
+    ) -> list[tuple[str, str, float, int]]:
+        """The user's events stored after ``after_seq`` (to ``until_seq``), in position order."""
+        until = "" if until_seq is None else f" AND seq <= {int(until_seq)}"
         rows = self._rows(
-            "SELECT item_id, type, ts, seq FROM events WHERE user_id = %s AND seq > %s "
+            f"SELECT item_id, type, ts, seq FROM events WHERE user_id = %s AND seq > %s{until} "
             "ORDER BY seq",
             (user_id, int(after_seq)),
         )
@@ -757,6 +760,27 @@ class PostgresStore:
         return (
             None if row[0] is None else int(row[0]),
             None if row[1] is None else float(row[1]),
+        )
+
+    def user_state_after(
+        self, user_id: str, after_seq: int
+    ) -> tuple[int | None, float | None, int]:
+        """``(user's newest position after after_seq, when erased, position covered)``.
+
+        One seek of ``events_user_seq``. Here positions come from a sequence, and concurrent
+        transactions can make them visible out of order, so the position this vouches for is
+        the user's own newest, never the store's.
+        """
+        row = self._one(
+            "SELECT (SELECT MAX(seq) FROM events WHERE user_id = %s AND seq > %s), "
+            "(SELECT erased_at FROM erasures WHERE user_key = %s)",
+            (user_id, int(after_seq), self.user_key(user_id)),
+        )
+        newer = None if row[0] is None else int(row[0])
+        return (
+            newer,
+            None if row[1] is None else float(row[1]),
+            int(after_seq) if newer is None else newer,
         )
 
     def delete_user(self, user_id: str, now: float | None = None) -> int:

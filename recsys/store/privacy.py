@@ -19,6 +19,7 @@ import sqlite3
 import time
 
 from recsys.store.base import StoreBase
+from recsys.store.events import TAIL_ROWS
 
 
 class PrivacyMixin(StoreBase):
@@ -46,6 +47,36 @@ class PrivacyMixin(StoreBase):
         return (
             None if row[0] is None else int(row[0]),
             None if row[1] is None else float(row[1]),
+        )
+
+    def user_state_after(
+        self, user_id: str, after_seq: int
+    ) -> tuple[int | None, float | None, int]:
+        """``(position of the user's newest event after after_seq, when erased, covered)``.
+
+        For a server that already knows the user's events up to ``after_seq``
+        (``recsys.service.recent``). One statement, so one snapshot: ``covered`` is the
+        store's newest position in it, and the first part is None when the user stored nothing
+        in ``(after_seq, covered]``. When at most :data:`~recsys.store.events.TAIL_ROWS`
+        positions follow ``after_seq``, those rows are read instead of the user's index entries
+        (about 3 us against 10-35 us for a shopper with tens to hundreds of events).
+        """
+        row = (
+            self._read()
+            .execute(
+                "SELECT CASE WHEN (SELECT MAX(seq) FROM events) - ?1 <= ?2 "
+                "THEN (SELECT MAX(seq) FROM events WHERE seq > ?1 AND +user_id = ?3) "
+                "ELSE (SELECT MAX(seq) FROM events WHERE user_id = ?3 AND seq > ?1) END, "
+                "(SELECT erased_at FROM erasures WHERE user_key = ?4), "
+                "(SELECT MAX(seq) FROM events)",
+                (int(after_seq), TAIL_ROWS, user_id, self.user_key(user_id)),
+            )
+            .fetchone()
+        )
+        return (
+            None if row[0] is None else int(row[0]),
+            None if row[1] is None else float(row[1]),
+            max(int(after_seq), int(row[2] or 0)),
         )
 
     def delete_user(self, user_id: str, now: float | None = None) -> int:

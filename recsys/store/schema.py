@@ -18,7 +18,8 @@ instead of 0.76 MB (``benchmarks/README.md``). A store with the two is re-indexe
 browsing shopper's increments) a seek instead of a scan of the user's events (76 µs per request
 for shoppers a few hundred events into a session); it was tried and left out: event batches of
 100 lost a quarter of their throughput, and their p99 reached the 150 ms target (issue 20,
-eighth pass).
+eighth pass). Instead, a server that remembers a shopper reads by position from the table's
+newest rows when few were stored since (``TAIL_ROWS`` in :mod:`recsys.store.events`).
 """
 
 from __future__ import annotations

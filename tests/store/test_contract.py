@@ -160,6 +160,38 @@ def test_events_after_a_position_in_position_order(store: Store) -> None:
     assert store.user_events_after("nobody", 0) == []
 
 
+def test_events_after_a_position_up_to_another(store: Store) -> None:
+    store.add_events(_events([("u1", "a", "view", 5.0, "")]))
+    mark = store.last_seq()
+    store.add_events(_events([("u1", "b", "click", 9.0, ""), ("u2", "x", "view", 1.0, "")]))
+    store.add_events(_events([("u1", "c", "view", 2.0, "")]))
+    both = store.user_events_after("u1", mark)
+    assert [r[0] for r in both] == ["b", "c"]
+    assert store.user_events_after("u1", mark, both[0][3]) == both[:1]
+    assert store.user_events_after("u1", mark, both[1][3]) == both
+    assert store.user_events_after("u1", mark, mark) == []
+
+
+def test_user_state_after_a_position(store: Store) -> None:
+    store.add_events(_events([("u1", "a", "view", 5.0, ""), ("u2", "a", "view", 6.0, "")]))
+    u1_first, _ = store.user_state("u1")
+    assert u1_first is not None
+    newer, erased, covered = store.user_state_after("u1", u1_first)
+    assert newer is None and erased is None and covered >= u1_first  # nothing after it
+    assert store.user_state_after("u1", u1_first - 1)[0] == u1_first
+    mark = store.last_seq()
+    store.add_events(_events([("u1", "b", "click", 9.0, ""), ("u3", "c", "view", 1.0, "")]))
+    store.add_events(_events([("u1", "c", "view", 2.0, "")]))  # backdated: stored last
+    newer, erased, covered = store.user_state_after("u1", mark)
+    assert newer == store.user_state("u1")[0] == store.last_seq() and covered >= newer
+    newer, _, covered = store.user_state_after("u3", mark)
+    assert newer == store.last_seq() - 1
+    assert store.user_events_after("u3", newer, covered) == []  # none between
+    assert store.user_state_after("nobody", 0)[:2] == (None, None)
+    store.delete_user("u1", now=70.0)
+    assert store.user_state_after("u1", 0)[:2] == (None, 70.0)
+
+
 def test_add_events_empty_frame_stores_nothing(store: Store) -> None:
     assert store.add_events(pl.DataFrame(schema=EVENT_SCHEMA)) == 0
     assert store.count_events() == 0

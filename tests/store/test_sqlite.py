@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import inspect
+import random
 import sqlite3
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from recsys import types
 from recsys.home import Home
@@ -223,3 +225,44 @@ def test_each_part_of_the_store_is_a_small_class() -> None:
     for part in parts:
         lines, _ = inspect.getsourcelines(part)
         assert len(lines) <= 250, (part.__qualname__, len(lines))
+
+
+@pytest.mark.parametrize("tail_rows", [0, 3, 10**9])
+def test_reads_by_position_give_the_same_rows_on_either_plan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tail_rows: int
+) -> None:
+    """The newest rows' scan and the user's index scan (``TAIL_ROWS``) answer alike."""
+    from recsys.store import events as events_module
+    from recsys.store import privacy as privacy_module
+
+    monkeypatch.setattr(events_module, "TAIL_ROWS", tail_rows)
+    monkeypatch.setattr(privacy_module, "TAIL_ROWS", tail_rows)
+    rng = random.Random(tail_rows)
+    with SQLiteStore(tmp_path / "s.sqlite3") as store:
+        for _ in range(30):
+            rows = [
+                (f"u{rng.randrange(4)}", f"i{rng.randrange(9)}", "view", float(rng.randrange(50)))
+                for _ in range(rng.randint(1, 3))
+            ]
+            store.add_events(
+                pl.DataFrame(rows, schema=["user_id", "item_id", "type", "ts"], orient="row")
+            )
+        stored = (
+            store._read()
+            .execute(  # (seq, user, item, type, ts)
+                "SELECT seq, user_id, item_id, type, ts FROM events ORDER BY seq"
+            )
+            .fetchall()
+        )
+        top = store.last_seq()
+        assert len(stored) > 20
+        for _ in range(200):
+            user = f"u{rng.randrange(5)}"
+            after = rng.randrange(top + 1)
+            until = rng.randrange(after, top + 2)
+            want = [(i, k, t, q) for q, u, i, k, t in stored if u == user and after < q <= until]
+            assert store.user_events_after(user, after, until) == want
+            newer, erased, covered = store.user_state_after(user, after)
+            mine = [q for q, u, *_ in stored if u == user and q > after]
+            assert newer == (max(mine) if mine else None) and erased is None
+            assert covered == max(after, top)
