@@ -42,13 +42,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 import orjson
-from werkzeug.datastructures import ImmutableMultiDict
 
 from api.answers import session_answer, similar_answer, user_answer
 from api.auth import check_key, request_id
 from api.errors import ApiError
 from api.state import ApiState
-from api.validation import fast_validator
+from api.validation import ArgLists, fast_validator
 from recsys.store.importing import plain_event_rows
 
 if TYPE_CHECKING:
@@ -94,9 +93,15 @@ def runs_inline(head: bytes) -> bool:
     return line is not None and b"pitch" not in line.group(0)
 
 
-def _query_args(query: str) -> ImmutableMultiDict[str, str]:
-    """An ASCII query string parsed as werkzeug parses ``request.args``."""
-    return ImmutableMultiDict(parse_qsl(query, keep_blank_values=True, errors="werkzeug.url_quote"))
+def _query_args(query: str) -> ArgLists:
+    """An ASCII query string parsed as werkzeug parses ``request.args`` (the same pairs)."""
+    args = ArgLists()
+    for key, value in parse_qsl(query, keep_blank_values=True, errors="werkzeug.url_quote"):
+        if key in args:
+            args[key].append(value)
+        else:
+            args[key] = [value]
+    return args
 
 
 class FastPath:

@@ -27,7 +27,7 @@ from a live ranking's).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +52,14 @@ class PrecomputedLists:
     scores: npt.NDArray[np.float64]
     sources: npt.NDArray[np.int8]
     watermark: int
+    _has_list: list[bool] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # per user, whether they have a list: a Python list, read on every request
+        # without numpy's indexing (``get``)
+        tabled = self.items.ndim == 2 and self.items.shape[1] > 0
+        has = (self.items[:, 0] >= 0).tolist() if tabled else []
+        object.__setattr__(self, "_has_list", has)
 
     @property
     def depth(self) -> int:
@@ -65,7 +73,7 @@ class PrecomputedLists:
 
     def get(self, user_idx: int) -> RankedList | None:
         """The list of user row ``user_idx``, or None if that user has none."""
-        if user_idx < 0 or user_idx >= self.items.shape[0] or self.items[user_idx, 0] < 0:
+        if not 0 <= user_idx < len(self._has_list) or not self._has_list[user_idx]:
             return None
         return RankedList(
             items=self.items[user_idx],

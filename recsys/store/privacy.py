@@ -64,11 +64,11 @@ class PrivacyMixin(StoreBase):
         row = (
             self._read()
             .execute(
-                "SELECT CASE WHEN (SELECT MAX(seq) FROM events) - ?1 <= ?2 "
+                "WITH top(seq) AS (SELECT MAX(seq) FROM events) "
+                "SELECT CASE WHEN top.seq - ?1 <= ?2 "
                 "THEN (SELECT MAX(seq) FROM events WHERE seq > ?1 AND +user_id = ?3) "
                 "ELSE (SELECT MAX(seq) FROM events WHERE user_id = ?3 AND seq > ?1) END, "
-                "(SELECT erased_at FROM erasures WHERE user_key = ?4), "
-                "(SELECT MAX(seq) FROM events)",
+                "(SELECT erased_at FROM erasures WHERE user_key = ?4), top.seq FROM top",
                 (int(after_seq), TAIL_ROWS, user_id, self.user_key(user_id)),
             )
             .fetchone()
