@@ -545,3 +545,16 @@ def test_pooling_is_off_with_live_pool_items_zero_and_for_unchanged_users(tmp_pa
     finally:
         HybridRecommender.recommend_pooled = original  # type: ignore[method-assign]
         service.close()
+
+
+def test_get_finds_exactly_the_users_with_a_list() -> None:
+    items = np.array([[3, 1], [-1, -1], [2, -1]], dtype=np.int32)
+    lists = PrecomputedLists(items, np.zeros((3, 2)), np.zeros((3, 2), np.int8), watermark=4)
+    found = [lists.get(u) for u in (-1, 0, 1, 2, 3)]
+    assert [f is not None for f in found] == [False, True, False, True, False]
+    assert found[1] is not None and found[1].items.tolist() == [3, 1]
+    assert found[3] is not None and found[3].items.tolist() == [2, -1]
+    empty = PrecomputedLists(
+        np.zeros((0, 0), np.int32), np.zeros((0, 0)), np.zeros((0, 0), np.int8), 0
+    )
+    assert empty.get(0) is None

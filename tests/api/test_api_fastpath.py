@@ -422,3 +422,29 @@ def test_event_metrics_are_recorded_as_the_flask_route_records_them(
     accepted = 'recsys_http_requests_total{method="POST",route="/v1/events",status="202"}'
     assert samples[accepted] == 3
     assert _fast_path_answers(fast) == 3 and _fast_path_answers(plain) == 0
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "n=5",
+        "n=5&n=6",
+        "explain=&n=3",
+        "category=a%20b&exclude=x,y&in_stock=false",
+        "category=%E5%A5%B3%E8%A3%85",  # UTF-8 percent escapes (Chinese)
+        "category=%ff%fe",  # not UTF-8: werkzeug's error handler
+        "a+b=c+d&&=&flag",
+        "lang=zh-CN&lang=",
+    ],
+)
+def test_query_parameters_are_the_values_flask_reads(query: str) -> None:
+    from werkzeug.test import EnvironBuilder
+
+    from api.fastpath import _query_args
+
+    flask_args = EnvironBuilder(query_string=query).get_request().args
+    ours = _query_args(query)
+    assert dict(ours) == flask_args.to_dict(flat=False)
+    for key in [*flask_args.keys(), "absent"]:
+        assert ours.getlist(key) == flask_args.getlist(key)
