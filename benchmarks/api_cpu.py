@@ -35,6 +35,10 @@ Usage::
     # what threads cost an answer (issue 20): precomputed and browsing answers, ?n=20 as WSGI,
     # from 1, 2 and 4 request threads in one process (a copy of H with one view event per user)
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/api_cpu.py --home var/api-bench --thread-tax
+    # what a cold CPU cache costs an answer (issue 20): browsing answers and the bare route, as
+    # WSGI, each request timed alone, with the caches left warm and with 8 MB of other data
+    # written just before it (what another worker or the load generator leaves behind)
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/api_cpu.py --home var/api-bench --cold
 """
 
 from __future__ import annotations
@@ -495,6 +499,60 @@ def thread_tax(
     return result
 
 
+def cold_costs(
+    home: Path, passes: int = 3, evict_mb: float = 8.0
+) -> dict[str, dict[str, list[float]]]:
+    """CPU per WSGI request with the CPU's caches warm and after other work evicted them.
+
+    Two requests: a browsing shopper's answer (``?n=20``, the ``--browsing`` setup on a copy of
+    ``home``) and the bare Flask route of the load benchmarks. Each request's own thread CPU
+    is timed alone; in the ``cold`` passes, ``evict_mb`` MB of another buffer are written just
+    before each request, as a second worker or the load generator sharing the core would
+    leave the caches. Warm and cold passes alternate. Prints and returns each pass's µs per
+    request.
+    """
+    import numpy as np
+    from api_latency import add_live_events, bundle_ids
+
+    from recsys.serving import pooled
+
+    pooled.compile_kernel()
+    buffer = np.zeros(int(evict_mb * 2**20) // 8)
+    found: dict[str, dict[str, list[float]]] = {}
+    with home_copy(home, "api-cpu-cold-") as copy:
+        users, items, owned = bundle_ids(copy)
+        chosen = list(users)
+        random.Random(3).shuffle(chosen)
+        chosen = chosen[:2000]
+        add_live_events(copy, chosen, users, items, owned)
+        app = create_app({"home": str(copy), "watch": False, "precomputed": True})
+        cases = {
+            "browsing answer": (app, user_environs(chosen)),
+            "bare Flask route": (
+                bare_app(),
+                [EnvironBuilder(path="/bare").get_environ() for _ in chosen],
+            ),
+        }
+        for name, (wsgi, environs) in cases.items():
+            for environ in environs:  # warm-up: every shopper is remembered, as in a server
+                b"".join(wsgi(dict(environ), start_response))
+            found[name] = {"warm": [], "cold": []}
+            for _ in range(passes):
+                for way, per in found[name].items():
+                    spent = 0
+                    for environ in [dict(e) for e in environs]:
+                        if way == "cold":
+                            buffer += 1.0
+                        t0 = time.thread_time_ns()
+                        b"".join(wsgi(environ, start_response))
+                        spent += time.thread_time_ns() - t0
+                    per.append(spent / len(environs) / 1e3)
+            medians = print_passes(found[name], f"{name}, ?n=20 as WSGI", "request")
+            print(f"{name}: cold / warm {medians['cold'] / medians['warm']:.2f}")
+        app.extensions["recsys"].close()
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--home", type=Path, default=ROOT / "var" / "api-bench")
@@ -544,6 +602,11 @@ def main() -> None:
         help="only measure precomputed and browsing answers from 1, 2 and 4 request threads",
     )
     parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="only measure browsing answers and the bare route with warm and evicted CPU caches",
+    )
+    parser.add_argument(
         "--hybrid",
         action="append",
         default=[],
@@ -551,6 +614,9 @@ def main() -> None:
         help="override a [hybrid] setting of the served bundle (JSON value), repeatable",
     )
     args = parser.parse_args()
+    if args.cold:
+        cold_costs(args.home)
+        return
     if args.thread_tax:
         thread_tax(args.home)
         return

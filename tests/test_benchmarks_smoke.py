@@ -270,6 +270,16 @@ def test_api_cpu_pages_smoke(tmp_path: Path, bench_script: Callable[[str], Modul
     assert all(len(values) == 1 and values[0] > 0 for values in found.values())
 
 
+def test_api_cpu_cold_smoke(tmp_path: Path, bench_script: Callable[[str], ModuleType]) -> None:
+    """Browsing answers and the bare route, caches warm and evicted: every answer a 200, timed."""
+    root, _ = _tiny_api_home(tmp_path / "home")
+    found = bench_script("api_cpu").cold_costs(root, passes=1, evict_mb=0.5)
+    assert set(found) == {"browsing answer", "bare Flask route"}
+    for ways in found.values():
+        assert set(ways) == {"warm", "cold"}
+        assert all(len(values) == 1 and values[0] > 0 for values in ways.values())
+
+
 def test_api_cpu_events_smoke(tmp_path: Path, bench_script: Callable[[str], ModuleType]) -> None:
     """One-event writes through the lean path and through Flask: every one a 202, both timed."""
     root, _ = _tiny_api_home(tmp_path / "home")

@@ -253,6 +253,7 @@ def rank_pool(
     recent_events: int,
     recent_items: int,
     extra_owned: npt.NDArray[np.int64],
+    owned_row: npt.NDArray[np.int64],
     exclude_seen: bool,
     exclude_purchased: bool,
     ranked_items: npt.NDArray[np.int32],
@@ -284,6 +285,8 @@ def rank_pool(
     ``status`` is :data:`OK` or why the stages must answer instead; the top source is an index
     into :data:`SOURCES`. The arguments are the request's events (newest first: item index,
     type weight, time, whether a purchase), the config's switches and the bundle's arrays.
+    The owned items beyond the events are ``extra_owned`` (from the pairs since training; -1,
+    an item the bundle does not know, is skipped) and ``owned_row`` (the training row).
 
     ``mark`` is scratch space of ``n_items + 1`` integers, owned by the calling thread and
     kept between calls: the owned items and the candidates are marked in it (a set in one
@@ -329,7 +332,12 @@ def rank_pool(
             mark[i] = own
             if not use_stock or stock[i]:
                 n_allowed -= 1
-    for i in extra_owned:
+    for i in extra_owned:  # -1: an item the bundle does not know
+        if i >= 0 and mark[i] != own:
+            mark[i] = own
+            if not use_stock or stock[i]:
+                n_allowed -= 1
+    for i in owned_row:
         if mark[i] != own:
             mark[i] = own
             if not use_stock or stock[i]:

@@ -182,8 +182,7 @@ class FusedRanker:
         plan = self.plan
         if not self.fuses or "hybrid" not in similar.modes or not kernel_ready():
             return None
-        from recsys.serving import pool_kernel as kernel
-
+        kernel = _KERNEL[0] if _KERNEL else _kernel()
         b, c = self.bundle, self.config
         n_ev = len(history)
         if n_ev:
@@ -197,14 +196,12 @@ class FusedRanker:
         ev_code = np.fromiter(map(codes.__getitem__, kinds), np.int64, n_ev)
         ev_ts = np.fromiter(times, np.float64, n_ev)
         seen, bought = c.exclude_seen, c.exclude_purchased
-        extra_owned = plan["no_items"]
-        if item_types and (seen or bought):
+        extra_owned = owned_row = plan["no_items"]
+        if item_types and (seen or bought):  # -1 for an item the bundle does not know
             owning = plan["owning"]
-            extra = b.items.indices([item for item, kind in item_types if kind in owning])
-            if extra.size:
-                extra_owned = extra[extra >= 0]
+            extra_owned = b.items.indices([item for item, kind in item_types if kind in owning])
         if owned is not None and owned.size and (seen or bought):
-            extra_owned = np.concatenate([extra_owned, owned.astype(np.int64, copy=False)])
+            owned_row = np.ascontiguousarray(owned, dtype=np.int64)
         stock = b.item_table.in_stock
         use_stock = bool(c.in_stock_only)
         status, chosen, scores, tops = kernel.rank_pool(
@@ -219,6 +216,7 @@ class FusedRanker:
             c.recent_events,
             c.recent_items,
             extra_owned,
+            owned_row,
             seen,
             bought,
             np.ascontiguousarray(ranked.items, dtype=np.int32),
@@ -276,6 +274,18 @@ class FusedRanker:
         return self._stock[1]
 
 
+_KERNEL: list[Any] = []  # the kernel's module once imported (it imports numba: not at start-up)
+
+
+def _kernel() -> Any:
+    """:mod:`recsys.serving.pool_kernel`, imported on first use and remembered."""
+    from recsys.serving import pool_kernel
+
+    if not _KERNEL:
+        _KERNEL.append(pool_kernel)
+    return pool_kernel
+
+
 def kernel_ready() -> bool:
     """Whether the compiled kernel can answer; the first call starts compiling it.
 
@@ -320,7 +330,7 @@ def compile_kernel() -> None:
     # the same argument types as FusedRanker.answer passes (numba compiles one version per types)
     kernel.rank_pool(
         1, 1, np.array([0], np.int64), np.array([0], np.int64), np.array([0.0]),
-        np.ones(len(EVENT_TYPES)), 3, 0.0, 1, 1, none, True, True,
+        np.ones(len(EVENT_TYPES)), 3, 0.0, 1, 1, none, none, True, True,
         np.array([1], np.int32), np.full((4, 1), -1, np.int32), 1,
         np.arange(4, dtype=np.int64), known, True, 4, 4,
         np.zeros((4, 2), np.float32), known, np.zeros(2, np.float32), True, np.eye(2),

@@ -237,6 +237,29 @@ def test_what_is_not_fused(text_home: Home) -> None:
     assert got is None
 
 
+def test_items_the_bundle_does_not_know_are_skipped(text_home: Home) -> None:
+    # pairs since training may name items added to the catalog after it (index -1): the
+    # kernel skips them, and the answers, and the next ones, are the stages'
+    bundle = load_bundle(text_home.artifacts)
+    rec = HybridRecommender(bundle)
+    similar = bundle.similar
+    assert similar is not None
+    fused = 0
+    for user_id, user_idx, events, pairs, owned, ranked in _requests(rec, bundle, text_home)[:40]:
+        if pairs is None or rec._strategy(user_id, events)[0] != "hybrid":
+            continue
+        pairs = [("new-item-1", "purchase"), *pairs, ("new-item-2", "view")]
+        got = rec.fused_ranker().answer(user_idx, events, 5, pairs, ranked, similar, 5, owned)
+        pool = user_pool(bundle, ranked, similar, events, 5)
+        want = rec.recommend_user(
+            user_id, events, n=5, explain=False, item_types=pairs, pool=pool, owned=owned
+        )
+        if got is not None:
+            fused += 1
+            _same(got, want)
+    assert fused >= 10
+
+
 def test_marks_carry_nothing_from_one_answer_to_the_next(text_home: Home) -> None:
     # the kernel's scratch marks are kept between calls: answers in any order, after the
     # marks' counter wraps, and from another thread are the ones a fresh ranker gives
