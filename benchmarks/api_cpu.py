@@ -95,6 +95,24 @@ def home_copy(home: Path, prefix: str) -> Iterator[Path]:
         yield copy
 
 
+@contextmanager
+def browsing_app(home: Path, prefix: str) -> Iterator[tuple[Any, list[str]]]:
+    """The app on a copy of ``home`` where up to 2,000 trained users (seeded) are browsing.
+
+    ``api_latency.py``'s ``user_recs_live`` setup: one view event since training for each of
+    them, so each answer is ranked live over the user's pool. Yields ``(app, those users)``.
+    """
+    from api_latency import add_live_events, bundle_ids
+
+    with home_copy(home, prefix) as copy:
+        users, items, owned = bundle_ids(copy)
+        chosen = list(users)
+        random.Random(3).shuffle(chosen)
+        chosen = chosen[:2000]
+        add_live_events(copy, chosen, users, items, owned)
+        yield create_app({"home": str(copy), "watch": False, "precomputed": True}), chosen
+
+
 def wsgi_costs(app: Any, users: list[str]) -> None:
     """CPU per ``?n=20`` request called as WSGI (no test client), beside a bare Flask route.
 
@@ -139,20 +157,13 @@ def browsing_costs(home: Path, passes: int = 5) -> dict[str, list[float]]:
     general stages (the fused pass switched off). Prints and returns each pass's CPU µs per
     answer (the median is the number; the spread is this VM's noise).
     """
-    from api_latency import add_live_events, bundle_ids
 
     from recsys.serving import pooled
 
     pooled.compile_kernel()
     fused_answer = pooled.FusedRanker.answer
     found: dict[str, list[float]] = {"fused": [], "stages": []}
-    with home_copy(home, "api-cpu-browsing-") as copy:
-        users, items, owned = bundle_ids(copy)
-        chosen = list(users)
-        random.Random(3).shuffle(chosen)
-        chosen = chosen[:2000]
-        add_live_events(copy, chosen, users, items, owned)
-        app = create_app({"home": str(copy), "watch": False, "precomputed": True})
+    with browsing_app(home, "api-cpu-browsing-") as (app, chosen):
         environs = user_environs(chosen)
         rankings = [
             json.loads(b"".join(app(dict(environ), start_response)))["ranking"]
@@ -512,20 +523,13 @@ def cold_costs(
     request.
     """
     import numpy as np
-    from api_latency import add_live_events, bundle_ids
 
     from recsys.serving import pooled
 
     pooled.compile_kernel()
     buffer = np.zeros(int(evict_mb * 2**20) // 8)
     found: dict[str, dict[str, list[float]]] = {}
-    with home_copy(home, "api-cpu-cold-") as copy:
-        users, items, owned = bundle_ids(copy)
-        chosen = list(users)
-        random.Random(3).shuffle(chosen)
-        chosen = chosen[:2000]
-        add_live_events(copy, chosen, users, items, owned)
-        app = create_app({"home": str(copy), "watch": False, "precomputed": True})
+    with browsing_app(home, "api-cpu-cold-") as (app, chosen):
         cases = {
             "browsing answer": (app, user_environs(chosen)),
             "bare Flask route": (

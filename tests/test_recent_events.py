@@ -197,10 +197,8 @@ def test_state_from_memory_gives_the_whole_read(
     # other shoppers' page views land between this shopper's, a few or many at a time, so the
     # reads by position take the newest rows' plan, the user's index plan, or both
     from recsys.store import events as events_module
-    from recsys.store import privacy as privacy_module
 
     monkeypatch.setattr(events_module, "TAIL_ROWS", tail_rows)
-    monkeypatch.setattr(privacy_module, "TAIL_ROWS", tail_rows)
     rng = random.Random(seed)
     with SQLiteStore(tmp_path / "s.sqlite3") as store:
         _add(store, [("u", f"i{rng.randrange(30)}", "view", float(t)) for t in range(20)])

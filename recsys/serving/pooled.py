@@ -32,6 +32,7 @@ id).
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -182,7 +183,7 @@ class FusedRanker:
         plan = self.plan
         if not self.fuses or "hybrid" not in similar.modes or not kernel_ready():
             return None
-        kernel = _KERNEL[0] if _KERNEL else _kernel()
+        kernel = _kernel()
         b, c = self.bundle, self.config
         n_ev = len(history)
         if n_ev:
@@ -274,15 +275,11 @@ class FusedRanker:
         return self._stock[1]
 
 
-_KERNEL: list[Any] = []  # the kernel's module once imported (it imports numba: not at start-up)
-
-
+@functools.cache
 def _kernel() -> Any:
-    """:mod:`recsys.serving.pool_kernel`, imported on first use and remembered."""
+    """:mod:`recsys.serving.pool_kernel`, imported once, on first use (it imports numba)."""
     from recsys.serving import pool_kernel
 
-    if not _KERNEL:
-        _KERNEL.append(pool_kernel)
     return pool_kernel
 
 

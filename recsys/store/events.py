@@ -29,6 +29,7 @@ from recsys.types import UserEvent, UserHistory
 # costs about 0.04 us, a user's index entry about 0.1 (a shopper hundreds of events into their
 # history: 30 us); ``events_user_key`` has no ``(user_id, seq)`` order (see recsys.store.schema)
 TAIL_ROWS = 256
+LAST_SEQ = 2**63 - 1  # no position is larger (SQLite's INTEGER)
 
 
 def event_rows(events: pl.DataFrame) -> list[EventRow]:
@@ -292,20 +293,15 @@ class EventsMixin(StoreBase):
         per event the user ever stored.
         """
         after = int(after_seq)
-        if until_seq is not None and int(until_seq) - after <= TAIL_ROWS:
-            sql = (  # ``+user_id``: the rowid range, not the user's index entries
-                "SELECT item_id, type, ts, seq FROM events "
-                "WHERE seq > ? AND seq <= ? AND +user_id = ? ORDER BY seq"
-            )
-            return self._read().execute(sql, (after, int(until_seq), user_id)).fetchall()
-        until = "" if until_seq is None else f" AND seq <= {int(until_seq)}"
+        until = LAST_SEQ if until_seq is None else int(until_seq)
+        args: tuple[int | str, ...]
+        if until - after <= TAIL_ROWS:  # ``+user_id``: the rowid range, not the user's entries
+            where, args = "seq > ? AND seq <= ? AND +user_id = ?", (after, until, user_id)
+        else:
+            where, args = "user_id = ? AND seq > ? AND seq <= ?", (user_id, after, until)
         return (
             self._read()
-            .execute(
-                f"SELECT item_id, type, ts, seq FROM events WHERE user_id = ? AND seq > ?{until} "
-                "ORDER BY seq",
-                (user_id, after),
-            )
+            .execute(f"SELECT item_id, type, ts, seq FROM events WHERE {where} ORDER BY seq", args)
             .fetchall()
         )
 

@@ -650,11 +650,11 @@ class PostgresStore:
         self, user_id: str, after_seq: int, until_seq: int | None = None
     ) -> list[tuple[str, str, float, int]]:
         """The user's events stored after ``after_seq`` (to ``until_seq``), in position order."""
-        until = "" if until_seq is None else f" AND seq <= {int(until_seq)}"
+        until = 2**63 - 1 if until_seq is None else int(until_seq)  # BIGINT's largest
         rows = self._rows(
-            f"SELECT item_id, type, ts, seq FROM events WHERE user_id = %s AND seq > %s{until} "
-            "ORDER BY seq",
-            (user_id, int(after_seq)),
+            "SELECT item_id, type, ts, seq FROM events "
+            "WHERE user_id = %s AND seq > %s AND seq <= %s ORDER BY seq",
+            (user_id, int(after_seq), until),
         )
         return [(r[0], r[1], float(r[2]), int(r[3])) for r in rows]
 

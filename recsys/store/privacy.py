@@ -18,8 +18,8 @@ import hmac
 import sqlite3
 import time
 
+from recsys.store import events
 from recsys.store.base import StoreBase
-from recsys.store.events import TAIL_ROWS
 
 
 class PrivacyMixin(StoreBase):
@@ -69,7 +69,7 @@ class PrivacyMixin(StoreBase):
                 "THEN (SELECT MAX(seq) FROM events WHERE seq > ?1 AND +user_id = ?3) "
                 "ELSE (SELECT MAX(seq) FROM events WHERE user_id = ?3 AND seq > ?1) END, "
                 "(SELECT erased_at FROM erasures WHERE user_key = ?4), top.seq FROM top",
-                (int(after_seq), TAIL_ROWS, user_id, self.user_key(user_id)),
+                (int(after_seq), events.TAIL_ROWS, user_id, self.user_key(user_id)),
             )
             .fetchone()
         )

@@ -233,10 +233,8 @@ def test_reads_by_position_give_the_same_rows_on_either_plan(
 ) -> None:
     """The newest rows' scan and the user's index scan (``TAIL_ROWS``) answer alike."""
     from recsys.store import events as events_module
-    from recsys.store import privacy as privacy_module
 
     monkeypatch.setattr(events_module, "TAIL_ROWS", tail_rows)
-    monkeypatch.setattr(privacy_module, "TAIL_ROWS", tail_rows)
     rng = random.Random(tail_rows)
     with SQLiteStore(tmp_path / "s.sqlite3") as store:
         for _ in range(30):
