@@ -26,6 +26,8 @@ Usage::
 
     .venv/bin/python benchmarks/live_pool.py   # -> benchmarks/results/live_pool.{json,md}
     .venv/bin/python benchmarks/live_pool.py --datasets ml-100k --moved 1 --pool-items 3 5 10
+    # how many of each newest item's similar items join the pool (live_pool_similar)
+    .venv/bin/python benchmarks/live_pool.py --pool-similar 50 30 20 10 --out results/live_similar
     .venv/bin/python benchmarks/live_pool.py --fused 0.3 0.5 --out benchmarks/results/live_fused
 """
 
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import json
 import os
 import sys
@@ -138,10 +141,17 @@ def run(
     pool_items: list[int],
     max_users: int,
     fused: list[float] | None = None,
+    pool_similar: list[int] | None = None,
 ) -> list[dict[str, Any]]:
-    """Train once, then compare full, pooled, stale (and fused) answers per ``m`` and pool size."""
+    """Train once, then compare full, pooled, stale (and fused) answers per ``m`` and pool size.
+
+    Pool sizes are every ``(pool_items, pool_similar)`` pair (``live_pool_items``,
+    ``live_pool_similar``); each pool after the first of an ``m`` is also compared, user by
+    user, with that first one.
+    """
     fused = fused or []
     train, test, catalog, config = _data(dataset)
+    pool_similar = pool_similar or [config.hybrid.live_pool_similar]
     encoder = TextEncoder(config.text) if config.text.enabled else None
     with threadpool_limits(1):
         bundle, _ = build_bundle(train, catalog, config, encoder=encoder)
@@ -165,8 +175,13 @@ def run(
             if truth:
                 history = [*reversed(since), *hist.get(u, [])]
                 cases.append((u, history, truth))
-        for size in pool_items:
-            pooled = rec.with_config(dataclasses.replace(rec.config, live_pool_items=size))
+        first: tuple[str, list[dict[str, float]]] | None = None
+        for size, similar_items in itertools.product(pool_items, pool_similar):
+            pooled = rec.with_config(
+                dataclasses.replace(
+                    rec.config, live_pool_items=size, live_pool_similar=similar_items
+                )
+            )
             ways = ["full", "pool", "stale", *(f"fused {w:g}" for w in fused)]
             res: dict[str, list[dict[str, float]]] = {way: [] for way in ways}
             cpu: dict[str, list[float]] = {way: [] for way in ways if way != "stale"}
@@ -186,7 +201,8 @@ def run(
                     t2 = time.process_time()
                     cpu["full"].append(t1 - t0)
                     cpu["pool"].append(t2 - t1)
-                    pool_sizes.append(user_pool(bundle, ranked, bundle.similar, history, size).size)
+                    pool = user_pool(bundle, ranked, bundle.similar, history, size, similar_items)
+                    pool_sizes.append(pool.size)
                     stale = bundle.items.ids(ranked.items[ranked.items >= 0][:N])
                     if fused:
                         since = history[: len(history) - len(hist.get(u, []))]  # newest first
@@ -210,6 +226,7 @@ def run(
                 "dataset": dataset,
                 "moved_events": m,
                 "pool_items": size,
+                "pool_similar": similar_items,
                 "users": len(cases),
                 "median_pool_size": int(np.median(pool_sizes)) if pool_sizes else 0,
             }
@@ -228,6 +245,20 @@ def run(
             row["pool - full recall diff ci95"] = round(
                 float(1.96 * diff.std(ddof=1) / np.sqrt(diff.size)), 4
             )
+            if first is None:
+                first = (f"{size} x {similar_items}", res["pool"])
+            else:
+                gap = np.asarray(
+                    [
+                        p[f"recall@{N}"] - f[f"recall@{N}"]
+                        for p, f in zip(res["pool"], first[1], strict=True)
+                    ]
+                )
+                row["vs pool"] = first[0]
+                row["pool - first pool recall diff"] = round(float(gap.mean()), 4)
+                row["pool - first pool recall diff ci95"] = round(
+                    float(1.96 * gap.std(ddof=1) / np.sqrt(gap.size)), 4
+                )
             full_recall = np.asarray([f[f"recall@{N}"] for f in res["full"]])
             for w in fused:
                 gap = np.asarray([r[f"recall@{N}"] for r in res[f"fused {w:g}"]]) - full_recall
@@ -247,17 +278,25 @@ def markdown(out: dict[str, Any]) -> str:
         f"Live answers for users with events since training (n = {N}); load average before "
         f"{out['loadavg_before']}, after {out['loadavg_after']}.",
         "",
-        "| dataset | moved | pool items | users | pool size | full recall@20 | pool recall@20 | "
-        "pool - full (95% CI) | stale recall@20 | full CPU ms | pool CPU ms |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| dataset | moved | pool items | similar each | users | pool size | full recall@20 | "
+        "pool recall@20 | pool - full (95% CI) | pool - first pool (95% CI) | stale recall@20 | "
+        "full CPU ms | pool CPU ms |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in out["rows"]:
+        versus = (
+            f"{r['pool - first pool recall diff']:+.4f} ± "
+            f"{r['pool - first pool recall diff ci95']:.4f} (vs {r['vs pool']})"
+            if "vs pool" in r
+            else ""
+        )
         lines.append(
-            f"| {r['dataset']} | {r['moved_events']} | {r['pool_items']} | {r['users']} | "
+            f"| {r['dataset']} | {r['moved_events']} | {r['pool_items']} | "
+            f"{r.get('pool_similar', '')} | {r['users']} | "
             f"{r['median_pool_size']} | {r['full recall@20']:.4f} ± {r['full recall@20 ci95']:.4f} "
             f"| {r['pool recall@20']:.4f} ± {r['pool recall@20 ci95']:.4f} | "
             f"{r['pool - full recall diff']:+.4f} ± {r['pool - full recall diff ci95']:.4f} | "
-            f"{r['stale recall@20']:.4f} | {r['full cpu ms']} | {r['pool cpu ms']} |"
+            f"{versus} | {r['stale recall@20']:.4f} | {r['full cpu ms']} | {r['pool cpu ms']} |"
         )
     fused = sorted({k.split()[1] for r in out["rows"] for k in r if k.startswith("fused ")})
     if fused:
@@ -287,6 +326,13 @@ def main() -> None:
     parser.add_argument("--datasets", nargs="+", default=["ml-100k", "instacart"])
     parser.add_argument("--moved", type=int, nargs="+", default=[1, 5])
     parser.add_argument("--pool-items", type=int, nargs="+", default=[5])
+    parser.add_argument(
+        "--pool-similar",
+        type=int,
+        nargs="+",
+        default=None,
+        help="similar items each newest item brings (default: the config's live_pool_similar)",
+    )
     parser.add_argument("--max-users", type=int, default=100_000)
     parser.add_argument(
         "--fused", type=float, nargs="*", default=[], help="weights of fused lists to add"
@@ -300,7 +346,9 @@ def main() -> None:
     out["rows"] = [
         row
         for d in args.datasets
-        for row in run(d, args.moved, args.pool_items, args.max_users, args.fused)
+        for row in run(
+            d, args.moved, args.pool_items, args.max_users, args.fused, args.pool_similar
+        )
     ]
     out["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
     args.out.parent.mkdir(parents=True, exist_ok=True)

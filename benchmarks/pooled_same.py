@@ -83,7 +83,9 @@ def compare(home: Path, max_users: int) -> dict[str, object]:
                     row = matrix.indices[start:end].astype(np.int64)
                     if rec._strategy(user_id, events)[0] != "hybrid":
                         continue
-                    pool = user_pool(bundle, ranked, bundle.similar, events, newest)
+                    pool = user_pool(
+                        bundle, ranked, bundle.similar, events, newest, rec.config.live_pool_similar
+                    )
                     for n in NS:
                         asked += 1
                         got = rec.fused_ranker().answer(

@@ -240,6 +240,8 @@ class HybridConfig(Config):
     # list plus the precomputed similar items of their newest ``live_pool_items`` distinct items
     # (recsys.serving.pool); 0 ranks them over the whole catalog
     live_pool_items: int = 5
+    # of each such item's precomputed similar items, the first ``live_pool_similar`` join the pool
+    live_pool_similar: int = 20
     # the trending source (recsys.serving.sources.trending): items whose event rate rose most in
     # the last ``trending_window_days`` of training data against the window before; 0 turns it off
     trending_weight: float = 0.0
@@ -252,6 +254,7 @@ class HybridConfig(Config):
         check_range(self, "candidates", "min_user_events", "recent_items", "recent_events", ge=1)
         check_range(self, "precomputed_items", "precomputed_similar", ge=0, le=1000)
         check_range(self, "live_pool_items", ge=0, le=1000)
+        check_range(self, "live_pool_similar", ge=1, le=1000)
         check_range(self, "max_category_share", gt=0, le=1)
 
 

@@ -117,6 +117,7 @@ def test_wrong_type_is_rejected(data: dict[str, Any], name: str) -> None:
         ({"hybrid": {"max_category_share": 2}}, "hybrid.max_category_share"),
         ({"hybrid": {"max_category_share": 0}}, "hybrid.max_category_share"),
         ({"hybrid": {"candidates": 0}}, "hybrid.candidates"),
+        ({"hybrid": {"live_pool_similar": 0}}, "hybrid.live_pool_similar"),
         ({"index": {"hnsw_m": 2}}, "index.hnsw_m"),
         ({"text": {"batch_size": 0}}, "text.batch_size"),
         ({"keep_versions": 0}, "keep_versions"),

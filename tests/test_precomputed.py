@@ -506,11 +506,13 @@ def test_a_browsing_shopper_is_ranked_over_the_pool_and_never_gets_what_they_own
         assert len(calls) == len(users)  # every answer was ranked over a pool
         ranked = snap.precomputed.get(bundle.users.index(users[0]))
         assert ranked is not None
-        pool = user_pool(bundle, ranked, snap.similar, service.user_history(users[0]).events, 5)
+        taken = snap.recommender.config.live_pool_similar
+        events = service.user_history(users[0]).events
+        pool = user_pool(bundle, ranked, snap.similar, events, 5, taken)
         newest = snap.similar.get("hybrid", bundle.items.index(viewed[users[0]]))
         assert newest is not None
         listed = set(ranked.items[ranked.items >= 0].tolist())
-        neighbours = set(newest.items[newest.items >= 0].tolist())
+        neighbours = set(newest.items[newest.items >= 0][:taken].tolist())
         assert listed | neighbours <= set(pool.tolist())
     finally:
         service.close()

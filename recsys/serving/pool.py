@@ -35,6 +35,7 @@ def user_pool(
     similar: SimilarLists,
     history: Sequence[UserEvent],
     newest_items: int,
+    similar_items: int | None = None,
 ) -> npt.NDArray[np.int64]:
     """The user's precomputed list plus the similar items of their newest distinct items.
 
@@ -44,12 +45,14 @@ def user_pool(
         similar: the precomputed similar items (the ``hybrid`` mode's lists are used).
         history: the user's events, newest first.
         newest_items: how many of the newest distinct known items bring their similar items.
+        similar_items: how many of each one's similar items (the first, most similar; None:
+            every one stored); the config's ``live_pool_similar``.
 
     Returns:
         Sorted unique item indices.
     """
     newest = newest_distinct(bundle, history, newest_items, similar.n_items)
-    rows = similar.items[similar.modes.index("hybrid"), newest].ravel()
+    rows = similar.items[similar.modes.index("hybrid"), newest][:, :similar_items].ravel()
     joined = unique_ints(np.concatenate([ranked.items, rows]))
     return joined[joined >= 0]  # -1 pads short rows
 

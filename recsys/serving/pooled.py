@@ -115,7 +115,7 @@ class FusedRanker:
         )
         self.plan: dict[str, Any] = {}
         self._stock: tuple[npt.NDArray[np.bool_], int] | None = None
-        self._similar: tuple[SimilarLists, npt.NDArray[np.int32]] | None = None
+        self._similar: tuple[SimilarLists, int, npt.NDArray[np.int32]] | None = None
         self._scratch = threading.local()  # each thread's marks (pool_kernel.rank_pool)
         if not self.fuses or not isinstance(model, ALSModel):
             return
@@ -176,9 +176,9 @@ class FusedRanker:
             owned: item indices also excluded (the user's training row).
 
         Returns:
-            What ``HybridRecommender.recommend_user(..., explain=False, pool=user_pool(...),
-            owned=owned)`` returns for the request (to float rounding), or None when this request
-            needs the general stages.
+            What ``HybridRecommender.recommend_user(..., explain=False, pool=user_pool(...,
+            config.live_pool_similar), owned=owned)`` returns for the request (to float
+            rounding), or None when this request needs the general stages.
         """
         plan = self.plan
         if not self.fuses or "hybrid" not in similar.modes or not kernel_ready():
@@ -221,7 +221,7 @@ class FusedRanker:
             seen,
             bought,
             np.ascontiguousarray(ranked.items, dtype=np.int32),
-            self._similar_rows(similar),
+            self._similar_rows(similar, c.live_pool_similar),
             newest_items,
             plan["pop_order"],
             stock if use_stock else plan["no_stock"],
@@ -254,12 +254,18 @@ class FusedRanker:
         ]
         return Recommendations("hybrid", items, b.version)
 
-    def _similar_rows(self, similar: SimilarLists) -> npt.NDArray[np.int32]:
-        """The ``hybrid`` mode's table of ``similar``, remembered per table."""
-        if self._similar is None or self._similar[0] is not similar:
+    def _similar_rows(self, similar: SimilarLists, count: int) -> npt.NDArray[np.int32]:
+        """The first ``count`` columns of ``similar``'s ``hybrid`` table, remembered per table.
+
+        A contiguous copy: each item's row is the part of its list the pool takes
+        (``live_pool_similar``), so a pool's rows are read whole and nothing else is.
+        """
+        held = self._similar
+        if held is None or held[0] is not similar or held[1] != count:
             mode = similar.modes.index("hybrid")
-            self._similar = (similar, np.ascontiguousarray(similar.items[mode], dtype=np.int32))
-        return self._similar[1]
+            rows = np.ascontiguousarray(similar.items[mode][:, :count], dtype=np.int32)
+            held = self._similar = (similar, count, rows)
+        return held[2]
 
     def _marks(self, n_items: int) -> npt.NDArray[np.int64]:
         """This thread's marks for ``n_items`` items (``pool_kernel.rank_pool``'s ``mark``)."""

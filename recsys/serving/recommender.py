@@ -169,9 +169,9 @@ class HybridRecommender:
         """A browsing shopper's answer, ranked over their pool (``recsys.serving.pool``).
 
         :meth:`recommend_user` with ``pool=user_pool(bundle, ranked, similar, history,
-        newest_items)``. Answers with bare reasons and no filters come from the fused, compiled
-        pass of :mod:`recsys.serving.pooled` where it applies: the same answer, to float
-        rounding, for about half the CPU.
+        newest_items, config.live_pool_similar)``. Answers with bare reasons and no filters
+        come from the fused, compiled pass of :mod:`recsys.serving.pooled` where it applies:
+        the same answer, to float rounding, for about half the CPU.
 
         Args:
             user_id: external user id (a trained user: ``ranked`` is their list).
@@ -196,7 +196,9 @@ class HybridRecommender:
                 )
                 if fused is not None:
                     return fused
-        pool = user_pool(self.bundle, ranked, similar, history, newest_items)
+        pool = user_pool(
+            self.bundle, ranked, similar, history, newest_items, self.config.live_pool_similar
+        )
         return self.recommend_user(
             user_id,
             history,

@@ -156,7 +156,7 @@ def _compare_all(rec: HybridRecommender, home: Home, ns: tuple[int, ...]) -> tup
         for n in ns:
             asked += 1
             got = rec.fused_ranker().answer(user_idx, events, n, pairs, ranked, similar, 5, owned)
-            pool = user_pool(bundle, ranked, similar, events, 5)
+            pool = user_pool(bundle, ranked, similar, events, 5, rec.config.live_pool_similar)
             want = rec.recommend_user(
                 user_id, events, n=n, explain=False, item_types=pairs, pool=pool, owned=owned
             )
@@ -189,6 +189,7 @@ def test_fused_answers_equal_the_stages_with_text(text_home: Home) -> None:
         {"exclude_seen": False},  # bought items are still excluded; the repeat source is off
         {"in_stock_only": False},
         {"behavior_weight": 0.0, "recent_events": 3, "recent_items": 4},
+        {"live_pool_similar": 3},  # the first 3 of each newest item's similar items
     ],
 )
 def test_fused_answers_equal_the_stages_under_other_blends(
@@ -250,7 +251,7 @@ def test_items_the_bundle_does_not_know_are_skipped(text_home: Home) -> None:
             continue
         pairs = [("new-item-1", "purchase"), *pairs, ("new-item-2", "view")]
         got = rec.fused_ranker().answer(user_idx, events, 5, pairs, ranked, similar, 5, owned)
-        pool = user_pool(bundle, ranked, similar, events, 5)
+        pool = user_pool(bundle, ranked, similar, events, 5, rec.config.live_pool_similar)
         want = rec.recommend_user(
             user_id, events, n=5, explain=False, item_types=pairs, pool=pool, owned=owned
         )
@@ -384,8 +385,11 @@ def test_fold_in_is_the_als_models(rows: list[tuple[int, float]], offset: float)
     st.lists(st.integers(-1, 9), max_size=15),
     st.lists(st.integers(-1, 9), min_size=1, max_size=6),
     st.integers(0, 4),
+    st.integers(1, 4),
 )
-def test_user_pool_is_the_pools(history: list[int], listed: list[int], newest: int) -> None:
+def test_user_pool_is_the_pools(
+    history: list[int], listed: list[int], newest: int, similar_items: int
+) -> None:
     from recsys.vocab import IdVocabulary
 
     rng = np.random.default_rng(len(history))
@@ -398,15 +402,33 @@ def test_user_pool_is_the_pools(history: list[int], listed: list[int], newest: i
         items = IdVocabulary([f"i{i}" for i in range(10)])
 
     ranked = type("R", (), {"items": np.array(listed, np.int32)})()
-    want = user_pool(_Bundle(), ranked, similar, events, newest)  # type: ignore[arg-type]
+    bundle: Any = _Bundle()
+    want = user_pool(bundle, ranked, similar, events, newest, similar_items)
     idx = np.array(history, np.int64)
-    newest_idx = kernel._newest_items(idx, table.shape[1], newest)
-    cand = np.empty(len(listed) + newest_idx.size * table.shape[2], np.int64)
+    rows = np.ascontiguousarray(table[0][:, :similar_items])  # as FusedRanker passes them
+    newest_idx = kernel._newest_items(idx, rows.shape[0], newest)
+    cand = np.empty(len(listed) + newest_idx.size * rows.shape[1], np.int64)
     marks = np.zeros(11, np.int64)
-    size = kernel._add_pool(cand, 0, newest_idx, np.array(listed, np.int32), table[0],
+    size = kernel._add_pool(cand, 0, newest_idx, np.array(listed, np.int32), rows,
                             np.ones(0, np.bool_), False, marks, 1, 2)  # fmt: skip
     assert sorted(cand[:size].tolist()) == want.tolist()  # each pool item once
     assert marks[cand[:size]].tolist() == [2] * size  # marked as taken
+
+
+def test_user_pool_takes_the_first_similar_items_of_the_newest() -> None:
+    from recsys.vocab import IdVocabulary
+
+    # item 1's similar items, most similar first: 5, 6, 7, 8; item 2's: 9, 3, -1 (a short row)
+    table = np.full((1, 10, 4), -1, np.int32)
+    table[0, 1], table[0, 2] = [5, 6, 7, 8], [9, 3, -1, -1]
+    similar = SimilarLists(("hybrid",), table, np.zeros(table.shape, np.float32),
+                           np.zeros(table.shape, np.int8))  # fmt: skip
+    bundle: Any = type("B", (), {"items": IdVocabulary([f"i{i}" for i in range(10)])})()
+    ranked: Any = type("R", (), {"items": np.array([0, 5, -1], np.int32)})()
+    events = [UserEvent("i2", "view", 2.0), UserEvent("i1", "view", 1.0)]  # newest first
+    assert user_pool(bundle, ranked, similar, events, 2, 2).tolist() == [0, 3, 5, 6, 9]
+    assert user_pool(bundle, ranked, similar, events, 1, 1).tolist() == [0, 5, 9]
+    assert user_pool(bundle, ranked, similar, events, 2).tolist() == [0, 3, 5, 6, 7, 8, 9]
 
 
 @settings(max_examples=40, deadline=None)
