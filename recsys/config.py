@@ -328,8 +328,11 @@ def config_hash(cfg: Config) -> str:
     value differs from its default. So a new field whose default is *neutral* (it reproduces the
     behaviour from before the field existed, e.g. ``trending_weight = 0.0``) leaves the hash of
     every existing config unchanged, while setting it changes the hash as it should. A new field
-    whose default changes behaviour must be added to ``_HASHED_FIELDS`` instead (which changes
-    every hash, on purpose: old bundles then count as trained with another config).
+    whose default changes what training produces must be added to ``_HASHED_FIELDS`` instead
+    (which changes every hash, on purpose: old bundles then count as trained with another
+    config). A field read only when answering, whose default changes no bundle (``HybridConfig``'s
+    ``live_pool_items`` and ``live_pool_similar``: how a browsing shopper's pool is drawn from
+    the bundle's lists), stays out: retraining would rebuild the same bundle.
 
     Args:
         cfg: a config (normally a :class:`TrainConfig`).

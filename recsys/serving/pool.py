@@ -35,7 +35,7 @@ def user_pool(
     similar: SimilarLists,
     history: Sequence[UserEvent],
     newest_items: int,
-    similar_items: int | None = None,
+    similar_items: int | None,
 ) -> npt.NDArray[np.int64]:
     """The user's precomputed list plus the similar items of their newest distinct items.
 
@@ -46,7 +46,8 @@ def user_pool(
         history: the user's events, newest first.
         newest_items: how many of the newest distinct known items bring their similar items.
         similar_items: how many of each one's similar items (the first, most similar; None:
-            every one stored); the config's ``live_pool_similar``.
+            every one stored); the served config's ``live_pool_similar``, which the compiled
+            pass (``recsys.serving.pooled``) takes too.
 
     Returns:
         Sorted unique item indices.

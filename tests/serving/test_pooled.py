@@ -203,6 +203,34 @@ def test_fused_answers_equal_the_stages_under_other_blends(
     assert fused >= 0.8 * asked
 
 
+def test_the_stages_pool_takes_the_configs_similar_items(text_home: Home) -> None:
+    # explained answers never take the compiled pass: recommend_pooled ranks them over
+    # user_pool(..., live_pool_similar), and 2 similar items each changes some of them
+    bundle = load_bundle(text_home.artifacts)
+    base = HybridRecommender(bundle)
+    rec = base.with_config(dataclasses.replace(base.config, live_pool_similar=2))
+    similar = bundle.similar
+    assert similar is not None
+    asked = differ = 0
+    for user_id, _, events, pairs, owned, ranked in _requests(rec, bundle, text_home)[::2]:
+        if rec._strategy(user_id, events)[0] != "hybrid":
+            continue
+        asked += 1
+        door = rec.recommend_pooled(
+            user_id, events, ranked, similar, 5, n=10, item_types=pairs, owned=owned
+        )
+        answers = {}
+        for count in (2, None):
+            pool = user_pool(bundle, ranked, similar, events, 5, count)
+            answers[count] = rec.recommend_user(
+                user_id, events, n=10, item_types=pairs, pool=pool, owned=owned
+            )
+        assert door.items == answers[2].items
+        differ += [i.item_id for i in answers[2].items] != [i.item_id for i in answers[None].items]
+    assert asked >= 30
+    assert differ >= 5  # the count matters: an answer that ignored it would fail above
+
+
 def test_fused_answers_with_decay_and_without_text(tmp_path: Path) -> None:
     settings_ = {**SETTINGS, "matrix": {"half_life_days": 3.0}, "text": {"enabled": False}}
     home = _browsing_home(tmp_path / "home", settings_, None)
@@ -393,7 +421,7 @@ def test_user_pool_is_the_pools(
     from recsys.vocab import IdVocabulary
 
     rng = np.random.default_rng(len(history))
-    table = rng.integers(-1, 10, (1, 8, 3)).astype(np.int32)  # 8 items have similar lists
+    table = rng.integers(-1, 10, (1, 8, 5)).astype(np.int32)  # 8 items have similar lists
     similar = SimilarLists(("hybrid",), table, np.zeros(table.shape, np.float32),
                            np.zeros(table.shape, np.int8))  # fmt: skip
     events = [UserEvent(item_id=f"i{i}" if i >= 0 else "x", type="view", ts=0.0) for i in history]
@@ -428,7 +456,7 @@ def test_user_pool_takes_the_first_similar_items_of_the_newest() -> None:
     events = [UserEvent("i2", "view", 2.0), UserEvent("i1", "view", 1.0)]  # newest first
     assert user_pool(bundle, ranked, similar, events, 2, 2).tolist() == [0, 3, 5, 6, 9]
     assert user_pool(bundle, ranked, similar, events, 1, 1).tolist() == [0, 5, 9]
-    assert user_pool(bundle, ranked, similar, events, 2).tolist() == [0, 3, 5, 6, 7, 8, 9]
+    assert user_pool(bundle, ranked, similar, events, 2, None).tolist() == [0, 3, 5, 6, 7, 8, 9]
 
 
 @settings(max_examples=40, deadline=None)
