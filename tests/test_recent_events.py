@@ -29,6 +29,12 @@ def _whole(store: SQLiteStore, user: str, watermark: int) -> tuple:
     return store.user_events_since(user, LIMIT, watermark)
 
 
+def _trained(store: SQLiteStore, rng: random.Random) -> int:
+    """Store shopper u's 20 trained views (random items); return the training's watermark."""
+    _add(store, [("u", f"i{rng.randrange(30)}", "view", float(t)) for t in range(20)])
+    return store.last_seq()
+
+
 def _same(got: tuple, want: tuple) -> None:
     assert got[0] == want[0]  # the newest events, in the store's order
     assert sorted(got[1]) == sorted(want[1])  # the distinct pairs since the watermark
@@ -40,8 +46,7 @@ def test_increments_give_the_whole_read(tmp_path: Path, seed: int) -> None:
     with SQLiteStore(tmp_path / "s.sqlite3") as store:
         # a trained history, then the watermark, then page views: new times, repeated
         # times (ties), backdated ones, repeated items and types
-        _add(store, [("u", f"i{rng.randrange(30)}", "view", float(t)) for t in range(20)])
-        watermark = store.last_seq()
+        watermark = _trained(store, rng)
         recent = RecentEvents()
         clock = 100.0
         for _ in range(40):
@@ -201,8 +206,7 @@ def test_state_from_memory_gives_the_whole_read(
     monkeypatch.setattr(events_module, "TAIL_ROWS", tail_rows)
     rng = random.Random(seed)
     with SQLiteStore(tmp_path / "s.sqlite3") as store:
-        _add(store, [("u", f"i{rng.randrange(30)}", "view", float(t)) for t in range(20)])
-        watermark = store.last_seq()
+        watermark = _trained(store, rng)
         recent = RecentEvents()
         plain_reads = 0
         user_state = store.user_state
